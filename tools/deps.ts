@@ -1,0 +1,21 @@
+/**
+ * Debian packages that the tests and benchmarks need, with the reason for
+ * each. `tools/run_tests.ts` installs the missing ones with apt-get and says so.
+ *
+ * @module
+ */
+
+/** A Debian package the test suite needs, and why. */
+export interface DebianDep {
+  /** The package name as apt-get knows it. */
+  name: string;
+  /** What uses it. */
+  why: string;
+}
+
+/** Every Debian package the test suite uses. Add a line when a test needs one. */
+export const DEBIAN_DEPS: readonly DebianDep[] = [
+  { name: "busybox-static", why: "root filesystems for test containers" },
+  { name: "runc", why: "reference OCI runtime the runtime tests compare against" },
+  { name: "crun", why: "peer in the runtime benchmark" },
+];
