@@ -1,0 +1,10 @@
+/**
+ * Every `tsk` command group, in the order `tsk --help` lists them. A new
+ * group is one import and one entry here.
+ *
+ * @module
+ */
+import type { Command } from "./command.ts";
+
+/** The registered top-level commands. */
+export const COMMANDS: readonly Command[] = [];
