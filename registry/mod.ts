@@ -1,0 +1,53 @@
+/**
+ * `@tsk/registry`: an OCI distribution-spec registry on Hono, with its
+ * metadata in SQLite and blobs as files addressed by digest.
+ *
+ * Run it with `deno task registry --port 5000 --data DIR`, or embed it:
+ *
+ * @example Serve in-process
+ * ```ts
+ * import { createRegistry } from "@tsk/registry";
+ * const reg = await createRegistry(await Deno.makeTempDir());
+ * const res = await reg.app.request("/v2/");
+ * console.log(res.status); // 200
+ * reg.close();
+ * ```
+ *
+ * @module
+ */
+export { createRegistry, type Registry, type RegistryOptions } from "./app.ts";
+export { type RegistryServer, startServer } from "./server.ts";
+export {
+  HELP,
+  loadConfig,
+  type LoadConfigOptions,
+  parseDuration,
+  type RegistryConfig,
+} from "./config.ts";
+export {
+  ConfigError,
+  ERROR_CODES,
+  type ErrorCode,
+  RegistryError,
+  type RegistryErrorOptions,
+} from "./errors.ts";
+export {
+  type Access,
+  type AccessRule,
+  Auth,
+  type AuthMode,
+  type AuthOptions,
+  parseHtpasswd,
+  parseScope,
+} from "./auth.ts";
+export { collectGarbage, type GcOptions, type GcResult } from "./gc.ts";
+export {
+  type ManifestRow,
+  Metadata,
+  type SweepOptions,
+  type SweepPlan,
+  type UploadRow,
+} from "./metadata.ts";
+export { BlobStore, type BlobStoreOptions, digestAlgorithm } from "./storage.ts";
+export { Logger, type LoggerOptions, type LogLevel } from "./log.ts";
+export { Metrics } from "./metrics.ts";
