@@ -39,6 +39,8 @@ export interface RegistryConfig {
   maxPageSize: number;
   /** The lowest log level written. */
   logLevel: LogLevel;
+  /** How long shutdown waits for requests in flight, in ms. */
+  shutdownTimeout: number;
 }
 
 /** The `--help` text. */
@@ -68,7 +70,7 @@ Flags:
 Durations: 90s, 15m, 2h, 1d, 500ms. The YAML file has the same settings:
   port, host, data, log: {level}, tls: {cert, key},
   auth: {mode, htpasswd, service, realm, secret, tokenTtl, access: [{account, name, actions}]},
-  storage: {delete}, gc: {interval, grace, untaggedRetention, uploadTtl}, limits: {maxPageSize}
+  storage: {delete}, shutdownTimeout, gc: {interval, grace, untaggedRetention, uploadTtl}, limits: {maxPageSize}
 `;
 
 /**
@@ -259,5 +261,6 @@ export async function loadConfig(
     },
     maxPageSize,
     logLevel: level,
+    shutdownTimeout: parseDuration(y.shutdownTimeout ?? "30s", "shutdownTimeout"),
   };
 }

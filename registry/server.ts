@@ -66,6 +66,64 @@ export async function startServer(config: RegistryConfig): Promise<RegistryServe
       key: await Deno.readTextFile(config.tls.key),
     }
     : {};
+  // Deno's server.shutdown() cuts the bodies of requests in flight, so drain
+  // first: count requests (and streamed responses) and wait for them.
+  let inflight = 0;
+  let draining = false;
+  let drained: (() => void) | undefined;
+  const release = () => {
+    inflight--;
+    if (inflight === 0) drained?.();
+  };
+  const handler = async (req: Request): Promise<Response> => {
+    if (draining) {
+      return new Response("shutting down\n", { status: 503, headers: { Connection: "close" } });
+    }
+    inflight++;
+    let res: Response;
+    try {
+      res = await registry.app.fetch(req);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    // Small bodies go out at once; only long streams (blobs) are tracked.
+    if (!res.body || Number(res.headers.get("Content-Length") ?? 0) < 65536) {
+      release();
+      return res;
+    }
+    let done = false;
+    const finish = () => {
+      if (!done) {
+        done = true;
+        release();
+      }
+    };
+    const reader = res.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        try {
+          const r = await reader.read();
+          if (r.done) {
+            finish();
+            ctrl.close();
+          } else ctrl.enqueue(r.value);
+        } catch (err) {
+          finish();
+          ctrl.error(err);
+        }
+      },
+      cancel(reason) {
+        finish();
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
+  };
   let resolvePort!: (p: number) => void;
   const bound = new Promise<number>((r) => resolvePort = r);
   const server = Deno.serve({
@@ -73,7 +131,7 @@ export async function startServer(config: RegistryConfig): Promise<RegistryServe
     hostname: config.host,
     ...tls,
     onListen: ({ port }) => resolvePort(port),
-  }, registry.app.fetch);
+  }, handler);
   const port = await bound;
   const scheme = config.tls ? "https" : "http";
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -111,7 +169,13 @@ export async function startServer(config: RegistryConfig): Promise<RegistryServe
     shutdown(): Promise<void> {
       closed ??= (async () => {
         if (gcTimer !== undefined) clearInterval(gcTimer);
-        log.info("shutting down", {});
+        log.info("shutting down", { inflight });
+        draining = true;
+        if (inflight > 0) {
+          const wait = new Promise<void>((r) => drained = r);
+          const limit = new Promise<void>((r) => setTimeout(r, config.shutdownTimeout));
+          await Promise.race([wait, limit]);
+        }
         await server.shutdown();
         registry.close();
         log.info("stopped", {});

@@ -18,4 +18,10 @@ export const DEBIAN_DEPS: readonly DebianDep[] = [
   { name: "busybox-static", why: "root filesystems for test containers" },
   { name: "runc", why: "reference OCI runtime the runtime tests compare against" },
   { name: "crun", why: "peer in the runtime benchmark" },
+  { name: "skopeo", why: "registry tests: copy images into and out of the registry" },
+  { name: "podman", why: "registry tests: podman push and pull" },
+  { name: "curl", why: "registry tests: raw HTTP, a client killed mid-upload" },
+  { name: "openssl", why: "registry tests: a self-signed certificate for TLS" },
+  { name: "docker-registry", why: "peer in the registry benchmark" },
+  { name: "hey", why: "registry benchmark: manifest GETs with 50 clients" },
 ];
