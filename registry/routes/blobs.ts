@@ -72,6 +72,9 @@ export async function getBlob(
   });
   const range = parseRange(req.headers.get("Range"), size);
   if (req.method === "HEAD") {
+    // Clients HEAD a blob to skip uploading it, then push a manifest that
+    // references it: restart its grace period so GC keeps it until then.
+    ctx.meta.linkBlob(name, digest, ctx.now());
     headers.set("Content-Length", String(size));
     return new Response(null, { status: 200, headers });
   }

@@ -153,8 +153,15 @@ export async function postUpload(
   }
   parseDigest(digest);
   return await withLock(ctx.uploadLocks, id, async () => {
-    const offset = await appendBody(ctx, id, req.body, 0);
-    return await finish(ctx, name, id, digest, offset, contentLength(req));
+    try {
+      const offset = await appendBody(ctx, id, req.body, 0);
+      return await finish(ctx, name, id, digest, offset, contentLength(req));
+    } catch (err) {
+      // The client cannot resume a session it never saw: drop it now.
+      ctx.meta.deleteUpload(id);
+      ctx.store.removeUploadSync(id);
+      throw err;
+    }
   });
 }
 
