@@ -26,6 +26,35 @@ export interface RegistryContext {
   settings: RouteSettings;
   /** Serialises work on one upload session. */
   uploadLocks: Map<string, Promise<void>>;
+  /** Requests and blob streams in flight, for a graceful shutdown. */
+  activity: Activity;
+}
+
+/** Counts work in flight so that shutdown can wait for it. */
+export class Activity {
+  #n = 0;
+  #waiters: (() => void)[] = [];
+
+  /** The number of pieces of work in flight. */
+  get count(): number {
+    return this.#n;
+  }
+
+  /** Starts a piece of work; call the returned function (once) when it ends. */
+  begin(): () => void {
+    this.#n++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.#n === 0) this.#waiters.splice(0).forEach((w) => w());
+    };
+  }
+
+  /** Resolves when nothing is in flight. */
+  idle(): Promise<void> {
+    return this.#n === 0 ? Promise.resolve() : new Promise((r) => this.#waiters.push(r));
+  }
 }
 
 /**

@@ -57,21 +57,40 @@ export async function readLimited(
   return out;
 }
 
-/** A stream of `length` bytes of `file` from its current position; closes the file. */
-export function limitedStream(file: Deno.FsFile, length: number): ReadableStream<Uint8Array> {
+/**
+ * A stream of `length` bytes of `file` from its current position; closes the
+ * file and calls `onDone` when it ends, fails or is cancelled.
+ */
+export function limitedStream(
+  file: Deno.FsFile,
+  length: number,
+  onDone: () => void = () => {},
+): ReadableStream<Uint8Array> {
   let left = length;
+  const close = () => {
+    try {
+      file.close();
+    } catch { /* closed */ }
+    onDone();
+  };
   return new ReadableStream<Uint8Array>({
     type: "bytes",
     async pull(ctrl) {
       if (left <= 0) {
-        file.close();
+        close();
         ctrl.close();
         return;
       }
       const buf = new Uint8Array(Math.min(left, 256 * 1024));
-      const n = await file.read(buf);
+      let n: number | null;
+      try {
+        n = await file.read(buf);
+      } catch (err) {
+        close();
+        throw err;
+      }
       if (n === null || n === 0) {
-        file.close();
+        close();
         ctrl.error(new Error("blob: file ended early"));
         return;
       }
@@ -79,7 +98,7 @@ export function limitedStream(file: Deno.FsFile, length: number): ReadableStream
       ctrl.enqueue(buf.subarray(0, n));
     },
     cancel() {
-      file.close();
+      close();
     },
   });
 }

@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import { join } from "node:path";
-import type { RegistryContext, RouteSettings } from "./_context.ts";
+import { Activity, type RegistryContext, type RouteSettings } from "./_context.ts";
 import { RegistryError } from "./errors.ts";
 import { errorResponse } from "./_http.ts";
 import { checkName } from "./_reference.ts";
@@ -172,6 +172,7 @@ export async function createRegistry(
     log,
     settings,
     uploadLocks: new Map(),
+    activity: new Activity(),
   };
   const auth = await Auth.create({ ...options.auth, now: options.auth?.now ?? options.now });
   const metrics = new Metrics();

@@ -67,62 +67,19 @@ export async function startServer(config: RegistryConfig): Promise<RegistryServe
     }
     : {};
   // Deno's server.shutdown() cuts the bodies of requests in flight, so drain
-  // first: count requests (and streamed responses) and wait for them.
-  let inflight = 0;
+  // first: wait for handlers and blob streams (ctx.activity) to end.
+  const activity = registry.ctx.activity;
   let draining = false;
-  let drained: (() => void) | undefined;
-  const release = () => {
-    inflight--;
-    if (inflight === 0) drained?.();
-  };
   const handler = async (req: Request): Promise<Response> => {
     if (draining) {
       return new Response("shutting down\n", { status: 503, headers: { Connection: "close" } });
     }
-    inflight++;
-    let res: Response;
+    const done = activity.begin();
     try {
-      res = await registry.app.fetch(req);
-    } catch (err) {
-      release();
-      throw err;
+      return await registry.app.fetch(req);
+    } finally {
+      done();
     }
-    // Small bodies go out at once; only long streams (blobs) are tracked.
-    if (!res.body || Number(res.headers.get("Content-Length") ?? 0) < 65536) {
-      release();
-      return res;
-    }
-    let done = false;
-    const finish = () => {
-      if (!done) {
-        done = true;
-        release();
-      }
-    };
-    const reader = res.body.getReader();
-    const body = new ReadableStream<Uint8Array>({
-      async pull(ctrl) {
-        try {
-          const r = await reader.read();
-          if (r.done) {
-            finish();
-            ctrl.close();
-          } else ctrl.enqueue(r.value);
-        } catch (err) {
-          finish();
-          ctrl.error(err);
-        }
-      },
-      cancel(reason) {
-        finish();
-        return reader.cancel(reason);
-      },
-    });
-    return new Response(body, {
-      status: res.status,
-      statusText: res.statusText,
-      headers: res.headers,
-    });
   };
   let resolvePort!: (p: number) => void;
   const bound = new Promise<number>((r) => resolvePort = r);
@@ -169,13 +126,12 @@ export async function startServer(config: RegistryConfig): Promise<RegistryServe
     shutdown(): Promise<void> {
       closed ??= (async () => {
         if (gcTimer !== undefined) clearInterval(gcTimer);
-        log.info("shutting down", { inflight });
+        log.info("shutting down", { inflight: activity.count });
         draining = true;
-        if (inflight > 0) {
-          const wait = new Promise<void>((r) => drained = r);
-          const limit = new Promise<void>((r) => setTimeout(r, config.shutdownTimeout));
-          await Promise.race([wait, limit]);
-        }
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const limit = new Promise<void>((r) => timer = setTimeout(r, config.shutdownTimeout));
+        await Promise.race([activity.idle(), limit]);
+        clearTimeout(timer);
         await server.shutdown();
         registry.close();
         log.info("stopped", {});

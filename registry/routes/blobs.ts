@@ -90,10 +90,11 @@ export async function getBlob(
     await file.seek(start, Deno.SeekMode.Start);
     headers.set("Content-Range", `bytes ${start}-${end}/${size}`);
     headers.set("Content-Length", String(end - start + 1));
-    return new Response(limitedStream(file, end - start + 1), { status: 206, headers });
+    const body = limitedStream(file, end - start + 1, ctx.activity.begin());
+    return new Response(body, { status: 206, headers });
   }
   headers.set("Content-Length", String(size));
-  return new Response(limitedStream(file, size), { status: 200, headers });
+  return new Response(limitedStream(file, size, ctx.activity.begin()), { status: 200, headers });
 }
 
 /**
