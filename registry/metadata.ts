@@ -64,6 +64,32 @@ CREATE TABLE IF NOT EXISTS uploads (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * The database is held by another process.
+ *
+ * @example Catch it
+ * ```ts
+ * import { Metadata, MetadataLockedError } from "@tsk/registry";
+ * try {
+ *   new Metadata(":memory:").close();
+ * } catch (err) {
+ *   if (err instanceof MetadataLockedError) console.error(err.message);
+ * }
+ * ```
+ */
+export class MetadataLockedError extends Error {
+  /**
+   * Makes an error.
+   *
+   * @param message What is locked and what to do.
+   * @param options The cause.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "MetadataLockedError";
+  }
+}
+
 /** What a garbage-collection pass removed from the metadata. */
 export interface SweepPlan {
   manifests: { repo: string; digest: string }[];
@@ -102,8 +128,22 @@ export class Metadata {
    */
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
-    this.#db.exec("PRAGMA busy_timeout = 5000;");
-    this.#db.exec(SCHEMA);
+    // One process owns a data directory: GC's safety rests on it. Exclusive
+    // locking holds the database lock from the first write until close.
+    this.#db.exec("PRAGMA locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 200;");
+    try {
+      this.#db.exec(SCHEMA);
+      this.#db.exec("BEGIN IMMEDIATE; COMMIT;");
+    } catch (err) {
+      this.#db.close();
+      if (/locked|busy/i.test(String(err))) {
+        throw new MetadataLockedError(
+          `data: ${path} is in use by another registry process: stop it or pass another --data`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
   }
 
   #q(sql: string): StatementSync {
