@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
-import { Auth, parseHtpasswd, parseScope } from "./auth.ts";
+import { Auth, type AuthMode, parseHtpasswd, parseScope } from "./auth.ts";
 import { ConfigError, RegistryError } from "./errors.ts";
 
 const HTPASSWD = `alice:${bcrypt.hashSync("pw", 4)}\n# comment\n`;
@@ -30,9 +30,8 @@ Deno.test("parseHtpasswd() refuses non-bcrypt entries naming the line", () => {
 
 Deno.test("Auth.create() needs an htpasswd file for htpasswd and token modes", async () => {
   await assert.rejects(Auth.create({ mode: "token" }), /auth.htpasswd: required/);
-  // deno-lint-ignore no-explicit-any
   await assert.rejects(
-    Auth.create({ mode: "ldap" as any }),
+    Auth.create({ mode: "ldap" as unknown as AuthMode }),
     /auth.mode: expected none, htpasswd or token/,
   );
 });
