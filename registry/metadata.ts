@@ -72,8 +72,8 @@ CREATE TABLE IF NOT EXISTS uploads (
  * import { Metadata, MetadataLockedError } from "@tsk/registry";
  * try {
  *   new Metadata(":memory:").close();
- * } catch (err) {
- *   if (err instanceof MetadataLockedError) console.error(err.message);
+ * } catch (err: unknown) {
+ *   if (err instanceof MetadataLockedError) console.error((err as Error).message);
  * }
  * ```
  */

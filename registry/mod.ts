@@ -44,6 +44,7 @@ export { collectGarbage, type GcOptions, type GcResult } from "./gc.ts";
 export {
   type ManifestRow,
   Metadata,
+  MetadataLockedError,
   type SweepOptions,
   type SweepPlan,
   type UploadRow,
