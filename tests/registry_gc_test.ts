@@ -5,8 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createRegistry, type Registry } from "@tsk/registry";
-import { Logger } from "../registry/log.ts";
+import { createRegistry, Logger, type Registry } from "@tsk/registry";
 import { enc, sha256 } from "./_registry_fixtures.ts";
 
 const MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json";
