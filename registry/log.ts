@@ -57,9 +57,10 @@ export class Logger {
    * @param level The level.
    * @param msg The event name.
    * @param fields More fields.
+   * @param force Write it whatever the level (start-up and shutdown events).
    */
-  log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
-    if (RANK[level] < this.#level) return;
+  log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}, force = false): void {
+    if (!force && RANK[level] < this.#level) return;
     this.#buf.push(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
     if (this.#buf.length >= 256) this.flush();
     else if (this.#timer === undefined) {

@@ -93,13 +93,8 @@ export async function startServer(config: RegistryConfig): Promise<RegistryServe
   const scheme = config.tls ? "https" : "http";
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `${scheme}://${host}:${port}`;
-  log.info("listening", {
-    url,
-    port,
-    data: config.data,
-    auth: config.auth.mode,
-    tls: !!config.tls,
-  });
+  const where = { url, port, data: config.data, auth: config.auth.mode, tls: !!config.tls };
+  log.log("info", "listening", where, true);
   log.flush();
   let gcTimer: ReturnType<typeof setInterval> | undefined;
   let gcRunning = false;
@@ -134,7 +129,7 @@ export async function startServer(config: RegistryConfig): Promise<RegistryServe
         clearTimeout(timer);
         await server.shutdown();
         registry.close();
-        log.info("stopped", {});
+        log.log("info", "stopped", {}, true);
         log.flush();
       })();
       return closed;

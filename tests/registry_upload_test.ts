@@ -3,6 +3,7 @@
  * killed mid-upload leaves no visible blob, and abandoned uploads expire.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { sha256, startRegistry } from "./_registry_fixtures.ts";
 
@@ -100,6 +101,56 @@ Deno.test("a client killed mid-upload leaves no partial blob, and the abandoned 
     });
     assert.equal(r.status, 201);
     await r.body?.cancel();
+  } finally {
+    await reg.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a 256 MB blob streams through: the registry's peak memory stays far below the blob's size", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "tsk-reg-big-" });
+  const reg = await startRegistry(join(tmp, "data"), ["--log-level", "warn"]);
+  try {
+    const SIZE = 256 * 1024 * 1024;
+    const chunk = new Uint8Array(1024 * 1024);
+    const hash = createHash("sha256");
+    const file = await Deno.open(join(tmp, "big"), { write: true, create: true });
+    for (let i = 0; i < SIZE; i += chunk.byteLength) {
+      crypto.getRandomValues(chunk.subarray(0, 65536));
+      hash.update(chunk);
+      await file.write(chunk);
+    }
+    file.close();
+    const digest = `sha256:${hash.digest("hex")}`;
+    const url = `${reg.url}/v2/big/blob/blobs/uploads/?digest=${digest}`;
+    const code = await new Deno.Command("curl", {
+      args: [
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "POST",
+        "-T",
+        join(tmp, "big"),
+        url,
+      ],
+      stdout: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(code.stdout), "201");
+    const r = await fetch(`${reg.url}/v2/big/blob/blobs/${digest}`);
+    let got = 0;
+    const check = createHash("sha256");
+    for await (const c of r.body!) {
+      got += c.byteLength;
+      check.update(c);
+    }
+    assert.equal(got, SIZE);
+    assert.equal(`sha256:${check.digest("hex")}`, digest);
+    const status = await Deno.readTextFile(`/proc/${reg.child.pid}/status`);
+    const peakKb = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]);
+    assert.ok(peakKb < 200 * 1024, `peak RSS ${peakKb} kB for a ${SIZE >> 20} MB blob`);
   } finally {
     await reg.stop();
     await Deno.remove(tmp, { recursive: true });
