@@ -84,10 +84,26 @@ export async function collectGarbage(
     untaggedBefore: retention === null ? null : ctx.now() - retention,
   });
   for (const d of plan.blobs) ctx.store.removeBlobSync(d);
+  // Files the metadata does not know (a crash between rename and record).
+  // The check and the removal share one tick, as an upload's commit does.
+  let strays = 0;
+  for await (const f of ctx.store.blobFiles()) {
+    if (f.mtime < ctx.now() - grace && ctx.meta.blobSize(f.digest) === undefined) {
+      try {
+        ctx.store.removeBlobSync(f.digest);
+        strays++;
+      } catch (err) {
+        ctx.log.warn("gc: cannot remove a stray blob file", {
+          digest: f.digest,
+          error: String(err),
+        });
+      }
+    }
+  }
   const result = {
     manifests: plan.manifests.length,
     links: plan.links.length,
-    blobs: plan.blobs.length,
+    blobs: plan.blobs.length + strays,
     uploads,
   };
   ctx.log.info("gc", { ...result });

@@ -235,6 +235,29 @@ export class BlobStore {
   }
 
   /**
+   * Every blob file on disk, with its modification time.
+   *
+   * @returns Digest and mtime (ms) of each file.
+   */
+  async *blobFiles(): AsyncGenerator<{ digest: string; mtime: number }> {
+    const root = join(this.root, "blobs");
+    for await (const alg of Deno.readDir(root)) {
+      if (!alg.isDirectory) continue;
+      for await (const pre of Deno.readDir(join(root, alg.name))) {
+        if (!pre.isDirectory) continue;
+        for await (const f of Deno.readDir(join(root, alg.name, pre.name))) {
+          try {
+            const st = await Deno.stat(join(root, alg.name, pre.name, f.name));
+            yield { digest: `${alg.name}:${f.name}`, mtime: st.mtime?.getTime() ?? 0 };
+          } catch {
+            // removed meanwhile
+          }
+        }
+      }
+    }
+  }
+
+  /**
    * Opens a blob for reading.
    *
    * @param digest The digest.

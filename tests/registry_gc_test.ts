@@ -255,3 +255,24 @@ Deno.test("untagged retention deletes old untagged manifests but keeps index chi
     await s.close();
   }
 });
+
+Deno.test("GC removes blob files the metadata does not know once they are past the grace period", async () => {
+  const s = await serve();
+  try {
+    const kept = await pushImage(s.url, "stray/app", "v1", [randomBytes(4096)]);
+    const data = randomBytes(100);
+    const stray = sha256(data);
+    const path = join(s.dir, "blobs", "sha256", stray.slice(7, 9), stray.slice(7));
+    await Deno.mkdir(join(path, ".."), { recursive: true });
+    await Deno.writeFile(path, data);
+    await s.reg.gc();
+    assert.ok(blobFiles(s.dir).includes(stray), "young stray kept");
+    s.clock.offset = 120_000;
+    await s.reg.gc();
+    assert.ok(!blobFiles(s.dir).includes(stray), "old stray removed");
+    assert.ok(blobFiles(s.dir).includes(kept.layers[0]));
+    await pullComplete(s.url, "stray/app", "v1");
+  } finally {
+    await s.close();
+  }
+});

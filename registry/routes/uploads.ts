@@ -208,6 +208,16 @@ export async function patchUpload(
       }
     }
     const offset = await appendBody(ctx, id, req.body, row.offset);
+    if (range !== null) {
+      const end = Number(/(\d+)-(\d+)/.exec(range)![2]);
+      if (offset !== end + 1) {
+        throw new RegistryError(
+          "BLOB_UPLOAD_INVALID",
+          `Content-Range: announced ${range} but the body ended at offset ${offset}`,
+          { status: 416, headers: Object.fromEntries(uploadHeaders(name, id, offset)) },
+        );
+      }
+    }
     return new Response(null, { status: 202, headers: uploadHeaders(name, id, offset) });
   });
 }
