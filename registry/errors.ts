@@ -24,7 +24,6 @@ export const ERROR_CODES = {
   DENIED: { status: 403, message: "requested access to the resource is denied" },
   UNSUPPORTED: { status: 405, message: "the operation is unsupported" },
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },
-  RANGE_INVALID: { status: 416, message: "requested range not satisfiable" },
 } as const;
 
 /** One of the spec's error codes. */

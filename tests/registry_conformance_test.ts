@@ -484,12 +484,40 @@ Deno.test("discovery: referrers lists subjects' artifacts, filters by artifactTy
       "Content-Type": MANIFEST_TYPE,
     });
     assert.deepEqual(res.status, 201);
+    // An index can refer to a subject too.
+    const idx = enc.encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: INDEX_TYPE,
+      artifactType: "application/vnd.example.bundle",
+      manifests: [{ mediaType: MANIFEST_TYPE, digest: sha256(sig), size: sig.byteLength }],
+      subject,
+      annotations: { "org.example.kind": "bundle" },
+    }));
+    res = await call(reg, "PUT", `/v2/conf/ref/manifests/${sha256(idx)}`, idx, {
+      "Content-Type": INDEX_TYPE,
+    });
+    assert.deepEqual(res.status, 201);
+    assert.deepEqual(res.headers.get("OCI-Subject"), img.digest);
+    // A referrer to a subject that is not (yet) in the repository is accepted.
+    const orphanSubject = { mediaType: MANIFEST_TYPE, digest: sha256("later"), size: 5 };
+    const early = imageManifest(empty, 2, [], { subject: orphanSubject });
+    res = await call(reg, "PUT", `/v2/conf/ref/manifests/${sha256(early)}`, early, {
+      "Content-Type": MANIFEST_TYPE,
+    });
+    assert.deepEqual(res.status, 201);
+    assert.deepEqual(res.headers.get("OCI-Subject"), sha256("later"));
+    res = await call(reg, "GET", `/v2/conf/ref/referrers/${sha256("later")}`);
+    assert.deepEqual((await res.json()).manifests.map((m: { digest: string }) => m.digest), [
+      sha256(early),
+    ]);
     res = await call(reg, "GET", `/v2/conf/ref/referrers/${img.digest}`);
     assert.deepEqual(res.status, 200);
     assert.deepEqual(res.headers.get("Content-Type"), INDEX_TYPE);
     const all = await res.json();
     assert.deepEqual(all.mediaType, INDEX_TYPE);
-    assert.deepEqual(all.manifests.length, 2);
+    assert.deepEqual(all.manifests.length, 3);
+    const b = all.manifests.find((m: { digest: string }) => m.digest === sha256(idx));
+    assert.deepEqual([b.mediaType, b.artifactType], [INDEX_TYPE, "application/vnd.example.bundle"]);
     const s = all.manifests.find((m: { digest: string }) => m.digest === sha256(sig));
     assert.deepEqual(s.artifactType, "application/vnd.example.signature");
     assert.deepEqual(s.annotations, { "org.example.kind": "sig" });

@@ -14,12 +14,16 @@ function unknown(name: string, digest: string): RegistryError {
   });
 }
 
-/** Parses a single `bytes=a-b` range against `size`; null when absent. */
+/**
+ * Parses a single `bytes=a-b` range against `size`; null when absent. The
+ * spec names no code for an unsatisfiable range: it answers 416 with
+ * BLOB_UNKNOWN (the requested bytes are not there) and `Content-Range`.
+ */
 export function parseRange(header: string | null, size: number): [number, number] | null {
   if (!header) return null;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === "" && m[2] === "")) {
-    throw new RegistryError("RANGE_INVALID", `Range: expected bytes=start-end, got ${header}`, {
+    throw new RegistryError("BLOB_UNKNOWN", `Range: expected bytes=start-end, got ${header}`, {
       status: 416,
       headers: { "Content-Range": `bytes */${size}` },
     });
@@ -34,7 +38,7 @@ export function parseRange(header: string | null, size: number): [number, number
   }
   if (start > end || start >= size) {
     throw new RegistryError(
-      "RANGE_INVALID",
+      "BLOB_UNKNOWN",
       `Range: ${header} is outside the blob's ${size} bytes`,
       {
         status: 416,
