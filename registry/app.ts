@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import { join } from "node:path";
-import { Activity, type RegistryContext, type RouteSettings } from "./_context.ts";
+import { Activity, type RegistryContext, type RouteSettings } from "./context.ts";
 import { RegistryError } from "./errors.ts";
 import { errorResponse } from "./_http.ts";
 import { checkName } from "./_reference.ts";
@@ -68,10 +68,29 @@ export interface RegistryOptions {
   now?: () => number;
 }
 
+/** The web-standard face of the Hono app. */
+export interface RegistryApp {
+  /**
+   * Serves one request (what `Deno.serve` calls).
+   *
+   * @param request The request.
+   * @returns The response.
+   */
+  fetch(request: Request): Response | Promise<Response>;
+  /**
+   * Serves a request built from a path or URL, in-process (for tests).
+   *
+   * @param input A path such as `/v2/`, a URL or a request.
+   * @param init Method, headers, body.
+   * @returns The response.
+   */
+  request(input: string | URL | Request, init?: RequestInit): Response | Promise<Response>;
+}
+
 /** A registry instance: its Hono app and the handles to run it. */
 export interface Registry {
   /** The Hono app; `app.fetch` serves requests. */
-  app: Hono;
+  app: RegistryApp;
   /** The shared state the routes use. */
   ctx: RegistryContext;
   /** The metrics. */
@@ -315,7 +334,7 @@ export async function createRegistry(
   );
 
   return {
-    app: app as unknown as Hono,
+    app,
     ctx,
     metrics,
     auth,

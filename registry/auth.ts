@@ -70,8 +70,11 @@ export interface AuthOptions {
 
 /** An access the request needs, in token-scope form. */
 export interface Access {
+  /** `repository`, or `registry` for the catalog. */
   type: "repository" | "registry";
+  /** The repository name (or `catalog`). */
   name: string;
+  /** `pull`, `push`, `delete` (or `*`). */
   actions: string[];
 }
 

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { RegistryContext } from "./_context.ts";
+import type { RegistryContext } from "./context.ts";
 
 /** Options for {@linkcode collectGarbage}. */
 export interface GcOptions {
@@ -34,9 +34,13 @@ export interface GcOptions {
 
 /** What one garbage-collection pass removed. */
 export interface GcResult {
+  /** Manifests deleted (untagged past retention, and unreachable from them). */
   manifests: number;
+  /** Repository-to-blob links removed. */
   links: number;
+  /** Blob files removed. */
   blobs: number;
+  /** Upload sessions and files expired. */
   uploads: number;
 }
 
@@ -47,6 +51,14 @@ export interface GcResult {
  * @param ctx The registry.
  * @param options Grace period, untagged retention, upload TTL.
  * @returns The counts removed.
+ *
+ * @example Collect garbage in a registry
+ * ```ts
+ * import { collectGarbage, createRegistry } from "@tsk/registry";
+ * const reg = await createRegistry(await Deno.makeTempDir());
+ * const removed = await collectGarbage(reg.ctx, { graceMs: 0 });
+ * reg.close();
+ * ```
  */
 export async function collectGarbage(
   ctx: RegistryContext,

@@ -10,22 +10,35 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 
 /** A manifest row. */
 export interface ManifestRow {
+  /** The repository. */
   repo: string;
+  /** The manifest's digest. */
   digest: string;
+  /** Its media type (from Content-Type or the body). */
   mediaType: string;
+  /** Its size in bytes. */
   size: number;
+  /** `artifactType`, or the config's media type; null for indexes without one. */
   artifactType: string | null;
+  /** The subject's digest, for the referrers API. */
   subject: string | null;
+  /** The annotations as JSON. */
   annotations: string | null;
+  /** When it was pushed, in ms since the epoch. */
   created: number;
 }
 
 /** An upload session row. */
 export interface UploadRow {
+  /** The session id (a UUID). */
   id: string;
+  /** The repository. */
   repo: string;
+  /** The bytes received so far. */
   offset: number;
+  /** When it started, in ms since the epoch. */
   created: number;
+  /** When it last received bytes, in ms since the epoch. */
   updated: number;
 }
 
@@ -92,9 +105,13 @@ export class MetadataLockedError extends Error {
 
 /** What a garbage-collection pass removed from the metadata. */
 export interface SweepPlan {
+  /** Manifests deleted. */
   manifests: { repo: string; digest: string }[];
+  /** Repository links to blobs removed. */
   links: { repo: string; digest: string }[];
+  /** Blobs removed from the metadata; the caller removes their files. */
   blobs: string[];
+  /** Manifest bodies no repository holds any more. */
   contents: string[];
 }
 

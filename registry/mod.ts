@@ -15,7 +15,8 @@
  *
  * @module
  */
-export { createRegistry, type Registry, type RegistryOptions } from "./app.ts";
+export { createRegistry, type Registry, type RegistryApp, type RegistryOptions } from "./app.ts";
+export { Activity, type RegistryContext, type RouteSettings, withLock } from "./context.ts";
 export { type RegistryServer, startServer } from "./server.ts";
 export {
   HELP,

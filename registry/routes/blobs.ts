@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { RegistryContext } from "../_context.ts";
+import type { RegistryContext } from "../context.ts";
 import { RegistryError } from "../errors.ts";
 import { parseDigest } from "../_reference.ts";
 import { limitedStream } from "../_http.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { RegistryContext } from "../_context.ts";
+import type { RegistryContext } from "../context.ts";
 import { RegistryError } from "../errors.ts";
 import { checkName, isTag, looksLikeDigest, parseDigest } from "../_reference.ts";
 import { parseManifest } from "../_manifest.ts";

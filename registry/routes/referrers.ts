@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { RegistryContext } from "../_context.ts";
+import type { RegistryContext } from "../context.ts";
 import { parseDigest } from "../_reference.ts";
 import { MEDIA_TYPES } from "../_manifest.ts";
 

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { RegistryContext } from "../_context.ts";
-import { withLock } from "../_context.ts";
+import type { RegistryContext } from "../context.ts";
+import { withLock } from "../context.ts";
 import { RegistryError } from "../errors.ts";
 import { parseDigest } from "../_reference.ts";
 

@@ -19,10 +19,15 @@ export interface RouteSettings {
 
 /** Shared state of one registry instance. */
 export interface RegistryContext {
+  /** The SQLite metadata. */
   meta: Metadata;
+  /** The blob and upload files. */
   store: BlobStore;
+  /** The clock, in ms since the epoch. */
   now: () => number;
+  /** The logger. */
   log: Logger;
+  /** Limits and switches. */
   settings: RouteSettings;
   /** Serialises work on one upload session. */
   uploadLocks: Map<string, Promise<void>>;
@@ -30,7 +35,18 @@ export interface RegistryContext {
   activity: Activity;
 }
 
-/** Counts work in flight so that shutdown can wait for it. */
+/**
+ * Counts work in flight so that shutdown can wait for it.
+ *
+ * @example Wait for work to end
+ * ```ts
+ * import { Activity } from "@tsk/registry";
+ * const activity = new Activity();
+ * const done = activity.begin();
+ * done();
+ * await activity.idle();
+ * ```
+ */
 export class Activity {
   #n = 0;
   #waiters: (() => void)[] = [];
@@ -40,7 +56,11 @@ export class Activity {
     return this.#n;
   }
 
-  /** Starts a piece of work; call the returned function (once) when it ends. */
+  /**
+   * Starts a piece of work.
+   *
+   * @returns A function to call (once) when it ends.
+   */
   begin(): () => void {
     this.#n++;
     let done = false;
@@ -51,7 +71,11 @@ export class Activity {
     };
   }
 
-  /** Resolves when nothing is in flight. */
+  /**
+   * Waits for every piece of work to end.
+   *
+   * @returns A promise that resolves when nothing is in flight.
+   */
   idle(): Promise<void> {
     return this.#n === 0 ? Promise.resolve() : new Promise((r) => this.#waiters.push(r));
   }
@@ -59,6 +83,18 @@ export class Activity {
 
 /**
  * Runs `fn` once no other holder of `key` runs.
+ *
+ * @param locks The lock table.
+ * @param key What to lock.
+ * @param fn The work.
+ * @returns What `fn` returns.
+ *
+ * @example Serialise two tasks
+ * ```ts
+ * import { withLock } from "@tsk/registry";
+ * const locks = new Map<string, Promise<void>>();
+ * await Promise.all([withLock(locks, "a", async () => 1), withLock(locks, "a", async () => 2)]);
+ * ```
  */
 export async function withLock<T>(
   locks: Map<string, Promise<void>>,
