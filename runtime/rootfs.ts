@@ -68,6 +68,12 @@ const PROPAGATION_OPTIONS: Record<string, number> = {
   runbindable: MS.UNBINDABLE | MS.REC,
 };
 
+/** The mount options tsk-runtime interprets (others go to the filesystem as data). */
+export const MOUNT_OPTION_NAMES: readonly string[] = [
+  ...Object.keys(FLAG_OPTIONS),
+  ...Object.keys(PROPAGATION_OPTIONS),
+].sort();
+
 /**
  * Turns mount(8)-style options into mount(2) flags, propagation changes and
  * filesystem data, as runc does.
