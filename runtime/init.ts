@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "./_path.ts";
 import {
   type ExecConfigMessage,
   INIT_CONFIG_FD,

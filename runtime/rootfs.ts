@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "./_path.ts";
 import { MS, type Syscalls } from "./syscalls.ts";
 import { ConfigError, SyscallError } from "./errors.ts";
 import type { LinuxDevice, Mount, Spec } from "./spec/config.ts";

@@ -50,7 +50,7 @@ const RUNC_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
  */
 export function defaultSpec(options: DefaultSpecOptions = {}): Spec {
   return {
-    ociVersion: "1.2.0",
+    ociVersion: "1.0.2",
     process: {
       terminal: false,
       user: { uid: 0, gid: 0 },
