@@ -7,15 +7,11 @@
  * @module
  */
 import { posix } from "node:path";
-import {
-  type CgroupManager,
-  type CgroupStats,
-  createCgroupManager,
-  DEFAULT_DEVICE_RULES,
-  type LinuxResources,
-} from "./cgroup/mod.ts";
+import { type CgroupManager, type CgroupStats, createCgroupManager } from "./cgroup/manager.ts";
+import { DEFAULT_DEVICE_RULES, type LinuxResources } from "./cgroup/resources.ts";
 import { resolveCapabilities } from "./capabilities.ts";
-import { compileSeccomp } from "./seccomp/mod.ts";
+import { compileSeccomp } from "./seccomp/compile.ts";
+import { seccompFilterFlags } from "./seccomp/profile.ts";
 import { encodeBase64 } from "./_base64.ts";
 import type { ExecConfigMessage, OverlayRootfs, SecurityConfig } from "./_messages.ts";
 import {
@@ -239,7 +235,7 @@ function securityFor(process: Process, spec: Spec): SecurityConfig {
   let seccompFlags = 0;
   if (spec.linux?.seccomp !== undefined) {
     seccomp = encodeBase64(compileSeccomp(spec.linux.seccomp));
-    seccompFlags = seccompFilterFlags(spec.linux.seccomp.flags ?? []);
+    seccompFlags = seccompFilterFlags(spec.linux.seccomp);
   }
   return {
     caps,
@@ -249,25 +245,6 @@ function securityFor(process: Process, spec: Spec): SecurityConfig {
     user: process.user,
     rlimits: process.rlimits ?? [],
   };
-}
-
-const SECCOMP_FLAGS: Record<string, number> = {
-  SECCOMP_FILTER_FLAG_TSYNC: 1,
-  SECCOMP_FILTER_FLAG_LOG: 2,
-  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
-  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32,
-};
-
-function seccompFilterFlags(flags: readonly string[]): number {
-  let out = 0;
-  flags.forEach((f, i) => {
-    const v = SECCOMP_FLAGS[f];
-    if (v === undefined) {
-      throw new ConfigError(`linux.seccomp.flags[${i}]`, `not supported by tsk-runtime: ${f}`);
-    }
-    out |= v;
-  });
-  return out;
 }
 
 /** The host's cgroup mounts, reproduced inside the container for `cgroup` mounts. */

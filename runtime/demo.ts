@@ -8,6 +8,7 @@
 import { tskHome } from "@tsk/api";
 import { posix } from "node:path";
 import { busyboxBundle } from "./testing.ts";
+import { DEFAULT_SECCOMP_PROFILE } from "./seccomp/default_profile.ts";
 
 const SCRIPT = [
   'echo "hostname:   $(hostname)"',
@@ -39,7 +40,7 @@ export async function demo(): Promise<number> {
     args: ["sh", "-c", SCRIPT],
     edit: (spec) => {
       spec.hostname = "tsk-demo";
-      spec.ociVersion = "1.0.2";
+      spec.linux!.seccomp = structuredClone(DEFAULT_SECCOMP_PROFILE);
     },
   });
   const id = `demo-${crypto.randomUUID().slice(0, 8)}`;

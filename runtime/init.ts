@@ -30,7 +30,7 @@ import {
   readMessageSync,
   writeMessageSync,
 } from "./_messages.ts";
-import { ConfigError, SyscallError } from "./errors.ts";
+import { ConfigError } from "./errors.ts";
 import { applyProcessSecurity, applyRlimits, lookPath, readLastCap } from "./process_security.ts";
 import { pivotRoot, prepareRootfs, protectPaths } from "./rootfs.ts";
 import { CLONE, linuxSyscalls, O, PR, type Syscalls } from "./syscalls.ts";
@@ -200,4 +200,3 @@ if (import.meta.main) {
   Deno.exit(127);
 }
 
-export { SyscallError };

@@ -14,7 +14,7 @@
  */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { posix } from "node:path";
-import { createContainer, listContainers, loadContainer, runContainer } from "./container.ts";
+import { createContainer, listContainers, loadContainer } from "./container.ts";
 import { RuntimeError } from "./errors.ts";
 import type { Process } from "./spec/config.ts";
 import { defaultSpec } from "./spec/default.ts";

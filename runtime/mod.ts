@@ -82,4 +82,14 @@ export {
   type Syscalls,
   type WaitStatus,
 } from "./syscalls.ts";
-export type { CgroupStats } from "./cgroup/mod.ts";
+export {
+  type CgroupManager,
+  type CgroupManagerOptions,
+  type CgroupStats,
+  createCgroupManager,
+} from "./cgroup/manager.ts";
+export { validateResources } from "./cgroup/resources.ts";
+export { compileSeccomp } from "./seccomp/compile.ts";
+export { DEFAULT_SECCOMP_PROFILE } from "./seccomp/default_profile.ts";
+export { validateSeccomp } from "./seccomp/profile.ts";
+export { capabilityMask, DEFAULT_CAPABILITIES } from "./capabilities.ts";

@@ -5,7 +5,13 @@
  * @module
  */
 import { posix } from "node:path";
-import { createContainer, type CreateContainerOptions, defaultSpec, type ExitStatus, type Spec } from "@tsk/runtime";
+import {
+  createContainer,
+  type CreateContainerOptions,
+  defaultSpec,
+  type ExitStatus,
+  type Spec,
+} from "@tsk/runtime";
 import { busyboxRootfs } from "@tsk/runtime/testing";
 
 /** A temporary directory tree for one test file. */
@@ -67,7 +73,9 @@ async function text(s: ReadableStream<Uint8Array> | null): Promise<string> {
 export async function capture(
   fx: Fixture,
   spec: Spec,
-  options: Partial<CreateContainerOptions> & { during?: (c: Awaited<ReturnType<typeof createContainer>>) => Promise<void> } = {},
+  options: Partial<CreateContainerOptions> & {
+    during?: (c: Awaited<ReturnType<typeof createContainer>>) => Promise<void>;
+  } = {},
 ): Promise<Captured> {
   const c = await createContainer(uid("t"), {
     root: fx.root,

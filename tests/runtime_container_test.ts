@@ -10,6 +10,7 @@ import {
   ConfigError,
   ContainerNotFoundError,
   createContainer,
+  DEFAULT_SECCOMP_PROFILE,
   listContainers,
   loadContainer,
   runContainer,
@@ -25,12 +26,18 @@ function test(name: string, fn: () => Promise<void>): void {
 }
 
 test("runtime: the entrypoint is PID 1 and host processes are invisible", async () => {
-  const r = await capture(fx, shSpec(fx, "echo $$; ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '"));
+  const r = await capture(
+    fx,
+    shSpec(fx, "echo $$; ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '"),
+  );
   const [pid, count, cmdline] = r.stdout.trim().split("\n");
   assert.equal(pid, "1");
   // sh, ls and grep at most: nothing of the host.
   assert.ok(Number(count) <= 3, `expected at most 3 processes, saw ${count}`);
-  assert.equal(cmdline.trim(), "sh -c echo $$; ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '");
+  assert.equal(
+    cmdline.trim(),
+    "sh -c echo $$; ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '",
+  );
   assert.equal(r.status.exitCode, 0);
 });
 
@@ -48,7 +55,10 @@ test("runtime: host mounts are invisible inside", async () => {
     const r = await capture(fx, shSpec(fx, "cat /proc/self/mountinfo"));
     assert.ok(!r.stdout.includes(marker), "a host mount leaked into the container");
     const points = r.stdout.trim().split("\n").map((l) => l.split(" ")[4]);
-    assert.ok(points.every((p) => !p.startsWith("/tmp/") && !p.startsWith("/work")), points.join(" "));
+    assert.ok(
+      points.every((p) => !p.startsWith("/tmp/") && !p.startsWith("/work")),
+      points.join(" "),
+    );
     assert.ok(points.includes("/") && points.includes("/proc") && points.includes("/dev"));
   } finally {
     sys.umount(marker, 2);
@@ -66,9 +76,13 @@ test("runtime: overlay writes land in the upper dir and lower dirs stay untouche
     const before = await snapshot(fx.rootfs);
     const r = await capture(
       fx,
-      shSpec(fx, "cat /layer.txt; echo written > /new.txt; echo changed > /layer.txt; rm /bin/vi; echo ok", (s) => {
-        s.root = { path: mnt, readonly: false };
-      }),
+      shSpec(
+        fx,
+        "cat /layer.txt; echo written > /new.txt; echo changed > /layer.txt; rm /bin/vi; echo ok",
+        (s) => {
+          s.root = { path: mnt, readonly: false };
+        },
+      ),
       { rootfs: { lowerDirs: [lower2, fx.rootfs], upperDir: upper, workDir: work } },
     );
     assert.equal(r.stdout, "from layer 2\nok\n", r.stderr);
@@ -79,7 +93,11 @@ test("runtime: overlay writes land in the upper dir and lower dirs stay untouche
     const wh = await Deno.lstat(posix.join(upper, "bin/vi"));
     assert.ok(wh.isCharDevice);
     assert.deepEqual(await snapshot(fx.rootfs), before);
-    assert.deepEqual([...Deno.readDirSync(mnt)], [], "the overlay must not stay mounted on the host");
+    assert.deepEqual(
+      [...Deno.readDirSync(mnt)],
+      [],
+      "the overlay must not stay mounted on the host",
+    );
   } finally {
     await Deno.remove(base, { recursive: true });
   }
@@ -195,6 +213,39 @@ test("runtime: the capability mask inside matches the spec (non-root, ambient)",
   for (const k of ["CapPrm", "CapEff", "CapInh", "CapAmb"]) assert.equal(line(k), 1n << 13n, k);
 });
 
+test("runtime: the default seccomp profile blocks mount, unshare and reboot with EPERM", async () => {
+  const all = ["CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN"];
+  const caps = { bounding: all, effective: all, permitted: all };
+  const script = "grep Seccomp: /proc/self/status; mount -t tmpfs none /tmp && echo mounted; " +
+    "unshare -m true && echo unshared; echo hello | tr a-z A-Z; reboot -f; echo alive";
+  const withFilter = await capture(
+    fx,
+    shSpec(fx, script, (s) => {
+      s.process.capabilities = caps;
+      s.linux!.seccomp = DEFAULT_SECCOMP_PROFILE;
+    }),
+  );
+  assert.equal(withFilter.stdout, "Seccomp:\t2\nHELLO\nalive\n", withFilter.stderr);
+  assert.equal(
+    withFilter.stderr.match(/Operation not permitted|permission denied/gi)?.length,
+    3,
+    withFilter.stderr,
+  );
+  // The same container without the filter can mount and unshare: the
+  // capabilities alone did not block them.
+  const without = await capture(
+    fx,
+    shSpec(
+      fx,
+      "mount -t tmpfs none /tmp && echo mounted; unshare -m true && echo unshared",
+      (s) => {
+        s.process.capabilities = caps;
+      },
+    ),
+  );
+  assert.equal(without.stdout, "mounted\nunshared\n", without.stderr);
+});
+
 test("runtime: a non-root user gets its uid, gid and groups", async () => {
   const r = await capture(
     fx,
@@ -244,13 +295,19 @@ test("runtime: a cwd outside the root filesystem is refused", async () => {
     /process\.cwd: expected an absolute path/,
   );
   // A symlink pointing out of the rootfs resolves inside it after pivot_root.
-  const r = await capture(fx, shSpec(fx, "pwd; ls", (s) => (s.process.cwd = "/proc/self/root/etc")));
+  const r = await capture(
+    fx,
+    shSpec(fx, "pwd; ls", (s) => (s.process.cwd = "/proc/self/root/etc")),
+  );
   assert.match(r.stdout, /passwd/);
   assert.deepEqual(await listContainers({ root: fx.root }), []);
 });
 
 test("runtime: a read-only root is read-only", async () => {
-  const r = await capture(fx, shSpec(fx, "touch /x || echo refused; touch /tmp/x || echo tmp-refused"));
+  const r = await capture(
+    fx,
+    shSpec(fx, "touch /x || echo refused; touch /tmp/x || echo tmp-refused"),
+  );
   assert.match(r.stderr, /Read-only file system/);
   assert.equal(r.stdout, "refused\ntmp-refused\n");
 });
@@ -331,7 +388,10 @@ test("runtime: a malformed config names the field and leaves no state", async ()
       /^ConfigError: process\.args: expected a non-empty array of strings$/m,
     );
     await Deno.writeTextFile(posix.join(bundle, "config.json"), "{ not json");
-    await assert.rejects(createContainer(uid("bad"), { root: fx.root, bundle }), /config\.json: not valid JSON/);
+    await assert.rejects(
+      createContainer(uid("bad"), { root: fx.root, bundle }),
+      /config\.json: not valid JSON/,
+    );
     assert.deepEqual(await listContainers({ root: fx.root }), []);
     assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.includes("bad-")), []);
   } finally {
@@ -378,7 +438,11 @@ test("runtime: runContainer deletes the container even when it fails", async () 
 test("runtime: the init runs from a read-only copy of the runtime binary (CVE-2019-5736)", async () => {
   const { linuxSyscalls } = await import("@tsk/runtime");
   const sys = linuxSyscalls();
-  const c = await createContainer(uid("exe"), { root: fx.root, bundle: fx.base, spec: shSpec(fx, "true") });
+  const c = await createContainer(uid("exe"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "true"),
+  });
   let exe = "";
   try {
     // Before start the init is still the Deno binary: its exe must be unwritable,
@@ -398,9 +462,13 @@ test("runtime: the init runs from a read-only copy of the runtime binary (CVE-20
   // From inside: no process can write through any /proc/*/exe.
   const r = await capture(
     fx,
-    shSpec(fx, "for p in /proc/[0-9]*; do echo x >> $p/exe 2>/dev/null && echo WROTE $p; done; echo checked", (s) => {
-      s.root.readonly = false;
-    }),
+    shSpec(
+      fx,
+      "for p in /proc/[0-9]*; do echo x >> $p/exe 2>/dev/null && echo WROTE $p; done; echo checked",
+      (s) => {
+        s.root.readonly = false;
+      },
+    ),
   );
   assert.equal(r.stdout.trim(), "checked");
 });

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { LinuxResources } from "../cgroup/mod.ts";
-import type { LinuxSeccomp } from "../seccomp/mod.ts";
+import type { LinuxResources } from "../cgroup/resources.ts";
+import type { LinuxSeccomp } from "../seccomp/profile.ts";
 import type { LinuxCapabilities } from "../capabilities.ts";
 
 export type { LinuxCapabilities, LinuxResources, LinuxSeccomp };

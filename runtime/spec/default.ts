@@ -5,6 +5,7 @@
  * @module
  */
 import type { Spec } from "./config.ts";
+import { DEFAULT_SECCOMP_PROFILE } from "../seccomp/default_profile.ts";
 
 /** Options for {@linkcode defaultSpec}. */
 export interface DefaultSpecOptions {
@@ -28,6 +29,11 @@ export interface DefaultSpecOptions {
    * @default true
    */
   readonly?: boolean;
+  /**
+   * Add tsk's default seccomp profile (Docker's intent); `runc spec` adds none.
+   * @default false
+   */
+  seccomp?: boolean;
 }
 
 const RUNC_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
@@ -49,7 +55,7 @@ const RUNC_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
  * ```
  */
 export function defaultSpec(options: DefaultSpecOptions = {}): Spec {
-  return {
+  const spec: Spec = {
     ociVersion: "1.0.2",
     process: {
       terminal: false,
@@ -137,4 +143,6 @@ export function defaultSpec(options: DefaultSpecOptions = {}): Spec {
       ],
     },
   };
+  if (options.seccomp) spec.linux!.seccomp = structuredClone(DEFAULT_SECCOMP_PROFILE);
+  return spec;
 }

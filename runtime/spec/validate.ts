@@ -6,8 +6,8 @@
  * @module
  */
 import { posix } from "node:path";
-import { validateResources } from "../cgroup/mod.ts";
-import { validateSeccomp } from "../seccomp/mod.ts";
+import { validateResources } from "../cgroup/resources.ts";
+import { validateSeccomp } from "../seccomp/profile.ts";
 import { resolveCapabilities } from "../capabilities.ts";
 import { ConfigError } from "../errors.ts";
 import type { NamespaceType, Spec } from "./config.ts";
