@@ -22,3 +22,8 @@ export * from "./resources.ts";
 export * from "./labels.ts";
 export * from "./quantity.ts";
 export * from "./errors.ts";
+export * from "./fields.ts";
+export * from "./validation.ts";
+export * from "./defaults.ts";
+export * from "./admission.ts";
+export * from "./store.ts";
