@@ -14,3 +14,5 @@
 export * from "./store/kv.ts";
 export * from "./store/object_store.ts";
 export * from "./store/sqlite.ts";
+export * from "./store/etcd.ts";
+export * from "./store/etcd_server.ts";
