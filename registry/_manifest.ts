@@ -1,41 +1,39 @@
 /**
- * The parts of the OCI image-spec and Docker manifest formats the registry
- * needs to validate a pushed manifest and to find what it references.
+ * What the registry needs from a pushed manifest: validation (by
+ * `@tsk/image`'s image-spec parsers) and the list of what it references.
  *
  * @module
  */
+import {
+  type Descriptor,
+  isIndexMediaType,
+  isManifestMediaType,
+  MEDIA_TYPE_DOCKER_FOREIGN_LAYER,
+  MEDIA_TYPE_DOCKER_MANIFEST,
+  MEDIA_TYPE_DOCKER_MANIFEST_LIST,
+  MEDIA_TYPE_OCI_INDEX,
+  MEDIA_TYPE_OCI_MANIFEST,
+  parseIndex,
+  parseManifest as parseImageManifest,
+} from "@tsk/image";
 import { RegistryError } from "./errors.ts";
-import { parseDigest } from "./_reference.ts";
 
-/** OCI and Docker manifest media types. */
-export const MEDIA_TYPES = {
-  ociManifest: "application/vnd.oci.image.manifest.v1+json",
-  ociIndex: "application/vnd.oci.image.index.v1+json",
-  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
-  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
-} as const;
+const ACCEPTED = [
+  MEDIA_TYPE_OCI_MANIFEST,
+  MEDIA_TYPE_OCI_INDEX,
+  MEDIA_TYPE_DOCKER_MANIFEST,
+  MEDIA_TYPE_DOCKER_MANIFEST_LIST,
+];
 
-const MANIFEST_TYPES = new Set<string>([MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest]);
-const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList]);
-
-/** Layer media types whose blobs may live elsewhere (`urls`), so need not be pushed. */
-function isForeign(mediaType: string): boolean {
-  return mediaType.startsWith("application/vnd.oci.image.layer.nondistributable.") ||
-    mediaType === "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
-}
-
-/** A descriptor as the registry reads it. */
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  artifactType?: string;
-  annotations?: Record<string, string>;
-  urls?: string[];
+/** Layers whose blobs may live elsewhere (`urls`), so need not be pushed. */
+function isForeign(d: Descriptor): boolean {
+  return (d.mediaType.startsWith("application/vnd.oci.image.layer.nondistributable.") ||
+    d.mediaType === MEDIA_TYPE_DOCKER_FOREIGN_LAYER) && (d.urls?.length ?? 0) > 0;
 }
 
 /** What a pushed manifest references. */
 export interface ParsedManifest {
+  /** The media type it is stored and served with. */
   mediaType: string;
   /** Blobs that must be present in the repository (config and layers). */
   blobs: string[];
@@ -45,6 +43,7 @@ export interface ParsedManifest {
   subject?: string;
   /** `artifactType`, or the config's media type for an image manifest. */
   artifactType?: string;
+  /** The manifest's annotations. */
   annotations?: Record<string, string>;
 }
 
@@ -52,32 +51,9 @@ function invalid(message: string, cause?: unknown): RegistryError {
   return new RegistryError("MANIFEST_INVALID", message, { cause });
 }
 
-function descriptor(v: unknown, field: string): Descriptor {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw invalid(`${field}: expected a descriptor object`);
-  }
-  const d = v as Record<string, unknown>;
-  if (typeof d.mediaType !== "string" || d.mediaType === "") {
-    throw invalid(`${field}.mediaType: expected a non-empty string`);
-  }
-  if (typeof d.digest !== "string") throw invalid(`${field}.digest: expected a string`);
-  try {
-    parseDigest(d.digest, `${field}.digest`);
-  } catch (err) {
-    throw invalid((err as Error).message, err);
-  }
-  if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0) {
-    throw invalid(`${field}.size: expected a non-negative integer`);
-  }
-  if (d.urls !== undefined && !Array.isArray(d.urls)) {
-    throw invalid(`${field}.urls: expected an array of strings`);
-  }
-  return d as unknown as Descriptor;
-}
-
 /**
  * Parses and validates a manifest body pushed with the given Content-Type.
- * Throws MANIFEST_INVALID for anything malformed.
+ * Throws MANIFEST_INVALID, naming the field, for anything malformed.
  */
 export function parseManifest(body: Uint8Array, contentType: string | undefined): ParsedManifest {
   let doc: Record<string, unknown>;
@@ -94,44 +70,38 @@ export function parseManifest(body: Uint8Array, contentType: string | undefined)
   if (declared && header && declared !== header) {
     throw invalid(`mediaType: ${declared} does not match Content-Type ${header}`);
   }
-  let mediaType = header ?? declared;
-  if (!mediaType) {
-    // Neither says: infer as the distribution registry does.
-    mediaType = Array.isArray(doc.manifests) ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest;
-  }
-  if (doc.schemaVersion !== 2) {
-    throw invalid(`schemaVersion: expected 2, got ${JSON.stringify(doc.schemaVersion)}`);
-  }
-  const out: ParsedManifest = { mediaType, blobs: [], manifests: [] };
-  if (doc.subject !== undefined) out.subject = descriptor(doc.subject, "subject").digest;
-  if (doc.annotations !== undefined) {
-    if (typeof doc.annotations !== "object" || doc.annotations === null) {
-      throw invalid("annotations: expected an object of strings");
+  // Neither says: infer from the shape, as the distribution registry does.
+  const mediaType = header ?? declared ??
+    (Array.isArray(doc.manifests) ? MEDIA_TYPE_OCI_INDEX : MEDIA_TYPE_OCI_MANIFEST);
+  try {
+    if (isManifestMediaType(mediaType)) {
+      const m = parseImageManifest(doc);
+      return {
+        mediaType,
+        blobs: [m.config.digest, ...m.layers.filter((l) => !isForeign(l)).map((l) => l.digest)],
+        manifests: [],
+        subject: m.subject?.digest,
+        artifactType: m.artifactType ?? m.config.mediaType,
+        annotations: m.annotations,
+      };
     }
-    out.annotations = doc.annotations as Record<string, string>;
+    if (isIndexMediaType(mediaType)) {
+      const ix = parseIndex(doc);
+      return {
+        mediaType,
+        blobs: [],
+        manifests: ix.manifests.map((d) => d.digest),
+        subject: ix.subject?.digest,
+        artifactType: ix.artifactType,
+        annotations: ix.annotations,
+      };
+    }
+  } catch (err) {
+    throw invalid((err as Error).message, err);
   }
-  if (doc.artifactType !== undefined) {
-    if (typeof doc.artifactType !== "string") throw invalid("artifactType: expected a string");
-    out.artifactType = doc.artifactType;
-  }
-  if (MANIFEST_TYPES.has(mediaType)) {
-    const config = descriptor(doc.config, "config");
-    out.blobs.push(config.digest);
-    if (!Array.isArray(doc.layers)) throw invalid("layers: expected an array of descriptors");
-    doc.layers.forEach((l, i) => {
-      const d = descriptor(l, `layers[${i}]`);
-      if (!(isForeign(d.mediaType) && d.urls && d.urls.length > 0)) out.blobs.push(d.digest);
-    });
-    out.artifactType ??= config.mediaType;
-  } else if (INDEX_TYPES.has(mediaType)) {
-    if (!Array.isArray(doc.manifests)) throw invalid("manifests: expected an array of descriptors");
-    doc.manifests.forEach((m, i) => out.manifests.push(descriptor(m, `manifests[${i}]`).digest));
-  } else {
-    throw invalid(
-      `Content-Type: unsupported manifest media type ${mediaType}: expected one of ${
-        [...MANIFEST_TYPES, ...INDEX_TYPES].join(", ")
-      }`,
-    );
-  }
-  return out;
+  throw invalid(
+    `Content-Type: unsupported manifest media type ${mediaType}: expected one of ${
+      ACCEPTED.join(", ")
+    }`,
+  );
 }

@@ -4,15 +4,13 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 
 export const CI = Deno.env.get("CI") === "true";
 
-export function sha256(data: Uint8Array | string): string {
-  return `sha256:${createHash("sha256").update(data).digest("hex")}`;
-}
+export { sha256Digest as sha256 } from "@tsk/image";
+import { sha256Digest as sha256 } from "@tsk/image";
 
 export const enc = new TextEncoder();
 

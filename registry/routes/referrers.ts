@@ -6,7 +6,7 @@
  */
 import type { RegistryContext } from "../context.ts";
 import { parseDigest } from "../_reference.ts";
-import { MEDIA_TYPES } from "../_manifest.ts";
+import { MEDIA_TYPE_OCI_INDEX } from "@tsk/image";
 
 /**
  * Lists the referrers of a digest.
@@ -25,7 +25,7 @@ export function listReferrers(
 ): Response {
   parseDigest(digest);
   const filter = new URL(req.url).searchParams.get("artifactType");
-  const headers: Record<string, string> = { "Content-Type": MEDIA_TYPES.ociIndex };
+  const headers: Record<string, string> = { "Content-Type": MEDIA_TYPE_OCI_INDEX };
   let rows = ctx.meta.referrers(name, digest);
   if (filter !== null) {
     rows = rows.filter((r) => r.artifactType === filter);
@@ -38,7 +38,7 @@ export function listReferrers(
     return d;
   });
   return new Response(
-    JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests }),
+    JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests }),
     { status: 200, headers },
   );
 }
