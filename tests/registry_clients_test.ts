@@ -430,3 +430,44 @@ Deno.test("SIGTERM lets an in-flight upload finish, then the registry exits 0", 
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("SIGTERM lets a blob download in flight finish; logs are JSON lines; /metrics and /healthz answer", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "tsk-reg-term-dl-" });
+  const reg = await startRegistry(join(tmp, "data"));
+  try {
+    const data = new Uint8Array(32 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4096) data[i] = i & 0xff;
+    const digest = sha256(data);
+    let r = await fetch(`${reg.url}/v2/term/dl/blobs/uploads/?digest=${digest}`, {
+      method: "POST",
+      body: data,
+    });
+    assert.equal(r.status, 201);
+    await r.body?.cancel();
+    assert.equal(await (await fetch(`${reg.url}/healthz`)).text(), "ok\n");
+    const metrics = await (await fetch(`${reg.url}/metrics`)).text();
+    assert.match(metrics, /registry_http_request_bytes_total\{route="uploads"\} 33554432/);
+    r = await fetch(`${reg.url}/v2/term/dl/blobs/${digest}`);
+    const reader = r.body!.getReader();
+    let got = 0;
+    const first = await reader.read();
+    got += first.value!.byteLength;
+    reg.child.kill("SIGTERM");
+    await new Promise((res) => setTimeout(res, 300));
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      got += value.byteLength;
+    }
+    assert.equal(got, data.byteLength);
+    assert.equal((await reg.child.status).code, 0);
+    const lines = reg.logs().trim().split("\n");
+    for (const l of lines) assert.equal(typeof JSON.parse(l).msg, "string", l);
+    assert.ok(
+      lines.some((l) => JSON.parse(l).msg === "request" && JSON.parse(l).route === "blobs"),
+    );
+  } finally {
+    await reg.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
