@@ -53,3 +53,9 @@ export {
 export { BlobStore, type BlobStoreOptions, digestAlgorithm } from "./storage.ts";
 export { Logger, type LoggerOptions, type LogLevel } from "./log.ts";
 export { Metrics } from "./metrics.ts";
+
+if (import.meta.main) {
+  // `deno run -A jsr:@tsk/registry` starts the program (DESIGN.md).
+  const { main } = await import("./main.ts");
+  Deno.exit(await main(Deno.args));
+}
