@@ -229,6 +229,36 @@ Deno.test("push: chunked PATCH uploads, status GET, and 416 on an out-of-order c
   });
 });
 
+Deno.test("push: the final chunk can come with the PUT, with its Content-Range", async () => {
+  await withRegistry(async (reg) => {
+    const data = enc.encode("first half|second half");
+    const post = await call(reg, "POST", "/v2/conf/lastchunk/blobs/uploads/", null, {
+      "Content-Length": "0",
+    });
+    const p1 = await call(reg, "PATCH", post.headers.get("Location")!, data.slice(0, 11), {
+      "Content-Type": "application/octet-stream",
+      "Content-Range": "0-10",
+      "Content-Length": "11",
+    });
+    assert.deepEqual(p1.status, 202);
+    const put = await call(
+      reg,
+      "PUT",
+      `${p1.headers.get("Location")}?digest=${sha256(data)}`,
+      data.slice(11),
+      {
+        "Content-Type": "application/octet-stream",
+        "Content-Range": `11-${data.byteLength - 1}`,
+        "Content-Length": String(data.byteLength - 11),
+      },
+    );
+    assert.deepEqual(put.status, 201);
+    assert.ok(put.headers.get("Location"));
+    const get = await call(reg, "GET", `/v2/conf/lastchunk/blobs/${sha256(data)}`);
+    assert.deepEqual(await get.text(), "first half|second half");
+  });
+});
+
 Deno.test("push: chunked upload survives a restart of the registry (hash recomputed)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tsk-reg-conf-" });
   try {
