@@ -21,6 +21,11 @@ export interface LoggerOptions {
    * @default Deno.stderr
    */
   sink?: { writeSync(p: Uint8Array): number };
+  /**
+   * `json` (one object a line) or `text` (`time level msg key=value`).
+   * @default "text" when stderr is a terminal, else "json"
+   */
+  format?: "json" | "text";
 }
 
 /**
@@ -40,6 +45,7 @@ export class Logger {
   #buf: string[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #enc = new TextEncoder();
+  #text: boolean;
 
   /**
    * Makes a logger.
@@ -49,6 +55,9 @@ export class Logger {
   constructor(options: LoggerOptions = {}) {
     this.#level = RANK[options.level ?? "info"];
     this.#sink = options.sink ?? Deno.stderr;
+    this.#text =
+      (options.format ?? (Deno.stderr.isTerminal() && !options.sink ? "text" : "json")) ===
+        "text";
   }
 
   /**
@@ -61,7 +70,19 @@ export class Logger {
    */
   log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}, force = false): void {
     if (!force && RANK[level] < this.#level) return;
-    this.#buf.push(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+    const time = new Date().toISOString();
+    this.#buf.push(
+      this.#text
+        ? [
+          time,
+          level.toUpperCase().padEnd(5),
+          msg,
+          ...Object.entries(fields).map(([k, v]) =>
+            `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`
+          ),
+        ].join(" ")
+        : JSON.stringify({ time, level, msg, ...fields }),
+    );
     if (this.#buf.length >= 256) this.flush();
     else if (this.#timer === undefined) {
       const t = setTimeout(() => this.flush(), 50);
