@@ -16,7 +16,8 @@ import type { RegistryContext } from "./context.ts";
 /** Options for {@linkcode collectGarbage}. */
 export interface GcOptions {
   /**
-   * Keep blobs and repository links younger than this, in ms.
+   * Keep blobs and repository links younger than this, in ms. It must
+   * exceed the longest push (first blob to manifest).
    * @default 3_600_000 (one hour)
    */
   graceMs?: number;
@@ -93,7 +94,9 @@ export async function collectGarbage(
   // From here to the end of the loop nothing awaits: see the module doc.
   const plan = ctx.meta.sweep({
     graceBefore: ctx.now() - grace,
-    untaggedBefore: retention === null ? null : ctx.now() - retention,
+    // An untagged manifest may be an index's child whose index is still
+    // being pushed: it gets at least the grace period too.
+    untaggedBefore: retention === null ? null : ctx.now() - Math.max(retention, grace),
   });
   for (const d of plan.blobs) ctx.store.removeBlobSync(d);
   // Files the metadata does not know (a crash between rename and record).
