@@ -302,6 +302,17 @@ Deno.test({
       assert.equal(r.status, 401);
       assert.match(r.headers.get("WWW-Authenticate")!, /error="invalid_token"/);
       await r.body?.cancel();
+      // The catalog needs the registry:catalog:* scope.
+      const catalogToken = await tokenFor("alice:pw-a", "registry:catalog:*");
+      r = await fetch(`${reg.url}/v2/_catalog`, {
+        headers: { Authorization: `Bearer ${catalogToken}` },
+      });
+      assert.deepEqual((await r.json()).repositories, ["bob/img", "public/img"]);
+      r = await fetch(`${reg.url}/v2/_catalog`, {
+        headers: { Authorization: `Bearer ${bobToken}` },
+      });
+      assert.equal(r.status, 401);
+      await r.body?.cancel();
       r = await fetch(`${reg.url}/token?scope=repository:bob/img:pull`, {
         headers: { Authorization: `Basic ${btoa("bob:nope")}` },
       });
