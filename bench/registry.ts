@@ -6,7 +6,7 @@
  *   client for both (monolithic upload: POST, then PUT ?digest= with the body);
  * - manifest GET requests per second with 50 concurrent clients (hey).
  *
- * Flags: --size MB (default 100), --rounds N (default 3), --seconds S for hey (default 5).
+ * Flags: --size MB (default 100), --rounds N (default 5), --seconds S for hey (default 5).
  *
  * @module
  */
@@ -19,7 +19,7 @@ const flags = parseArgs({
   options: { size: { type: "string" }, rounds: { type: "string" }, seconds: { type: "string" } },
 }).values;
 const SIZE = Number(flags.size ?? 100) * 1024 * 1024;
-const ROUNDS = Number(flags.rounds ?? 3);
+const ROUNDS = Number(flags.rounds ?? 5);
 const SECONDS = Number(flags.seconds ?? 5);
 
 interface Server {
