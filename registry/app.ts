@@ -91,8 +91,10 @@ export interface RegistryApp {
 export interface Registry {
   /** The Hono app; `app.fetch` serves requests. */
   app: RegistryApp;
-  /** The shared state the routes use. */
-  ctx: RegistryContext;
+  /** The data directory. */
+  dataDir: string;
+  /** Requests and blob streams in flight, for a graceful shutdown. */
+  activity: Activity;
   /** The metrics. */
   metrics: Metrics;
   /** The access control. */
@@ -335,7 +337,8 @@ export async function createRegistry(
 
   return {
     app,
-    ctx,
+    dataDir,
+    activity: ctx.activity,
     metrics,
     auth,
     async gc(overrides?: GcOptions): Promise<GcResult> {

@@ -91,7 +91,7 @@ export class Activity {
  *
  * @example Serialise two tasks
  * ```ts
- * import { withLock } from "@tsk/registry";
+ * import { withLock } from "./context.ts";
  * const locks = new Map<string, Promise<void>>();
  * await Promise.all([withLock(locks, "a", async () => 1), withLock(locks, "a", async () => 2)]);
  * ```

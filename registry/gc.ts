@@ -52,14 +52,6 @@ export interface GcResult {
  * @param ctx The registry.
  * @param options Grace period, untagged retention, upload TTL.
  * @returns The counts removed.
- *
- * @example Collect garbage in a registry
- * ```ts
- * import { collectGarbage, createRegistry } from "@tsk/registry";
- * const reg = await createRegistry(await Deno.makeTempDir());
- * const removed = await collectGarbage(reg.ctx, { graceMs: 0 });
- * reg.close();
- * ```
  */
 export async function collectGarbage(
   ctx: RegistryContext,

@@ -82,7 +82,7 @@ CREATE TABLE IF NOT EXISTS uploads (
  *
  * @example Catch it
  * ```ts
- * import { Metadata, MetadataLockedError } from "@tsk/registry";
+ * import { Metadata, MetadataLockedError } from "./metadata.ts";
  * try {
  *   new Metadata(":memory:").close();
  * } catch (err: unknown) {
@@ -128,7 +128,7 @@ export interface SweepOptions {
  *
  * @example Open an in-memory store
  * ```ts
- * import { Metadata } from "@tsk/registry";
+ * import { Metadata } from "./metadata.ts";
  * const meta = new Metadata(":memory:");
  * console.log(meta.listRepos(10, "")); // []
  * meta.close();

@@ -16,7 +16,7 @@
  * @module
  */
 export { createRegistry, type Registry, type RegistryApp, type RegistryOptions } from "./app.ts";
-export { Activity, type RegistryContext, type RouteSettings, withLock } from "./context.ts";
+export { Activity } from "./context.ts";
 export { type RegistryServer, startServer } from "./server.ts";
 export {
   HELP,
@@ -41,16 +41,8 @@ export {
   parseHtpasswd,
   parseScope,
 } from "./auth.ts";
-export { collectGarbage, type GcOptions, type GcResult } from "./gc.ts";
-export {
-  type ManifestRow,
-  Metadata,
-  MetadataLockedError,
-  type SweepOptions,
-  type SweepPlan,
-  type UploadRow,
-} from "./metadata.ts";
-export { BlobStore, type BlobStoreOptions, digestAlgorithm } from "./storage.ts";
+export type { GcOptions, GcResult } from "./gc.ts";
+export { MetadataLockedError } from "./metadata.ts";
 export { Logger, type LoggerOptions, type LogLevel } from "./log.ts";
 export { Metrics } from "./metrics.ts";
 

@@ -68,7 +68,7 @@ export async function startServer(config: RegistryConfig): Promise<RegistryServe
     : {};
   // Deno's server.shutdown() cuts the bodies of requests in flight, so drain
   // first: wait for handlers and blob streams (ctx.activity) to end.
-  const activity = registry.ctx.activity;
+  const activity = registry.activity;
   let draining = false;
   const handler = async (req: Request): Promise<Response> => {
     if (draining) {

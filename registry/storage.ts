@@ -31,7 +31,7 @@ export interface BlobStoreOptions {
  *
  * @example Make a store
  * ```ts
- * import { BlobStore } from "@tsk/registry";
+ * import { BlobStore } from "./storage.ts";
  * const store = new BlobStore(await Deno.makeTempDir());
  * await store.init();
  * ```

@@ -170,7 +170,7 @@ Deno.test("push: monolithic POST with ?digest= stores the blob once", async () =
     const data = enc.encode("monolithic");
     const d = await pushBlob(reg, "conf/a", data);
     await pushBlob(reg, "conf/b", data);
-    const files = [...Deno.readDirSync(`${reg.ctx.store.root}/blobs/sha256/${d.slice(7, 9)}`)];
+    const files = [...Deno.readDirSync(`${reg.dataDir}/blobs/sha256/${d.slice(7, 9)}`)];
     assert.deepEqual(files.map((f) => f.name), [d.slice(7)]);
   });
 });
@@ -294,9 +294,9 @@ Deno.test("push: a blob whose bytes do not match its digest is refused and never
     assert.deepEqual([res.status, await errorCode(res)], [400, "DIGEST_INVALID"]);
     res = await call(reg, "PUT", `${loc}`, data);
     assert.deepEqual([res.status, await errorCode(res)], [404, "BLOB_UPLOAD_UNKNOWN"]);
-    assert.deepEqual([...Deno.readDirSync(`${reg.ctx.store.root}/uploads`)], []);
-    assert.deepEqual(Deno.statSync(`${reg.ctx.store.root}/blobs`).isDirectory, true);
-    assert.deepEqual([...Deno.readDirSync(`${reg.ctx.store.root}/blobs`)], []);
+    assert.deepEqual([...Deno.readDirSync(`${reg.dataDir}/uploads`)], []);
+    assert.deepEqual(Deno.statSync(`${reg.dataDir}/blobs`).isDirectory, true);
+    assert.deepEqual([...Deno.readDirSync(`${reg.dataDir}/blobs`)], []);
     const post2 = await call(reg, "POST", "/v2/conf/lie/blobs/uploads/");
     res = await call(reg, "PUT", post2.headers.get("Location")!, data);
     assert.deepEqual([res.status, await errorCode(res)], [400, "DIGEST_INVALID"]);
@@ -326,7 +326,7 @@ Deno.test("push: cancel with DELETE removes the upload", async () => {
     res = await call(reg, "DELETE", loc);
     assert.deepEqual(res.status, 404);
     await res.body?.cancel();
-    assert.deepEqual([...Deno.readDirSync(`${reg.ctx.store.root}/uploads`)], []);
+    assert.deepEqual([...Deno.readDirSync(`${reg.dataDir}/uploads`)], []);
   });
 });
 
