@@ -406,6 +406,22 @@ Deno.test("push: invalid manifests answer MANIFEST_INVALID, wrong digests DIGEST
     assert.deepEqual((await call(reg, "GET", "/v2/conf/inv/tags/list")).status, 200);
     const tags = await (await call(reg, "GET", "/v2/conf/inv/tags/list")).json();
     assert.deepEqual(tags.tags, []);
+    // Bad input never disturbs what is stored: v1 keeps pointing at the good manifest.
+    let ok = await call(reg, "PUT", "/v2/conf/inv/manifests/v1", good, {
+      "Content-Type": MANIFEST_TYPE,
+    });
+    assert.deepEqual(ok.status, 201);
+    const missing = imageManifest(sha256("no such config"), 2, []);
+    for (const [body, type] of [...cases, [missing, MANIFEST_TYPE] as [Body, string]]) {
+      const bad = await call(reg, "PUT", "/v2/conf/inv/manifests/v1", body, {
+        "Content-Type": type,
+      });
+      assert.ok(bad.status >= 400);
+      await bad.body?.cancel();
+    }
+    ok = await call(reg, "GET", "/v2/conf/inv/manifests/v1");
+    assert.deepEqual(ok.headers.get("Docker-Content-Digest"), sha256(good));
+    assert.deepEqual(new Uint8Array(await ok.arrayBuffer()), good);
   });
 });
 
