@@ -60,34 +60,39 @@ async function waitUp(url: string): Promise<void> {
   throw new Error(`bench registry: ${url} did not come up`);
 }
 
-async function startTsk(dir: string): Promise<Server> {
-  const port = freePort();
-  const main = new URL("../registry/main.ts", import.meta.url).pathname;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      main,
-      "--port",
-      String(port),
-      "--data",
-      join(dir, "tsk"),
-      "--gc-interval",
-      "0",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+async function spawnServer(
+  name: string,
+  cmd: string,
+  args: string[],
+  port: number,
+): Promise<Server> {
+  const child = new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).spawn();
   const url = `http://127.0.0.1:${port}`;
   await waitUp(url);
   return {
-    name: "tsk",
+    name,
     url,
     stop: async () => {
       child.kill("SIGTERM");
       await child.status;
     },
   };
+}
+
+async function startTsk(dir: string): Promise<Server> {
+  const port = freePort();
+  const main = new URL("../registry/main.ts", import.meta.url).pathname;
+  return await spawnServer("tsk", Deno.execPath(), [
+    "run",
+    "-A",
+    main,
+    "--port",
+    String(port),
+    "--data",
+    join(dir, "tsk"),
+    "--gc-interval",
+    "0",
+  ], port);
 }
 
 async function startDistribution(dir: string): Promise<Server> {
@@ -109,21 +114,7 @@ http:
   addr: 127.0.0.1:${port}
 `,
   );
-  const child = new Deno.Command("docker-registry", {
-    args: ["serve", cfg],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const url = `http://127.0.0.1:${port}`;
-  await waitUp(url);
-  return {
-    name: "distribution",
-    url,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
+  return await spawnServer("distribution", "docker-registry", ["serve", cfg], port);
 }
 
 async function curl(args: string[]): Promise<string> {

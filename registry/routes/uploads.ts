@@ -111,6 +111,42 @@ async function finish(
   return created(name, digest);
 }
 
+/**
+ * Reads a chunk's `Content-Range` (`start-end`); it must continue the
+ * upload at `offset`, else 416 with the current range. Null when absent.
+ */
+function chunkRange(
+  req: Request,
+  name: string,
+  id: string,
+  offset: number,
+): [number, number] | null {
+  const range = req.headers.get("Content-Range");
+  if (range === null) return null;
+  const m = /^(?:bytes )?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(range.trim());
+  const headers = Object.fromEntries(uploadHeaders(name, id, offset));
+  if (!m) {
+    throw new RegistryError(
+      "BLOB_UPLOAD_INVALID",
+      `Content-Range: expected start-end, got ${range}`,
+      {
+        status: 416,
+        headers,
+      },
+    );
+  }
+  const start = Number(m[1]), end = Number(m[2]);
+  const len = contentLength(req);
+  if (start !== offset || end < start || (len !== undefined && len !== end - start + 1)) {
+    throw new RegistryError(
+      "BLOB_UPLOAD_INVALID",
+      `Content-Range: chunk ${start}-${end} does not continue the upload at offset ${offset}`,
+      { status: 416, headers },
+    );
+  }
+  return [start, end];
+}
+
 function contentLength(req: Request): number | undefined {
   const v = req.headers.get("Content-Length");
   return v !== null && /^\d+$/.test(v) ? Number(v) : undefined;
@@ -184,36 +220,14 @@ export async function patchUpload(
   session(ctx, name, id);
   return await withLock(ctx.uploadLocks, id, async () => {
     const row = session(ctx, name, id);
-    const range = req.headers.get("Content-Range");
-    if (range !== null) {
-      const m = /^(?:bytes )?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(range.trim());
-      if (!m) {
-        throw new RegistryError(
-          "BLOB_UPLOAD_INVALID",
-          `Content-Range: expected start-end, got ${range}`,
-          {
-            status: 416,
-            headers: Object.fromEntries(uploadHeaders(name, id, row.offset)),
-          },
-        );
-      }
-      const start = Number(m[1]), end = Number(m[2]);
-      const len = contentLength(req);
-      if (start !== row.offset || end < start || (len !== undefined && len !== end - start + 1)) {
-        throw new RegistryError(
-          "BLOB_UPLOAD_INVALID",
-          `Content-Range: chunk ${start}-${end} does not continue the upload at offset ${row.offset}`,
-          { status: 416, headers: Object.fromEntries(uploadHeaders(name, id, row.offset)) },
-        );
-      }
-    }
+    const range = chunkRange(req, name, id, row.offset);
     const offset = await appendBody(ctx, id, req.body, row.offset);
     if (range !== null) {
-      const end = Number(/(\d+)-(\d+)/.exec(range)![2]);
+      const end = range[1];
       if (offset !== end + 1) {
         throw new RegistryError(
           "BLOB_UPLOAD_INVALID",
-          `Content-Range: announced ${range} but the body ended at offset ${offset}`,
+          `Content-Range: announced ${range.join("-")} but the body ended at offset ${offset}`,
           { status: 416, headers: Object.fromEntries(uploadHeaders(name, id, offset)) },
         );
       }
@@ -248,17 +262,7 @@ export async function putUpload(
   parseDigest(digest);
   return await withLock(ctx.uploadLocks, id, async () => {
     const row = session(ctx, name, id);
-    const range = req.headers.get("Content-Range");
-    if (range !== null) {
-      const m = /^(?:bytes )?(\d+)-(\d+)/.exec(range.trim());
-      if (!m || Number(m[1]) !== row.offset) {
-        throw new RegistryError(
-          "BLOB_UPLOAD_INVALID",
-          `Content-Range: ${range} does not continue the upload at offset ${row.offset}`,
-          { status: 416, headers: Object.fromEntries(uploadHeaders(name, id, row.offset)) },
-        );
-      }
-    }
+    chunkRange(req, name, id, row.offset);
     const offset = await appendBody(ctx, id, req.body, row.offset);
     return await finish(ctx, name, id, digest, offset, undefined);
   });
