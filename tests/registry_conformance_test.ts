@@ -112,6 +112,12 @@ Deno.test("pull: manifests by tag and digest, HEAD and GET, blobs with ranges", 
       assert.deepEqual(get.headers.get("Content-Type"), MANIFEST_TYPE);
       assert.deepEqual(new Uint8Array(await get.arrayBuffer()), img.manifest);
     }
+    const asBlob = await call(reg, "GET", `/v2/conf/pull/blobs/${img.digest}`);
+    assert.deepEqual(
+      new Uint8Array(await asBlob.arrayBuffer()),
+      img.manifest,
+      "a manifest is a blob too",
+    );
     const headBlob = await call(reg, "HEAD", `/v2/conf/pull/blobs/${img.layer}`);
     assert.deepEqual(headBlob.status, 200);
     assert.deepEqual(headBlob.headers.get("Content-Length"), String(layer.byteLength));

@@ -66,7 +66,19 @@ export async function getBlob(
 ): Promise<Response> {
   parseDigest(digest);
   const size = ctx.meta.repoBlobSize(name, digest);
-  if (size === undefined) throw unknown(name, digest);
+  if (size === undefined) {
+    // Manifests are content too: serve them here as the distribution registry does.
+    const body = ctx.meta.manifest(name, digest) && ctx.meta.manifestBody(digest);
+    if (!body) throw unknown(name, digest);
+    return new Response(req.method === "HEAD" ? null : body, {
+      status: 200,
+      headers: {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": String(body.byteLength),
+        "Docker-Content-Digest": digest,
+      },
+    });
+  }
   const headers = new Headers({
     "Content-Type": "application/octet-stream",
     "Docker-Content-Digest": digest,
