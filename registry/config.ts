@@ -45,6 +45,8 @@ export interface RegistryConfig {
 
 /** The `--help` text. */
 export const HELP = `Usage: registry [flags]
+       registry gc [flags]     one garbage-collection pass, then exit
+                               (on a data directory no server holds)
 
 An OCI distribution-spec registry (pull, push, content discovery and
 management; OCI and Docker manifests; referrers API).

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createRegistry, Logger, type Registry } from "@tsk/registry";
-import { enc, sha256 } from "./_registry_fixtures.ts";
+import { enc, sha256, startRegistry } from "./_registry_fixtures.ts";
 
 const MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json";
 const INDEX_TYPE = "application/vnd.oci.image.index.v1+json";
@@ -316,5 +316,52 @@ Deno.test("GC with a tiny grace period racing pushes never leaves a pushed image
     for (const p of ok) await pullComplete(s.url, p.repo, p.tag);
   } finally {
     await s.close();
+  }
+});
+
+Deno.test("registry gc: refuses a data directory a server holds, then collects once it is stopped", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "tsk-reg-gc-cli-" });
+  const main = new URL("../registry/main.ts", import.meta.url).pathname;
+  const gcCli = async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        main,
+        "gc",
+        "--data",
+        join(tmp, "data"),
+        "--gc-grace",
+        "0",
+        "--log-level",
+        "error",
+      ],
+    }).output();
+    return {
+      code: out.code,
+      text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
+    };
+  };
+  const reg = await startRegistry(join(tmp, "data"));
+  try {
+    const orphan = randomBytes(512);
+    const r = await fetch(`${reg.url}/v2/cli/x/blobs/uploads/?digest=${sha256(orphan)}`, {
+      method: "POST",
+      body: orphan,
+    });
+    assert.equal(r.status, 201);
+    await r.body?.cancel();
+    let out = await gcCli();
+    assert.equal(out.code, 1);
+    assert.match(out.text, /is in use by another registry process/);
+    await reg.stop();
+    assert.ok(blobFiles(join(tmp, "data")).includes(sha256(orphan)));
+    out = await gcCli();
+    assert.equal(out.code, 0, out.text);
+    assert.match(out.text, /removed 0 manifests, 1 links, 1 blobs, 0 uploads/);
+    assert.deepEqual(blobFiles(join(tmp, "data")), []);
+  } finally {
+    await reg.stop();
+    await Deno.remove(tmp, { recursive: true });
   }
 });
