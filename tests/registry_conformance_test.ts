@@ -118,6 +118,10 @@ Deno.test("pull: manifests by tag and digest, HEAD and GET, blobs with ranges", 
       img.manifest,
       "a manifest is a blob too",
     );
+    const cached = await call(reg, "GET", "/v2/conf/pull/manifests/v1", null, {
+      "If-None-Match": `"${img.digest}"`,
+    });
+    assert.deepEqual(cached.status, 304);
     const headBlob = await call(reg, "HEAD", `/v2/conf/pull/blobs/${img.layer}`);
     assert.deepEqual(headBlob.status, 200);
     assert.deepEqual(headBlob.headers.get("Content-Length"), String(layer.byteLength));

@@ -65,6 +65,12 @@ export function getManifest(
     "Content-Length": String(body.byteLength),
     "ETag": `"${digest}"`,
   };
+  if (req.headers.get("If-None-Match")?.split(",").some((t) => t.trim() === `"${digest}"`)) {
+    return new Response(null, {
+      status: 304,
+      headers: { "ETag": `"${digest}"`, "Docker-Content-Digest": digest },
+    });
+  }
   if (req.method === "HEAD") return new Response(null, { status: 200, headers });
   return new Response(body, { status: 200, headers });
 }
