@@ -65,6 +65,7 @@ export function limitedStream(
   file: Deno.FsFile,
   length: number,
   onDone: () => void = () => {},
+  onChunk: (n: number) => void = () => {},
 ): ReadableStream<Uint8Array> {
   let left = length;
   const close = () => {
@@ -95,6 +96,7 @@ export function limitedStream(
         return;
       }
       left -= n;
+      onChunk(n);
       ctrl.enqueue(buf.subarray(0, n));
     },
     cancel() {

@@ -186,6 +186,7 @@ export async function createRegistry(
     maxPageSize: options.maxPageSize ?? 1000,
     maxManifestSize: options.maxManifestSize ?? 4 * 1024 * 1024,
   };
+  const metrics = new Metrics();
   const ctx: RegistryContext = {
     meta,
     store,
@@ -194,9 +195,9 @@ export async function createRegistry(
     settings,
     uploadLocks: new Map(),
     activity: new Activity(),
+    metrics,
   };
   const auth = await Auth.create({ ...options.auth, now: options.auth?.now ?? options.now });
-  const metrics = new Metrics();
   const app = new Hono<{ Variables: Vars }>();
 
   app.use("*", async (c, next) => {

@@ -6,6 +6,7 @@
 import type { Metadata } from "./metadata.ts";
 import type { BlobStore } from "./storage.ts";
 import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
 
 /** The settings the routes read. */
 export interface RouteSettings {
@@ -33,6 +34,8 @@ export interface RegistryContext {
   uploadLocks: Map<string, Promise<void>>;
   /** Requests and blob streams in flight, for a graceful shutdown. */
   activity: Activity;
+  /** Counters the routes add to (blob bytes in and out). */
+  metrics: Metrics;
 }
 
 /**

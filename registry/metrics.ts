@@ -113,6 +113,7 @@ export class Metrics {
     for (const [name, v] of this.#counters) {
       out.push(`# TYPE registry_${name}_total counter`, `registry_${name}_total ${v}`);
     }
+
     return out.join("\n") + "\n";
   }
 }

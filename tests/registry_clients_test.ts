@@ -458,6 +458,7 @@ Deno.test("SIGTERM lets a blob download in flight finish; logs are JSON lines; /
     assert.equal(await (await fetch(`${reg.url}/healthz`)).text(), "ok\n");
     const metrics = await (await fetch(`${reg.url}/metrics`)).text();
     assert.match(metrics, /registry_http_request_bytes_total\{route="uploads"\} 33554432/);
+    assert.match(metrics, /registry_blob_bytes_received_total 33554432/);
     r = await fetch(`${reg.url}/v2/term/dl/blobs/${digest}`);
     const reader = r.body!.getReader();
     let got = 0;

@@ -651,5 +651,9 @@ Deno.test("/healthz and /metrics count requests per route", async () => {
     );
     assert.match(text, /registry_http_request_bytes_total\{route="uploads"\} 2/);
     assert.match(text, /registry_http_request_duration_seconds_count\{route="uploads"\} 1/);
+    assert.match(text, /registry_blob_bytes_received_total 2/);
+    await (await call(reg, "GET", `/v2/conf/metrics/blobs/${sha256(EMPTY)}`)).arrayBuffer();
+    const after = await (await call(reg, "GET", "/metrics")).text();
+    assert.match(after, /registry_blob_bytes_sent_total 2/);
   });
 });

@@ -8,6 +8,10 @@ import { RegistryError } from "../errors.ts";
 import { parseDigest } from "../_reference.ts";
 import { limitedStream } from "../_http.ts";
 
+function sent(ctx: RegistryContext): (n: number) => void {
+  return (n) => ctx.metrics.count("blob_bytes_sent", n);
+}
+
 function unknown(name: string, digest: string): RegistryError {
   return new RegistryError("BLOB_UNKNOWN", `digest: ${digest} is not in repository ${name}`, {
     detail: { digest },
@@ -106,11 +110,14 @@ export async function getBlob(
     await file.seek(start, Deno.SeekMode.Start);
     headers.set("Content-Range", `bytes ${start}-${end}/${size}`);
     headers.set("Content-Length", String(end - start + 1));
-    const body = limitedStream(file, end - start + 1, ctx.activity.begin());
+    const body = limitedStream(file, end - start + 1, ctx.activity.begin(), sent(ctx));
     return new Response(body, { status: 206, headers });
   }
   headers.set("Content-Length", String(size));
-  return new Response(limitedStream(file, size, ctx.activity.begin()), { status: 200, headers });
+  return new Response(limitedStream(file, size, ctx.activity.begin(), sent(ctx)), {
+    status: 200,
+    headers,
+  });
 }
 
 /**

@@ -59,11 +59,13 @@ async function appendBody(
   try {
     const n = await ctx.store.append(id, body, offset);
     ctx.meta.setUploadOffset(id, n, ctx.now());
+    ctx.metrics.count("blob_bytes_received", n - offset);
     return n;
   } catch (err) {
     const written = (err as { written?: number }).written;
     if (typeof written === "number" && ctx.meta.upload(id)) {
       ctx.meta.setUploadOffset(id, written, ctx.now());
+      ctx.metrics.count("blob_bytes_received", written - offset);
     }
     if (err instanceof RegistryError) throw err;
     throw new RegistryError("BLOB_UPLOAD_INVALID", `body: the upload stream broke: ${err}`, {
