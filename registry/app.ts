@@ -111,7 +111,7 @@ export interface Registry {
 }
 
 type Route = "base" | "catalog" | "blobs" | "uploads" | "manifests" | "tags" | "referrers";
-type Vars = { route: string };
+type Vars = { route: string; user: string | undefined };
 
 const PATH_RE =
   /^\/v2\/(.+)\/(?:blobs\/uploads\/?([^/]*)|blobs\/([^/]+)|manifests\/([^/]+)|(tags)\/list|referrers\/([^/]+))$/;
@@ -177,6 +177,8 @@ export async function createRegistry(
   options: RegistryOptions = {},
 ): Promise<Registry> {
   await Deno.mkdir(dataDir, { recursive: true });
+  // Auth first: a bad auth setting must not leave the database locked.
+  const auth = await Auth.create({ ...options.auth, now: options.auth?.now ?? options.now });
   const store = new BlobStore(dataDir);
   await store.init();
   const meta = new Metadata(join(dataDir, "registry.db"));
@@ -197,12 +199,12 @@ export async function createRegistry(
     activity: new Activity(),
     metrics,
   };
-  const auth = await Auth.create({ ...options.auth, now: options.auth?.now ?? options.now });
   const app = new Hono<{ Variables: Vars }>();
 
   app.use("*", async (c, next) => {
     const start = performance.now();
     c.set("route", "other");
+    c.set("user", undefined);
     await next();
     const seconds = (performance.now() - start) / 1000;
     const route = c.get("route");
@@ -216,6 +218,7 @@ export async function createRegistry(
         route,
         path: c.req.path,
         status,
+        user: c.get("user"),
         ms: Math.round(seconds * 1e4) / 10,
         bytesIn,
         bytesOut,
@@ -270,7 +273,7 @@ export async function createRegistry(
       });
     }
     if (m.name) checkName(m.name);
-    await auth.authorize(req, neededAccess(m, method));
+    c.set("user", await auth.authorize(req, neededAccess(m, method)));
     switch (m.route) {
       case "base":
         return new Response(method === "HEAD" ? null : "{}", {
