@@ -57,6 +57,11 @@ export interface RegistryOptions {
    */
   maxManifestSize?: number;
   /**
+   * The largest blob accepted, in bytes; a longer upload is refused with 413.
+   * @default Infinity
+   */
+  maxBlobSize?: number;
+  /**
    * The logger.
    * @default a JSON logger on stderr at level info
    */
@@ -179,7 +184,7 @@ export async function createRegistry(
   await Deno.mkdir(dataDir, { recursive: true });
   // Auth first: a bad auth setting must not leave the database locked.
   const auth = await Auth.create({ ...options.auth, now: options.auth?.now ?? options.now });
-  const store = new BlobStore(dataDir);
+  const store = new BlobStore(dataDir, { maxBlobSize: options.maxBlobSize });
   await store.init();
   const meta = new Metadata(join(dataDir, "registry.db"));
   const log = options.log ?? new Logger();

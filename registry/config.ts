@@ -37,6 +37,8 @@ export interface RegistryConfig {
   gc: { interval: number; grace: number; untaggedRetention: number | null; uploadTtl: number };
   /** The most entries a page of `_catalog` or tags holds. */
   maxPageSize: number;
+  /** The largest blob accepted, in bytes (Infinity for no limit). */
+  maxBlobSize: number;
   /** The lowest log level written. */
   logLevel: LogLevel;
   /** How long shutdown waits for requests in flight, in ms. */
@@ -72,7 +74,7 @@ Flags:
 Durations: 90s, 15m, 2h, 1d, 500ms. The YAML file has the same settings:
   port, host, data, log: {level}, tls: {cert, key},
   auth: {mode, htpasswd, service, realm, secret, tokenTtl, access: [{account, name, actions}]},
-  storage: {delete}, shutdownTimeout, gc: {interval, grace, untaggedRetention, uploadTtl}, limits: {maxPageSize}
+  storage: {delete}, shutdownTimeout, gc: {interval, grace, untaggedRetention, uploadTtl}, limits: {maxPageSize, maxBlobSize (bytes)}
 `;
 
 /**
@@ -230,6 +232,12 @@ export async function loadConfig(
     );
   }
   const retentionRaw = f["untagged-retention"] ?? y.gc?.untaggedRetention ?? null;
+  const maxBlobSize = Number(y.limits?.maxBlobSize ?? Infinity);
+  if (!(maxBlobSize > 0)) {
+    throw new ConfigError(
+      `limits.maxBlobSize: expected a positive number of bytes, got ${y.limits?.maxBlobSize}`,
+    );
+  }
   const maxPageSize = Number(y.limits?.maxPageSize ?? 1000);
   if (!Number.isInteger(maxPageSize) || maxPageSize < 1) {
     throw new ConfigError(
@@ -262,6 +270,7 @@ export async function loadConfig(
       uploadTtl: parseDuration(f["upload-ttl"] ?? y.gc?.uploadTtl ?? "24h", "gc.uploadTtl"),
     },
     maxPageSize,
+    maxBlobSize,
     logLevel: level,
     shutdownTimeout: parseDuration(y.shutdownTimeout ?? "30s", "shutdownTimeout"),
   };

@@ -45,6 +45,7 @@ export async function startServer(config: RegistryConfig): Promise<RegistryServe
     log,
     deleteEnabled: config.deleteEnabled,
     maxPageSize: config.maxPageSize,
+    maxBlobSize: config.maxBlobSize,
     auth: {
       mode: config.auth.mode,
       htpasswd,

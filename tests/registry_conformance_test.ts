@@ -627,6 +627,29 @@ Deno.test("management: delete a tag, a manifest by digest, and a blob", async ()
   });
 });
 
+Deno.test("push: a blob over the size limit is refused with 413 SIZE_INVALID and not kept", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsk-reg-conf-" });
+  const reg = await createRegistry(dir, { log: quiet(), maxBlobSize: 1000 });
+  try {
+    const big = new Uint8Array(1001);
+    let res = await call(reg, "POST", `/v2/conf/limit/blobs/uploads/?digest=${sha256(big)}`, big);
+    assert.deepEqual([res.status, await errorCode(res)], [413, "SIZE_INVALID"]);
+    res = await call(reg, "HEAD", `/v2/conf/limit/blobs/${sha256(big)}`);
+    assert.deepEqual(res.status, 404);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/uploads`)], []);
+    res = await call(
+      reg,
+      "POST",
+      `/v2/conf/limit/blobs/uploads/?digest=${sha256(big.subarray(1))}`,
+      big.slice(1),
+    );
+    assert.deepEqual(res.status, 201);
+  } finally {
+    reg.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("management: with deletion disabled DELETE answers 405 UNSUPPORTED", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tsk-reg-conf-" });
   const reg = await createRegistry(dir, { log: quiet(), deleteEnabled: false });
