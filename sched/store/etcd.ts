@@ -31,8 +31,8 @@ export interface EtcdKvOptions {
 interface RawKv {
   key: string;
   value?: string;
-  create_revision?: string;
-  mod_revision?: string;
+  "create_revision"?: string;
+  "mod_revision"?: string;
 }
 
 const enc = new TextEncoder();
@@ -165,7 +165,7 @@ export class EtcdKv implements KvBackend {
    */
   async range(prefix: string, options: KvRangeOptions = {}): Promise<KvRange> {
     const start = options.startKey && options.startKey > prefix ? options.startKey : prefix;
-    const body: Record<string, unknown> = { key: b64(start), range_end: prefixEnd(prefix) };
+    const body: Record<string, unknown> = { key: b64(start), "range_end": prefixEnd(prefix) };
     if (options.limit) body.limit = options.limit;
     if (options.revision) body.revision = options.revision;
     try {
