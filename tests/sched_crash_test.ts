@@ -109,16 +109,19 @@ Deno.test("the scheduler program shuts down cleanly on SIGTERM and keeps its dat
       metadata: { name: "kept" },
     });
     const ctl = new AbortController();
+    let watchEnd = "running";
     const watching = (async () => {
       for await (
         const _ of client.watch("configmaps", { signal: ctl.signal })
       ) { /* until the server ends it */ }
-    })();
+    })().then(() => watchEnd = "ended", (e) => watchEnd = `broke: ${e}`);
     await new Promise((r) => setTimeout(r, 100));
     first.child.kill("SIGTERM");
     const status = await first.child.status;
     assert.equal(status.code, 0);
-    await watching.catch(() => {});
+    await watching;
+    // In-flight watches are ended, not cut.
+    assert.equal(watchEnd, "ended");
     ctl.abort();
     client.close();
     const second = await startServer(home);

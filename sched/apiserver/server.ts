@@ -158,7 +158,10 @@ export async function serveHttps(
     url: `https://${host.includes(":") ? `[${host}]` : host}:${addr.port}`,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // End open watches cleanly first, so clients see the stream end rather than break.
       for (const ac of aborts) ac.abort();
+      const deadline = Date.now() + 1000;
+      while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const res of open) res.destroy();
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
