@@ -25,6 +25,7 @@ Deno.test("Informer relists after an Expired watch and reports what changed mean
       watch: <T extends ConfigMap>(r: string, o?: WatchOptions) => {
         watches++;
         if (watches === 1) {
+          // deno-lint-ignore require-yield
           return (async function* () {
             await store.delete("configmaps", "gone", { namespace: "default" });
             await store.create(cm("new"));
