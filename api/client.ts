@@ -394,6 +394,9 @@ export class ApiClient implements Store {
       throw new ApiError(`GET ${path}: HTTP ${res.status}`, "Unknown", res.status);
     }
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    // Ending the watch must end the read at once, even mid-stream.
+    const onAbort = () => reader.cancel().catch(() => {});
+    options.signal?.addEventListener("abort", onAbort, { once: true });
     let buf = "";
     try {
       while (true) {
@@ -406,7 +409,7 @@ export class ApiClient implements Store {
             cause: err,
           });
         }
-        if (chunk.done) return;
+        if (chunk.done || options.signal?.aborted) return;
         buf += chunk.value;
         let nl: number;
         while ((nl = buf.indexOf("\n")) >= 0) {
@@ -419,6 +422,7 @@ export class ApiClient implements Store {
         }
       }
     } finally {
+      options.signal?.removeEventListener("abort", onAbort);
       reader.cancel().catch(() => {});
     }
   }
