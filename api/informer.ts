@@ -56,6 +56,7 @@ export function objectKey(obj: ApiObject): string {
  * ```
  */
 export class Informer<T extends ApiObject = ApiObject> {
+  /** The plural resource it follows. */
   readonly resource: string;
   #store: Store;
   #options: InformerOptions;
@@ -70,6 +71,7 @@ export class Informer<T extends ApiObject = ApiObject> {
   lists = 0;
 
   /**
+   * Creates an informer; nothing happens until `start()`.
    * @param store The server's client (or any Store).
    * @param resource The plural resource name.
    * @param options Filters, backoff, error hook.

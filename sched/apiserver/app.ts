@@ -76,7 +76,13 @@ export interface ApiAppOptions {
 const MUTATING = new Set(["create", "update", "patch", "delete", "deletecollection"]);
 const PROTECTED_NAMESPACES = new Set(["default", "tsk-system"]);
 
-type Env = { Bindings: ConnectionInfo | undefined; Variables: { user: UserInfo; verb: string } };
+/** The Hono environment of the API app: what the transport passes in. */
+export type ApiAppEnv = {
+  /** Connection facts from the transport. */
+  Bindings: ConnectionInfo | undefined;
+  /** Per-request values. */
+  Variables: { user: UserInfo; verb: string };
+};
 
 interface Encoded {
   type: string;
@@ -108,7 +114,7 @@ interface Encoded {
  * await store.close();
  * ```
  */
-export function createApiApp(options: ApiAppOptions): Hono<Env> {
+export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
   const store = options.store;
   const authn = options.authenticator ?? new Authenticator();
   const authz = options.authorizer ?? new Authorizer();
@@ -153,9 +159,9 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
     () => Deno.memoryUsage().rss,
   );
 
-  const app = new Hono<Env>();
+  const app = new Hono<ApiAppEnv>();
 
-  const respond = (c: Context<Env>, body: unknown, status: number): Response => {
+  const respond = (c: Context<ApiAppEnv>, body: unknown, status: number): Response => {
     const wantsYaml = /yaml/.test(c.req.header("accept") ?? "");
     if (wantsYaml) {
       return new Response(stringifyYaml(body), {
@@ -169,7 +175,7 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
     });
   };
 
-  const fail = (c: Context<Env>, err: unknown): Response => {
+  const fail = (c: Context<ApiAppEnv>, err: unknown): Response => {
     if (err instanceof ApiError) {
       const res = respond(c, err.toStatus(), err.code);
       if (err.retryAfterSeconds !== undefined) {
@@ -189,7 +195,7 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
     return respond(c, status, 500);
   };
 
-  const credentials = (c: Context<Env>): Credentials => {
+  const credentials = (c: Context<ApiAppEnv>): Credentials => {
     const auth = c.req.header("authorization") ?? "";
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
     return { bearer: m?.[1], certificate: c.env?.certificate };
@@ -273,7 +279,7 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
     )
   );
 
-  async function serveResource(c: Context<Env>): Promise<Response> {
+  async function serveResource(c: Context<ApiAppEnv>): Promise<Response> {
     const started = performance.now();
     const path = parseResourcePath(c.req.path);
     if (!path) {
@@ -376,7 +382,7 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
     }
   }
 
-  async function body(c: Context<Env>): Promise<Record<string, unknown>> {
+  async function body(c: Context<ApiAppEnv>): Promise<Record<string, unknown>> {
     const text = await c.req.text();
     if (text.trim() === "") {
       throw new BadRequestError("body: required: send the object as JSON or YAML");
@@ -398,7 +404,7 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
     return value as Record<string, unknown>;
   }
 
-  function intQuery(c: Context<Env>, name: string): number | undefined {
+  function intQuery(c: Context<ApiAppEnv>, name: string): number | undefined {
     const v = c.req.query(name);
     if (v === undefined || v === "") return undefined;
     if (!/^\d+$/.test(v)) {
@@ -470,7 +476,7 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
   }
 
   async function handle(
-    c: Context<Env>,
+    c: Context<ApiAppEnv>,
     verb: string,
     path: ResourcePath,
     user: UserInfo,
@@ -533,7 +539,7 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
   }
 
   async function write(
-    c: Context<Env>,
+    c: Context<ApiAppEnv>,
     verb: string,
     path: ResourcePath,
     user: UserInfo,
@@ -611,7 +617,11 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
     }
   }
 
-  async function remove(c: Context<Env>, path: ResourcePath, user: UserInfo): Promise<Response> {
+  async function remove(
+    c: Context<ApiAppEnv>,
+    path: ResourcePath,
+    user: UserInfo,
+  ): Promise<Response> {
     const { info } = path;
     const text = await c.req.text();
     let opts: {
@@ -659,7 +669,11 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
     return respond(c, out, 200);
   }
 
-  async function bind(c: Context<Env>, path: ResourcePath, user: UserInfo): Promise<Response> {
+  async function bind(
+    c: Context<ApiAppEnv>,
+    path: ResourcePath,
+    user: UserInfo,
+  ): Promise<Response> {
     const b = await body(c) as {
       target?: { name?: string; kind?: string };
       metadata?: { name?: string };
@@ -738,7 +752,7 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
     return bytes;
   }
 
-  function watch(c: Context<Env>, path: ResourcePath): Response {
+  function watch(c: Context<ApiAppEnv>, path: ResourcePath): Response {
     const stop = new AbortController();
     const timeout = intQuery(c, "timeoutSeconds");
     const options = {

@@ -89,7 +89,9 @@ function toEntry(kv: RawKv): KvEntry {
  * ```
  */
 export class EtcdKv implements KvBackend {
+  /** The backend's name, for logs and metrics. */
   readonly name = "etcd";
+  /** The etcd client URLs. */
   readonly endpoints: string[];
   #timeout: number;
   #fetch: typeof fetch;

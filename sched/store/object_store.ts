@@ -327,6 +327,7 @@ class Feed {
  * ```
  */
 export class ObjectStore implements Store {
+  /** The key-value backend underneath. */
   readonly kv: KvBackend;
   #now: () => Date;
   #window: number;

@@ -68,7 +68,9 @@ function upper(prefix: string): string {
  * ```
  */
 export class SqliteKv implements KvBackend {
+  /** The backend's name, for logs and metrics. */
   readonly name = "sqlite";
+  /** The database file. */
   readonly path: string;
   #db: DatabaseSync;
   #history: number;
