@@ -11,7 +11,10 @@
  *
  * The API server runs as its own process (`sched/main.ts`) so that its
  * RSS and CPU are its own. Flags: --watchers N (default 10000),
- * --seconds N per throughput run (default 6).
+ * --seconds N per throughput run (default 6), --watch-client raw|api
+ * (default raw: bare TLS connections that only scan for event names, so
+ * the fan-out figure is mostly the server's; api: `ApiClient.watch`,
+ * which also parses every event).
  *
  * @module
  */
@@ -24,9 +27,11 @@ const { values } = parseArgs({
   options: {
     watchers: { type: "string", default: "10000" },
     seconds: { type: "string", default: "6" },
+    "watch-client": { type: "string", default: "raw" },
   },
 });
 const WATCHERS = Number(values.watchers);
+const RAW = values["watch-client"] !== "api";
 const SECONDS = Number(values.seconds);
 const CLIENTS = 50;
 const MAIN = new URL("../sched/main.ts", import.meta.url).pathname;
@@ -236,6 +241,16 @@ try {
   );
 
   const pacedClients = Array.from({ length: CLIENTS }, () => new ApiClient(sqlite.config));
+  const p500 = await paced(
+    500,
+    4,
+    (i) => pacedClients[i % CLIENTS].create(cm(`paced5-${i}`)).then(() => {}),
+  );
+  row(
+    "mutating p99 at 500 writes/s, SQLite",
+    `${round(pct(p500.lat, 99))} ms`,
+    `p50 ${round(pct(p500.lat, 50))} ms, achieved ${round(p500.achieved, 0)}/s`,
+  );
   const p = await paced(
     1000,
     5,
@@ -261,7 +276,69 @@ try {
   let active = 0;
   let gaveUp = 0;
   const attempts = new Map<number, number>();
+  const server = new URL(sqlite.config.server);
+  const token = sqlite.config.token!;
+  const watchPath =
+    `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases?watch=1&resourceVersion=${rv}`;
+  const names = /"name":"(fan-\d+)"/g;
+  // A bare TLS connection per watcher that only scans for event names: the
+  // client does as little as possible, so the figure is mostly the server's.
+  const runRawWatcher = (w: number) => {
+    active++;
+    watchers.push((async () => {
+      let conn: Deno.TlsConn | undefined;
+      try {
+        conn = await Deno.connectTls({
+          hostname: server.hostname,
+          port: Number(server.port),
+          caCerts: [sqlite.config.certificateAuthority!],
+        });
+        stop.signal.addEventListener("abort", () => {
+          try {
+            conn!.close();
+          } catch { /* closed */ }
+        }, { once: true });
+        await conn.write(
+          new TextEncoder().encode(
+            `GET ${watchPath} HTTP/1.1\r\nHost: ${server.host}\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+          ),
+        );
+        const buf = new Uint8Array(65536);
+        const dec = new TextDecoder();
+        let tail = "";
+        while (true) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          const now = performance.now();
+          const text = tail + dec.decode(buf.subarray(0, n), { stream: true });
+          for (const m of text.matchAll(names)) {
+            let a = arrivals.get(m[1]);
+            if (!a) arrivals.set(m[1], a = []);
+            a.push(now);
+          }
+          // Keep a short tail without a complete name, so a name split across reads still counts once.
+          const cut = text.lastIndexOf('"name":"fan-');
+          tail = cut >= 0 && !/"name":"fan-\d+"/.test(text.slice(cut)) ? text.slice(cut) : "";
+        }
+      } catch (err) {
+        if (stop.signal.aborted) return;
+        const n = (attempts.get(w) ?? 0) + 1;
+        attempts.set(w, n);
+        if (n < 5) retry.push(w);
+        else {
+          gaveUp++;
+          console.error(`watcher ${w}: ${err}`);
+        }
+      } finally {
+        active--;
+        try {
+          conn?.close();
+        } catch { /* closed */ }
+      }
+    })());
+  };
   const runWatcher = (w: number) => {
+    if (RAW) return runRawWatcher(w);
     const client = httpClients[w % watchClientCount];
     active++;
     watchers.push((async () => {
@@ -413,6 +490,22 @@ try {
       peer: "etcd raw put",
       "peer_value": round(pct(raw.lat, 99)),
       ratio: round(pct(raw.lat, 99) / pct(s.lat, 99), 2),
+    },
+    {
+      metric: "create_p99_at_500_per_s_sqlite",
+      unit: "ms",
+      tsk: round(pct(p500.lat, 99)),
+      peer: null,
+      "peer_value": null,
+      ratio: null,
+    },
+    {
+      metric: "creates_per_s_in_process_app",
+      unit: "ops/s",
+      tsk: round(ceiling.app, 0),
+      peer: null,
+      "peer_value": null,
+      ratio: null,
     },
     {
       metric: "create_p99_at_1000_per_s_sqlite",
