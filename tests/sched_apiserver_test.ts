@@ -409,3 +409,45 @@ Deno.test("API server: /healthz, /readyz and /metrics answer without credentials
     await t.stop();
   }
 });
+
+Deno.test("API server: dry run stores nothing; deleting a namespace empties it; protected namespaces stay", async () => {
+  const t = await startTestControlPlane();
+  try {
+    const c = t.admin;
+    const dry = await c.create(pod("dry"), { dryRun: true });
+    assert.equal(dry.spec.restartPolicy, "Always");
+    await assert.rejects(c.get("pods", "dry"), NotFoundError);
+
+    await c.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "team" } });
+    await c.create({ ...pod("p1"), metadata: { name: "p1", namespace: "team" } });
+    await c.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "c1", namespace: "team" },
+    });
+    await c.delete("namespaces", "team");
+    await assert.rejects(c.get("namespaces", "team"), NotFoundError);
+    assert.equal((await c.list("pods", { namespace: "team" })).items.length, 0);
+    assert.equal((await c.list("configmaps", { namespace: "team" })).items.length, 0);
+    await assert.rejects(
+      c.delete("namespaces", "default"),
+      (e) => e instanceof ApiError && e.code === 403,
+    );
+
+    for (const n of ["a", "b", "c"]) {
+      await c.create({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: n, labels: { batch: n === "c" ? "2" : "1" } },
+      });
+    }
+    const removed = await c.request<{ items: { metadata: { name: string } }[] }>(
+      "DELETE",
+      "/api/v1/namespaces/default/configmaps?labelSelector=batch%3D1",
+    );
+    assert.deepEqual(removed.items.map((i) => i.metadata.name), ["a", "b"]);
+    assert.deepEqual((await c.list("configmaps")).items.map((i) => i.metadata.name), ["c"]);
+  } finally {
+    await t.stop();
+  }
+});
