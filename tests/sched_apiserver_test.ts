@@ -72,21 +72,22 @@ Deno.test("API server: CRUD, defaulting, conflicts, subresources and merge patch
     assert.equal(afterStatus.spec.containers[0].image, "busybox:1.36");
 
     // Merge patch: add and remove a label.
-    const patched = await c.patch<Pod>("pods", "web", {
-      metadata: { labels: { v: null, tier: "front" } },
+    const patched = await c.patch<Pod>("pods", {
+      name: "web",
+      patch: { metadata: { labels: { v: null, tier: "front" } } },
     });
     assert.deepEqual(patched.metadata.labels, { app: "web", tier: "front" });
 
     // Binding: once, then Conflict.
-    await c.bind("default", "web", "node-1");
+    await c.bind({ name: "web" }, "node-1");
     const bound = await c.get<Pod>("pods", "web");
     assert.equal(bound.spec.nodeName, "node-1");
     assert.equal(bound.status?.conditions?.find((x) => x.type === "PodScheduled")?.status, "True");
-    await assert.rejects(c.bind("default", "web", "node-2"), /already assigned to node "node-1"/);
+    await assert.rejects(c.bind({ name: "web" }, "node-2"), /already assigned to node "node-1"/);
 
     // Scale subresource.
     await c.create(deployment("app"));
-    const scale = await c.scale("deployments", "app", 4);
+    const scale = await c.scale("deployments", { name: "app", replicas: 4 });
     assert.equal(scale.kind, "Scale");
     assert.equal(scale.spec.replicas, 4);
     assert.equal(scale.status?.selector, "app=app");
@@ -252,7 +253,7 @@ Deno.test("API server: an informer's cache follows the server through list and w
     await inf.start();
     assert.deepEqual(inf.list().map((p) => p.metadata.name), ["one"]);
     await c.create(pod("two"));
-    await c.patch("pods", "one", { metadata: { labels: { x: "y" } } });
+    await c.patch("pods", { name: "one", patch: { metadata: { labels: { x: "y" } } } });
     await c.delete("pods", "two");
     const deadline = Date.now() + 10000;
     while (seen.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

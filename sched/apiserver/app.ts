@@ -160,11 +160,19 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
     },
   });
   let inflightWatches = 0;
-  metrics.gaugeFn("apiserver_watchers", "Open watch streams.", () => inflightWatches);
-  metrics.gaugeFn(
+  metrics.gauge("apiserver_watchers", "Open watch streams.", () => inflightWatches);
+  metrics.gauge(
     "process_resident_memory_bytes",
     "Resident memory of the API server process.",
     () => Deno.memoryUsage().rss,
+  );
+  const requests = metrics.counter(
+    "apiserver_request_total",
+    "API requests by verb, resource and code.",
+  );
+  const latency = metrics.histogram(
+    "apiserver_request_duration_seconds",
+    "API request latency by verb and resource.",
   );
 
   const app = new Hono<ApiAppEnv>();
@@ -350,15 +358,8 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
     } finally {
       const seconds = (performance.now() - started) / 1000;
       const labels = { verb: verb ?? c.req.method.toLowerCase(), resource, code: String(code) };
-      metrics.inc("apiserver_request_total", "API requests by verb, resource and code.", labels);
-      if (verb !== "watch") {
-        metrics.observe(
-          "apiserver_request_duration_seconds",
-          "API request latency by verb and resource.",
-          { verb: labels.verb, resource },
-          seconds,
-        );
-      }
+      requests.inc(labels);
+      if (verb !== "watch") latency.observe({ verb: labels.verb, resource }, seconds);
       if (verb && MUTATING.has(verb) && options.audit) {
         options.audit.write({
           ts: new Date().toISOString(),
@@ -801,14 +802,14 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
         };
         if (typeof subscribable.subscribe === "function") {
           // Events go straight into the stream, with no iterator per event.
-          await subscribable.subscribe(path.info.plural, options, {
+          await subscribable.subscribe(path.info.plural, {
             push: (ev) => controller.enqueue(encodeEvent(ev)),
             fail: (err) => {
               if (!stop.signal.aborted) controller.enqueue(errorLine(err));
             },
             end: close,
             backlog: () => -(controller.desiredSize ?? 0),
-          });
+          }, options);
           return;
         }
         try {

@@ -8,6 +8,7 @@
  */
 import {
   type KvBackend,
+  type KvChange,
   KvCompactedError,
   KvConflictError,
   type KvEntry,
@@ -220,10 +221,15 @@ export class EtcdKv implements KvBackend {
     });
   }
 
-  /** Updates a key at a revision. @param key The key. @param value The value. @param expect The modRevision. @returns The revision. */
-  update(key: string, value: string, expect: number): Promise<number> {
-    return this.#txn(key, { target: "MOD", mod_revision: String(expect) }, {
-      request_put: { key: b64(key), value: b64(value) },
+  /**
+   * Updates a key at a revision.
+   * @param key The key.
+   * @param change The value and the modRevision the key must have.
+   * @returns The revision.
+   */
+  update(key: string, change: KvChange): Promise<number> {
+    return this.#txn(key, { target: "MOD", mod_revision: String(change.expect) }, {
+      request_put: { key: b64(key), value: b64(change.value) },
     });
   }
 

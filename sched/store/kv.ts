@@ -32,6 +32,14 @@ export interface KvEvent {
   revision: number;
 }
 
+/** A compare-and-swap write: the new value and the modRevision the key must have. */
+export interface KvChange {
+  /** The new value. */
+  value: string;
+  /** The modRevision the key must still have. */
+  expect: number;
+}
+
 /** A page of a range read. */
 export interface KvRange {
   /** The entries, in key order. */
@@ -100,11 +108,11 @@ export interface KvBackend {
    */
   create(key: string, value: string): Promise<number>;
   /**
-   * Writes a key whose modRevision must be `expect`.
+   * Writes a key whose modRevision must be `change.expect`.
    * @returns The new revision.
    * @throws {KvConflictError} When it differs or the key is gone.
    */
-  update(key: string, value: string, expect: number): Promise<number>;
+  update(key: string, change: KvChange): Promise<number>;
   /**
    * Deletes a key whose modRevision must be `expect`.
    * @returns The new revision.

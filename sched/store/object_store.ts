@@ -579,7 +579,7 @@ export class ObjectStore implements Store {
           return next as T;
         }
         if (encode(next) === encode(prev)) return prev as T;
-        const rev = await this.kv.update(key, encode(next), cur.modRevision);
+        const rev = await this.kv.update(key, { value: encode(next), expect: cur.modRevision });
         next.metadata.resourceVersion = String(rev);
         return next as T;
       } catch (err) {
@@ -719,11 +719,7 @@ export class ObjectStore implements Store {
       }
       try {
         if (marked) {
-          const rev = await this.kv.update(
-            key,
-            encode(marked),
-            cur.modRevision,
-          );
+          const rev = await this.kv.update(key, { value: encode(marked), expect: cur.modRevision });
           marked.metadata.resourceVersion = String(rev);
           return marked as T;
         }
@@ -790,11 +786,15 @@ export class ObjectStore implements Store {
    * event: the API server writes them straight to the watcher's stream.
    * Same semantics as {@linkcode ObjectStore.watch}.
    * @param resource The plural name.
-   * @param options Namespace, selectors, start version, bookmarks, signal.
    * @param sink Receives events, the error that ends the watch, or its end.
+   * @param options Namespace, selectors, start version, bookmarks, signal.
    * @returns A function that ends the watch.
    */
-  subscribe(resource: string, options: WatchOptions, sink: WatchSink): Promise<() => void> {
+  subscribe(
+    resource: string,
+    sink: WatchSink,
+    options: WatchOptions = {},
+  ): Promise<() => void> {
     const info = resourceInfo(resource);
     const filter = this.#filter(info, options);
     const from = parseRv(options.resourceVersion, "resourceVersion");

@@ -10,6 +10,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
   type KvBackend,
+  type KvChange,
   KvCompactedError,
   KvConflictError,
   type KvEntry,
@@ -170,9 +171,14 @@ export class SqliteKv implements KvBackend {
     return this.#enqueue({ kind: "create", key, value });
   }
 
-  /** Updates a key at a revision. @param key The key. @param value The value. @param expect The modRevision. @returns The revision. */
-  update(key: string, value: string, expect: number): Promise<number> {
-    return this.#enqueue({ kind: "update", key, value, expect });
+  /**
+   * Updates a key at a revision.
+   * @param key The key.
+   * @param change The value and the modRevision the key must have.
+   * @returns The revision.
+   */
+  update(key: string, change: KvChange): Promise<number> {
+    return this.#enqueue({ kind: "update", key, value: change.value, expect: change.expect });
   }
 
   /** Deletes a key at a revision. @param key The key. @param expect The modRevision. @returns The revision. */
