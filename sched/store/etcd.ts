@@ -16,6 +16,7 @@ import {
   type KvRange,
   type KvRangeOptions,
   KvUnavailableError,
+  type KvWatchOptions,
 } from "./kv.ts";
 
 /** Options of {@linkcode EtcdKv}. */
@@ -243,12 +244,12 @@ export class EtcdKv implements KvBackend {
   /**
    * Streams changes after a revision through `/v3/watch`.
    * @param prefix The key prefix.
-   * @param after Deliver revisions above this.
-   * @param signal Ends the stream.
+   * @param options `after`: deliver revisions above it; `signal`: ends the stream.
    * @returns The events in revision order.
    * @throws {KvCompactedError} When `after` was compacted.
    */
-  async *watch(prefix: string, after: number, signal: AbortSignal): AsyncIterable<KvEvent> {
+  async *watch(prefix: string, options: KvWatchOptions): AsyncIterable<KvEvent> {
+    const { after, signal } = options;
     const both = AbortSignal.any([signal, this.#closed.signal]);
     let res: Response;
     let base = this.endpoints[this.#next];

@@ -40,6 +40,14 @@ export interface KvChange {
   expect: number;
 }
 
+/** Options of `KvBackend.watch`. */
+export interface KvWatchOptions {
+  /** Deliver revisions above this one. */
+  after: number;
+  /** Ends the stream. */
+  signal: AbortSignal;
+}
+
 /** A page of a range read. */
 export interface KvRange {
   /** The entries, in key order. */
@@ -120,14 +128,10 @@ export interface KvBackend {
    */
   delete(key: string, expect: number): Promise<number>;
   /**
-   * Streams changes under a prefix with a revision above `after`, in order.
+   * Streams changes under a prefix with a revision above `options.after`, in order.
    * @throws {KvCompactedError} When `after` is older than the history kept.
    */
-  watch(
-    prefix: string,
-    after: number,
-    signal: AbortSignal,
-  ): AsyncIterable<KvEvent>;
+  watch(prefix: string, options: KvWatchOptions): AsyncIterable<KvEvent>;
   /** The latest revision. */
   revision(): Promise<number>;
   /**

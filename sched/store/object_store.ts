@@ -259,11 +259,10 @@ class Feed {
   async #run(): Promise<void> {
     try {
       for await (
-        const ev of this.#kv.watch(
-          this.#prefix,
-          this.lastRev,
-          this.#abort.signal,
-        )
+        const ev of this.#kv.watch(this.#prefix, {
+          after: this.lastRev,
+          signal: this.#abort.signal,
+        })
       ) {
         const d: Decoded = {
           type: ev.type,
@@ -876,7 +875,9 @@ export class ObjectStore implements Store {
         const start = from;
         (async () => {
           try {
-            for await (const ev of this.kv.watch(filter.prefix, start, stop.signal)) {
+            for await (
+              const ev of this.kv.watch(filter.prefix, { after: start, signal: stop.signal })
+            ) {
               deliver(this.#decodeEvent(ev));
             }
           } catch (err) {

@@ -18,6 +18,7 @@ import {
   type KvRange,
   type KvRangeOptions,
   KvUnavailableError,
+  type KvWatchOptions,
 } from "./kv.ts";
 import { AsyncQueue } from "./_queue.ts";
 
@@ -286,11 +287,11 @@ export class SqliteKv implements KvBackend {
   /**
    * Streams changes after a revision.
    * @param prefix The key prefix.
-   * @param after Deliver revisions above this.
-   * @param signal Ends the stream.
+   * @param options `after`: deliver revisions above it; `signal`: ends the stream.
    * @returns The events in revision order.
    */
-  async *watch(prefix: string, after: number, signal: AbortSignal): AsyncIterable<KvEvent> {
+  async *watch(prefix: string, options: KvWatchOptions): AsyncIterable<KvEvent> {
+    const { after, signal } = options;
     this.#check();
     if (after < this.#compacted) {
       throw new KvCompactedError(
