@@ -452,3 +452,32 @@ Deno.test("API server: dry run stores nothing; deleting a namespace empties it; 
     await t.stop();
   }
 });
+
+Deno.test("API server: concurrent merge patches without a version all apply; with a stale version, Conflict", async () => {
+  const t = await startTestControlPlane();
+  try {
+    const c = t.admin;
+    const first = await c.create<ConfigMap>({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "m" },
+    });
+    await Promise.all(
+      Array.from(
+        { length: 10 },
+        (_, i) => c.patch("configmaps", { name: "m", patch: { data: { [`k${i}`]: String(i) } } }),
+      ),
+    );
+    const got = await c.get<ConfigMap>("configmaps", "m");
+    assert.equal(Object.keys(got.data ?? {}).length, 10);
+    await assert.rejects(
+      c.patch("configmaps", {
+        name: "m",
+        patch: { metadata: { resourceVersion: first.metadata.resourceVersion }, data: { x: "1" } },
+      }),
+      ConflictError,
+    );
+  } finally {
+    await t.stop();
+  }
+});

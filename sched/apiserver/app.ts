@@ -616,12 +616,14 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
         });
         return respond(c, path.subresource === "scale" ? toScale(updated) : updated, 200);
       } catch (err) {
-        // A patch that named no resourceVersion is re-applied on the newer object.
-        const retry = err instanceof ConflictError && pinned === undefined && attempt < 5 &&
-          (isPatch || path.subresource === "scale") &&
-          !(path.subresource === "scale" && !isPatch &&
-            (input as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion);
-        if (!retry) throw err;
+        // A patch, or a scale that named no resourceVersion, is re-applied on the newer object;
+        // a full update that names its version reports the conflict.
+        const scaleVersion = (input as { metadata?: { resourceVersion?: string } }).metadata
+          ?.resourceVersion;
+        const reapply = isPatch
+          ? pinned === undefined
+          : path.subresource === "scale" && !scaleVersion;
+        if (!(err instanceof ConflictError) || !reapply || attempt >= 5) throw err;
       }
     }
   }
