@@ -623,7 +623,7 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
         const reapply = isPatch
           ? pinned === undefined
           : path.subresource === "scale" && !scaleVersion;
-        if (!(err instanceof ConflictError) || !reapply || attempt >= 5) throw err;
+        if (!(err instanceof ConflictError) || !reapply || attempt >= 50) throw err;
       }
     }
   }
