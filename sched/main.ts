@@ -102,7 +102,6 @@ export async function main(args: string[]): Promise<number> {
       config,
       logger: log,
     });
-    // The scheduler and controllers start here, on cp.store.
     const stop = new Promise<string>((resolve) => {
       for (const sig of ["SIGTERM", "SIGINT"] as const) {
         Deno.addSignalListener(sig, () => resolve(sig));
