@@ -28,3 +28,5 @@ export * from "./defaults.ts";
 export * from "./admission.ts";
 export * from "./store.ts";
 export * from "./client_config.ts";
+export * from "./client.ts";
+export * from "./informer.ts";

@@ -8,6 +8,7 @@
  */
 import {
   type KvBackend,
+  type KvChange,
   KvCompactedError,
   KvConflictError,
   type KvEntry,
@@ -15,6 +16,7 @@ import {
   type KvRange,
   type KvRangeOptions,
   KvUnavailableError,
+  type KvWatchOptions,
 } from "./kv.ts";
 
 /** Options of {@linkcode EtcdKv}. */
@@ -24,15 +26,17 @@ export interface EtcdKvOptions {
    * @default 10000
    */
   timeoutMs?: number;
-  /** A `fetch` to use (for TLS client settings). @default globalThis.fetch */
+  /** A `fetch` to use. @default globalThis.fetch */
   fetch?: typeof fetch;
+  /** TLS to etcd (`https://` endpoints): the CA, and a client certificate and key (PEM). */
+  tls?: { caPem?: string; certPem?: string; keyPem?: string };
 }
 
 interface RawKv {
   key: string;
   value?: string;
-  create_revision?: string;
-  mod_revision?: string;
+  "create_revision"?: string;
+  "mod_revision"?: string;
 }
 
 const enc = new TextEncoder();
@@ -89,10 +93,13 @@ function toEntry(kv: RawKv): KvEntry {
  * ```
  */
 export class EtcdKv implements KvBackend {
+  /** The backend's name, for logs and metrics. */
   readonly name = "etcd";
+  /** The etcd client URLs. */
   readonly endpoints: string[];
   #timeout: number;
   #fetch: typeof fetch;
+  #httpClient: Deno.HttpClient | undefined;
   #next = 0;
   #closed = new AbortController();
 
@@ -117,7 +124,19 @@ export class EtcdKv implements KvBackend {
     }
     this.endpoints = list;
     this.#timeout = options.timeoutMs ?? 10000;
-    this.#fetch = options.fetch ?? fetch;
+    const base = options.fetch ?? fetch;
+    if (options.tls) {
+      const client = Deno.createHttpClient({
+        caCerts: options.tls.caPem ? [options.tls.caPem] : undefined,
+        ...(options.tls.certPem && options.tls.keyPem
+          ? { cert: options.tls.certPem, key: options.tls.keyPem }
+          : {}),
+      });
+      this.#httpClient = client;
+      this.#fetch = (input, init) => base(input, { ...init, client });
+    } else {
+      this.#fetch = base;
+    }
   }
 
   async #call<T>(path: string, body: unknown): Promise<T> {
@@ -165,7 +184,7 @@ export class EtcdKv implements KvBackend {
    */
   async range(prefix: string, options: KvRangeOptions = {}): Promise<KvRange> {
     const start = options.startKey && options.startKey > prefix ? options.startKey : prefix;
-    const body: Record<string, unknown> = { key: b64(start), range_end: prefixEnd(prefix) };
+    const body: Record<string, unknown> = { key: b64(start), "range_end": prefixEnd(prefix) };
     if (options.limit) body.limit = options.limit;
     if (options.revision) body.revision = options.revision;
     try {
@@ -218,10 +237,15 @@ export class EtcdKv implements KvBackend {
     });
   }
 
-  /** Updates a key at a revision. @param key The key. @param value The value. @param expect The modRevision. @returns The revision. */
-  update(key: string, value: string, expect: number): Promise<number> {
-    return this.#txn(key, { target: "MOD", mod_revision: String(expect) }, {
-      request_put: { key: b64(key), value: b64(value) },
+  /**
+   * Updates a key at a revision.
+   * @param key The key.
+   * @param change The value and the modRevision the key must have.
+   * @returns The revision.
+   */
+  update(key: string, change: KvChange): Promise<number> {
+    return this.#txn(key, { target: "MOD", mod_revision: String(change.expect) }, {
+      request_put: { key: b64(key), value: b64(change.value) },
     });
   }
 
@@ -235,12 +259,12 @@ export class EtcdKv implements KvBackend {
   /**
    * Streams changes after a revision through `/v3/watch`.
    * @param prefix The key prefix.
-   * @param after Deliver revisions above this.
-   * @param signal Ends the stream.
+   * @param options `after`: deliver revisions above it; `signal`: ends the stream.
    * @returns The events in revision order.
    * @throws {KvCompactedError} When `after` was compacted.
    */
-  async *watch(prefix: string, after: number, signal: AbortSignal): AsyncIterable<KvEvent> {
+  async *watch(prefix: string, options: KvWatchOptions): AsyncIterable<KvEvent> {
+    const { after, signal } = options;
     const both = AbortSignal.any([signal, this.#closed.signal]);
     let res: Response;
     let base = this.endpoints[this.#next];
@@ -361,6 +385,7 @@ export class EtcdKv implements KvBackend {
   /** Ends watches and pending requests. */
   close(): Promise<void> {
     this.#closed.abort();
+    this.#httpClient?.close();
     return Promise.resolve();
   }
 }
