@@ -12,3 +12,5 @@
  * @module
  */
 export * from "./oci/mod.ts";
+export * from "./store/content_store.ts";
+export * from "./store/image_store.ts";
