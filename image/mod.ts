@@ -14,3 +14,7 @@
 export * from "./oci/mod.ts";
 export * from "./store/content_store.ts";
 export * from "./store/image_store.ts";
+export * from "./layer/tar.ts";
+export * from "./layer/compression.ts";
+export * from "./layer/create.ts";
+export * from "./layer/extract.ts";

@@ -15,7 +15,10 @@ async function entries(bytes: Uint8Array) {
     const chunks = [];
     for await (const c of e.body) chunks.push(c);
     const { body: _b, ...h } = e;
-    out.push({ ...h, content: new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer()) });
+    out.push({
+      ...h,
+      content: new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer()),
+    });
   }
   return out;
 }
