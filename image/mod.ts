@@ -18,3 +18,6 @@ export * from "./layer/tar.ts";
 export * from "./layer/compression.ts";
 export * from "./layer/create.ts";
 export * from "./layer/extract.ts";
+export * from "./layout.ts";
+export * from "./snapshot.ts";
+export * from "./commit.ts";

@@ -18,4 +18,11 @@ export const DEBIAN_DEPS: readonly DebianDep[] = [
   { name: "busybox-static", why: "root filesystems for test containers" },
   { name: "runc", why: "reference OCI runtime the runtime tests compare against" },
   { name: "crun", why: "peer in the runtime benchmark" },
+  { name: "skopeo", why: "OCI layout and registry interop peer for @tsk/image" },
+  { name: "umoci", why: "OCI layout unpack peer for @tsk/image" },
+  {
+    name: "docker-registry",
+    why: "the distribution registry that @tsk/image pulls from and pushes to",
+  },
+  { name: "buildah", why: "peer in the image build benchmark" },
 ];
