@@ -12,6 +12,7 @@
  * @module
  */
 export * from "./oci/mod.ts";
+export { RegistryError } from "./errors.ts";
 export * from "./store/content_store.ts";
 export * from "./store/image_store.ts";
 export * from "./layer/tar.ts";
@@ -21,3 +22,8 @@ export * from "./layer/extract.ts";
 export * from "./layout.ts";
 export * from "./snapshot.ts";
 export * from "./commit.ts";
+export * from "./registry/auth.ts";
+export * from "./registry/client.ts";
+export * from "./registry/progress.ts";
+export * from "./registry/pull.ts";
+export * from "./registry/push.ts";
