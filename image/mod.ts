@@ -27,3 +27,7 @@ export * from "./registry/client.ts";
 export * from "./registry/progress.ts";
 export * from "./registry/pull.ts";
 export * from "./registry/push.ts";
+export * from "./build/dockerfile.ts";
+export * from "./build/dockerignore.ts";
+export * from "./build/run_step.ts";
+export * from "./build/builder.ts";

@@ -86,27 +86,33 @@ function isOpaque(path: string): boolean {
 }
 
 /**
- * Writes a directory tree as a tar stream: entries sorted by name, hard
- * links preserved, sockets skipped.
+ * Writes a directory tree's entries into an open tar writer: entries sorted
+ * by name, hard links preserved, sockets skipped. Several trees (or other
+ * entries) can go into one archive.
  *
+ * @param w The tar writer.
  * @param dir The directory (its own entry is not written).
  * @param options Overlay mode, fixed mtime, prefix, excludes, owner.
- * @returns The tar bytes.
+ * @returns When every entry is written.
  *
- * @example Tar a directory
+ * @example Two trees in one archive
  * ```ts
- * import { readTar, writeLayerTar } from "@tsk/image";
+ * import { addTree, TarWriter } from "@tsk/image";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/a`, "x");
- * for await (const e of readTar(writeLayerTar(dir, { mtime: 0 }))) console.log(e.name); // a
- * await Deno.remove(dir, { recursive: true });
+ * const w = new TarWriter();
+ * const bytes = new Response(w.readable).arrayBuffer();
+ * await addTree(w, dir, { prefix: "one/", mtime: 0 });
+ * await addTree(w, dir, { prefix: "two/", mtime: 0 });
+ * await w.close();
+ * await bytes;
  * ```
  */
-export function writeLayerTar(
+export async function addTree(
+  w: TarWriter,
   dir: string,
   options: Omit<CreateLayerOptions, "compression"> = {},
-): ReadableStream<Uint8Array> {
-  const w = new TarWriter();
+): Promise<void> {
   const prefix = options.prefix ?? "";
   const seen = new Map<string, string>(); // dev:ino -> first name, for hard links
   const base = (h: TarHeaderInput, st: Deno.FileInfo): TarHeaderInput => ({
@@ -176,8 +182,32 @@ export function writeLayerTar(
       // Sockets are not archived (as GNU tar and Docker do).
     }
   };
+  await walk(dir, "");
+}
+
+/**
+ * Writes a directory tree as a tar stream (see {@linkcode addTree}).
+ *
+ * @param dir The directory (its own entry is not written).
+ * @param options Overlay mode, fixed mtime, prefix, excludes, owner.
+ * @returns The tar bytes.
+ *
+ * @example Tar a directory
+ * ```ts
+ * import { readTar, writeLayerTar } from "@tsk/image";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a`, "x");
+ * for await (const e of readTar(writeLayerTar(dir, { mtime: 0 }))) console.log(e.name); // a
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function writeLayerTar(
+  dir: string,
+  options: Omit<CreateLayerOptions, "compression"> = {},
+): ReadableStream<Uint8Array> {
+  const w = new TarWriter();
   (async () => {
-    await walk(dir, "");
+    await addTree(w, dir, options);
     await w.close();
   })().catch((err) => w.abort(err).catch(() => {}));
   return w.readable;
