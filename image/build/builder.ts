@@ -608,7 +608,8 @@ export async function buildImage(
       }
     }
     const dest = posix.resolve(state.config.WorkingDir || "/", destRaw);
-    const destIsDir = destRaw.endsWith("/") || srcs.length > 1 || srcs.some(hasGlob);
+    const destIsDir = destRaw.endsWith("/") || /(^|\/)\.\.?$/.test(destRaw) || srcs.length > 1 ||
+      srcs.some(hasGlob);
     const items: { rel: string; abs: string; st: Deno.FileInfo; destRel: string }[] = [];
     for (const src of srcs) {
       if (/^https?:\/\//.test(src)) {

@@ -1,0 +1,224 @@
+// Builds from Containerfiles: the layer cache, .dockerignore, multi-stage
+// COPY --from, and RUN steps executed in real @tsk/runtime containers.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { buildImage, ImageStore, Snapshotter } from "@tsk/image";
+import { createContainer, defaultSpec } from "@tsk/runtime";
+import { busyboxImage, requireTool, tempDir } from "./_image_fixture.ts";
+
+const isRoot = Deno.uid() === 0;
+
+async function setup(files: Record<string, string>) {
+  const dir = await tempDir("build");
+  const ctx = join(dir, "ctx");
+  for (const [name, content] of Object.entries(files)) {
+    await Deno.mkdir(join(ctx, name, ".."), { recursive: true });
+    await Deno.writeTextFile(join(ctx, name), content);
+  }
+  const store = await ImageStore.open({ root: join(dir, "store") });
+  return { dir, ctx, store };
+}
+
+Deno.test("build without RUN: config, .dockerignore, and a cache that follows content", async () => {
+  const { dir, ctx, store } = await setup({
+    "Containerfile": `ARG VERSION=1
+FROM scratch
+ARG VERSION
+ENV APP_VERSION=\${VERSION} HOME=/app
+WORKDIR /app
+COPY a.txt b.txt ./
+COPY src/ /app/src/
+ADD data.tar.gz /data/
+LABEL org.example.v="\${VERSION}"
+EXPOSE 8080 53/udp
+USER 1000:1000
+ENTRYPOINT ["/bin/app"]
+CMD --serve
+`,
+    "a.txt": "a\n",
+    "b.txt": "b\n",
+    "src/main.txt": "main\n",
+    "src/debug.log": "noise\n",
+    "src/keep.log": "kept\n",
+    ".dockerignore": "**/*.log\n!src/keep.log\n",
+  });
+  try {
+    // A tar.gz for ADD to unpack.
+    await Deno.mkdir(join(dir, "tarsrc"));
+    await Deno.writeTextFile(join(dir, "tarsrc/inside.txt"), "from tar\n");
+    const tar = await new Deno.Command("tar", {
+      args: ["-czf", join(ctx, "data.tar.gz"), "-C", join(dir, "tarsrc"), "."],
+    }).output();
+    assert.ok(tar.success);
+    const lines: string[] = [];
+    const first = await buildImage(store, ctx, {
+      tags: ["app:1"],
+      buildArgs: { VERSION: "2" },
+      onProgress: (l) => lines.push(l),
+    });
+    assert.deepEqual(first.tags, ["app:1"]);
+    const img = await store.image("app:1");
+    const c = img.config.config!;
+    assert.deepEqual(c.Env, ["APP_VERSION=2", "HOME=/app"]);
+    assert.equal(c.WorkingDir, "/app");
+    assert.deepEqual(c.Labels, { "org.example.v": "2" });
+    assert.deepEqual(c.ExposedPorts, { "8080/tcp": {}, "53/udp": {} });
+    assert.equal(c.User, "1000:1000");
+    assert.deepEqual(c.Entrypoint, ["/bin/app"]);
+    assert.deepEqual(c.Cmd, ["/bin/sh", "-c", "--serve"]);
+    assert.equal(img.manifest.layers.length, 3);
+    assert.ok(lines.some((l) => /^\[5\/12\] COPY a.txt b.txt \.\/$/.test(l)), lines.join("\n"));
+    // What the layers hold.
+    const snaps = await Snapshotter.open(store, { root: join(dir, "snaps") });
+    const { lowerDirs } = await snaps.layers("app:1");
+    const files = async (d: string) => {
+      const out: string[] = [];
+      const walk = async (p: string, rel: string) => {
+        for await (const e of Deno.readDir(p)) {
+          const r = rel ? `${rel}/${e.name}` : e.name;
+          out.push(r);
+          if (e.isDirectory) await walk(join(p, e.name), r);
+        }
+      };
+      await walk(d, "");
+      return out.sort();
+    };
+    assert.deepEqual(await files(lowerDirs[2]), ["app", "app/a.txt", "app/b.txt"]);
+    assert.deepEqual(await files(lowerDirs[1]), [
+      "app",
+      "app/src",
+      "app/src/keep.log",
+      "app/src/main.txt",
+    ]);
+    assert.deepEqual(await files(lowerDirs[0]), ["data", "data/inside.txt"]);
+    // Nothing changed: every layer step is a cache hit and the layers are identical.
+    const again = await buildImage(store, ctx, { buildArgs: { VERSION: "2" } });
+    const layerSteps = again.steps.filter((s) => s.layer);
+    assert.equal(layerSteps.length, 3);
+    assert.ok(layerSteps.every((s) => s.cached));
+    assert.deepEqual((await store.image(again.descriptor)).manifest.layers, img.manifest.layers);
+    // Touching a file keeps the cache; changing its content rebuilds from that step.
+    await Deno.utime(join(ctx, "a.txt"), new Date(), new Date(Date.now() + 5000));
+    assert.ok(
+      (await buildImage(store, ctx, { buildArgs: { VERSION: "2" } })).steps.filter((s) => s.layer)
+        .every((s) => s.cached),
+    );
+    await Deno.writeTextFile(join(ctx, "src/main.txt"), "changed\n");
+    const changed = await buildImage(store, ctx, { buildArgs: { VERSION: "2" } });
+    assert.deepEqual(changed.steps.filter((s) => s.layer).map((s) => s.cached), [
+      true,
+      false,
+      false,
+    ]);
+    // An ignored file may change freely.
+    await Deno.writeTextFile(join(ctx, "src/debug.log"), "more noise\n");
+    assert.ok(
+      (await buildImage(store, ctx, { buildArgs: { VERSION: "2" } })).steps.filter((s) => s.layer)
+        .every((s) => s.cached),
+    );
+    // A different build arg changes the key chain from the ARG on.
+    const other = await buildImage(store, ctx, { buildArgs: { VERSION: "3" } });
+    assert.ok(other.steps.filter((s) => s.layer).every((s) => !s.cached));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("build errors name the step", async () => {
+  const { dir, ctx, store } = await setup({
+    "Dockerfile": "FROM scratch\nCOPY missing.txt /\n",
+    "Other": "FROM scratch\nCOPY secret.key /\n",
+    "secret.key": "k",
+    ".dockerignore": "*.key\n",
+  });
+  try {
+    await assert.rejects(
+      buildImage(store, ctx),
+      /line 2: COPY missing.txt: not found in the build context/,
+    );
+    await assert.rejects(buildImage(store, ctx, { file: "Other" }), /excluded by \.dockerignore/);
+    await assert.rejects(buildImage(store, ctx, { file: "Nope" }), /Cannot read/);
+    assert.deepEqual(await store.list(), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "multi-stage build whose RUN steps execute in @tsk/runtime, and the result runs",
+  ignore: !isRoot || !requireTool("/bin/busybox"),
+  async fn() {
+    const { dir, ctx, store } = await setup({
+      "Containerfile": `FROM busybox:latest AS build
+ARG GREETING=hello
+WORKDIR /work
+COPY msg.txt .
+RUN echo "$GREETING from $(cat msg.txt) as $(id -u)" > out.txt && rm /bin/wc && mkdir -p /gone && rm -r /gone
+RUN ["/bin/sh", "-c", "echo exec form >> /work/out.txt"]
+RUN test ! -e /bin/wc && test ! -e /gone && test -e /bin/cat
+
+FROM busybox:latest
+COPY --from=build /work/out.txt /out.txt
+RUN echo 'app:x:1234:1234::/:/bin/sh' >> /etc/passwd
+USER app
+RUN id -u > /tmp/uid
+CMD ["/bin/sh", "-c", "cat /out.txt /tmp/uid; test -e /bin/wc && echo wc-present"]
+`,
+      "msg.txt": "the context",
+    });
+    try {
+      await busyboxImage(store, "busybox:latest");
+      const out: string[] = [];
+      const progress: string[] = [];
+      await buildImage(store, ctx, {
+        tags: ["multi:1"],
+        onProgress: (l) => progress.push(l),
+        onOutput: (c) => out.push(new TextDecoder().decode(c)),
+      });
+      assert.ok(progress.at(-1)?.startsWith("=> sha256:"), progress.join("\n"));
+      const img = await store.image("multi:1");
+      assert.equal(img.manifest.layers.length, 1 + 3);
+      // The built image runs under @tsk/runtime, from snapshots.
+      const snaps = await Snapshotter.open(store, { root: join(dir, "snaps") });
+      const rootfs = await snaps.prepare("run-1", "multi:1");
+      const mnt = join(dir, "mnt");
+      await Deno.mkdir(mnt);
+      const spec = defaultSpec({ args: img.config.config!.Cmd!, readonly: false });
+      spec.root.path = mnt;
+      const c = await createContainer(`tsk-img-${crypto.randomUUID().slice(0, 8)}`, {
+        spec,
+        root: join(dir, "state"),
+        bundle: dir,
+        rootfs,
+        stdio: { stdout: "pipe", stderr: "pipe" },
+      });
+      let stdout = "", stderr = "";
+      try {
+        await c.start();
+        [, stdout, stderr] = await Promise.all([
+          c.wait(),
+          new Response(c.stdout).text(),
+          new Response(c.stderr).text(),
+        ]);
+      } finally {
+        await c.delete({ force: true });
+      }
+      assert.equal(stdout, "hello from the context as 0\nexec form\n1234\nwc-present\n", stderr);
+      await snaps.remove("run-1");
+      // Rebuild: every step is cached, and nothing runs.
+      let ran = 0;
+      const again = await buildImage(store, ctx, { run: () => Promise.resolve(++ran) });
+      assert.equal(ran, 0);
+      assert.ok(again.steps.filter((s) => s.layer).every((s) => s.cached));
+      assert.deepEqual((await store.image(again.descriptor)).manifest.layers, img.manifest.layers);
+      // A failing RUN names the step.
+      await Deno.writeTextFile(join(ctx, "Fail"), "FROM busybox:latest\nRUN exit 3\n");
+      await assert.rejects(
+        buildImage(store, ctx, { file: "Fail" }),
+        /line 2: RUN exit 3: exit code 3/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
