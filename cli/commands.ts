@@ -5,6 +5,9 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { imageCommand } from "./image.ts";
 
 /** The registered top-level commands. */
-export const COMMANDS: readonly Command[] = [];
+export const COMMANDS: readonly Command[] = [
+  imageCommand,
+];

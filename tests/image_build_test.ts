@@ -96,7 +96,11 @@ CMD --serve
     const layerSteps = again.steps.filter((s) => s.layer);
     assert.equal(layerSteps.length, 3);
     assert.ok(layerSteps.every((s) => s.cached));
-    assert.deepEqual((await store.image(again.descriptor)).manifest.layers, img.manifest.layers);
+    assert.equal(
+      again.descriptor.digest,
+      first.descriptor.digest,
+      "a fully cached build is the same image",
+    );
     // Touching a file keeps the cache; changing its content rebuilds from that step.
     await Deno.utime(join(ctx, "a.txt"), new Date(), new Date(Date.now() + 5000));
     assert.ok(

@@ -464,11 +464,31 @@ export async function buildImage(
       }
     }
     const final = states.get(target.index)!;
-    const descriptor = await commitImage(store, final.layers, {
-      config: final.config,
-      history: final.history,
-      created,
-    });
+    // The key chain covers the base, every instruction and every copied byte:
+    // the same key means the same image, so a fully cached build returns the
+    // very same manifest (as Docker does) instead of a new creation time.
+    const commitKey = chainKey(
+      final.key,
+      "commit",
+      final.history.map((h) => h.created_by),
+      epoch ?? null,
+    );
+    const cachedImage = options.noCache
+      ? undefined
+      : (await store.cacheGet(commitKey))?.meta?.manifest as
+        | Descriptor
+        | undefined;
+    let descriptor: Descriptor;
+    if (cachedImage && await store.content.has(cachedImage.digest)) {
+      descriptor = cachedImage;
+    } else {
+      descriptor = await commitImage(store, final.layers, {
+        config: final.config,
+        history: final.history,
+        created,
+      });
+      await store.cachePut(commitKey, { meta: { manifest: descriptor } });
+    }
     const tags: string[] = [];
     for (const t of options.tags ?? []) tags.push(await store.tag(t, descriptor));
     progress(`=> ${descriptor.digest}${tags.length ? ` ${tags.join(" ")}` : ""}`);
