@@ -157,16 +157,16 @@ Deno.test({
 ARG GREETING=hello
 WORKDIR /work
 COPY msg.txt .
-RUN echo "$GREETING from $(cat msg.txt) as $(id -u)" > out.txt && rm /bin/wc && mkdir -p /gone && rm -r /gone
+RUN echo "$GREETING from $(cat msg.txt) as $(id -u)" > out.txt && rm /usr/bin/wc && mkdir -p /gone && rm -r /gone
 RUN ["/bin/sh", "-c", "echo exec form >> /work/out.txt"]
-RUN test ! -e /bin/wc && test ! -e /gone && test -e /bin/cat
+RUN test ! -e /usr/bin/wc && test ! -e /gone && test -e /bin/cat
 
 FROM busybox:latest
 COPY --from=build /work/out.txt /out.txt
 RUN echo 'app:x:1234:1234::/:/bin/sh' >> /etc/passwd
 USER app
 RUN id -u > /tmp/uid
-CMD ["/bin/sh", "-c", "cat /out.txt /tmp/uid; test -e /bin/wc && echo wc-present"]
+CMD ["/bin/sh", "-c", "cat /out.txt /tmp/uid; test -e /usr/bin/wc && echo wc-present"]
 `,
       "msg.txt": "the context",
     });

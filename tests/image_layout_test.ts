@@ -33,7 +33,7 @@ Deno.test({
       await run("umoci", ["unpack", "--image", `${layout}:1.35`, join(dir, "bundle")]);
       const bb = await Deno.lstat(join(dir, "bundle/rootfs/bin/busybox"));
       assert.ok(bb.isFile);
-      assert.equal(await Deno.readLink(join(dir, "bundle/rootfs/bin/sh")), "busybox");
+      assert.equal(await Deno.readLink(join(dir, "bundle/rootfs/bin/sh")), "/bin/busybox");
       const out = await run("chroot", [
         join(dir, "bundle/rootfs"),
         "/bin/echo",

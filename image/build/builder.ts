@@ -787,6 +787,13 @@ export async function buildImage(
         ? await lookupUser(lowerDirs, state.config.User)
         : { uid: 0, gid: 0 };
       let code: number | null;
+      // Keep the tail of the output for the error message.
+      let tail = "";
+      const dec = new TextDecoder();
+      const onOutput = (chunk: Uint8Array, stream: "stdout" | "stderr") => {
+        tail = (tail + dec.decode(chunk, { stream: true })).slice(-2000);
+        options.onOutput?.(chunk, stream);
+      };
       try {
         code = await run({
           args,
@@ -798,7 +805,7 @@ export async function buildImage(
           upperDir,
           workDir,
           scratch: dir,
-          onOutput: options.onOutput,
+          onOutput,
         });
       } catch (err) {
         throw new BuildError(
@@ -810,7 +817,10 @@ export async function buildImage(
         throw new BuildError(
           `line ${ins.line}: ${ins.text}: exit code ${
             code === null ? "(killed by a signal)" : code
-          }`,
+          }` +
+            (tail.trim()
+              ? `; output ends with:\n${tail.trimEnd().split("\n").slice(-10).join("\n")}`
+              : ""),
         );
       }
       const l = await storeLayer(
