@@ -6,7 +6,9 @@
  * @module
  */
 import { join } from "node:path";
-import { createContainer, defaultSpec, type Spec } from "@tsk/runtime";
+// The runtime loads only when a RUN step runs: pull, push and the rest of
+// `tsk image` do not pay for it.
+import type { Spec } from "@tsk/runtime";
 
 /** What a RUN step executes and where. */
 export interface RunStepRequest {
@@ -54,15 +56,26 @@ export const DOCKER_DEFAULT_CAPABILITIES: readonly string[] = [
 ];
 
 /**
- * Builds the OCI runtime spec of a RUN step: Docker's default capabilities,
- * a private network namespace, a writable root.
+ * Builds the OCI runtime spec of a RUN step from the runtime's default spec:
+ * Docker's default capabilities, a private network namespace, a writable root.
  *
  * @param req The step.
  * @param rootPath Where the overlay is mounted.
+ * @param spec The runtime's default spec (`defaultSpec()` of `@tsk/runtime`), changed in place.
  * @returns The spec.
+ *
+ * @example The spec of a step
+ * ```ts ignore
+ * import { defaultSpec } from "@tsk/runtime";
+ * import { runStepSpec } from "@tsk/image";
+ * const spec = runStepSpec({ args: ["true"], env: [], cwd: "/", uid: 0, gid: 0, lowerDirs: [],
+ *   upperDir: "/u", workDir: "/w", scratch: "/s" }, "/mnt", defaultSpec());
+ * ```
  */
-export function runStepSpec(req: RunStepRequest, rootPath: string): Spec {
-  const spec = defaultSpec({ args: req.args, readonly: false, hostname: "buildkitsandbox" });
+export function runStepSpec(req: RunStepRequest, rootPath: string, spec: Spec): Spec {
+  spec.process.args = req.args;
+  spec.root.readonly = false;
+  spec.hostname = "buildkitsandbox";
   spec.root.path = rootPath;
   spec.process.env = req.env;
   spec.process.cwd = req.cwd;
@@ -91,9 +104,10 @@ export async function runWithRuntime(req: RunStepRequest): Promise<number | null
   const state = join(req.scratch, "state");
   await Deno.mkdir(mnt, { recursive: true });
   await Deno.mkdir(state, { recursive: true });
+  const { createContainer, defaultSpec } = await import("@tsk/runtime");
   const id = `tsk-build-${crypto.randomUUID().slice(0, 12)}`;
   const c = await createContainer(id, {
-    spec: runStepSpec(req, mnt),
+    spec: runStepSpec(req, mnt, defaultSpec()),
     root: state,
     bundle: req.scratch,
     rootfs: { lowerDirs: req.lowerDirs, upperDir: req.upperDir, workDir: req.workDir },

@@ -281,14 +281,22 @@ export class RegistryClient {
    *
    * @param repository The repository.
    * @param descriptor The blob's descriptor (digest and size).
-   * @returns The verified byte stream.
+   * @param options `verify: false` when the consumer checks digest and size
+   * itself (as `ContentStore.put` with `expected` does), to hash once.
+   * Default: verify.
+   * @returns The (verified) byte stream.
    */
-  async fetchBlob(repository: string, descriptor: Descriptor): Promise<ReadableStream<Uint8Array>> {
+  async fetchBlob(
+    repository: string,
+    descriptor: Descriptor,
+    options: { verify?: boolean } = {},
+  ): Promise<ReadableStream<Uint8Array>> {
     parseDigest(descriptor.digest, "digest");
     const res = await this.#request("GET", `/v2/${repository}/blobs/${descriptor.digest}`, {
       scope: `repository:${repository}:pull`,
     });
     if (!res.body) throw new RegistryError(`Blob ${descriptor.digest}: empty response`);
+    if (options.verify === false) return res.body;
     return res.body.pipeThrough(verifyingStream(descriptor.digest, descriptor.size).stream);
   }
 
