@@ -7,6 +7,7 @@
  * @module
  */
 import { join } from "node:path";
+import bcrypt from "bcryptjs";
 import { busyboxRootfs } from "@tsk/runtime/testing";
 import { commitImage } from "./commit.ts";
 import { createLayer } from "./layer/create.ts";
@@ -186,6 +187,12 @@ export interface StartRegistryOptions {
    * @default false
    */
   token?: boolean;
+  /**
+   * Demand basic auth ({@linkcode USER} / {@linkcode PASSWORD}, from an
+   * htpasswd file with a bcrypt hash).
+   * @default false
+   */
+  basic?: boolean;
 }
 
 /**
@@ -215,6 +222,14 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     service: tsk-test-registry
     issuer: tsk-test-issuer
     rootcertbundle: ${tokens.certPath}
+`;
+  }
+  if (options.basic) {
+    await Deno.writeTextFile(join(dir, "htpasswd"), `${USER}:${bcrypt.hashSync(PASSWORD, 8)}\n`);
+    authYaml = `auth:
+  htpasswd:
+    realm: tsk-test-basic
+    path: ${join(dir, "htpasswd")}
 `;
   }
   await Deno.writeTextFile(

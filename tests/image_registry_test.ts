@@ -287,3 +287,38 @@ Deno.test("pullImage() verifies every byte and tags nothing on a mismatch", asyn
     }
   });
 });
+
+Deno.test({
+  name:
+    "a registry that demands basic auth (htpasswd): refused without credentials, works with them",
+  ignore: !ready,
+  async fn() {
+    const reg = await startRegistry({ basic: true });
+    try {
+      await withStores(async (a, b) => {
+        const m = await busyboxImage(a, "busybox:latest");
+        await assert.rejects(
+          pushImage(a, "busybox", `${reg.host}/basic/busybox:1`),
+          (e: unknown) =>
+            e instanceof RegistryError && e.status === 401 &&
+            /requires credentials/.test(e.message),
+        );
+        await assert.rejects(
+          pushImage(a, "busybox", `${reg.host}/basic/busybox:1`, {
+            credentials: { username: USER, password: "wrong" },
+          }),
+          (e: unknown) => e instanceof RegistryError && e.status === 401,
+        );
+        const credentials = { username: USER, password: PASSWORD };
+        const pushed = await pushImage(a, "busybox", `${reg.host}/basic/busybox:1`, {
+          credentials,
+        });
+        assert.equal(pushed.digest, m.digest);
+        const pulled = await pullImage(b, `${reg.host}/basic/busybox:1`, { credentials });
+        assert.equal(pulled.descriptor.digest, m.digest);
+      });
+    } finally {
+      await reg.stop();
+    }
+  },
+});
