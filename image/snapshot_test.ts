@@ -55,10 +55,7 @@ Deno.test("Snapshotter.gc() keeps layers in use and collects the rest", async ()
     assert.deepEqual(await snaps.gc({ all: true }), [], "a container still uses both layers");
     await snaps.remove("c1");
     await assert.rejects(snaps.remove("c1"), NotFoundError);
-    await store.tag(
-      "one:1",
-      (await store.list())[0]?.descriptor ?? (await commitImage(store, [layers[0]])),
-    );
+    await commitImage(store, [layers[0]], { tag: "one:1" });
     const removed = await snaps.gc();
     assert.deepEqual(removed, [layers[1].diffId], "the tagged image's layer stays");
     assert.deepEqual((await snaps.gc({ all: true })).sort(), [layers[0].diffId]);
