@@ -29,5 +29,10 @@ export * from "./registry/pull.ts";
 export * from "./registry/push.ts";
 export * from "./build/dockerfile.ts";
 export * from "./build/dockerignore.ts";
-export * from "./build/run_step.ts";
+export {
+  DOCKER_DEFAULT_CAPABILITIES,
+  type RunStep,
+  type RunStepRequest,
+  runWithRuntime,
+} from "./build/run_step.ts";
 export * from "./build/builder.ts";

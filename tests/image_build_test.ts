@@ -2,7 +2,8 @@
 // COPY --from, and RUN steps executed in real @tsk/runtime containers.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildImage, ImageStore, Snapshotter } from "@tsk/image";
+import { buildImage, ImageStore, pushImage, Snapshotter } from "@tsk/image";
+import { REGISTRY_BIN, startRegistry } from "@tsk/image/testing";
 import { createContainer, defaultSpec } from "@tsk/runtime";
 import { busyboxImage, requireTool, tempDir } from "./_image_fixture.ts";
 
@@ -222,6 +223,39 @@ CMD ["/bin/sh", "-c", "cat /out.txt /tmp/uid; test -e /usr/bin/wc && echo wc-pre
         /line 2: RUN exit 3: exit code 3/,
       );
     } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "FROM a registry reference pulls the base image",
+  ignore: !requireTool(REGISTRY_BIN),
+  async fn() {
+    const reg = await startRegistry();
+    const { dir, ctx, store } = await setup({ "f.txt": "f\n" });
+    try {
+      const src = await ImageStore.open({ root: join(dir, "src") });
+      const base = await busyboxImage(src, "busybox:latest");
+      await pushImage(src, "busybox", `${reg.host}/lib/busybox:1`);
+      await Deno.writeTextFile(
+        join(ctx, "Containerfile"),
+        `FROM ${reg.host}/lib/busybox:1\nCOPY f.txt /\n`,
+      );
+      const lines: string[] = [];
+      const r = await buildImage(store, ctx, {
+        tags: ["on-top"],
+        onProgress: (l) => lines.push(l),
+      });
+      assert.ok(lines.includes(`pulling ${reg.host}/lib/busybox:1`), lines.join("\n"));
+      assert.equal((await store.resolve(`${reg.host}/lib/busybox:1`)).digest, base.digest);
+      const img = await store.image(r.descriptor);
+      assert.equal(img.manifest.layers.length, 2);
+      // A FROM that names no registry and is not local is an error that says so.
+      await Deno.writeTextFile(join(ctx, "Containerfile"), "FROM nowhere/base:1\n");
+      await assert.rejects(buildImage(store, ctx), /FROM nowhere\/base:1: not in the local store/);
+    } finally {
+      await reg.stop();
       await Deno.remove(dir, { recursive: true });
     }
   },
