@@ -129,6 +129,47 @@ CMD --serve
   }
 });
 
+Deno.test("COPY resolves symlinks inside the context only, and --chown takes names", async () => {
+  const { dir, ctx, store } = await setup({
+    "real/f.txt": "in context\n",
+    "etc/passwd": "root:x:0:0::/:/bin/sh\napp:x:1500:1600::/:/bin/sh\n",
+    "etc/group": "root:x:0:\nstaff:x:1700:\n",
+  });
+  try {
+    await Deno.symlink("real", join(ctx, "alias"));
+    await Deno.symlink("/etc", join(ctx, "hostetc"));
+    await Deno.writeTextFile(
+      join(ctx, "Containerfile"),
+      "FROM scratch\nCOPY etc /etc/\nCOPY --chown=app alias/f.txt /a.txt\nCOPY --chown=app:staff real/f.txt /b.txt\n",
+    );
+    const r = await buildImage(store, ctx, { tags: ["links"] });
+    const snaps = await Snapshotter.open(store, { root: join(dir, "snaps") });
+    const { lowerDirs } = await snaps.layers("links");
+    assert.equal(await Deno.readTextFile(join(lowerDirs[1], "a.txt")), "in context\n");
+    const a = await Deno.stat(join(lowerDirs[1], "a.txt"));
+    assert.deepEqual([a.uid, a.gid], [1500, 1500]);
+    const b = await Deno.stat(join(lowerDirs[0], "b.txt"));
+    assert.deepEqual([b.uid, b.gid], [1500, 1700]);
+    assert.equal(r.steps.filter((s) => s.layer).length, 3);
+    // hostetc -> /etc resolves to <context>/etc, never the host's /etc.
+    await Deno.writeTextFile(
+      join(ctx, "Containerfile"),
+      "FROM scratch\nCOPY hostetc/hostname /x\n",
+    );
+    await assert.rejects(
+      buildImage(store, ctx),
+      /COPY hostetc\/hostname: not found in the build context/,
+    );
+    await Deno.writeTextFile(
+      join(ctx, "Containerfile"),
+      "FROM scratch\nCOPY --chown=nobody f /x\n",
+    );
+    await assert.rejects(buildImage(store, ctx), /no user nobody in \/etc\/passwd/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("build errors name the step", async () => {
   const { dir, ctx, store } = await setup({
     "Dockerfile": "FROM scratch\nCOPY missing.txt /\n",

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { basename, join, posix } from "node:path";
+import { basename, join, posix, relative } from "node:path";
 import { ImageError, NotFoundError, ValidationError } from "../errors.ts";
 import type { ContainerConfig, History } from "../oci/config.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
@@ -177,6 +177,41 @@ function globRe(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
+/**
+ * Resolves a relative path inside `root` as if `root` were `/`: symlinks in
+ * the directories on the way are followed but never out of `root` (an
+ * absolute target restarts at `root`, `..` stops at it), as Docker resolves
+ * COPY sources (the last component too, when `followLast`).
+ */
+async function resolveInRoot(root: string, rel: string, followLast: boolean): Promise<string> {
+  const todo = rel.split("/").filter((p) => p && p !== ".");
+  const done: string[] = [];
+  let hops = 0;
+  while (todo.length > 0) {
+    const part = todo.shift()!;
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
+    if (todo.length === 0 && !followLast) {
+      done.push(part);
+      break;
+    }
+    const st = await Deno.lstat(join(root, ...done, part)).catch(() => null);
+    if (st?.isSymlink) {
+      if (++hops > 40) {
+        throw new BuildError(`Cannot resolve ${rel}: too many levels of symbolic links`);
+      }
+      const target = await Deno.readLink(join(root, ...done, part));
+      if (target.startsWith("/")) done.length = 0;
+      todo.unshift(...target.split("/").filter((p) => p && p !== "."));
+      continue;
+    }
+    done.push(part);
+  }
+  return join(root, ...done);
+}
+
 /** Expands a source pattern inside `root` into relative paths (never escaping it). */
 async function expandSources(root: string, pattern: string): Promise<string[]> {
   const rel = cleanRel(pattern);
@@ -191,7 +226,7 @@ async function expandSources(root: string, pattern: string): Promise<string[]> {
       }
       const re = globRe(seg);
       try {
-        for await (const e of Deno.readDir(join(root, c))) {
+        for await (const e of Deno.readDir(await resolveInRoot(root, c, true))) {
           if (re.test(e.name)) next.push(c ? `${c}/${e.name}` : e.name);
         }
       } catch { /* not a directory */ }
@@ -201,25 +236,13 @@ async function expandSources(root: string, pattern: string): Promise<string[]> {
   return candidates;
 }
 
-function parseChown(
-  value: string | undefined,
-  line: number,
-): { uid: number; gid: number } | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d+)(?::(\d+))?$/.exec(value);
-  if (!m) {
-    throw new ValidationError(
-      `line ${line}`,
-      `--chown: expected UID[:GID] (numeric), got ${JSON.stringify(value)}`,
-    );
-  }
-  return { uid: Number(m[1]), gid: Number(m[2] ?? m[1]) };
-}
-
 async function lookupUser(dirs: string[], user: string): Promise<{ uid: number; gid: number }> {
   const [u, g] = user.split(":");
   const read = async (file: string) => {
     for (const d of dirs) {
+      // Never follow a layer's symlinked /etc out of the layer.
+      const etc = await Deno.lstat(join(d, "etc")).catch(() => null);
+      if (etc?.isSymlink) return "";
       const st = await Deno.lstat(join(d, file)).catch(() => null);
       if (st?.isFile) return await Deno.readTextFile(join(d, file));
       if (st) return "";
@@ -602,7 +625,28 @@ export async function buildImage(
     }
     const srcs = words.slice(0, -1).map(x);
     const destRaw = x(words.at(-1)!);
-    const chown = parseChown(ins.flags.chown ? x(ins.flags.chown) : undefined, ins.line);
+    let chown: { uid: number; gid: number } | undefined;
+    if (ins.flags.chown) {
+      const spec = x(ins.flags.chown);
+      if (!/^[^:\s]+(:[^:\s]+)?$/.test(spec)) {
+        throw new ValidationError(
+          where,
+          `--chown: expected USER[:GROUP], got ${JSON.stringify(spec)}`,
+        );
+      }
+      const m = /^(\d+)(?::(\d+))?$/.exec(spec);
+      if (m) chown = { uid: Number(m[1]), gid: Number(m[2] ?? m[1]) };
+      else {
+        // Names resolve through the stage's own /etc/passwd and /etc/group.
+        const lowers = (await Promise.all(state.layers.map((l) =>
+          snaps.unpack(l.descriptor, l.diffId)
+        )))
+          .reverse();
+        chown = await lookupUser(lowers, spec);
+        // As Docker: a user without a group gets the same numeric id as group.
+        if (!spec.includes(":")) chown.gid = chown.uid;
+      }
+    }
     const chmod = ins.flags.chmod ? parseInt(ins.flags.chmod, 8) : undefined;
     if (ins.flags.chmod && (!/^[0-7]{3,4}$/.test(ins.flags.chmod))) {
       throw new ValidationError(
@@ -645,7 +689,13 @@ export async function buildImage(
         if (useIgnore && rel !== "" && ignore.ignores(rel)) {
           throw new BuildError(`${where}: ${ins.name} ${src}: ${rel} is excluded by .dockerignore`);
         }
-        const abs = join(root, rel);
+        const abs = await resolveInRoot(root, rel, true);
+        const resolvedRel = relative(root, abs);
+        if (useIgnore && resolvedRel !== rel && resolvedRel !== "" && ignore.ignores(resolvedRel)) {
+          throw new BuildError(
+            `${where}: ${ins.name} ${src}: resolves to ${resolvedRel}, excluded by .dockerignore`,
+          );
+        }
         const st = await Deno.lstat(abs).catch(() => null);
         if (!st) {
           throw new BuildError(
