@@ -66,7 +66,7 @@ function renderer(io: CommandIo) {
 const SUBS: Record<string, Sub> = {
   build: {
     usage:
-      "tsk image build [-t NAME[:TAG]]... [-f FILE] [--build-arg K=V]... [--target STAGE] [--no-cache] CONTEXT",
+      "tsk image build [-t NAME[:TAG]]... [-f FILE] [--build-arg K=V]... [--target STAGE] [--no-cache] [--creds HOST=USER:PASSWORD]... CONTEXT",
     summary: "build an image from a Containerfile or Dockerfile",
     options: {
       tag: { type: "string", short: "t", multiple: true },
@@ -74,6 +74,7 @@ const SUBS: Record<string, Sub> = {
       "build-arg": { type: "string", multiple: true },
       target: { type: "string" },
       "no-cache": { type: "boolean" },
+      creds: { type: "string", multiple: true },
       quiet: { type: "boolean", short: "q" },
     },
     async run(ctx, v, p) {
@@ -86,6 +87,14 @@ const SUBS: Record<string, Sub> = {
         }
         buildArgs[a.slice(0, i)] = a.slice(i + 1);
       }
+      // Credentials are scoped to one registry host each: a Containerfile names
+      // its registries, and must not receive credentials meant for another.
+      const credentials: Record<string, Credentials> = {};
+      for (const c of (v.creds as string[] | undefined) ?? []) {
+        const eq = c.indexOf("=");
+        if (eq <= 0) throw new UsageError(`--creds: expected HOST=USER:PASSWORD for build`);
+        credentials[c.slice(0, eq)] = creds(c.slice(eq + 1))!;
+      }
       const quiet = v.quiet === true;
       const dec = new TextDecoder();
       let partial = "";
@@ -95,6 +104,7 @@ const SUBS: Record<string, Sub> = {
         buildArgs,
         target: v.target as string | undefined,
         noCache: v["no-cache"] === true,
+        credentials,
         onProgress: quiet ? undefined : (l) => ctx.io.err(l),
         onOutput: quiet ? undefined : (chunk) => {
           partial += dec.decode(chunk, { stream: true });

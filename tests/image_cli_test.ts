@@ -61,6 +61,22 @@ Deno.test({
       io = capture(homeB);
       assert.equal(await main(["image", "ls", "--json"], io), 0);
       assert.equal(JSON.parse(io.lines[0]).name, `${reg.host}/lib/busybox:1`);
+      // A build whose FROM is on the protected registry, with credentials scoped to it.
+      const ctx = join(dir, "ctx");
+      await Deno.mkdir(ctx);
+      await Deno.writeTextFile(
+        join(ctx, "Containerfile"),
+        `FROM ${reg.host}/lib/busybox:1\nENV A=1\n`,
+      );
+      io = capture(join(dir, "c"));
+      assert.equal(await main(["image", "build", "-t", "c", ctx], io), 1);
+      assert.match(io.errs.join("\n"), /401|refused/);
+      io = capture(join(dir, "c"));
+      assert.equal(
+        await main(["image", "build", "--creds", `${reg.host}=${creds}`, "-t", "c", ctx], io),
+        0,
+        io.errs.join("\n"),
+      );
     } finally {
       await reg.stop();
       await Deno.remove(dir, { recursive: true });
