@@ -263,8 +263,10 @@ function hostCgroupMounts(): Mount[] {
     const [fstype, , superOpts] = right.split(" ");
     if (!mountPoint.startsWith("/sys/fs/cgroup")) continue;
     const rel = posix.relative("/sys/fs/cgroup", mountPoint);
-    if (fstype === "cgroup2") out.push({ destination: rel, type: "cgroup2", options: [] });
-    else if (fstype === "cgroup") {
+    // On a hybrid host runc shows only the v1 controllers; so do we.
+    if (fstype === "cgroup2" && rel === "") {
+      out.push({ destination: rel, type: "cgroup2", options: [] });
+    } else if (fstype === "cgroup") {
       const opts = superOpts.split(",").filter((o) =>
         !["rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode"].includes(o) &&
         !o.startsWith("release_agent=")
