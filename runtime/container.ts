@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "./_path.ts";
 import { type CgroupManager, type CgroupStats, createCgroupManager } from "./cgroup/manager.ts";
 import { DEFAULT_DEVICE_RULES, type LinuxResources } from "./cgroup/resources.ts";
 import { resolveCapabilities } from "./capabilities.ts";
@@ -44,7 +44,7 @@ import {
 } from "./state.ts";
 import { CLONE, linuxSyscalls, O, type Syscalls } from "./syscalls.ts";
 import { signalNumber } from "./signals.ts";
-import type { InitPool } from "./pool.ts";
+import type { InitSource } from "./pool.ts";
 
 /** Annotation with overlay lower dirs (colon-separated, uppermost first) for the CLI. */
 export const ANNOTATION_LOWERDIRS = "dev.tsk.rootfs.lowerdirs";
@@ -101,8 +101,11 @@ export interface CreateContainerOptions {
    * @default linuxSyscalls()
    */
   sys?: Syscalls;
-  /** Take a pre-started init from this pool instead of spawning one. */
-  pool?: InitPool;
+  /**
+   * Take a pre-started init from this pool (an {@linkcode InitPool}) instead
+   * of spawning one, when the spec asks for a new PID namespace.
+   */
+  pool?: InitSource;
 }
 
 /** How a container or exec'd process ended. */
