@@ -15,7 +15,7 @@ import {
   loadContainer,
   runContainer,
 } from "@tsk/runtime";
-import { requireRoot } from "@tsk/runtime/testing";
+import { recordingSyscalls, requireRoot } from "@tsk/runtime/testing";
 import { capture, cgroupDirsNamed, fixture, shSpec, uid } from "./_runtime_helpers.ts";
 
 const ignore = !requireRoot();
@@ -396,6 +396,35 @@ test("runtime: a malformed config names the field and leaves no state", async ()
     assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.includes("bad-")), []);
   } finally {
     await Deno.remove(bundle, { recursive: true });
+  }
+});
+
+test("runtime: a failing system call during create leaves no state, cgroup or fifo", async () => {
+  for (const fail of ["spawn", "mkfifo", "pipe"]) {
+    const sys = recordingSyscalls({ fail: { [fail]: 12 } });
+    const id = uid(`fail-${fail}`);
+    await assert.rejects(
+      createContainer(id, { root: fx.root, bundle: fx.base, spec: shSpec(fx, "true"), sys }),
+      new RegExp(`^SyscallError: ${fail === "spawn" ? "spawn" : fail}`),
+    );
+    assert.ok(sys.calls.some((c) => c.name === fail));
+    assert.deepEqual(await listContainers({ root: fx.root }), []);
+    assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
+  }
+  // An id that exists is refused without touching the existing container.
+  const c = await createContainer(uid("dup"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "true"),
+  });
+  try {
+    await assert.rejects(
+      createContainer(c.id, { root: fx.root, bundle: fx.base, spec: shSpec(fx, "true") }),
+      /already exists/,
+    );
+    assert.equal(c.state().status, "created");
+  } finally {
+    await c.delete();
   }
 });
 
