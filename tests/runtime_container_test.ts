@@ -11,6 +11,7 @@ import {
   ContainerNotFoundError,
   createContainer,
   DEFAULT_SECCOMP_PROFILE,
+  InitPool,
   listContainers,
   loadContainer,
   runContainer,
@@ -425,6 +426,57 @@ test("runtime: a failing system call during create leaves no state, cgroup or fi
     assert.equal(c.state().status, "created");
   } finally {
     await c.delete();
+  }
+});
+
+test("runtime: containers from a pool of pre-started inits behave the same", async () => {
+  const pool = new InitPool({ size: 2 });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const r = await capture(fx, shSpec(fx, "echo $$ $(hostname); ls /proc/self/fd; exit 4"), {
+        pool,
+      });
+      assert.equal(r.stdout, "1 tsk\n0\n1\n2\n3\n");
+      assert.equal(r.status.exitCode, 4);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await pool.close();
+  }
+  const children = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${Deno.pid}/children`).trim();
+  assert.equal(children, "", "closing the pool reaps its idle inits");
+});
+
+test("runtime: namespaces can be joined by path", async () => {
+  const a = await createContainer(uid("ns-a"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "sleep 10", (s) => (s.hostname = "shared")),
+    stdio: { stdout: "null" },
+  });
+  try {
+    await a.start();
+    const r = await capture(
+      fx,
+      shSpec(fx, "hostname; readlink /proc/self/ns/net; ps -o comm= | sort | tr '\\n' ' '", (s) => {
+        delete s.hostname;
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+          ["uts", "network", "pid"].includes(n.type)
+            ? { ...n, path: `/proc/${a.pid}/ns/${n.type === "network" ? "net" : n.type}` }
+            : n
+        );
+        s.mounts = s.mounts!.filter((m) => m.type !== "cgroup");
+      }),
+    );
+    assert.equal(r.stdout.split("\n")[0], "shared", r.stderr);
+    assert.equal(r.stdout.split("\n")[1], Deno.readLinkSync(`/proc/${a.pid}/ns/net`));
+    assert.match(
+      r.stdout.split("\n")[2],
+      /sleep/,
+      "the joined PID namespace shows the other container's init",
+    );
+  } finally {
+    await a.delete({ force: true });
   }
 });
 
