@@ -69,6 +69,7 @@ const SYMBOLS = {
     parameters: ["buffer", "i32", "buffer", "i32", "u32"],
     result: "i32",
   },
+  posix_spawn_file_actions_addclosefrom_np: { parameters: ["buffer", "i32"], result: "i32" },
   posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
   posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
   posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },

@@ -34,3 +34,19 @@ export function dirname(path: string): string {
   if (i === 0) return "/";
   return n.slice(0, i);
 }
+
+/** Resolves segments against the working directory, like `path.resolve`. */
+export function resolve(...parts: string[]): string {
+  let out = "";
+  for (const p of parts) out = p.startsWith("/") ? p : `${out}/${p}`;
+  return normalize(out.startsWith("/") ? out : `${Deno.cwd()}/${out}`);
+}
+
+/** The path from `from` to `to` (both absolute). */
+export function relative(from: string, to: string): string {
+  const a = normalize(from).split("/").filter(Boolean);
+  const b = normalize(to).split("/").filter(Boolean);
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return [...a.slice(i).map(() => ".."), ...b.slice(i)].join("/");
+}

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "./_path.ts";
 import { type CgroupManager, type CgroupStats, createCgroupManager } from "./cgroup/manager.ts";
 import { DEFAULT_DEVICE_RULES, type LinuxResources } from "./cgroup/resources.ts";
 import { resolveCapabilities } from "./capabilities.ts";
@@ -44,7 +44,7 @@ import {
 } from "./state.ts";
 import { CLONE, linuxSyscalls, O, type Syscalls } from "./syscalls.ts";
 import { signalNumber } from "./signals.ts";
-import type { InitPool } from "./pool.ts";
+import type { InitSource } from "./pool.ts";
 
 /** Annotation with overlay lower dirs (colon-separated, uppermost first) for the CLI. */
 export const ANNOTATION_LOWERDIRS = "dev.tsk.rootfs.lowerdirs";
@@ -101,8 +101,11 @@ export interface CreateContainerOptions {
    * @default linuxSyscalls()
    */
   sys?: Syscalls;
-  /** Take a pre-started init from this pool instead of spawning one. */
-  pool?: InitPool;
+  /**
+   * Take a pre-started init from this pool (an {@linkcode InitPool}) instead
+   * of spawning one, when the spec asks for a new PID namespace.
+   */
+  pool?: InitSource;
 }
 
 /** How a container or exec'd process ended. */
@@ -263,8 +266,10 @@ function hostCgroupMounts(): Mount[] {
     const [fstype, , superOpts] = right.split(" ");
     if (!mountPoint.startsWith("/sys/fs/cgroup")) continue;
     const rel = posix.relative("/sys/fs/cgroup", mountPoint);
-    if (fstype === "cgroup2") out.push({ destination: rel, type: "cgroup2", options: [] });
-    else if (fstype === "cgroup") {
+    // On a hybrid host runc shows only the v1 controllers; so do we.
+    if (fstype === "cgroup2" && rel === "") {
+      out.push({ destination: rel, type: "cgroup2", options: [] });
+    } else if (fstype === "cgroup") {
       const opts = superOpts.split(",").filter((o) =>
         !["rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode"].includes(o) &&
         !o.startsWith("release_agent=")

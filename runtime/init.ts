@@ -160,7 +160,10 @@ function enterCwdAndResolve(sys: Syscalls, process: InitConfigMessage["spec"]["p
   if (!cwd.startsWith("/") || posix.normalize(cwd) !== cwd) {
     throw new ConfigError("process.cwd", `resolves outside the root filesystem: ${cwd}`);
   }
-  const exe = lookPath(process.args[0], process.env ?? []);
+  const env = process.env ?? [];
+  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${homeOf(process.user.uid)}`);
+  process.env = env;
+  const exe = lookPath(process.args[0], env);
   if (exe === null) {
     throw new ConfigError(
       "process.args[0]",
@@ -168,6 +171,17 @@ function enterCwdAndResolve(sys: Syscalls, process: InitConfigMessage["spec"]["p
     );
   }
   return exe;
+}
+
+/** The home directory of `uid` in the container's /etc/passwd, or `/` (as runc). */
+function homeOf(uid: number): string {
+  try {
+    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+      const f = line.split(":");
+      if (f.length >= 6 && Number(f[2]) === uid && f[2] !== "") return f[5] || "/";
+    }
+  } catch { /* no passwd */ }
+  return "/";
 }
 
 function runExec(sys: Syscalls, msg: ExecConfigMessage, markReady: () => void): void {
@@ -199,4 +213,3 @@ if (import.meta.main) {
   runStage(linuxSyscalls());
   Deno.exit(127);
 }
-

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { posix } from "node:path";
+import { type FlagSpec, parseFlags } from "./_flags.ts";
+import * as posix from "./_path.ts";
 import { createContainer, listContainers, loadContainer } from "./container.ts";
 import { RuntimeError } from "./errors.ts";
 import type { Process } from "./spec/config.ts";
@@ -182,9 +182,9 @@ export async function main(args: string[]): Promise<ExitCode> {
   }
 }
 
-function parse(cmd: string, rest: string[], options: ParseArgsOptionsConfig) {
+function parse(cmd: string, rest: string[], options: Record<string, FlagSpec>) {
   try {
-    return parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+    return parseFlags(rest, options, cmd === "exec");
   } catch (e) {
     throw new UsageError(`${cmd}: ${(e as Error).message}\n\n${HELP[cmd]}`);
   }

@@ -40,7 +40,7 @@ export {
   type StdioOption,
   type StdioOptions,
 } from "./container.ts";
-export { InitPool, type InitPoolOptions } from "./pool.ts";
+export { InitPool, type InitPoolOptions, type InitSource } from "./pool.ts";
 export {
   ConfigError,
   ContainerNotFoundError,

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "./_path.ts";
 import {
   encodeMessage,
   type InitReply,
@@ -70,6 +70,24 @@ export function runtimeExecutable(sys: Syscalls): string {
   return path;
 }
 
+const DENO_ARGV = [
+  "deno",
+  "run",
+  "--allow-all",
+  "--no-config",
+  "--no-lock",
+  "--quiet",
+  "--no-prompt",
+  "--v8-flags=--max-old-space-size=64",
+];
+
+/** Only what Deno needs to find its cache reaches the stage. */
+function stageEnv(): string[] {
+  return Object.entries(Deno.env.toObject())
+    .filter(([k]) => k.startsWith("DENO_") || k === "HOME" || k === "XDG_CACHE_HOME")
+    .map(([k, v]) => `${k}=${v}`);
+}
+
 /** The init module's specifier for `deno run`. */
 export function initModule(): string {
   const url = new URL("./init.ts", import.meta.url);
@@ -99,20 +117,8 @@ export function spawnStage(sys: Syscalls, options: SpawnStageOptions): InitProce
   try {
     const pid = sys.spawn({
       path: exe,
-      argv: [
-        "deno",
-        "run",
-        "--allow-all",
-        "--no-config",
-        "--no-lock",
-        "--quiet",
-        "--no-prompt",
-        "--v8-flags=--max-old-space-size=64",
-        initModule(),
-      ],
-      env: Object.entries(Deno.env.toObject())
-        .filter(([k]) => k.startsWith("DENO_") || k === "HOME" || k === "XDG_CACHE_HOME")
-        .map(([k, v]) => `${k}=${v}`),
+      argv: [...DENO_ARGV, initModule()],
+      env: stageEnv(),
       fds: [...options.stdio, configRead, replyWrite],
       pidNamespace: options.pidNamespace,
       setsid: true,

@@ -10,6 +10,12 @@
 import { closeStage, type InitProcess, spawnStage } from "./parent.ts";
 import { linuxSyscalls, type Syscalls } from "./syscalls.ts";
 
+/** Anything that hands out pre-started, unconfigured inits. */
+export interface InitSource {
+  /** An idle init, or `undefined` when none is ready. */
+  take(): InitProcess | undefined;
+}
+
 /** Options for {@linkcode InitPool}. */
 export interface InitPoolOptions {
   /**
@@ -36,7 +42,7 @@ export interface InitPoolOptions {
  * pool.close();
  * ```
  */
-export class InitPool {
+export class InitPool implements InitSource {
   #idle: InitProcess[] = [];
   #size: number;
   #sys: Syscalls;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "./_path.ts";
 import { ConfigError, ContainerNotFoundError, RuntimeError } from "./errors.ts";
 import type { OverlayRootfs } from "./_messages.ts";
 import type { Spec } from "./spec/config.ts";

@@ -469,6 +469,9 @@ function spawnLinux(req: SpawnRequest): number {
         c.posix_spawn_file_actions_adddup2(fa, moved[k++], i);
       }
     });
+    // Nothing else of the parent reaches the child, even a descriptor that
+    // some library left without O_CLOEXEC.
+    c.posix_spawn_file_actions_addclosefrom_np(fa, req.fds.length);
     c.sigfillset(sigs);
     c.sigemptyset(mask);
     c.posix_spawnattr_setsigdefault(attr, sigs);

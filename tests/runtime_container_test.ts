@@ -11,11 +11,12 @@ import {
   ContainerNotFoundError,
   createContainer,
   DEFAULT_SECCOMP_PROFILE,
+  InitPool,
   listContainers,
   loadContainer,
   runContainer,
 } from "@tsk/runtime";
-import { requireRoot } from "@tsk/runtime/testing";
+import { recordingSyscalls, requireRoot } from "@tsk/runtime/testing";
 import { capture, cgroupDirsNamed, fixture, shSpec, uid } from "./_runtime_helpers.ts";
 
 const ignore = !requireRoot();
@@ -396,6 +397,86 @@ test("runtime: a malformed config names the field and leaves no state", async ()
     assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.includes("bad-")), []);
   } finally {
     await Deno.remove(bundle, { recursive: true });
+  }
+});
+
+test("runtime: a failing system call during create leaves no state, cgroup or fifo", async () => {
+  for (const fail of ["spawn", "mkfifo", "pipe"]) {
+    const sys = recordingSyscalls({ fail: { [fail]: 12 } });
+    const id = uid(`fail-${fail}`);
+    await assert.rejects(
+      createContainer(id, { root: fx.root, bundle: fx.base, spec: shSpec(fx, "true"), sys }),
+      new RegExp(`^SyscallError: ${fail === "spawn" ? "spawn" : fail}`),
+    );
+    assert.ok(sys.calls.some((c) => c.name === fail));
+    assert.deepEqual(await listContainers({ root: fx.root }), []);
+    assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
+  }
+  // An id that exists is refused without touching the existing container.
+  const c = await createContainer(uid("dup"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "true"),
+  });
+  try {
+    await assert.rejects(
+      createContainer(c.id, { root: fx.root, bundle: fx.base, spec: shSpec(fx, "true") }),
+      /already exists/,
+    );
+    assert.equal(c.state().status, "created");
+  } finally {
+    await c.delete();
+  }
+});
+
+test("runtime: containers from a pool of pre-started inits behave the same", async () => {
+  const pool = new InitPool({ size: 2 });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const r = await capture(fx, shSpec(fx, "echo $$ $(hostname); ls /proc/self/fd; exit 4"), {
+        pool,
+      });
+      assert.equal(r.stdout, "1 tsk\n0\n1\n2\n3\n");
+      assert.equal(r.status.exitCode, 4);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await pool.close();
+  }
+  const children = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${Deno.pid}/children`).trim();
+  assert.equal(children, "", "closing the pool reaps its idle inits");
+});
+
+test("runtime: namespaces can be joined by path", async () => {
+  const a = await createContainer(uid("ns-a"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "sleep 10", (s) => (s.hostname = "shared")),
+    stdio: { stdout: "null" },
+  });
+  try {
+    await a.start();
+    const r = await capture(
+      fx,
+      shSpec(fx, "hostname; readlink /proc/self/ns/net; ps -o comm= | sort | tr '\\n' ' '", (s) => {
+        delete s.hostname;
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+          ["uts", "network", "pid"].includes(n.type)
+            ? { ...n, path: `/proc/${a.pid}/ns/${n.type === "network" ? "net" : n.type}` }
+            : n
+        );
+        s.mounts = s.mounts!.filter((m) => m.type !== "cgroup");
+      }),
+    );
+    assert.equal(r.stdout.split("\n")[0], "shared", r.stderr);
+    assert.equal(r.stdout.split("\n")[1], Deno.readLinkSync(`/proc/${a.pid}/ns/net`));
+    assert.match(
+      r.stdout.split("\n")[2],
+      /sleep/,
+      "the joined PID namespace shows the other container's init",
+    );
+  } finally {
+    await a.delete({ force: true });
   }
 });
 
