@@ -224,20 +224,25 @@ export async function importLayout(
   if (!name) throw new ValidationError("name", "the layout entry has no ref name; give a name");
   const normalized = normalizeName(name);
   const source = new ContentStore(dir);
-  const read = async (d: Descriptor) => {
-    parseDigest(d.digest, "digest");
-    const bytes = await source.get(d.digest);
-    await store.content.put(bytes, { expected: d.digest, size: d.size });
-    return bytes;
-  };
-  await walkBlobs(read, root, async (d, bytes) => {
-    if (bytes) return; // already copied by read()
-    const file = await Deno.open(source.path(d.digest), { read: true }).catch((err) => {
-      throw new NotFoundError(`Layout ${dir} lacks blob ${d.digest}`, { cause: err });
+  const lease = await store.lease();
+  try {
+    const read = async (d: Descriptor) => {
+      parseDigest(d.digest, "digest");
+      const bytes = await source.get(d.digest);
+      await store.content.put(bytes, { expected: d.digest, size: d.size });
+      return bytes;
+    };
+    await walkBlobs(read, root, async (d, bytes) => {
+      if (bytes) return; // already copied by read()
+      const file = await Deno.open(source.path(d.digest), { read: true }).catch((err) => {
+        throw new NotFoundError(`Layout ${dir} lacks blob ${d.digest}`, { cause: err });
+      });
+      await store.content.put(file.readable, { expected: d.digest, size: d.size });
     });
-    await store.content.put(file.readable, { expected: d.digest, size: d.size });
-  });
-  const { annotations: _a, ...descriptor } = root;
-  await store.tag(normalized, descriptor);
-  return { name: normalized, descriptor };
+    const { annotations: _a, ...descriptor } = root;
+    await store.tag(normalized, descriptor);
+    return { name: normalized, descriptor };
+  } finally {
+    await lease.release();
+  }
 }

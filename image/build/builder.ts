@@ -344,6 +344,7 @@ export async function buildImage(
   const snaps = await Snapshotter.open(store, {
     root: options.snapshotRoot ?? join(store.root, "snapshots"),
   });
+  const lease = await store.lease();
   const scratchRoot = await Deno.makeTempDir({ dir: store.root, prefix: ".build-" });
   const epoch = options.sourceDateEpoch;
   const created = epoch !== undefined
@@ -518,6 +519,7 @@ export async function buildImage(
     return { descriptor, tags, steps };
   } finally {
     await Deno.remove(scratchRoot, { recursive: true }).catch(() => {});
+    await lease.release();
   }
 
   async function step(state: StageState, ins: Instruction): Promise<void> {

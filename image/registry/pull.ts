@@ -11,7 +11,7 @@ import { parseManifestDocument } from "../oci/document.ts";
 import { selectManifest } from "../oci/image_index.ts";
 import { MEDIA_TYPE_OCI_MANIFEST } from "../oci/media_types.ts";
 import { hostPlatform, type Platform } from "../oci/platform.ts";
-import { formatReference, parseReference } from "../oci/reference.ts";
+import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
 import { parseImageConfig } from "../oci/config.ts";
 import type { ImageStore } from "../store/image_store.ts";
 import { RegistryClient, type RegistryClientOptions } from "./client.ts";
@@ -117,7 +117,17 @@ export async function pullImage(
       }, such as localhost:5000/${ref.repository}`,
     );
   }
-  const client = options.client ?? new RegistryClient(ref.registry, options);
+  const lease = await store.lease();
+  try {
+    return await pull(store, ref, options);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function pull(store: ImageStore, ref: Reference, options: PullOptions): Promise<PullResult> {
+  const reference = formatReference(ref);
+  const client = options.client ?? new RegistryClient(ref.registry!, options);
   const platform = options.platform ?? hostPlatform();
   const top = await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? "latest");
   let doc = parseManifestDocument(top.bytes, top.mediaType);

@@ -36,7 +36,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
-async function pidAlive(pid: number): Promise<boolean> {
+export async function pidAlive(pid: number): Promise<boolean> {
   return await exists(`/proc/${pid}`);
 }
 
@@ -58,6 +58,14 @@ export async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T
       if (holder > 0 && holder !== Deno.pid && !(await pidAlive(holder))) {
         await Deno.remove(path).catch(() => {});
         continue;
+      }
+      if (!(holder > 0)) {
+        // Killed between creating the lock and writing its pid: stale after a while.
+        const st = await Deno.stat(path).catch(() => null);
+        if (st?.mtime && Date.now() - st.mtime.getTime() > 5000) {
+          await Deno.remove(path).catch(() => {});
+          continue;
+        }
       }
       if (attempt > 6000) throw new Error(`Cannot take lock ${path}: held by process ${holder}`);
       await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));

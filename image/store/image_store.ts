@@ -18,7 +18,7 @@ import { isIndexMediaType, isManifestMediaType, MEDIA_TYPE_OCI_INDEX } from "../
 import { hostPlatform, type Platform } from "../oci/platform.ts";
 import { formatReference, parseReference } from "../oci/reference.ts";
 import { ContentStore } from "./content_store.ts";
-import { exists, withLock, writeFileAtomic } from "./_fs.ts";
+import { exists, pidAlive, randomSuffix, withLock, writeFileAtomic } from "./_fs.ts";
 
 /** A named image in the store. */
 export interface ImageRecord {
@@ -328,6 +328,46 @@ export class ImageStore {
   }
 
   /**
+   * Takes a lease: while it is held (by a live process), garbage collection
+   * keeps every blob written since it was taken, so a pull, build or import
+   * can write blobs before it tags them. A lease of a killed process lapses.
+   *
+   * @returns A handle whose `release()` ends the lease.
+   */
+  async lease(): Promise<{ release(): Promise<void> }> {
+    const dir = join(this.root, "leases");
+    await Deno.mkdir(dir, { recursive: true });
+    const path = join(dir, `${Deno.pid}-${randomSuffix()}`);
+    await writeFileAtomic(path, JSON.stringify({ pid: Deno.pid, started: Date.now() }));
+    return {
+      release: async () => {
+        await Deno.remove(path).catch(() => {});
+      },
+    };
+  }
+
+  /** The start time of the oldest live lease, removing lapsed ones. */
+  async #oldestLease(): Promise<number | undefined> {
+    let oldest: number | undefined;
+    try {
+      for await (const e of Deno.readDir(join(this.root, "leases"))) {
+        const path = join(this.root, "leases", e.name);
+        const lease = await Deno.readTextFile(path).then(JSON.parse).catch(() => null) as
+          | { pid: number; started: number }
+          | null;
+        if (!lease || !(await pidAlive(lease.pid))) {
+          await Deno.remove(path).catch(() => {});
+          continue;
+        }
+        oldest = Math.min(oldest ?? lease.started, lease.started);
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    return oldest;
+  }
+
+  /**
    * Reads the build cache entry stored under a key.
    *
    * @param key The cache key (a digest of the step's inputs).
@@ -360,8 +400,8 @@ export class ImageStore {
 
   /**
    * Collects garbage: every blob not reachable from a named image, the
-   * build cache or `extraRoots` is removed (except recent ones, see
-   * `gracePeriodMs`).
+   * build cache or `extraRoots` is removed, except blobs written during a
+   * live {@linkcode ImageStore.lease} or within `gracePeriodMs`.
    *
    * @param options What else to keep or drop.
    * @returns The removed digests and the bytes freed.
@@ -369,6 +409,7 @@ export class ImageStore {
   async gc(options: GcOptions = {}): Promise<GcResult> {
     const grace = options.gracePeriodMs ?? 600_000;
     return await withLock(join(this.root, "index.lock"), async () => {
+      const leaseStart = await this.#oldestLease();
       const live = new Set<string>();
       const roots: Descriptor[] = [
         ...(await this.index()).manifests,
@@ -412,7 +453,10 @@ export class ImageStore {
         if (live.has(digest)) continue;
         const st = await Deno.stat(this.content.path(digest)).catch(() => null);
         if (!st) continue;
-        if (grace > 0 && st.mtime && Date.now() - st.mtime.getTime() < grace) continue;
+        const written = st.mtime?.getTime() ?? Date.now();
+        if (grace > 0 && Date.now() - written < grace) continue;
+        // Written during a live lease (one second of slack for clock granularity).
+        if (leaseStart !== undefined && written >= leaseStart - 1000) continue;
         await this.content.delete(digest);
         removed.push(digest);
         bytes += st.size;

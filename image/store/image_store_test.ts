@@ -96,3 +96,21 @@ Deno.test("ImageStore.gc() removes only unreferenced blobs", async () => {
     });
   });
 });
+
+Deno.test("ImageStore leases keep blobs of work in flight; a dead process's lease lapses", async () => {
+  await withImageStore(async (s) => {
+    const lease = await s.lease();
+    const blob = await s.content.put("written by a pull in flight");
+    assert.equal((await s.gc({ gracePeriodMs: 0 })).removed.length, 0);
+    await lease.release();
+    assert.deepEqual((await s.gc({ gracePeriodMs: 0 })).removed, [blob.digest]);
+    // A lease left by a process that no longer exists does not protect anything.
+    await Deno.writeTextFile(
+      join(s.root, "leases", "999999999-x"),
+      JSON.stringify({ pid: 999999999, started: Date.now() - 1000 }),
+    );
+    const orphan = await s.content.put("orphan");
+    assert.deepEqual((await s.gc({ gracePeriodMs: 0 })).removed, [orphan.digest]);
+    assert.deepEqual([...Deno.readDirSync(join(s.root, "leases"))], []);
+  });
+});
