@@ -1,5 +1,52 @@
 // Helpers of the image tests; the busybox image itself comes from @tsk/image/testing.
+import { join } from "node:path";
+import { type ImageStore, Snapshotter } from "@tsk/image";
+import { createContainer, defaultSpec } from "@tsk/runtime";
 export { busyboxImage } from "@tsk/image/testing";
+
+/**
+ * Runs an image from the store in a @tsk/runtime container on an overlay of
+ * its layer snapshots, and returns what it printed.
+ */
+export async function runImage(
+  store: ImageStore,
+  image: string,
+  args: string[] | undefined,
+  dir: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const snaps = await Snapshotter.open(store, { root: join(dir, "snaps") });
+  const id = `tsk-img-${crypto.randomUUID().slice(0, 8)}`;
+  const rootfs = await snaps.prepare(id, image);
+  const img = await store.image(image);
+  const mnt = join(dir, `mnt-${id}`);
+  await Deno.mkdir(mnt);
+  const c = img.config.config ?? {};
+  const spec = defaultSpec({
+    args: args ?? [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])],
+    readonly: false,
+  });
+  spec.root.path = mnt;
+  if (c.Env) spec.process.env = c.Env;
+  const container = await createContainer(id, {
+    spec,
+    root: join(dir, "state"),
+    bundle: dir,
+    rootfs,
+    stdio: { stdout: "pipe", stderr: "pipe" },
+  });
+  try {
+    await container.start();
+    const [status, stdout, stderr] = await Promise.all([
+      container.wait(),
+      new Response(container.stdout).text(),
+      new Response(container.stderr).text(),
+    ]);
+    return { code: status.exitCode, stdout, stderr };
+  } finally {
+    await container.delete({ force: true });
+    await snaps.remove(id);
+  }
+}
 
 /** Whether a command exists; in CI a missing peer fails the test instead of skipping it. */
 export function requireTool(path: string): boolean {

@@ -4,8 +4,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildImage, ImageStore, pushImage, Snapshotter } from "@tsk/image";
 import { REGISTRY_BIN, startRegistry } from "@tsk/image/testing";
-import { createContainer, defaultSpec } from "@tsk/runtime";
-import { busyboxImage, requireTool, tempDir } from "./_image_fixture.ts";
+import { busyboxImage, requireTool, runImage, tempDir } from "./_image_fixture.ts";
 
 const isRoot = Deno.uid() === 0;
 
@@ -225,32 +224,12 @@ CMD ["/bin/sh", "-c", "cat /out.txt /tmp/uid; test -e /usr/bin/wc && echo wc-pre
       const img = await store.image("multi:1");
       assert.equal(img.manifest.layers.length, 1 + 3);
       // The built image runs under @tsk/runtime, from snapshots.
-      const snaps = await Snapshotter.open(store, { root: join(dir, "snaps") });
-      const rootfs = await snaps.prepare("run-1", "multi:1");
-      const mnt = join(dir, "mnt");
-      await Deno.mkdir(mnt);
-      const spec = defaultSpec({ args: img.config.config!.Cmd!, readonly: false });
-      spec.root.path = mnt;
-      const c = await createContainer(`tsk-img-${crypto.randomUUID().slice(0, 8)}`, {
-        spec,
-        root: join(dir, "state"),
-        bundle: dir,
-        rootfs,
-        stdio: { stdout: "pipe", stderr: "pipe" },
-      });
-      let stdout = "", stderr = "";
-      try {
-        await c.start();
-        [, stdout, stderr] = await Promise.all([
-          c.wait(),
-          new Response(c.stdout).text(),
-          new Response(c.stderr).text(),
-        ]);
-      } finally {
-        await c.delete({ force: true });
-      }
-      assert.equal(stdout, "hello from the context as 0\nexec form\n1234\nwc-present\n", stderr);
-      await snaps.remove("run-1");
+      const result = await runImage(store, "multi:1", undefined, dir);
+      assert.equal(
+        result.stdout,
+        "hello from the context as 0\nexec form\n1234\nwc-present\n",
+        result.stderr,
+      );
       // Rebuild: every step is cached, and nothing runs.
       let ran = 0;
       const again = await buildImage(store, ctx, { run: () => Promise.resolve(++ran) });

@@ -7,9 +7,8 @@ import {
   importLayout,
   MEDIA_TYPE_OCI_LAYER_ZSTD,
   readLayoutIndex,
-  Snapshotter,
 } from "@tsk/image";
-import { busyboxImage, requireTool, run, tempDir } from "./_image_fixture.ts";
+import { busyboxImage, requireTool, run, runImage, tempDir } from "./_image_fixture.ts";
 
 const haveSkopeo = requireTool("/usr/bin/skopeo");
 const haveUmoci = requireTool("/usr/bin/umoci");
@@ -78,12 +77,12 @@ Deno.test({
         if (format === "zstd") {
           assert.equal(img.manifest.layers[0].mediaType, MEDIA_TYPE_OCI_LAYER_ZSTD);
         }
-        const snaps = await Snapshotter.open(store, { root: join(dir, "snaps") });
-        const rootfs = await snaps.prepare(`c-${format}`, name);
-        assert.equal(rootfs.lowerDirs.length, 1);
-        const out = await run("chroot", [rootfs.lowerDirs[0], "/bin/sh", "-c", "echo ran $0"]);
-        assert.equal(out.trim(), "ran /bin/sh");
-        await snaps.remove(`c-${format}`);
+        if (Deno.uid() === 0) {
+          // It runs under @tsk/runtime, from its layer snapshots.
+          const r = await runImage(store, name, ["/bin/sh", "-c", "echo ran $0 as $(id -u)"], dir);
+          assert.equal(r.stdout, "ran /bin/sh as 0\n", r.stderr);
+          assert.equal(r.code, 0);
+        }
       }
     } finally {
       await Deno.remove(dir, { recursive: true });
