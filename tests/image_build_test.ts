@@ -223,6 +223,9 @@ CMD ["/bin/sh", "-c", "cat /out.txt /tmp/uid; test -e /usr/bin/wc && echo wc-pre
       assert.ok(progress.at(-1)?.startsWith("=> sha256:"), progress.join("\n"));
       const img = await store.image("multi:1");
       assert.equal(img.manifest.layers.length, 1 + 3);
+      const history = img.config.history ?? [];
+      assert.equal(history.filter((h) => !h.empty_layer).length, img.manifest.layers.length);
+      assert.equal(history[0].created_by, "tsk", "the base image's history is kept");
       // The built image runs under @tsk/runtime, from snapshots.
       const result = await runImage(store, "multi:1", undefined, dir);
       assert.equal(

@@ -367,7 +367,9 @@ export async function buildImage(
 
   const resolveImage = async (
     ref: string,
-  ): Promise<{ layers: ImageLayer[]; config: ContainerConfig; key: string }> => {
+  ): Promise<
+    { layers: ImageLayer[]; config: ContainerConfig; history: History[]; key: string }
+  > => {
     let img;
     try {
       img = await store.image(ref);
@@ -389,9 +391,15 @@ export async function buildImage(
       img = await store.image(pulled.descriptor);
     }
     const diffIds = img.config.rootfs.diff_ids;
+    // Keep the base's history: tools expect one non-empty entry per layer.
+    let history = structuredClone(img.config.history ?? []);
+    if (history.filter((h) => !h.empty_layer).length !== diffIds.length) {
+      history = diffIds.map(() => ({ created_by: `FROM ${ref}` }));
+    }
     return {
       layers: img.manifest.layers.map((d, i) => ({ descriptor: d, diffId: diffIds[i] })),
       config: structuredClone(img.config.config ?? {}),
+      history,
       key: img.descriptor.digest,
     };
   };
@@ -472,7 +480,7 @@ export async function buildImage(
           stage,
           layers: base.layers,
           config: base.config,
-          history: [],
+          history: base.history,
           key: base.key,
           args: {},
           shell: base.config.Shell ?? ["/bin/sh", "-c"],
