@@ -2,9 +2,9 @@
 // COPY --from, and RUN steps executed in real @tsk/runtime containers.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildImage, ImageStore, pushImage, Snapshotter } from "@tsk/image";
+import { buildImage, exportLayout, ImageStore, pushImage, Snapshotter } from "@tsk/image";
 import { REGISTRY_BIN, startRegistry } from "@tsk/image/testing";
-import { busyboxImage, requireTool, runImage, tempDir } from "./_image_fixture.ts";
+import { busyboxImage, requireTool, run, runImage, tempDir } from "./_image_fixture.ts";
 
 const isRoot = Deno.uid() === 0;
 
@@ -239,6 +239,20 @@ CMD ["/bin/sh", "-c", "cat /out.txt /tmp/uid; test -e /usr/bin/wc && echo wc-pre
       assert.equal(ran, 0);
       assert.ok(again.steps.filter((s) => s.layer).every((s) => s.cached));
       assert.deepEqual((await store.image(again.descriptor)).manifest.layers, img.manifest.layers);
+      // The first stage's RUN layers carry whiteouts that umoci applies.
+      if (requireTool("/usr/bin/umoci")) {
+        await buildImage(store, ctx, { target: "build", tags: ["stage1:1"] });
+        await exportLayout(store, "stage1:1", join(dir, "layout"));
+        await run("umoci", ["unpack", "--image", `${join(dir, "layout")}:1`, join(dir, "bundle")]);
+        const root = join(dir, "bundle/rootfs");
+        await assert.rejects(Deno.lstat(join(root, "usr/bin/wc")), Deno.errors.NotFound);
+        await assert.rejects(Deno.lstat(join(root, "gone")), Deno.errors.NotFound);
+        assert.ok((await Deno.lstat(join(root, "usr/bin/tr"))).isSymlink);
+        assert.equal(
+          await Deno.readTextFile(join(root, "work/out.txt")),
+          "hello from the context as 0\nexec form\n",
+        );
+      }
       // A failing RUN names the step.
       await Deno.writeTextFile(join(ctx, "Fail"), "FROM busybox:latest\nRUN exit 3\n");
       await assert.rejects(
