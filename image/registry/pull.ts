@@ -11,7 +11,12 @@ import { parseManifestDocument } from "../oci/document.ts";
 import { selectManifest } from "../oci/image_index.ts";
 import { MEDIA_TYPE_OCI_MANIFEST } from "../oci/media_types.ts";
 import { hostPlatform, type Platform } from "../oci/platform.ts";
-import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
+import {
+  formatReference,
+  parseReference,
+  type Reference,
+  registryEndpoint,
+} from "../oci/reference.ts";
 import { parseImageConfig } from "../oci/config.ts";
 import type { ImageStore } from "../store/image_store.ts";
 import { RegistryClient, type RegistryClientOptions } from "./client.ts";
@@ -127,9 +132,11 @@ export async function pullImage(
 
 async function pull(store: ImageStore, ref: Reference, options: PullOptions): Promise<PullResult> {
   const reference = formatReference(ref);
-  const client = options.client ?? new RegistryClient(ref.registry!, options);
+  const endpoint = registryEndpoint(ref);
+  const repository = endpoint.repository;
+  const client = options.client ?? new RegistryClient(endpoint.host, options);
   const platform = options.platform ?? hostPlatform();
-  const top = await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? "latest");
+  const top = await client.getManifest(repository, ref.digest ?? ref.tag ?? "latest");
   let doc = parseManifestDocument(top.bytes, top.mediaType);
   let bytes = top.bytes;
   let descriptor: Descriptor = {
@@ -140,7 +147,7 @@ async function pull(store: ImageStore, ref: Reference, options: PullOptions): Pr
   };
   if (doc.kind === "index") {
     const chosen = selectManifest(doc.index, platform);
-    const m = await client.getManifest(ref.repository, chosen.digest);
+    const m = await client.getManifest(repository, chosen.digest);
     bytes = m.bytes;
     doc = parseManifestDocument(m.bytes, chosen.mediaType);
     descriptor = { mediaType: chosen.mediaType, digest: m.digest, size: m.bytes.length };
@@ -158,7 +165,7 @@ async function pull(store: ImageStore, ref: Reference, options: PullOptions): Pr
     options.onProgress?.({ digest: d.digest, status: "transferring", current: 0, total: d.size });
     // put() checks digest and size as the bytes stream in and stores nothing
     // on a mismatch, so the stream need not be hashed twice.
-    const stream = await client.fetchBlob(ref.repository, d, { verify: false });
+    const stream = await client.fetchBlob(repository, d, { verify: false });
     await store.content.put(stream, {
       expected: d.digest,
       size: d.size,

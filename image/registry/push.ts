@@ -8,7 +8,7 @@
 import { ValidationError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { parseManifestDocument } from "../oci/document.ts";
-import { parseReference } from "../oci/reference.ts";
+import { parseReference, registryEndpoint } from "../oci/reference.ts";
 import type { ImageStore } from "../store/image_store.ts";
 import { RegistryClient, type RegistryClientOptions } from "./client.ts";
 import type { TransferProgress } from "./progress.ts";
@@ -84,7 +84,8 @@ export async function pushImage(
       }, such as localhost:5000/${ref.repository}`,
     );
   }
-  const client = options.client ?? new RegistryClient(ref.registry, options);
+  const { host, repository } = registryEndpoint(ref);
+  const client = options.client ?? new RegistryClient(host, options);
   const root = await store.resolve(image);
   const result: PushResult = {
     digest: root.digest,
@@ -95,7 +96,7 @@ export async function pushImage(
     options.onProgress?.({ digest: d.digest, status: "transferring", current: 0, total: d.size });
     // pushBlob() hashes what it sends and fails before committing a mismatch.
     const open = () => store.content.open(d.digest, { verify: false });
-    const outcome = await client.pushBlob(ref.repository, d, open, {
+    const outcome = await client.pushBlob(repository, d, open, {
       mountFrom: options.mountFrom,
       chunkSize: options.chunkSize,
       onProgress: (n) =>
@@ -126,7 +127,7 @@ export async function pushImage(
       const blobs = [doc.manifest.config, ...doc.manifest.layers];
       await parallel(blobs, options.concurrency ?? 3, pushBlob);
     }
-    await client.putManifest(ref.repository, reference, bytes, d.mediaType);
+    await client.putManifest(repository, reference, bytes, d.mediaType);
   };
   await pushManifest(root, ref.digest ?? ref.tag ?? "latest");
   return result;
