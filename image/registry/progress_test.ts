@@ -28,5 +28,8 @@ Deno.test("progressRenderer() redraws one bar per blob in place on a terminal", 
   assert.equal(out.length, 3);
   assert.ok(!out[0].includes("\x1b[1A"));
   assert.ok(out[2].startsWith("\x1b[2A"), JSON.stringify(out[2]));
-  assert.ok(out[2].includes("aaaaaaaaaaaa: Done (100 B)\n\x1b[2Kbbbbbbbbbbbb: ["), JSON.stringify(out[2]));
+  assert.ok(
+    out[2].includes("aaaaaaaaaaaa: Done (100 B)\n\x1b[2Kbbbbbbbbbbbb: ["),
+    JSON.stringify(out[2]),
+  );
 });
