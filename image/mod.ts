@@ -29,10 +29,5 @@ export * from "./registry/pull.ts";
 export * from "./registry/push.ts";
 export * from "./build/dockerfile.ts";
 export * from "./build/dockerignore.ts";
-export {
-  DOCKER_DEFAULT_CAPABILITIES,
-  type RunStep,
-  type RunStepRequest,
-  runWithRuntime,
-} from "./build/run_step.ts";
+export { type RunStep, type RunStepRequest, runWithRuntime } from "./build/run_step.ts";
 export * from "./build/builder.ts";

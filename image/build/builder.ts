@@ -178,38 +178,14 @@ function globRe(pattern: string): RegExp {
 }
 
 /**
- * Resolves a relative path inside `root` as if `root` were `/`: symlinks in
- * the directories on the way are followed but never out of `root` (an
- * absolute target restarts at `root`, `..` stops at it), as Docker resolves
- * COPY sources (the last component too, when `followLast`).
+ * Resolves a relative path inside `root` as if `root` were `/`, following
+ * symlinks but never out of `root`, as Docker resolves COPY sources. The
+ * runtime owns this (it resolves mount destinations the same way); it loads
+ * only when a build copies, so pull and push do not pay for it.
  */
-async function resolveInRoot(root: string, rel: string, followLast: boolean): Promise<string> {
-  const todo = rel.split("/").filter((p) => p && p !== ".");
-  const done: string[] = [];
-  let hops = 0;
-  while (todo.length > 0) {
-    const part = todo.shift()!;
-    if (part === "..") {
-      done.pop();
-      continue;
-    }
-    if (todo.length === 0 && !followLast) {
-      done.push(part);
-      break;
-    }
-    const st = await Deno.lstat(join(root, ...done, part)).catch(() => null);
-    if (st?.isSymlink) {
-      if (++hops > 40) {
-        throw new BuildError(`Cannot resolve ${rel}: too many levels of symbolic links`);
-      }
-      const target = await Deno.readLink(join(root, ...done, part));
-      if (target.startsWith("/")) done.length = 0;
-      todo.unshift(...target.split("/").filter((p) => p && p !== "."));
-      continue;
-    }
-    done.push(part);
-  }
-  return join(root, ...done);
+async function resolveInRoot(root: string, rel: string): Promise<string> {
+  const { secureJoin } = await import("@tsk/runtime");
+  return secureJoin(root, rel);
 }
 
 /** Expands a source pattern inside `root` into relative paths (never escaping it). */
@@ -226,7 +202,7 @@ async function expandSources(root: string, pattern: string): Promise<string[]> {
       }
       const re = globRe(seg);
       try {
-        for await (const e of Deno.readDir(await resolveInRoot(root, c, true))) {
+        for await (const e of Deno.readDir(await resolveInRoot(root, c))) {
           if (re.test(e.name)) next.push(c ? `${c}/${e.name}` : e.name);
         }
       } catch { /* not a directory */ }
@@ -699,7 +675,7 @@ export async function buildImage(
         if (useIgnore && rel !== "" && ignore.ignores(rel)) {
           throw new BuildError(`${where}: ${ins.name} ${src}: ${rel} is excluded by .dockerignore`);
         }
-        const abs = await resolveInRoot(root, rel, true);
+        const abs = await resolveInRoot(root, rel);
         const resolvedRel = relative(root, abs);
         if (useIgnore && resolvedRel !== rel && resolvedRel !== "" && ignore.ignores(resolvedRel)) {
           throw new BuildError(

@@ -37,24 +37,6 @@ export interface RunStepRequest {
 /** Runs one RUN step; resolves to the exit code (or null when killed by a signal). */
 export type RunStep = (req: RunStepRequest) => Promise<number | null>;
 
-/** Capabilities Docker gives build and run containers by default. */
-export const DOCKER_DEFAULT_CAPABILITIES: readonly string[] = [
-  "CAP_CHOWN",
-  "CAP_DAC_OVERRIDE",
-  "CAP_FSETID",
-  "CAP_FOWNER",
-  "CAP_MKNOD",
-  "CAP_NET_RAW",
-  "CAP_SETGID",
-  "CAP_SETUID",
-  "CAP_SETFCAP",
-  "CAP_SETPCAP",
-  "CAP_NET_BIND_SERVICE",
-  "CAP_SYS_CHROOT",
-  "CAP_KILL",
-  "CAP_AUDIT_WRITE",
-];
-
 /**
  * Builds the OCI runtime spec of a RUN step from the runtime's default spec:
  * Docker's default capabilities, a private network namespace, a writable root.
@@ -62,17 +44,23 @@ export const DOCKER_DEFAULT_CAPABILITIES: readonly string[] = [
  * @param req The step.
  * @param rootPath Where the overlay is mounted.
  * @param spec The runtime's default spec (`defaultSpec()` of `@tsk/runtime`), changed in place.
+ * @param capabilities Docker's default set (`DEFAULT_CAPABILITIES` of `@tsk/runtime`).
  * @returns The spec.
  *
  * @example The spec of a step
  * ```ts ignore
- * import { defaultSpec } from "@tsk/runtime";
+ * import { DEFAULT_CAPABILITIES, defaultSpec } from "@tsk/runtime";
  * import { runStepSpec } from "@tsk/image";
  * const spec = runStepSpec({ args: ["true"], env: [], cwd: "/", uid: 0, gid: 0, lowerDirs: [],
- *   upperDir: "/u", workDir: "/w", scratch: "/s" }, "/mnt", defaultSpec());
+ *   upperDir: "/u", workDir: "/w", scratch: "/s" }, "/mnt", defaultSpec(), DEFAULT_CAPABILITIES);
  * ```
  */
-export function runStepSpec(req: RunStepRequest, rootPath: string, spec: Spec): Spec {
+export function runStepSpec(
+  req: RunStepRequest,
+  rootPath: string,
+  spec: Spec,
+  capabilities: readonly string[],
+): Spec {
   spec.process.args = req.args;
   spec.root.readonly = false;
   spec.hostname = "buildkitsandbox";
@@ -81,7 +69,7 @@ export function runStepSpec(req: RunStepRequest, rootPath: string, spec: Spec): 
   spec.process.cwd = req.cwd;
   spec.process.user = { uid: req.uid, gid: req.gid };
   spec.process.noNewPrivileges = false;
-  const caps = [...DOCKER_DEFAULT_CAPABILITIES];
+  const caps = [...capabilities];
   spec.process.capabilities = { bounding: caps, effective: caps, permitted: caps };
   return spec;
 }
@@ -104,10 +92,10 @@ export async function runWithRuntime(req: RunStepRequest): Promise<number | null
   const state = join(req.scratch, "state");
   await Deno.mkdir(mnt, { recursive: true });
   await Deno.mkdir(state, { recursive: true });
-  const { createContainer, defaultSpec } = await import("@tsk/runtime");
+  const { createContainer, defaultSpec, DEFAULT_CAPABILITIES } = await import("@tsk/runtime");
   const id = `tsk-build-${crypto.randomUUID().slice(0, 12)}`;
   const c = await createContainer(id, {
-    spec: runStepSpec(req, mnt, defaultSpec()),
+    spec: runStepSpec(req, mnt, defaultSpec(), DEFAULT_CAPABILITIES),
     root: state,
     bundle: req.scratch,
     rootfs: { lowerDirs: req.lowerDirs, upperDir: req.upperDir, workDir: req.workDir },

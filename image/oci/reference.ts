@@ -120,7 +120,10 @@ export function formatReference(ref: Reference): string {
  * `library/busybox`.
  *
  * @param ref A reference with a registry.
+ * @param field The field the reference came from, named in errors.
  * @returns The host to connect to and the repository path for the API.
+ * @throws {ValidationError} When the reference names no registry (there is
+ * no implicit default: tsk never reaches for a registry nobody named).
  *
  * @example Docker Hub's official images
  * ```ts
@@ -129,8 +132,19 @@ export function formatReference(ref: Reference): string {
  * // { host: "registry-1.docker.io", repository: "library/busybox" }
  * ```
  */
-export function registryEndpoint(ref: Reference): { host: string; repository: string } {
-  const host = ref.registry ?? "";
+export function registryEndpoint(
+  ref: Reference,
+  field = "reference",
+): { host: string; repository: string } {
+  const host = ref.registry;
+  if (!host) {
+    throw new ValidationError(
+      field,
+      `expected a registry host in ${
+        JSON.stringify(formatReference(ref))
+      }, such as localhost:5000/${ref.repository}`,
+    );
+  }
   if (host === "docker.io" || host === "index.docker.io" || host === "registry-1.docker.io") {
     return {
       host: "registry-1.docker.io",

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { NotFoundError, ValidationError } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { parseManifestDocument } from "../oci/document.ts";
 import { selectManifest } from "../oci/image_index.ts";
@@ -114,25 +114,22 @@ export async function pullImage(
   options: PullOptions = {},
 ): Promise<PullResult> {
   const ref = parseReference(reference);
-  if (!ref.registry) {
-    throw new ValidationError(
-      "reference",
-      `expected a registry host in ${
-        JSON.stringify(reference)
-      }, such as localhost:5000/${ref.repository}`,
-    );
-  }
+  const endpoint = registryEndpoint(ref);
   const lease = await store.lease();
   try {
-    return await pull(store, ref, options);
+    return await pull(store, ref, endpoint, options);
   } finally {
     await lease.release();
   }
 }
 
-async function pull(store: ImageStore, ref: Reference, options: PullOptions): Promise<PullResult> {
+async function pull(
+  store: ImageStore,
+  ref: Reference,
+  endpoint: { host: string; repository: string },
+  options: PullOptions,
+): Promise<PullResult> {
   const reference = formatReference(ref);
-  const endpoint = registryEndpoint(ref);
   const repository = endpoint.repository;
   const client = options.client ?? new RegistryClient(endpoint.host, options);
   const platform = options.platform ?? hostPlatform();

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { ValidationError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { parseManifestDocument } from "../oci/document.ts";
 import { parseReference, registryEndpoint } from "../oci/reference.ts";
@@ -76,15 +75,7 @@ export async function pushImage(
   options: PushOptions = {},
 ): Promise<PushResult> {
   const ref = parseReference(destination, "destination");
-  if (!ref.registry) {
-    throw new ValidationError(
-      "destination",
-      `expected a registry host in ${
-        JSON.stringify(destination)
-      }, such as localhost:5000/${ref.repository}`,
-    );
-  }
-  const { host, repository } = registryEndpoint(ref);
+  const { host, repository } = registryEndpoint(ref, "destination");
   const client = options.client ?? new RegistryClient(host, options);
   const root = await store.resolve(image);
   const result: PushResult = {
