@@ -40,7 +40,9 @@ CMD --serve
     "src/main.txt": "main\n",
     "src/debug.log": "noise\n",
     "src/keep.log": "kept\n",
-    ".dockerignore": "**/*.log\n!src/keep.log\n",
+    "src/docs/a.md": "a\n",
+    "src/docs/keep.md": "keep\n",
+    ".dockerignore": "**/*.log\n!src/keep.log\nsrc/docs\n!src/docs/keep.md\n",
   });
   try {
     // A tar.gz for ADD to unpack.
@@ -87,6 +89,8 @@ CMD --serve
     assert.deepEqual(await files(lowerDirs[1]), [
       "app",
       "app/src",
+      "app/src/docs",
+      "app/src/docs/keep.md",
       "app/src/keep.log",
       "app/src/main.txt",
     ]);

@@ -721,8 +721,11 @@ export async function buildImage(
           });
         }
         for (const it of items) {
+          // An ignored directory is still walked when a `!` rule may bring
+          // back something below it (its entry then comes along, as in Docker).
           const exclude = useIgnore
-            ? (r: string) => ignore.ignores(it.rel ? `${it.rel}/${r}` : r)
+            ? (r: string, isDir: boolean) =>
+              ignore.ignores(it.rel ? `${it.rel}/${r}` : r) && !(isDir && ignore.hasExceptions())
             : undefined;
           const prefix = it.destRel ? `${it.destRel}/` : "";
           if (it.st.isDirectory) {

@@ -47,7 +47,7 @@ export interface CreateLayerOptions {
    * Skip a path (relative, `/`-separated) and, for a directory, all below it.
    * @default undefined
    */
-  exclude?: (path: string) => boolean;
+  exclude?: (path: string, isDirectory: boolean) => boolean;
   /**
    * Override the owner of every entry.
    * @default undefined (keep the files' owners)
@@ -129,8 +129,8 @@ export async function addTree(
     for (const name of names) {
       const p = join(abs, name);
       const r = rel ? `${rel}/${name}` : name;
-      if (options.exclude?.(r)) continue;
       const st = await Deno.lstat(p);
+      if (options.exclude?.(r, st.isDirectory)) continue;
       const tarName = prefix + r;
       const fmt = (st.mode ?? 0) & 0o170000;
       if (st.isDirectory) {
