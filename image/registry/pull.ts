@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError, ValidationError } from "../errors.ts";
+
 import type { Descriptor } from "../oci/descriptor.ts";
 import { parseManifestDocument } from "../oci/document.ts";
 import { selectManifest } from "../oci/image_index.ts";
@@ -21,6 +22,9 @@ import { parseImageConfig } from "../oci/config.ts";
 import type { ImageStore } from "../store/image_store.ts";
 import { RegistryClient, type RegistryClientOptions } from "./client.ts";
 import type { TransferProgress } from "./progress.ts";
+
+/** Image configs are small JSON; a registry announcing more is refused before fetching. */
+const MAX_CONFIG = 8 << 20;
 
 /** Options for {@linkcode pullImage}. */
 export interface PullOptions extends RegistryClientOptions {
@@ -177,6 +181,12 @@ async function pull(
     transferred += d.size;
     options.onProgress?.({ digest: d.digest, status: "done", current: d.size, total: d.size });
   };
+  if (manifest.config.size > MAX_CONFIG) {
+    throw new ValidationError(
+      "config.size",
+      `expected at most ${MAX_CONFIG} bytes for an image config, got ${manifest.config.size}`,
+    );
+  }
   await fetchOne(manifest.config);
   parseImageConfig(await store.content.get(manifest.config.digest));
   for (const l of manifest.layers) {
