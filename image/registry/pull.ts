@@ -6,7 +6,6 @@
  * @module
  */
 import { NotFoundError, ValidationError } from "../errors.ts";
-
 import type { Descriptor } from "../oci/descriptor.ts";
 import { parseManifestDocument } from "../oci/document.ts";
 import { selectManifest } from "../oci/image_index.ts";
