@@ -50,6 +50,17 @@ function creds(value: unknown): Credentials | undefined {
   return { username: s.slice(0, i), password: s.slice(i + 1) };
 }
 
+/** SOURCE_DATE_EPOCH (reproducible builds): whole seconds since the epoch. */
+function epochOf(value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d+$/.test(value)) {
+    throw new UsageError(
+      `SOURCE_DATE_EPOCH: expected whole seconds since 1970, got ${JSON.stringify(value)}`,
+    );
+  }
+  return Number(value);
+}
+
 function args(n: [number, number], positionals: string[], usage: string): void {
   if (positionals.length < n[0] || positionals.length > n[1]) {
     throw new UsageError(
@@ -104,6 +115,7 @@ const SUBS: Record<string, Sub> = {
         buildArgs,
         target: v.target as string | undefined,
         noCache: v["no-cache"] === true,
+        sourceDateEpoch: epochOf(ctx.io.env.SOURCE_DATE_EPOCH),
         credentials,
         onProgress: quiet ? undefined : (l) => ctx.io.err(l),
         onOutput: quiet ? undefined : (chunk) => {

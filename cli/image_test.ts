@@ -142,3 +142,25 @@ Deno.test("tsk image: build, ls, inspect, tag, export, import, rm, prune", async
     );
   });
 });
+
+Deno.test("tsk image build with SOURCE_DATE_EPOCH is reproducible across stores", async () => {
+  await withHome(async (_home, dir) => {
+    const ctx = join(dir, "ctx");
+    await Deno.mkdir(join(ctx, "sub"), { recursive: true });
+    await Deno.writeTextFile(join(ctx, "Dockerfile"), "FROM scratch\nCOPY . /app/\nENV A=1\n");
+    await Deno.writeTextFile(join(ctx, "sub/x.txt"), "x\n");
+    const digests = [];
+    for (const h of ["h1", "h2"]) {
+      const io = capture(join(dir, h));
+      io.env.SOURCE_DATE_EPOCH = "1700000000";
+      assert.equal(await main(["image", "build", "-q", ctx], io), 0, io.errs.join("\n"));
+      digests.push(io.lines[0]);
+      await Deno.utime(join(ctx, "sub/x.txt"), new Date(), new Date()); // mtimes do not leak in
+    }
+    assert.equal(digests[0], digests[1]);
+    const io = capture(join(dir, "h3"));
+    io.env.SOURCE_DATE_EPOCH = "yesterday";
+    assert.equal(await main(["image", "build", ctx], io), 2);
+    assert.match(io.errs[0], /SOURCE_DATE_EPOCH: expected whole seconds/);
+  });
+});
