@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { ImageError, NotFoundError, ValidationError } from "./errors.ts";
 import { ANNOTATION_REF_NAME, type Descriptor } from "./oci/descriptor.ts";
-import { parseDigest } from "./oci/digest.ts";
+import { isDigest, parseDigest } from "./oci/digest.ts";
 import { type ImageIndex, parseIndex } from "./oci/image_index.ts";
 import { parseManifestDocument } from "./oci/document.ts";
 import { isIndexMediaType, isManifestMediaType, MEDIA_TYPE_OCI_INDEX } from "./oci/media_types.ts";
@@ -98,10 +98,10 @@ export async function exportLayout(
   const root = await store.resolve(image);
   let refName = options.refName;
   if (refName === undefined) {
-    const ref = parseReference(
-      image.includes(":") || image.includes("@") ? image : normalizeName(image),
-    );
-    refName = ref.tag ?? "latest";
+    // The tag of a name; an image given by digest is recorded as `latest`.
+    refName = isDigest(image) || /^[a-f0-9]{6,64}$/.test(image)
+      ? "latest"
+      : parseReference(image).tag ?? "latest";
   }
   if (
     !/^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/
