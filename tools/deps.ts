@@ -25,4 +25,5 @@ export const DEBIAN_DEPS: readonly DebianDep[] = [
     why: "the distribution registry that @tsk/image pulls from and pushes to",
   },
   { name: "buildah", why: "peer in the image build benchmark" },
+  { name: "openssl", why: "key and certificate of the token server in the image registry tests" },
 ];
