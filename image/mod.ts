@@ -31,3 +31,4 @@ export * from "./build/dockerfile.ts";
 export * from "./build/dockerignore.ts";
 export { type RunStep, type RunStepRequest, runWithRuntime } from "./build/run_step.ts";
 export * from "./build/builder.ts";
+export * from "./process.ts";

@@ -1,6 +1,6 @@
 // Helpers of the image tests; the busybox image itself comes from @tsk/image/testing.
 import { join } from "node:path";
-import { type ImageStore, Snapshotter } from "@tsk/image";
+import { imageProcess, type ImageStore, Snapshotter } from "@tsk/image";
 import { createContainer, defaultSpec } from "@tsk/runtime";
 export { busyboxImage } from "@tsk/image/testing";
 
@@ -20,13 +20,11 @@ export async function runImage(
   const img = await store.image(image);
   const mnt = join(dir, `mnt-${id}`);
   await Deno.mkdir(mnt);
-  const c = img.config.config ?? {};
-  const spec = defaultSpec({
-    args: args ?? [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])],
-    readonly: false,
-  });
+  const proc = imageProcess(img.config, args ? { command: args } : {});
+  const spec = defaultSpec({ args: proc.args, readonly: false });
+  spec.process.env = proc.env;
+  spec.process.cwd = proc.cwd;
   spec.root.path = mnt;
-  if (c.Env) spec.process.env = c.Env;
   const container = await createContainer(id, {
     spec,
     root: join(dir, "state"),
