@@ -27,8 +27,8 @@ ARG VERSION
 ENV APP_VERSION=\${VERSION} HOME=/app
 WORKDIR /app
 COPY a.txt b.txt ./
-COPY src/ /app/src/
-ADD data.tar.gz /data/
+COPY --chmod=700 src/ /app/src/
+ADD data.tar.gz /data
 LABEL org.example.v="\${VERSION}"
 EXPOSE 8080 53/udp
 USER 1000:1000
@@ -95,6 +95,7 @@ CMD --serve
       "app/src/main.txt",
     ]);
     assert.deepEqual(await files(lowerDirs[0]), ["data", "data/inside.txt"]);
+    assert.equal((await Deno.stat(join(lowerDirs[1], "app/src/main.txt"))).mode! & 0o777, 0o700);
     // Nothing changed: every layer step is a cache hit and the layers are identical.
     const again = await buildImage(store, ctx, { buildArgs: { VERSION: "2" } });
     const layerSteps = again.steps.filter((s) => s.layer);

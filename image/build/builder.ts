@@ -729,12 +729,11 @@ export async function buildImage(
             : undefined;
           const prefix = it.destRel ? `${it.destRel}/` : "";
           if (it.st.isDirectory) {
-            await addTree(w, it.abs, { prefix, exclude, owner, mtime });
+            await addTree(w, it.abs, { prefix, exclude, owner, mtime, mode: chmod });
           } else if (ins.name === "ADD" && it.st.isFile && isArchive(it.rel)) {
             // ADD unpacks local archives into the destination directory.
-            const dir = destIsDir || destRaw.endsWith("/")
-              ? cleanRel(dest)
-              : cleanRel(posix.dirname(dest));
+            // As Docker: the destination of an unpacked archive is a directory.
+            const dir = cleanRel(dest);
             const f = await Deno.open(it.abs);
             for await (const e of readTar(decompressStream(f.readable))) {
               const parts = e.name.split("/").filter((p) => p && p !== ".");

@@ -49,6 +49,11 @@ export interface CreateLayerOptions {
    */
   exclude?: (path: string, isDirectory: boolean) => boolean;
   /**
+   * Override the permission bits of every entry (as COPY --chmod does).
+   * @default undefined (keep the files' modes)
+   */
+  mode?: number;
+  /**
    * Override the owner of every entry.
    * @default undefined (keep the files' owners)
    */
@@ -116,7 +121,7 @@ export async function addTree(
   const prefix = options.prefix ?? "";
   const seen = new Map<string, string>(); // dev:ino -> first name, for hard links
   const base = (h: TarHeaderInput, st: Deno.FileInfo): TarHeaderInput => ({
-    mode: (st.mode ?? 0o644) & 0o7777,
+    mode: options.mode ?? ((st.mode ?? 0o644) & 0o7777),
     uid: options.owner?.uid ?? st.uid ?? 0,
     gid: options.owner?.gid ?? st.gid ?? 0,
     mtime: options.mtime ?? Math.floor((st.mtime?.getTime() ?? 0) / 1000),
