@@ -322,3 +322,66 @@ Deno.test({
     }
   },
 });
+
+// A registry that fails on purpose cannot be made from the real one: this stub
+// answers 503 first, then cuts the body short, then serves the layer.
+Deno.test("pullImage() retries a blob after a 503 and a dropped connection, never after a 404", async () => {
+  await withStores(async (a, b) => {
+    const config = new TextEncoder().encode(JSON.stringify({
+      architecture: "amd64",
+      os: "linux",
+      rootfs: { type: "layers", diff_ids: [sha256Digest("x")] },
+    }));
+    const layer = new Uint8Array(200_000).fill(7);
+    const manifest = new TextEncoder().encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: {
+        mediaType: "application/vnd.oci.image.config.v1+json",
+        digest: sha256Digest(config),
+        size: config.length,
+      },
+      layers: [{
+        mediaType: "application/vnd.oci.image.layer.v1.tar",
+        digest: sha256Digest(layer),
+        size: layer.length,
+      }],
+    }));
+    let layerRequests = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+      const path = new URL(req.url).pathname;
+      if (path.includes("/manifests/")) {
+        if (path.startsWith("/v2/gone/")) return new Response("{}", { status: 404 });
+        return new Response(manifest, {
+          headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" },
+        });
+      }
+      if (path.endsWith(sha256Digest(config))) return new Response(config);
+      layerRequests++;
+      if (layerRequests === 1) return new Response("busy", { status: 503 });
+      if (layerRequests === 2) {
+        const body = new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(layer.subarray(0, 50_000));
+            c.error(new Error("connection dropped"));
+          },
+        });
+        return new Response(body, { headers: { "content-length": String(layer.length) } });
+      }
+      return new Response(layer);
+    });
+    try {
+      const host = `127.0.0.1:${server.addr.port}`;
+      const r = await pullImage(a, `${host}/flaky:1`);
+      assert.equal(layerRequests, 3);
+      assert.ok(await a.content.has(sha256Digest(layer)));
+      assert.equal(r.name, `${host}/flaky:1`);
+      await assert.rejects(
+        pullImage(b, `${host}/gone:1`),
+        (e: unknown) => e instanceof RegistryError && e.status === 404,
+      );
+    } finally {
+      await server.shutdown();
+    }
+  });
+});

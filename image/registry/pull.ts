@@ -21,6 +21,7 @@ import { parseImageConfig } from "../oci/config.ts";
 import type { ImageStore } from "../store/image_store.ts";
 import { RegistryClient, type RegistryClientOptions } from "./client.ts";
 import type { TransferProgress } from "./progress.ts";
+import { retrying } from "./_retry.ts";
 
 /** Image configs are small JSON; a registry announcing more is refused before fetching. */
 const MAX_CONFIG = 8 << 20;
@@ -47,6 +48,12 @@ export interface PullOptions extends RegistryClientOptions {
    * @default undefined
    */
   onProgress?: (p: TransferProgress) => void;
+  /**
+   * Attempts per manifest and blob when a transfer fails for a reason that
+   * may pass (dropped connection, HTTP 5xx or 429).
+   * @default 3
+   */
+  retries?: number;
   /**
    * A client to reuse (its host must be the reference's registry).
    * @default a new client for the reference's registry
@@ -136,7 +143,10 @@ async function pull(
   const repository = endpoint.repository;
   const client = options.client ?? new RegistryClient(endpoint.host, options);
   const platform = options.platform ?? hostPlatform();
-  const top = await client.getManifest(repository, ref.digest ?? ref.tag ?? "latest");
+  const top = await retrying(
+    () => client.getManifest(repository, ref.digest ?? ref.tag ?? "latest"),
+    options.retries ?? 3,
+  );
   let doc = parseManifestDocument(top.bytes, top.mediaType);
   let bytes = top.bytes;
   let descriptor: Descriptor = {
@@ -147,7 +157,10 @@ async function pull(
   };
   if (doc.kind === "index") {
     const chosen = selectManifest(doc.index, platform);
-    const m = await client.getManifest(repository, chosen.digest);
+    const m = await retrying(
+      () => client.getManifest(repository, chosen.digest),
+      options.retries ?? 3,
+    );
     bytes = m.bytes;
     doc = parseManifestDocument(m.bytes, chosen.mediaType);
     descriptor = { mediaType: chosen.mediaType, digest: m.digest, size: m.bytes.length };
@@ -165,18 +178,22 @@ async function pull(
     options.onProgress?.({ digest: d.digest, status: "transferring", current: 0, total: d.size });
     // put() checks digest and size as the bytes stream in and stores nothing
     // on a mismatch, so the stream need not be hashed twice.
-    const stream = await client.fetchBlob(repository, d, { verify: false });
-    await store.content.put(stream, {
-      expected: d.digest,
-      size: d.size,
-      onProgress: (n) =>
-        options.onProgress?.({
-          digest: d.digest,
-          status: "transferring",
-          current: n,
-          total: d.size,
-        }),
-    });
+    // A dropped connection or a 5xx starts the blob again (put() keeps nothing
+    // of a failed attempt).
+    await retrying(async () => {
+      const stream = await client.fetchBlob(repository, d, { verify: false });
+      await store.content.put(stream, {
+        expected: d.digest,
+        size: d.size,
+        onProgress: (n) =>
+          options.onProgress?.({
+            digest: d.digest,
+            status: "transferring",
+            current: n,
+            total: d.size,
+          }),
+      });
+    }, options.retries ?? 3);
     transferred += d.size;
     options.onProgress?.({ digest: d.digest, status: "done", current: d.size, total: d.size });
   };

@@ -12,6 +12,7 @@ import type { ImageStore } from "../store/image_store.ts";
 import { RegistryClient, type RegistryClientOptions } from "./client.ts";
 import type { TransferProgress } from "./progress.ts";
 import { parallel } from "./pull.ts";
+import { retrying } from "./_retry.ts";
 
 /** Options for {@linkcode pushImage}. */
 export interface PushOptions extends RegistryClientOptions {
@@ -30,6 +31,12 @@ export interface PushOptions extends RegistryClientOptions {
    * @default undefined
    */
   mountFrom?: string;
+  /**
+   * Attempts per blob and manifest when a transfer fails for a reason that
+   * may pass (dropped connection, HTTP 5xx or 429).
+   * @default 3
+   */
+  retries?: number;
   /**
    * Called as each blob progresses.
    * @default undefined
@@ -87,17 +94,19 @@ export async function pushImage(
     options.onProgress?.({ digest: d.digest, status: "transferring", current: 0, total: d.size });
     // pushBlob() hashes what it sends and fails before committing a mismatch.
     const open = () => store.content.open(d.digest, { verify: false });
-    const outcome = await client.pushBlob(repository, d, open, {
-      mountFrom: options.mountFrom,
-      chunkSize: options.chunkSize,
-      onProgress: (n) =>
-        options.onProgress?.({
-          digest: d.digest,
-          status: "transferring",
-          current: n,
-          total: d.size,
-        }),
-    });
+    // A failed upload starts over (the registry keeps nothing of it).
+    const outcome = await retrying(() =>
+      client.pushBlob(repository, d, open, {
+        mountFrom: options.mountFrom,
+        chunkSize: options.chunkSize,
+        onProgress: (n) =>
+          options.onProgress?.({
+            digest: d.digest,
+            status: "transferring",
+            current: n,
+            total: d.size,
+          }),
+      }), options.retries ?? 3);
     result.blobs[outcome]++;
     if (outcome === "uploaded") result.bytes += d.size;
     options.onProgress?.({
@@ -118,7 +127,10 @@ export async function pushImage(
       const blobs = [doc.manifest.config, ...doc.manifest.layers];
       await parallel(blobs, options.concurrency ?? 3, pushBlob);
     }
-    await client.putManifest(repository, reference, bytes, d.mediaType);
+    await retrying(
+      () => client.putManifest(repository, reference, bytes, d.mediaType),
+      options.retries ?? 3,
+    );
   };
   await pushManifest(root, ref.digest ?? ref.tag ?? "latest");
   return result;
