@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { tskHome } from "@tsk/api";
 import { ImageError, NotFoundError, ValidationError } from "./errors.ts";
 import type { Descriptor } from "./oci/descriptor.ts";
+import type { ImageLayer } from "./commit.ts";
 import { parseDigest } from "./oci/digest.ts";
 import { layerCompression } from "./oci/media_types.ts";
 import { hostPlatform, type Platform } from "./oci/platform.ts";
@@ -112,6 +113,27 @@ export class Snapshotter {
   }
 
   /**
+   * Returns a short path to a layer's snapshot: `<root>/l/<12 hex>`, a
+   * symlink to its directory. overlayfs takes all lower dirs in one mount
+   * option of at most a page, so short paths let images have ~3 times more
+   * layers (as Docker's overlay2 `l/` links do).
+   */
+  async #shortDir(hex: string): Promise<string> {
+    const link = join(this.root, "l", hex.slice(0, 12));
+    const target = `../layers/${hex}/fs`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const current = await Deno.readLink(link).catch(() => null);
+      if (current === target) return link;
+      if (current !== null) return join(this.root, "layers", hex, "fs"); // prefix taken: long path
+      await Deno.mkdir(join(this.root, "l"), { recursive: true });
+      await Deno.symlink(target, link).catch((err) => {
+        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      });
+    }
+    return join(this.root, "layers", hex, "fs");
+  }
+
+  /**
    * Unpacks a layer into its snapshot unless that was done before. Two
    * concurrent callers (in this process or another) unpack it once.
    *
@@ -167,7 +189,8 @@ export class Snapshotter {
 
   /**
    * Unpacks every layer of an image (shared snapshots) and returns the
-   * lower dirs in overlayfs order, top-most first.
+   * lower dirs in overlayfs order, top-most first, as short links
+   * (`<root>/l/<id>`) to the snapshot directories.
    *
    * @param image An image name or digest in the store.
    * @param platform For a multi-platform image, which one.
@@ -185,8 +208,25 @@ export class Snapshotter {
         `expected ${manifest.layers.length} entries (one per layer), got ${diffIds.length}`,
       );
     }
-    const dirs = await Promise.all(manifest.layers.map((l, i) => this.unpack(l, diffIds[i])));
-    return { lowerDirs: dirs.reverse(), diffIds };
+    const lowerDirs = await this.lowerDirs(
+      manifest.layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i] })),
+    );
+    return { lowerDirs, diffIds };
+  }
+
+  /**
+   * Unpacks layers (once each, shared) and returns them as overlay lower
+   * dirs: short links, top-most layer first.
+   *
+   * @param layers The layers, base first.
+   * @returns The lower dirs, top-most first.
+   */
+  async lowerDirs(layers: ImageLayer[]): Promise<string[]> {
+    await Promise.all(layers.map((l) => this.unpack(l.descriptor, l.diffId)));
+    const dirs = await Promise.all(
+      layers.map((l) => this.#shortDir(parseDigest(l.diffId, "diffId").hex)),
+    );
+    return dirs.reverse();
   }
 
   /**
@@ -290,6 +330,10 @@ export class Snapshotter {
       }
       if (!/^[a-f0-9]{64}$/.test(e.name) || keep.has(e.name)) continue;
       await withLock(join(this.root, "layers", `${e.name}.lock`), async () => {
+        const link = join(this.root, "l", e.name.slice(0, 12));
+        if ((await Deno.readLink(link).catch(() => null)) === `../layers/${e.name}/fs`) {
+          await Deno.remove(link);
+        }
         await Deno.remove(p, { recursive: true });
       });
       removed.push(`sha256:${e.name}`);

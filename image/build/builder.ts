@@ -624,10 +624,7 @@ export async function buildImage(
       if (m) chown = { uid: Number(m[1]), gid: Number(m[2] ?? m[1]) };
       else {
         // Names resolve through the stage's own /etc/passwd and /etc/group.
-        const lowers = (await Promise.all(state.layers.map((l) =>
-          snaps.unpack(l.descriptor, l.diffId)
-        )))
-          .reverse();
+        const lowers = await snaps.lowerDirs(state.layers);
         chown = await lookupUser(lowers, spec);
         // As Docker: a user without a group gets the same numeric id as group.
         if (!spec.includes(":")) chown.gid = chown.uid;
@@ -801,9 +798,7 @@ export async function buildImage(
       state.config.User ?? "",
     );
     await withCache(state, key, ins.text, async () => {
-      const lowerDirs = (await Promise.all(state.layers.map((l) =>
-        snaps.unpack(l.descriptor, l.diffId)
-      ))).reverse();
+      const lowerDirs = await snaps.lowerDirs(state.layers);
       const dir = join(scratchRoot, `run-${crypto.randomUUID().slice(0, 8)}`);
       const upperDir = join(dir, "upper"), workDir = join(dir, "work");
       await Deno.mkdir(upperDir, { recursive: true });
