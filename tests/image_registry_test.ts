@@ -21,6 +21,10 @@ import { PASSWORD, REGISTRY_BIN, startRegistry, USER } from "./_registry_fixture
 
 const ready = requireTool(REGISTRY_BIN) && requireTool("/usr/bin/skopeo");
 
+function dirOf(store: ImageStore): string {
+  return join(store.root, "..");
+}
+
 async function withStores(fn: (a: ImageStore, b: ImageStore, dir: string) => Promise<void>) {
   const dir = await tempDir("reg");
   try {
@@ -73,6 +77,15 @@ Deno.test({
           );
           assert.equal(info.Digest, m.digest);
         }
+        // Concurrent pulls of the same image into one store: both succeed, one copy.
+        const c = await ImageStore.open({ root: join(dirOf(b), "concurrent") });
+        const both = await Promise.all([
+          pullImage(c, `${reg.host}/lib/busybox:1`, { tag: "one" }),
+          pullImage(c, `${reg.host}/lib/busybox:1`, { tag: "two" }),
+        ]);
+        assert.deepEqual(both.map((p) => p.descriptor.digest), [m.digest, m.digest]);
+        assert.deepEqual((await c.list()).map((r) => r.name), ["one:latest", "two:latest"]);
+        assert.equal((await c.content.list()).length, 3);
         // And we pull it back into an empty store, byte for byte.
         const pulled = await pullImage(b, `${reg.host}/chunked/busybox:1`);
         assert.equal(pulled.descriptor.digest, m.digest);
