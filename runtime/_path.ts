@@ -35,6 +35,12 @@ export function dirname(path: string): string {
   return n.slice(0, i);
 }
 
+/** The last segment of a path. */
+export function basename(path: string): string {
+  const n = normalize(path);
+  return n.slice(n.lastIndexOf("/") + 1);
+}
+
 /** Resolves segments against the working directory, like `path.resolve`. */
 export function resolve(...parts: string[]): string {
   let out = "";

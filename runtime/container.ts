@@ -406,14 +406,24 @@ export async function createContainer(
   let cgroup: CgroupManager | undefined;
   let init: InitProcess | undefined;
   let stdio: StdioSetup | undefined;
+  let adopted = false;
+  let prepared: CgroupManager | null = null;
   try {
     sys.mkfifo(paths.fifo, 0o600);
-    cgroup = await createCgroupManager(cgroupPath);
-    await cgroup.create();
-    await cgroup.set(effectiveResources(spec));
     stdio = setupStdio(sys, options.stdio);
     const pidNs = spec.linux?.namespaces?.find((n) => n.type === "pid");
     const pooled = options.pool && pidNs && !pidNs.path ? options.pool.take() : undefined;
+    if (pooled) init = pooled;
+    prepared = pooled?.cgroup ? await pooled.cgroup : null;
+    if (prepared) {
+      cgroup = await adoptCgroup(prepared, cgroupPath).catch(() => undefined);
+      adopted = cgroup !== undefined;
+    }
+    if (cgroup === undefined) {
+      cgroup = await createCgroupManager(cgroupPath);
+      await cgroup.create();
+    }
+    await cgroup.set(effectiveResources(spec));
     init = pooled ?? spawnStage(sys, {
       stdio: stdio.childFds,
       pidNamespace: pidNs === undefined
@@ -422,7 +432,9 @@ export async function createContainer(
         ? { kind: "join", path: pidNs.path }
         : { kind: "new" },
     });
-    await cgroup.apply(init.pid);
+    if (!adopted) await cgroup.apply(init.pid);
+    // A pool cgroup that could not be adopted is empty now: remove it.
+    if (prepared && !adopted) await prepared.destroy().catch(() => {});
     await sendConfig(sys, init, {
       type: "init",
       spec,
@@ -464,6 +476,7 @@ export async function createContainer(
     }
     if (stdio) { for (const fd of stdio.toClose) sys.close(fd); }
     if (cgroup) await cgroup.destroy().catch(() => {});
+    if (prepared && !adopted) await prepared.destroy().catch(() => {});
     Deno.removeSync(paths.dir, { recursive: true });
     throw e;
   }
@@ -487,6 +500,31 @@ function effectiveResources(spec: Spec): LinuxResources {
     }));
   r.devices = [...(r.devices ?? []), ...DEFAULT_DEVICE_RULES.slice(1), ...extra];
   return r;
+}
+
+/**
+ * Takes over a pool's cgroup (the init is already in it) by renaming its
+ * directory in every hierarchy to the container's path: moving a running
+ * multi-threaded Deno between v1 hierarchies costs far more than a rename.
+ * Only within the same parent; on failure the renames are undone.
+ */
+async function adoptCgroup(prepared: CgroupManager, path: string): Promise<CgroupManager> {
+  if (posix.dirname(prepared.path) !== posix.dirname(path)) {
+    throw new RuntimeError("Cannot adopt the pool's cgroup: different parent");
+  }
+  const name = posix.basename(path);
+  const done: [string, string][] = [];
+  try {
+    for (const dir of new Set(Object.values(prepared.dirs()))) {
+      const to = posix.join(posix.dirname(dir), name);
+      Deno.renameSync(dir, to);
+      done.push([dir, to]);
+    }
+  } catch (e) {
+    for (const [from, to] of done.reverse()) Deno.renameSync(to, from);
+    throw e;
+  }
+  return await createCgroupManager(path);
 }
 
 function writePidFile(path: string, pid: number): void {

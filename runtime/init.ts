@@ -43,6 +43,17 @@ const NS_FLAGS: Record<string, number> = {
   cgroup: CLONE.NEWCGROUP,
 };
 
+/** Options for {@linkcode runStage}. */
+export interface StageOptions {
+  /** Create a network namespace before the configuration arrives (pooled inits). */
+  prepareNetns?: boolean;
+}
+
+interface PreparedNetns {
+  /** The host's network namespace. */
+  hostFd: number;
+}
+
 function reply(sys: Syscalls, msg: InitReply): void {
   writeMessageSync(sys, INIT_REPLY_FD, msg);
 }
@@ -53,15 +64,24 @@ function reply(sys: Syscalls, msg: InitReply): void {
  *
  * @param sys The host.
  */
-export function runStage(sys: Syscalls): void {
+export function runStage(sys: Syscalls, options: StageOptions = {}): void {
   // Before anything else: /proc/<us>/exe must not be reachable by others.
   sys.prctl(PR.SET_DUMPABLE, 0n);
+  let prepared: PreparedNetns | null = null;
+  if (options.prepareNetns) {
+    // A pooled init creates its network namespace while idle: it is the
+    // slowest namespace to create (over 10 ms here). The host's stays
+    // reachable through a descriptor for specs that do not want a new one.
+    const host = sys.open("/proc/self/ns/net", O.RDONLY | O.CLOEXEC);
+    sys.unshare(CLONE.NEWNET);
+    prepared = { hostFd: host };
+  }
   const msg = readMessageSync<ParentMessage>(sys, INIT_CONFIG_FD);
   if (msg === null) return; // The parent went away before configuring us.
   sys.close(INIT_CONFIG_FD);
   let ready = false;
   try {
-    if (msg.type === "init") runInit(sys, msg, () => (ready = true));
+    if (msg.type === "init") runInit(sys, msg, () => (ready = true), prepared);
     else runExec(sys, msg, () => (ready = true));
   } catch (e) {
     const err = e as Error & { field?: string; errno?: number };
@@ -86,7 +106,12 @@ function openStdio(sys: Syscalls, stdio: (string | null)[]): void {
   });
 }
 
-function runInit(sys: Syscalls, msg: InitConfigMessage, markReady: () => void): void {
+function runInit(
+  sys: Syscalls,
+  msg: InitConfigMessage,
+  markReady: () => void,
+  prepared: PreparedNetns | null,
+): void {
   const { spec } = msg;
   if (msg.stdio) openStdio(sys, msg.stdio);
   const lastCap = readLastCap();
@@ -112,6 +137,12 @@ function runInit(sys: Syscalls, msg: InitConfigMessage, markReady: () => void): 
   for (const j of joins) {
     sys.setns(j.fd, j.flag);
     sys.close(j.fd);
+  }
+  if (prepared) {
+    const net = namespaces.find((n) => n.type === "network");
+    if (net === undefined) sys.setns(prepared.hostFd, CLONE.NEWNET);
+    fresh &= ~CLONE.NEWNET; // already new, or joined above
+    sys.close(prepared.hostFd);
   }
   if (fresh !== 0) sys.unshare(fresh);
   const newMount = (fresh & CLONE.NEWNS) !== 0;
@@ -210,6 +241,6 @@ function runExec(sys: Syscalls, msg: ExecConfigMessage, markReady: () => void): 
 }
 
 if (import.meta.main) {
-  runStage(linuxSyscalls());
+  runStage(linuxSyscalls(), { prepareNetns: Deno.args.includes("--prepare-netns") });
   Deno.exit(127);
 }

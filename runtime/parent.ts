@@ -16,6 +16,7 @@ import {
   readMessageAsync,
 } from "./_messages.ts";
 import { ConfigError, RuntimeError } from "./errors.ts";
+import type { CgroupManager } from "./cgroup/manager.ts";
 import { MS, O, type SpawnPidNamespace, type Syscalls } from "./syscalls.ts";
 
 /** A started, not yet configured init or exec stage. */
@@ -26,6 +27,11 @@ export interface InitProcess {
   configFd: number;
   /** Parent's read end of the reply pipe. */
   replyFd: number;
+  /**
+   * A cgroup the init was already moved into (by a pool), resolving to
+   * `null` if that failed; the container adopts it by renaming.
+   */
+  cgroup?: Promise<CgroupManager | null>;
 }
 
 /** Where read-only bind mounts of the Deno binary live (see {@linkcode runtimeExecutable}). */
@@ -100,6 +106,12 @@ export interface SpawnStageOptions {
   stdio: [number | null, number | null, number | null];
   /** PID namespace of the child. */
   pidNamespace: SpawnPidNamespace;
+  /**
+   * Let the stage create its network namespace before its configuration
+   * arrives (for pooled inits).
+   * @default false
+   */
+  prepareNetns?: boolean;
 }
 
 /**
@@ -117,7 +129,7 @@ export function spawnStage(sys: Syscalls, options: SpawnStageOptions): InitProce
   try {
     const pid = sys.spawn({
       path: exe,
-      argv: [...DENO_ARGV, initModule()],
+      argv: [...DENO_ARGV, initModule(), ...(options.prepareNetns ? ["--prepare-netns"] : [])],
       env: stageEnv(),
       fds: [...options.stdio, configRead, replyWrite],
       pidNamespace: options.pidNamespace,

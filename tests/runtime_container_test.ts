@@ -438,8 +438,20 @@ test("runtime: containers from a pool of pre-started inits behave the same", asy
       });
       assert.equal(r.stdout, "1 tsk\n0\n1\n2\n3\n");
       assert.equal(r.status.exitCode, 4);
-      await new Promise((r) => setTimeout(r, 50));
+      await pool.ready();
     }
+    // Pooled inits create a network namespace ahead of time; a spec without
+    // one must still end up in the host's.
+    const host = await capture(
+      fx,
+      shSpec(fx, "readlink /proc/self/ns/net", (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "network");
+      }),
+      { pool },
+    );
+    assert.equal(host.stdout.trim(), Deno.readLinkSync("/proc/self/ns/net"));
+    const own = await capture(fx, shSpec(fx, "readlink /proc/self/ns/net"), { pool });
+    assert.notEqual(own.stdout.trim(), Deno.readLinkSync("/proc/self/ns/net"));
   } finally {
     await pool.close();
   }
