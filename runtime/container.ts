@@ -423,7 +423,6 @@ export async function createContainer(
       cgroup = await createCgroupManager(cgroupPath);
       await cgroup.create();
     }
-    await cgroup.set(effectiveResources(spec));
     init = pooled ?? spawnStage(sys, {
       stdio: stdio.childFds,
       pidNamespace: pidNs === undefined
@@ -432,7 +431,12 @@ export async function createContainer(
         ? { kind: "join", path: pidNs.path }
         : { kind: "new" },
     });
+    // Moved right after the spawn, while the child is still one thread
+    // exec'ing Deno: moving a running multi-threaded Deno between cgroup v1
+    // hierarchies costs several times more. Limits follow before the init
+    // gets its configuration, so nothing of the container runs unlimited.
     if (!adopted) await cgroup.apply(init.pid);
+    await cgroup.set(effectiveResources(spec));
     // A pool cgroup that could not be adopted is empty now: remove it.
     if (prepared && !adopted) await prepared.destroy().catch(() => {});
     await sendConfig(sys, init, {
