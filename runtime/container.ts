@@ -175,6 +175,10 @@ export interface Container {
   stats(): Promise<CgroupStats>;
   /** The pids in the container's cgroup. */
   pids(): Promise<number[]>;
+  /** Freezes every process of the container (cgroup freezer). */
+  pause(): Promise<void>;
+  /** Thaws a paused container. */
+  resume(): Promise<void>;
   /** Starts another process in the running container. */
   exec(process: Process, options?: ExecOptions): Promise<ExecProcess>;
   /** Removes the container: cgroup, state and (with `force`) its processes. */
@@ -711,6 +715,26 @@ class LiveContainer implements Container {
     return this.cgroup.stats();
   }
 
+  async pause(): Promise<void> {
+    const status = statusOf(this.root, this.stored);
+    if (status !== "running") {
+      throw new ContainerStateError(this.id, `cannot pause: status is ${status}`);
+    }
+    await this.cgroup.freeze();
+    this.stored.paused = true;
+    writeState(this.root, this.stored);
+  }
+
+  async resume(): Promise<void> {
+    const status = statusOf(this.root, this.stored);
+    if (status !== "paused") {
+      throw new ContainerStateError(this.id, `cannot resume: status is ${status}`);
+    }
+    await this.cgroup.thaw();
+    this.stored.paused = false;
+    writeState(this.root, this.stored);
+  }
+
   pids(): Promise<number[]> {
     return this.cgroup.pids();
   }
@@ -783,12 +807,13 @@ class LiveContainer implements Container {
 
   async delete(options: DeleteOptions = {}): Promise<void> {
     const status = statusOf(this.root, this.stored);
-    if (status === "running" && !options.force) {
+    if ((status === "running" || status === "paused") && !options.force) {
       throw new ContainerStateError(
         this.id,
         "cannot delete: the container is running; stop it or use force",
       );
     }
+    if (status === "paused") await this.cgroup.thaw().catch(() => {});
     if (status !== "stopped") {
       await this.cgroup.killAll("SIGKILL").catch(() => {});
       try {

@@ -44,6 +44,8 @@ Commands:
   run       create, start and wait for a container; exits with its status
   exec      run a new process in a running container
   list      list containers
+  pause     freeze a running container
+  resume    thaw a paused container
   ps        list the processes in a container
   events    print statistics of a container (--stats)
   features  print the runtime's supported features as JSON
@@ -74,6 +76,8 @@ const HELP: Record<string, string> = {
   exec:
     "Usage: tsk-runtime exec [--process FILE] [--detach] [--pid-file FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID [COMMAND ARGS...]\n\nRun a process in a running container; exits with its status unless --detach.",
   list: "Usage: tsk-runtime list [--format table|json] [--quiet]\n\nList containers.",
+  pause: "Usage: tsk-runtime pause ID\n\nFreeze every process of a running container.",
+  resume: "Usage: tsk-runtime resume ID\n\nThaw a paused container.",
   ps:
     "Usage: tsk-runtime ps [--format table|json] ID\n\nList the processes in a container's cgroup.",
   events:
@@ -217,6 +221,13 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
       await c.start();
       return 0;
     }
+    case "pause":
+    case "resume": {
+      const { positionals } = parse(cmd, rest, {});
+      const c = await loadContainer(one(positionals, cmd), { root: g.root });
+      await (cmd === "pause" ? c.pause() : c.resume());
+      return 0;
+    }
     case "state": {
       const { positionals } = parse(cmd, rest, {});
       const c = await loadContainer(one(positionals, cmd), { root: g.root });
@@ -340,8 +351,16 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
       });
       const id = one(positionals, cmd);
       const c = await loadContainer(id, { root: g.root });
-      const print = async () =>
-        console.log(JSON.stringify({ type: "stats", id, data: await c.stats() }));
+      let ooms = -1;
+      const print = async () => {
+        const data = await c.stats();
+        console.log(JSON.stringify({ type: "stats", id, data }));
+        // runc's events also report OOM kills as they happen.
+        if (ooms >= 0 && data.memory.oomKillEvents > ooms) {
+          console.log(JSON.stringify({ type: "oom", id }));
+        }
+        ooms = data.memory.oomKillEvents;
+      };
       if (values.stats) {
         await print();
         return 0;

@@ -247,6 +247,32 @@ test("runtime: the default seccomp profile blocks mount, unshare and reboot with
   assert.equal(without.stdout, "mounted\nunshared\n", without.stderr);
 });
 
+test("runtime: spec devices, sysctl, rlimits, oomScoreAdj, env and cwd reach the process", async () => {
+  const r = await capture(
+    fx,
+    shSpec(
+      fx,
+      "ls -l /dev/mynull | cut -c1-10; echo hi > /dev/mynull && echo wrote; cat /proc/sys/net/ipv4/ip_forward; " +
+        "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; echo $GREETING; pwd",
+      (s) => {
+        s.linux!.devices = [{
+          type: "c",
+          path: "/dev/mynull",
+          major: 1,
+          minor: 3,
+          fileMode: 0o600,
+        }];
+        s.linux!.sysctl = { "net.ipv4.ip_forward": "1" };
+        s.process.rlimits = [{ type: "RLIMIT_NOFILE", soft: 77, hard: 88 }];
+        s.process.oomScoreAdj = 500;
+        s.process.env!.push("GREETING=hello");
+        s.process.cwd = "/etc";
+      },
+    ),
+  );
+  assert.equal(r.stdout, "crw-------\nwrote\n1\n77\n88\n500\nhello\n/etc\n", r.stderr);
+});
+
 test("runtime: a non-root user gets its uid, gid and groups", async () => {
   const r = await capture(
     fx,
@@ -366,6 +392,13 @@ test("runtime: exit codes and signals are reported; state follows the lifecycle"
     const loaded = await loadContainer(c.id, { root: fx.root });
     assert.equal(loaded.state().pid, c.pid);
     await c.start();
+    assert.equal(c.state().status, "running");
+    await c.pause();
+    assert.equal(c.state().status, "paused");
+    assert.equal((await loadContainer(c.id, { root: fx.root })).state().status, "paused");
+    const state = Deno.readTextFileSync(`/proc/${c.pid}/status`).match(/State:\s+(\S)/)![1];
+    assert.ok(state === "D" || state === "S", `a frozen task sleeps, got ${state}`);
+    await c.resume();
     assert.equal(c.state().status, "running");
     await assert.rejects(c.delete(), /cannot delete: the container is running/);
     c.kill("SIGKILL");
