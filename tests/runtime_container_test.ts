@@ -273,6 +273,44 @@ test("runtime: spec devices, sysctl, rlimits, oomScoreAdj, env and cwd reach the
   assert.equal(r.stdout, "crw-------\nwrote\n1\n77\n88\n500\nhello\n/etc\n", r.stderr);
 });
 
+test("runtime: bind mounts honour their options and tmpfs mounts their data", async () => {
+  const host = await Deno.makeTempDir({ prefix: "tsk-bind-" });
+  try {
+    await Deno.writeTextFile(`${host}/in.txt`, "from host\n");
+    await Deno.writeTextFile(`${host}/single`, "one file\n");
+    const r = await capture(
+      fx,
+      shSpec(
+        fx,
+        "cat /data/in.txt; echo x > /data/new || echo ro-refused; cat /rw/single; echo changed > /rw/single; " +
+          "grep ' /scratch ' /proc/self/mountinfo | grep -o 'size=[0-9]*k'",
+        (s) => {
+          s.mounts!.push(
+            {
+              destination: "/data",
+              type: "bind",
+              source: host,
+              options: ["rbind", "ro", "nosuid"],
+            },
+            {
+              destination: "/rw/single",
+              type: "bind",
+              source: `${host}/single`,
+              options: ["bind"],
+            },
+            { destination: "/scratch", type: "tmpfs", source: "tmpfs", options: ["size=512k"] },
+          );
+        },
+      ),
+    );
+    assert.equal(r.stdout, "from host\nro-refused\none file\nsize=512k\n", r.stderr);
+    assert.equal(await Deno.readTextFile(`${host}/single`), "changed\n");
+    assert.throws(() => Deno.statSync(`${host}/new`));
+  } finally {
+    await Deno.remove(host, { recursive: true });
+  }
+});
+
 test("runtime: a non-root user gets its uid, gid and groups", async () => {
   const r = await capture(
     fx,
