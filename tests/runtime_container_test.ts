@@ -563,6 +563,28 @@ test("runtime: namespaces can be joined by path", async () => {
   }
 });
 
+test("runtime: containers created concurrently in one process do not mix", async () => {
+  const pool = new InitPool({ size: 2 });
+  try {
+    const results = await Promise.all(
+      Array.from(
+        { length: 6 },
+        (_, i) =>
+          capture(fx, shSpec(fx, `echo ${i} $(hostname)`, (s) => (s.hostname = `h${i}`)), {
+            pool: i % 2 ? pool : undefined,
+          }),
+      ),
+    );
+    results.forEach((r, i) => {
+      assert.equal(r.stdout, `${i} h${i}\n`);
+      assert.equal(r.status.exitCode, 0);
+    });
+  } finally {
+    await pool.close();
+  }
+  assert.deepEqual(await listContainers({ root: fx.root }), []);
+});
+
 test("runtime: 100 create/delete cycles leave no cgroups, mounts, processes or state", async () => {
   const spec = shSpec(fx, "true");
   await runContainer(uid("warm"), { root: fx.root, bundle: fx.base, spec });
