@@ -10,7 +10,8 @@ import { CgroupError } from "./errors.ts";
 import { type CgroupFs, denoCgroupFs } from "./host.ts";
 import type { LinuxResources } from "./resources.ts";
 import { CgroupV1Manager, V1_CONTROLLERS } from "./v1.ts";
-import { CgroupV2Manager } from "./v2.ts";
+import { applyDeviceRulesBpf } from "./bpf_devices.ts";
+import { CgroupV2Manager, type DeviceRuleApplier } from "./v2.ts";
 
 /** CPU statistics of a cgroup; times in microseconds. */
 export interface CpuStats {
@@ -118,6 +119,11 @@ export interface CgroupManagerOptions {
    * @default {5000}
    */
   timeoutMs?: number;
+  /**
+   * What enforces device rules on cgroup v2 (v1 writes devices.allow/deny).
+   * @default {applyDeviceRulesBpf}
+   */
+  devices?: DeviceRuleApplier;
 }
 
 /** The layout {@linkcode detectCgroups} found. */
@@ -234,6 +240,9 @@ export async function createCgroupManager(
   const layout = await detectCgroups(options);
   const fs = options.fs ?? denoCgroupFs;
   const timeoutMs = options.timeoutMs ?? 5000;
-  if (layout.version === 2) return new CgroupV2Manager(path, { root: layout.root, fs, timeoutMs });
+  if (layout.version === 2) {
+    const devices = options.devices ?? applyDeviceRulesBpf;
+    return new CgroupV2Manager(path, { root: layout.root, fs, timeoutMs, devices });
+  }
   return new CgroupV1Manager(path, { controllers: layout.controllers, fs, timeoutMs });
 }

@@ -103,7 +103,8 @@ Deno.test("CgroupV2Manager on a fake tree: set() converts OCI fields to v2 files
 Deno.test("CgroupV2Manager set() refuses what v2 cannot do, naming the field", async () => {
   const root = await fakeV2();
   try {
-    const cg = await createCgroupManager("/tsk/c", { root, fs: fakeTreeFs });
+    // Built directly, without a device rule applier.
+    const cg = new CgroupV2Manager("/tsk/c", { root, fs: fakeTreeFs });
     await cg.create();
     await populate(`${root}/tsk/c`, { "cgroup.controllers": "cpu\n" });
     const cases: [Parameters<typeof cg.set>[0], RegExp][] = [
@@ -133,6 +134,27 @@ Deno.test("CgroupV2Manager set() refuses what v2 cannot do, naming the field", a
         re.source,
       );
     }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("CgroupV2Manager set() hands device rules to the injected applier", async () => {
+  const root = await fakeV2();
+  try {
+    const calls: [string, unknown][] = [];
+    const cg = await createCgroupManager("/tsk/dev", {
+      root,
+      fs: fakeTreeFs,
+      devices: (dir, rules) => {
+        calls.push([dir, rules]);
+        return Promise.resolve();
+      },
+    });
+    await cg.create();
+    const rules = [{ allow: false, access: "rwm" }];
+    await cg.set({ devices: rules });
+    assert.deepEqual(calls, [[`${root}/tsk/dev`, rules]]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
