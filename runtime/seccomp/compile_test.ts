@@ -7,8 +7,14 @@ import {
   SECCOMP_RET,
   sockFprog,
 } from "./compile.ts";
-import { CLONE_NAMESPACE_FLAGS, DEFAULT_SECCOMP_PROFILE } from "./default_profile.ts";
 import {
+  CAPABILITY_SYSCALLS,
+  CLONE_NAMESPACE_FLAGS,
+  DEFAULT_SECCOMP_PROFILE,
+  defaultSeccompProfile,
+} from "./default_profile.ts";
+import {
+  isKnownSyscall,
   type LinuxSeccomp,
   SECCOMP_ARCHES,
   SeccompError,
@@ -438,4 +444,36 @@ Deno.test("sockFprog() lays out the length and the filter's address", () => {
     prog.getBigUint64(8, true),
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(filter))),
   );
+});
+
+Deno.test("defaultSeccompProfile() opens the calls a held capability gates, like Docker's", () => {
+  const base = compileSeccomp(defaultSeccompProfile());
+  assert.equal(run(base, x64("chroot")), ALLOW);
+  assert.equal(run(base, x64("ptrace")), EPERM);
+  const noChroot = compileSeccomp(defaultSeccompProfile({ capabilities: ["CAP_CHOWN"] }));
+  assert.equal(run(noChroot, x64("chroot")), EPERM);
+  assert.equal(run(noChroot, x64("read")), ALLOW);
+  const admin = compileSeccomp(
+    defaultSeccompProfile({ capabilities: ["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"] }),
+  );
+  for (
+    const name of [
+      "mount",
+      "umount2",
+      "unshare",
+      "setns",
+      "sethostname",
+      "ptrace",
+      "process_vm_readv",
+    ]
+  ) {
+    assert.equal(run(admin, x64(name)), ALLOW, name);
+  }
+  assert.equal(run(admin, x64("clone", 0x20000 | 17)), ALLOW);
+  assert.equal(run(admin, x64("clone3")), ALLOW);
+  assert.equal(run(admin, x64("reboot")), EPERM);
+  assert.equal(run(admin, x64("init_module")), EPERM);
+  for (const calls of Object.values(CAPABILITY_SYSCALLS)) {
+    for (const c of calls) assert.ok(isKnownSyscall(c), c);
+  }
 });
