@@ -208,8 +208,24 @@ export async function detectCgroups(options: CgroupManagerOptions = {}): Promise
   );
 }
 
+// The host's layout does not change while we run: detect it once per root
+// and version (only for the real filesystem; injected ones are not cached).
+const layouts = new Map<string, Promise<CgroupLayout>>();
+function cachedLayout(options: CgroupManagerOptions): Promise<CgroupLayout> {
+  if (options.fs) return detectCgroups(options);
+  const key = `${options.root ?? ""}|${options.version ?? "auto"}`;
+  let p = layouts.get(key);
+  if (!p) {
+    p = detectCgroups(options);
+    layouts.set(key, p);
+    p.catch(() => layouts.delete(key));
+  }
+  return p;
+}
+
 /**
- * Creates the manager for one cgroup, choosing the backend by detection.
+ * Creates the manager for one cgroup, choosing the backend by detection
+ * (done once per root and version for the real filesystem).
  * Nothing is created on disk until {@linkcode CgroupManager.create}.
  *
  * @param path The cgroup path relative to each hierarchy root (`/tsk/<id>`).
@@ -237,7 +253,7 @@ export async function createCgroupManager(
   path: string,
   options: CgroupManagerOptions = {},
 ): Promise<CgroupManager> {
-  const layout = await detectCgroups(options);
+  const layout = await cachedLayout(options);
   const fs = options.fs ?? denoCgroupFs;
   const timeoutMs = options.timeoutMs ?? 5000;
   if (layout.version === 2) {

@@ -132,13 +132,17 @@ export class CgroupV1Manager implements CgroupManager {
 
   /** Creates the cgroup in every hierarchy; cpuset levels inherit their parent's cpus and mems. */
   async create(): Promise<void> {
-    for (const dir of this.#uniqueDirs()) {
-      try {
-        await this.#fs.mkdir(dir);
-      } catch (e) {
-        throw new CgroupError(`Cannot create cgroup ${dir}: ${(e as Error).message}`, { cause: e });
-      }
-    }
+    await Promise.all(
+      this.#uniqueDirs().map(async (dir) => {
+        try {
+          await this.#fs.mkdir(dir);
+        } catch (e) {
+          throw new CgroupError(`Cannot create cgroup ${dir}: ${(e as Error).message}`, {
+            cause: e,
+          });
+        }
+      }),
+    );
     const cpuset = this.#mounts.cpuset;
     if (cpuset) {
       // A v1 cpuset with empty cpus or mems refuses tasks: fill each level from its parent.
@@ -163,9 +167,11 @@ export class CgroupV1Manager implements CgroupManager {
    * @param pid The process.
    */
   async apply(pid: number): Promise<void> {
-    for (const dir of this.#uniqueDirs()) {
-      await writeControl(this.#fs, `${dir}/cgroup.procs`, String(pid), "pid");
-    }
+    await Promise.all(
+      this.#uniqueDirs().map((dir) =>
+        writeControl(this.#fs, `${dir}/cgroup.procs`, String(pid), "pid")
+      ),
+    );
   }
 
   /**
@@ -436,6 +442,6 @@ export class CgroupV1Manager implements CgroupManager {
         );
       }
     }
-    for (const d of this.#uniqueDirs()) await removeTree(this.#fs, d, this.#timeoutMs);
+    await Promise.all(this.#uniqueDirs().map((d) => removeTree(this.#fs, d, this.#timeoutMs)));
   }
 }
