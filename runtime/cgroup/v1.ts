@@ -181,11 +181,7 @@ export class CgroupV1Manager implements CgroupManager {
    */
   async set(r: LinuxResources): Promise<void> {
     const fs = this.#fs;
-    if (r.unified && Object.keys(r.unified).length > 0) {
-      throw new CgroupError("raw cgroup v2 files need a cgroup v2 host; this host uses v1", {
-        field: `${F}.unified`,
-      });
-    }
+    await this.#preflight(r);
     if (r.cpu) {
       const c = r.cpu;
       const w = (file: string, v: number | string, field: string) =>
@@ -221,6 +217,37 @@ export class CgroupV1Manager implements CgroupManager {
         await writeControl(fs, `${dir}/${file}`, deviceRuleV1(rule), `${F}.devices[${i}]`);
       }
     }
+  }
+
+  // Every check that can fail on a valid config runs before the first write,
+  // so a refused set() leaves the cgroup as it was.
+  async #preflight(r: LinuxResources): Promise<void> {
+    if (r.unified && Object.keys(r.unified).length > 0) {
+      throw new CgroupError("raw cgroup v2 files need a cgroup v2 host; this host uses v1", {
+        field: `${F}.unified`,
+      });
+    }
+    const c = r.cpu;
+    if (c && (c.shares || c.period || c.quota || c.burst !== undefined || c.idle !== undefined)) {
+      this.#dir("cpu", `${F}.cpu`);
+    }
+    if (c?.cpus) this.#dir("cpuset", `${F}.cpu.cpus`);
+    if (c?.mems) this.#dir("cpuset", `${F}.cpu.mems`);
+    if (r.memory) {
+      const dir = this.#dir("memory", `${F}.memory`);
+      const swap = r.memory.swap;
+      if (swap && !(await this.#fs.exists(`${dir}/memory.memsw.limit_in_bytes`))) {
+        throw new CgroupError(
+          "swap accounting is off on this host (no memory.memsw.limit_in_bytes)",
+          {
+            field: `${F}.memory.swap`,
+          },
+        );
+      }
+    }
+    if (r.pids) this.#dir("pids", `${F}.pids.limit`);
+    if (r.blockIO) this.#dir("blkio", `${F}.blockIO`);
+    if (r.devices && r.devices.length > 0) this.#dir("devices", `${F}.devices`);
   }
 
   async #setMemory(r: LinuxResources): Promise<void> {

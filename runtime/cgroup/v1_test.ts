@@ -175,10 +175,16 @@ Deno.test("CgroupV1Manager set() errors name the field and leave other files alo
       () => cg.set({ unified: { "memory.high": "1M" } }),
       /linux.resources.unified: raw cgroup v2 files need a cgroup v2 host/,
     );
+    // A refused set() writes nothing, even the fields that were fine.
+    await assert.rejects(
+      () => cg.set({ memory: { limit: 1 << 20 }, cpu: { shares: 100 }, pids: { limit: 5 } }),
+      /linux.resources.pids.limit/,
+    );
     assert.equal(
       await Deno.readTextFile(`${root}/memory/tsk/e/memory.limit_in_bytes`),
       "9223372036854771712\n",
     );
+    assert.equal(await Deno.readTextFile(`${root}/cpu/tsk/e/cpu.shares`), "1024\n");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -134,6 +134,9 @@ Deno.test("CgroupV2Manager set() refuses what v2 cannot do, naming the field", a
         re.source,
       );
     }
+    // A refused set() writes nothing, even the fields that were fine.
+    await assert.rejects(() => cg.set({ cpu: { shares: 2048 }, pids: { limit: 3 } }), /pids.limit/);
+    assert.equal(await Deno.readTextFile(`${root}/tsk/c/cpu.weight`), "100\n");
   } finally {
     await Deno.remove(root, { recursive: true });
   }
