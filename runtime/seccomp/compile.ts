@@ -384,7 +384,8 @@ function emitSection(
   const hasX64 = arches.some((a) => a.name === "SCMP_ARCH_X86_64");
   const hasX32 = arches.some((a) => a.name === "SCMP_ARCH_X32");
   const gapAt = (nr: number): Label => {
-    if (arches[0].audit !== 0xc000003e) return lDefault;
+    // -1 is how tracers skip a call; libseccomp gives it the default action too.
+    if (arches[0].audit !== 0xc000003e || nr === 0xffffffff) return lDefault;
     const x32 = nr >= X32_BIT;
     return (x32 ? hasX32 : hasX64) ? lDefault : lBad;
   };
@@ -405,6 +406,7 @@ function emitSection(
   if (arches[0].audit === 0xc000003e) {
     // The boundary between x86_64 and x32 numbers matters even with no rules there.
     points.add(X32_BIT);
+    points.add(0xffffffff);
   }
   for (const nr of [...points].sort((a, b) => a - b)) {
     const rules = rulesByNr.get(nr);
