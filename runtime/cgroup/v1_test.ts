@@ -354,3 +354,52 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "v1 on the real kernel: device rules, cpu shares, cpuset and limits are written and enforced",
+  ignore: ignoreV1,
+  async fn() {
+    const cg = await realV1("devices");
+    await cg.create();
+    try {
+      const cpus = (await Deno.readTextFile("/sys/fs/cgroup/cpuset/cpuset.cpus")).trim();
+      const first = cpus.split(/[,-]/)[0];
+      await cg.set({
+        cpu: { shares: 512, quota: 50000, period: 100000, cpus: first },
+        memory: { limit: 256 << 20, reservation: 128 << 20, swap: 512 << 20, swappiness: 10 },
+        pids: { limit: 50 },
+        devices: [
+          { allow: false, access: "rwm" },
+          { allow: true, type: "c", major: 1, minor: 3, access: "rwm" },
+        ],
+      });
+      const d = cg.dirs();
+      const read = async (dir: string, f: string) =>
+        (await Deno.readTextFile(`${dir}/${f}`)).trim();
+      assert.equal(await read(d.cpu, "cpu.shares"), "512");
+      assert.equal(await read(d.cpu, "cpu.cfs_quota_us"), "50000");
+      assert.equal(await read(d.cpuset, "cpuset.cpus"), first);
+      assert.equal(await read(d.memory, "memory.limit_in_bytes"), String(256 << 20));
+      assert.equal(await read(d.memory, "memory.memsw.limit_in_bytes"), String(512 << 20));
+      assert.equal(await read(d.memory, "memory.swappiness"), "10");
+      assert.equal(await read(d.devices, "devices.list"), "c 1:3 rwm");
+      const p = spawnWaiting(
+        "cat /dev/null && echo null=ok; head -c 1 /dev/zero >/dev/null; echo zero=$?",
+      );
+      await cg.apply(p.child.pid);
+      await p.go();
+      const r = await p.done();
+      assert.match(r.stdout, /^null=ok$/m);
+      assert.match(r.stdout, /^zero=1$/m);
+      assert.match(r.stderr, /Operation not permitted/);
+      // Lowering memory+swap below the current memory limit needs the other order.
+      await cg.set({ memory: { limit: 64 << 20, swap: 64 << 20 } });
+      assert.equal(await read(d.memory, "memory.memsw.limit_in_bytes"), String(64 << 20));
+      await cg.set({ memory: { limit: -1, swap: -1 } });
+      assert.equal((await cg.stats()).memory.limit, null);
+    } finally {
+      await cleanup(cg);
+    }
+  },
+});
