@@ -55,6 +55,18 @@ export interface PidsStats {
   limit: number | null;
 }
 
+/** Block I/O of a cgroup, summed over devices. */
+export interface IoStats {
+  /** Bytes read. */
+  readBytes: number;
+  /** Bytes written. */
+  writeBytes: number;
+  /** Read operations. */
+  readOps: number;
+  /** Write operations. */
+  writeOps: number;
+}
+
 /** What {@linkcode CgroupManager.stats} reports. */
 export interface CgroupStats {
   /** CPU usage and throttling. */
@@ -63,6 +75,8 @@ export interface CgroupStats {
   memory: MemoryStats;
   /** Task count and limit. */
   pids: PidsStats;
+  /** Block I/O (zeros when the io/blkio controller is absent). */
+  io: IoStats;
 }
 
 /** One container's cgroup, in whichever hierarchy the host uses. */

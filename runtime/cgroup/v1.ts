@@ -12,6 +12,7 @@ import {
   readOptional,
   removeTree,
   signalPids,
+  sumBlkio,
   waitFor,
   writeControl,
 } from "./_util.ts";
@@ -366,6 +367,8 @@ export class CgroupV1Manager implements CgroupManager {
     const usageNs = Number((await read("cpuacct", "cpuacct.usage"))?.trim() ?? 0);
     const oom = parseFlatKeyed((await read("memory", "memory.oom_control")) ?? "");
     const oomKill = oom.get("oom_kill") ?? 0;
+    const bytes = sumBlkio(await read("blkio", "blkio.throttle.io_service_bytes_recursive"));
+    const ops = sumBlkio(await read("blkio", "blkio.throttle.io_serviced_recursive"));
     return {
       cpu: {
         usageUsec: Math.floor(usageNs / 1000),
@@ -385,6 +388,12 @@ export class CgroupV1Manager implements CgroupManager {
       pids: {
         current: parseLimit(await read("pids", "pids.current")) ?? 0,
         limit: parseLimit(await read("pids", "pids.max")),
+      },
+      io: {
+        readBytes: bytes.read,
+        writeBytes: bytes.write,
+        readOps: ops.read,
+        writeOps: ops.write,
       },
     };
   }

@@ -46,6 +46,9 @@ async function populate(root: string, path: string, withMemsw = true): Promise<v
     "blkio/cgroup.procs": "",
     "blkio/blkio.bfq.weight": "100\n",
     "blkio/blkio.throttle.read_bps_device": "",
+    "blkio/blkio.throttle.io_service_bytes_recursive":
+      "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Total 12288\n8:16 Read 1\nTotal 12289\n",
+    "blkio/blkio.throttle.io_serviced_recursive": "8:0 Read 2\n8:0 Write 3\nTotal 5\n",
     "devices/cgroup.procs": "",
     "devices/devices.allow": "",
     "devices/devices.deny": "",
@@ -148,6 +151,7 @@ Deno.test("CgroupV1Manager on a fake tree: stats() parses the v1 files", async (
       },
       memory: { usage: 1048576, maxUsage: 2097152, limit: null, oomEvents: 2, oomKillEvents: 2 },
       pids: { current: 3, limit: null },
+      io: { readBytes: 4097, writeBytes: 8192, readOps: 2, writeOps: 3 },
     });
     assert.equal(await cg.oomKilled(), true);
   } finally {

@@ -12,6 +12,7 @@ import {
   readOptional,
   removeTree,
   signalPids,
+  sumIoStat,
   waitFor,
   writeControl,
 } from "./_util.ts";
@@ -358,6 +359,7 @@ export class CgroupV2Manager implements CgroupManager {
     const read = (f: string) => readOptional(this.#fs, `${this.#dirPath}/${f}`);
     const cpu = parseFlatKeyed((await read("cpu.stat")) ?? "");
     const events = parseFlatKeyed((await read("memory.events")) ?? "");
+    const io = sumIoStat(await read("io.stat"));
     return {
       cpu: {
         usageUsec: cpu.get("usage_usec") ?? 0,
@@ -377,6 +379,12 @@ export class CgroupV2Manager implements CgroupManager {
       pids: {
         current: parseLimit(await read("pids.current")) ?? 0,
         limit: parseLimit(await read("pids.max")),
+      },
+      io: {
+        readBytes: io.get("rbytes") ?? 0,
+        writeBytes: io.get("wbytes") ?? 0,
+        readOps: io.get("rios") ?? 0,
+        writeOps: io.get("wios") ?? 0,
       },
     };
   }

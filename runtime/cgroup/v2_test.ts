@@ -42,6 +42,8 @@ async function populate(dir: string, extra: Record<string, string> = {}): Promis
     "pids.current": "1\n",
     "io.weight": "default 100\n",
     "io.max": "",
+    "io.stat":
+      "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n8:16 rbytes=1 wbytes=0 rios=1 wios=0\n",
     ...extra,
   });
 }
@@ -180,6 +182,7 @@ Deno.test("CgroupV2Manager on a fake tree: stats() reads cpu.stat, memory.events
       },
       memory: { usage: 4096, maxUsage: 8192, limit: 1048576, oomEvents: 1, oomKillEvents: 1 },
       pids: { current: 1, limit: 20 },
+      io: { readBytes: 101, writeBytes: 200, readOps: 2, writeOps: 2 },
     });
     assert.equal(await cg.oomKilled(), true);
   } finally {
