@@ -18,4 +18,5 @@ export const DEBIAN_DEPS: readonly DebianDep[] = [
   { name: "busybox-static", why: "root filesystems for test containers" },
   { name: "runc", why: "reference OCI runtime the runtime tests compare against" },
   { name: "crun", why: "peer in the runtime benchmark" },
+  { name: "libseccomp2", why: "reference seccomp compiler the seccomp tests compare against" },
 ];
