@@ -11,6 +11,8 @@ import { closeStage, type InitProcess, spawnStage } from "./parent.ts";
 import { type CgroupManager, createCgroupManager } from "./cgroup/manager.ts";
 import { linuxSyscalls, type Syscalls } from "./syscalls.ts";
 
+const REFILL_DELAY_MS = 50;
+
 /** Whether `pid` sleeps in a pipe read (an idle init waiting for its configuration). */
 function waitingForConfig(pid: number): boolean {
   try {
@@ -135,10 +137,12 @@ export class InitPool implements InitSource {
   #scheduleRefill(): void {
     if (this.#refilling || this.#closed) return;
     this.#refilling = true;
+    // Refill a little later: starting Deno and preparing its cgroup right
+    // away would compete for CPU with the container that just took an init.
     setTimeout(() => {
       this.#refilling = false;
       this.#fill();
-    }, 0);
+    }, REFILL_DELAY_MS);
   }
 
   /**
