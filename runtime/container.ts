@@ -450,7 +450,7 @@ export async function createContainer(
       fifo: paths.fifo,
       security,
       cgroupMounts: hostCgroupMounts(),
-      stdio: pooled
+      stdio: pooled && !pooled.stdioReady
         ? stdio.childFds.map((fd) => fd === null ? null : `/proc/${Deno.pid}/fd/${fd}`)
         : null,
     });

@@ -14,13 +14,18 @@
  */
 import { type FlagSpec, parseFlags } from "./_flags.ts";
 import * as posix from "./_path.ts";
-import { createContainer, listContainers, loadContainer } from "./container.ts";
 import { RuntimeError } from "./errors.ts";
 import type { Process } from "./spec/config.ts";
-import { defaultSpec } from "./spec/default.ts";
 import { DEFAULT_ROOT } from "./state.ts";
 import { signalNumber, SIGNALS } from "./signals.ts";
-import { featuresJson, VERSION } from "./features.ts";
+import { VERSION } from "./version.ts";
+import { closeStage, type InitProcess, spawnStage } from "./parent.ts";
+import { linuxSyscalls } from "./syscalls.ts";
+import type { InitSource } from "./pool.ts";
+
+// The library (validation, cgroups, seccomp) loads after `create` and `run`
+// have started the container's init, so the two Deno start-ups overlap.
+type Lib = typeof import("./container.ts");
 
 /** The result of running the CLI: the process exit code. */
 export type ExitCode = number;
@@ -194,7 +199,54 @@ function parse(cmd: string, rest: string[], options: Record<string, FlagSpec>) {
   }
 }
 
+/**
+ * For `create` and `run`: the init stage, spawned before anything else is
+ * loaded (new PID namespace, this process's stdio, network namespace made
+ * while idle). The container takes it as a one-shot pool; a spec that wants
+ * another PID namespace leaves it, and it is stopped.
+ */
+function earlyInit(): InitSource & { release(): Promise<void> } {
+  const sys = linuxSyscalls();
+  let init: InitProcess | undefined;
+  try {
+    init = spawnStage(sys, { stdio: [0, 1, 2], pidNamespace: { kind: "new" }, prepareNetns: true });
+    init.stdioReady = true;
+  } catch {
+    init = undefined; // createContainer spawns its own
+  }
+  return {
+    take() {
+      const i = init;
+      init = undefined;
+      return i;
+    },
+    async release() {
+      if (init === undefined) return;
+      closeStage(sys, init); // it reads end of file and exits
+      await sys.waitpidAsync(init.pid).catch(() => {});
+      init = undefined;
+    },
+  };
+}
+
 async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCode> {
+  const early = cmd === "create" || cmd === "run" ? earlyInit() : undefined;
+  try {
+    const lib = cmd === "features" || cmd === "spec" ? undefined : await import("./container.ts");
+    return await dispatchWith(g, cmd, rest, lib!, early);
+  } finally {
+    await early?.release();
+  }
+}
+
+async function dispatchWith(
+  g: Globals,
+  cmd: string,
+  rest: string[],
+  lib: Lib,
+  early: InitSource | undefined,
+): Promise<ExitCode> {
+  const { createContainer, listContainers, loadContainer } = lib ?? {};
   switch (cmd) {
     case "create": {
       const { values, positionals } = parse(cmd, rest, {
@@ -211,6 +263,7 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
         root: g.root,
         pidFile: values["pid-file"] as string | undefined,
         stdio: { stdin: "inherit", stdout: "inherit", stderr: "inherit" },
+        pool: early,
       });
       log(g, "info", `created container ${id}`);
       return 0;
@@ -277,6 +330,7 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
         root: g.root,
         pidFile: values["pid-file"] as string | undefined,
         stdio: { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const,
+        pool: early,
       };
       if (values.detach) {
         const c = await createContainer(id, opts);
@@ -309,7 +363,7 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
       }
     }
     case "exec":
-      return await execCommand(g, rest);
+      return await execCommand(g, rest, lib);
     case "list": {
       const { values } = parse(cmd, rest, {
         format: { type: "string", short: "f" },
@@ -376,12 +430,13 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
       return 0;
     }
     case "features":
-      console.log(JSON.stringify(featuresJson(), null, 2));
+      console.log(JSON.stringify((await import("./features.ts")).featuresJson(), null, 2));
       return 0;
     case "spec": {
       const { values } = parse(cmd, rest, { bundle: { type: "string", short: "b" } });
       const file = posix.join((values.bundle as string | undefined) ?? ".", "config.json");
       try {
+        const { defaultSpec } = await import("./spec/default.ts");
         Deno.writeTextFileSync(file, JSON.stringify(defaultSpec(), null, 2) + "\n", {
           createNew: true,
         });
@@ -406,7 +461,8 @@ function rejectUnsupported(values: Record<string, unknown>): void {
   }
 }
 
-async function execCommand(g: Globals, rest: string[]): Promise<ExitCode> {
+async function execCommand(g: Globals, rest: string[], lib: Lib): Promise<ExitCode> {
+  const { loadContainer } = lib;
   const { values, positionals } = parse("exec", rest, {
     process: { type: "string", short: "p" },
     detach: { type: "boolean", short: "d" },

@@ -32,6 +32,8 @@ export interface InitProcess {
    * `null` if that failed; the container adopts it by renaming.
    */
   cgroup?: Promise<CgroupManager | null>;
+  /** The init was spawned with the container's stdio already in place. */
+  stdioReady?: boolean;
 }
 
 /** Where read-only bind mounts of the Deno binary live (see {@linkcode runtimeExecutable}). */
