@@ -15,7 +15,11 @@
  * execve replaces it; the parent spawns it from a read-only bind mount of
  * the Deno binary, so even a handle on that file cannot be opened for
  * writing; and execve happens after pivot_root, so the container never sees
- * the host's binary as /proc/self/exe of a process it can trace.
+ * the host's binary as /proc/self/exe of a process it can trace. Before the
+ * prctl runs (Deno's start-up) an exec stage is briefly dumpable inside the
+ * container's PID namespace; the kernel still refuses container processes
+ * access to it (ptrace, /proc/<pid>/exe) because its capabilities are not a
+ * subset of theirs, unless the spec grants every capability.
  *
  * @module
  */
