@@ -16,6 +16,7 @@ import { type FlagSpec, parseFlags } from "./_flags.ts";
 import * as posix from "./_path.ts";
 import { RuntimeError } from "./errors.ts";
 import type { Process } from "./spec/config.ts";
+import type { ExitStatus } from "./container.ts";
 import { DEFAULT_ROOT } from "./state.ts";
 import { signalNumber, SIGNALS } from "./signals.ts";
 import { VERSION } from "./version.ts";
@@ -111,6 +112,12 @@ function one(positionals: string[], cmd: string): string {
     throw new UsageError(`${cmd}: expected exactly one container id\n\n${HELP[cmd]}`);
   }
   return positionals[0];
+}
+
+function reportExit(g: Globals, id: string, s: ExitStatus): ExitStatus {
+  if (s.oomKilled) log(g, "warning", `container ${id} had a process killed by the OOM killer`);
+  log(g, "info", `container ${id} exited: ${JSON.stringify(s)}`);
+  return s;
 }
 
 function statusCode(s: { exitCode: number | null; signal?: number }): number {
@@ -342,7 +349,7 @@ async function dispatchWith(
         await c.start();
         const stop = forwardSignals((s) => c.kill(s));
         try {
-          return statusCode(await c.wait());
+          return statusCode(reportExit(g, id, await c.wait()));
         } finally {
           stop();
         }
@@ -354,7 +361,7 @@ async function dispatchWith(
         forward = (s) => c.kill(s);
         try {
           await c.start();
-          return statusCode(await c.wait());
+          return statusCode(reportExit(g, id, await c.wait()));
         } finally {
           await c.delete({ force: true });
         }
