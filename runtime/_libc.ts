@@ -101,6 +101,11 @@ const lazy = new Proxy({} as Libc, {
   },
 });
 
+/** Binds every symbol now (an idle pooled init does this while it waits). */
+export function bindAll(): void {
+  for (const name of Object.keys(SYMBOLS)) void (lazy as Record<string, unknown>)[name];
+}
+
 /** libc's symbols, each bound on first use. */
 export function libc(): Libc {
   return lazy;

@@ -38,6 +38,7 @@ import { ConfigError } from "./errors.ts";
 import { applyProcessSecurity, applyRlimits, lookPath, readLastCap } from "./process_security.ts";
 import { pivotRoot, prepareRootfs, protectPaths } from "./rootfs.ts";
 import { CLONE, linuxSyscalls, O, PR, type Syscalls } from "./syscalls.ts";
+import { bindAll } from "./_libc.ts";
 
 const NS_FLAGS: Record<string, number> = {
   mount: CLONE.NEWNS,
@@ -76,6 +77,8 @@ export function runStage(sys: Syscalls, options: StageOptions = {}): void {
     // A pooled init creates its network namespace while idle: it is the
     // slowest namespace to create (over 10 ms here). The host's stays
     // reachable through a descriptor for specs that do not want a new one.
+    // Idle time is free: bind every libc symbol now rather than on first use.
+    bindAll();
     const host = sys.open("/proc/self/ns/net", O.RDONLY | O.CLOEXEC);
     sys.unshare(CLONE.NEWNET);
     prepared = { hostFd: host };
