@@ -13,27 +13,56 @@ import { busyboxRootfs } from "@tsk/runtime/testing";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: {
-    iterations: { type: "string", default: "20" },
-    // Internal: time `peer run` in this process and print the samples as JSON.
-    "peer-loop": { type: "string" },
-    bundle: { type: "string" },
-    root: { type: "string" },
-  },
+  options: { iterations: { type: "string", default: "20" } },
 });
 const N = Number(values.iterations);
-if (values["peer-loop"]) {
-  const peer = values["peer-loop"];
-  const samples = await timeCommand(
-    peer,
-    (id) => ["--root", values.root!, "run", "--bundle", values.bundle!, id],
-  );
-  console.log(JSON.stringify(samples));
-  Deno.exit(0);
-}
 if (Deno.uid() !== 0) {
   console.error("bench runtime: containers need root");
   Deno.exit(1);
+}
+
+function hybridWithV2Controllers(): boolean {
+  try {
+    return Deno.readTextFileSync("/sys/fs/cgroup/unified/cgroup.controllers").trim() !== "";
+  } catch {
+    return false;
+  }
+}
+
+// crun 1.8 refuses hybrid hosts whose v2 hierarchy holds any controller
+// (this host: hugetlb). The whole benchmark then re-runs itself in a private
+// mount namespace where an empty tmpfs hides /sys/fs/cgroup/unified, so all
+// four runners see the same (v1) host.
+const notes: string[] = [];
+if (hybridWithV2Controllers()) {
+  if (Deno.env.get("TSK_BENCH_PRIVATE_NS") === "1") {
+    throw new Error(
+      "bench runtime: /sys/fs/cgroup/unified is still visible in the private namespace",
+    );
+  }
+  const r = await new Deno.Command("unshare", {
+    args: [
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'mount -t tmpfs tmpfs /sys/fs/cgroup/unified && exec "$@"',
+      "sh",
+      Deno.execPath(),
+      "run",
+      "-A",
+      new URL(import.meta.url).pathname,
+      ...Deno.args,
+    ],
+    env: { TSK_BENCH_PRIVATE_NS: "1" },
+  }).spawn().status;
+  Deno.exit(r.code);
+}
+if (Deno.env.get("TSK_BENCH_PRIVATE_NS") === "1") {
+  notes.push(
+    "ran in a mount namespace hiding /sys/fs/cgroup/unified (crun refuses this hybrid host)",
+  );
 }
 
 const base = await Deno.makeTempDir({ prefix: "tsk-bench-runtime-" });
@@ -49,9 +78,10 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function timeCommand(program: string, args: (id: string) => string[]): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = -2; i < N; i++) {
+type Runner = () => Promise<number>;
+
+function command(program: string, args: (id: string) => string[]): Runner {
+  return async () => {
     const id = `bench-${crypto.randomUUID().slice(0, 8)}`;
     const t0 = performance.now();
     const r = await new Deno.Command(program, {
@@ -59,20 +89,18 @@ async function timeCommand(program: string, args: (id: string) => string[]): Pro
       stdin: "null",
       stdout: "null",
       stderr: "piped",
-    })
-      .output();
+    }).output();
     const ms = performance.now() - t0;
     if (!r.success) throw new Error(`${program} failed: ${new TextDecoder().decode(r.stderr)}`);
-    if (i >= 0) out.push(ms); // two warm-up runs
-  }
-  return out;
+    return ms;
+  };
 }
 
-async function timeLibrary(pool: InitPool | undefined): Promise<number[]> {
-  const out: number[] = [];
+function library(pool: InitPool | undefined): Runner {
   const root = posix.join(base, "lib-state");
-  for (let i = -2; i < N; i++) {
-    if (pool) await new Promise((r) => setTimeout(r, 20)); // let the pool refill, as between real requests
+  return async () => {
+    // Latency with a warm pool: wait (untimed) until it has refilled.
+    if (pool && !(await pool.ready())) throw new Error("the init pool did not refill in 5 s");
     const t0 = performance.now();
     const c = await createContainer(`bench-${crypto.randomUUID().slice(0, 8)}`, {
       bundle,
@@ -85,9 +113,8 @@ async function timeLibrary(pool: InitPool | undefined): Promise<number[]> {
     await c.delete();
     const ms = performance.now() - t0;
     if (st.exitCode !== 0) throw new Error(`library run exited ${st.exitCode}`);
-    if (i >= 0) out.push(ms);
-  }
-  return out;
+    return ms;
+  };
 }
 
 async function has(program: string): Promise<boolean> {
@@ -100,86 +127,46 @@ async function has(program: string): Promise<boolean> {
   }
 }
 
-function hybridWithV2Controllers(): boolean {
-  try {
-    return Deno.readTextFileSync("/sys/fs/cgroup/unified/cgroup.controllers").trim() !== "";
-  } catch {
-    return false;
-  }
-}
-
-const notes: string[] = [];
+const pool = new InitPool({ size: 2 });
 try {
-  const results: Record<string, number[]> = {};
-  results["tsk-runtime CLI"] = await timeCommand(
-    Deno.execPath(),
-    (
-      id,
-    ) => [
-      "run",
-      "-A",
-      MAIN,
-      "--root",
-      posix.join(base, "cli-state"),
-      "run",
-      "--bundle",
-      bundle,
-      id,
-    ],
-  );
-  const pool = new InitPool({ size: 2 });
-  try {
-    results["tsk library (pool)"] = await timeLibrary(pool);
-  } finally {
-    await pool.close();
-  }
-  results["tsk library (no pool)"] = await timeLibrary(undefined);
+  const runners: Record<string, Runner> = {
+    "tsk-runtime CLI": command(
+      Deno.execPath(),
+      (
+        id,
+      ) => [
+        "run",
+        "-A",
+        MAIN,
+        "--root",
+        posix.join(base, "cli-state"),
+        "run",
+        "--bundle",
+        bundle,
+        id,
+      ],
+    ),
+    "tsk library (pool)": library(pool),
+    "tsk library (no pool)": library(undefined),
+  };
   for (const peer of ["runc", "crun"]) {
     if (!(await has(peer))) {
       console.error(`bench runtime: ${peer} is not installed (apt-get install ${peer})`);
       continue;
     }
     const root = posix.join(base, `${peer}-state`);
-    if (peer === "crun" && hybridWithV2Controllers()) {
-      // crun 1.8 refuses hybrid hosts whose v2 hierarchy holds any
-      // controller (here: hugetlb). It runs, timed by a Deno child, in a
-      // private mount namespace where an empty tmpfs hides that hierarchy.
-      notes.push(
-        "crun ran in a mount namespace hiding /sys/fs/cgroup/unified (it refuses this hybrid host)",
-      );
-      const self = new URL(import.meta.url).pathname;
-      const r = await new Deno.Command("unshare", {
-        args: [
-          "-m",
-          "--propagation",
-          "private",
-          "sh",
-          "-c",
-          'mount -t tmpfs tmpfs /sys/fs/cgroup/unified && exec "$@"',
-          "sh",
-          Deno.execPath(),
-          "run",
-          "-A",
-          self,
-          "--peer-loop",
-          peer,
-          "--iterations",
-          String(N),
-          "--bundle",
-          bundle,
-          "--root",
-          root,
-        ],
-        stdout: "piped",
-      }).output();
-      if (!r.success) throw new Error("crun timing loop failed");
-      results[peer] = JSON.parse(new TextDecoder().decode(r.stdout).trim().split("\n").at(-1)!);
-      continue;
+    runners[peer] = command(peer, (id) => ["--root", root, "run", "--bundle", bundle, id]);
+  }
+  // Round-robin so that the host's load drifts over every runner alike;
+  // two warm-up rounds are not counted.
+  const results: Record<string, number[]> = Object.fromEntries(
+    Object.keys(runners).map((k) => [k, []]),
+  );
+  for (let i = -2; i < N; i++) {
+    for (const [name, run] of Object.entries(runners)) {
+      const ms = await run();
+      if (i >= 0) results[name].push(ms);
     }
-    results[peer] = await timeCommand(
-      peer,
-      (id) => ["--root", root, "run", "--bundle", bundle, id],
-    );
   }
   console.log(`create+start+wait+delete of busybox \`true\`, ${N} iterations, median ms`);
   for (const n of notes) console.log(`note: ${n}`);
@@ -212,5 +199,6 @@ try {
   line("lifecycle_library_nopool_vs_crun", results["tsk library (no pool)"], "crun");
   line("lifecycle_cli_vs_crun", results["tsk-runtime CLI"], "crun");
 } finally {
+  await pool.close();
   await Deno.remove(base, { recursive: true });
 }

@@ -35,11 +35,20 @@ export function dirname(path: string): string {
   return n.slice(0, i);
 }
 
+/** The last segment of a path. */
+export function basename(path: string): string {
+  const n = normalize(path);
+  return n.slice(n.lastIndexOf("/") + 1);
+}
+
 /** Resolves segments against the working directory, like `path.resolve`. */
 export function resolve(...parts: string[]): string {
-  let out = "";
-  for (const p of parts) out = p.startsWith("/") ? p : `${out}/${p}`;
-  return normalize(out.startsWith("/") ? out : `${Deno.cwd()}/${out}`);
+  let out = Deno.cwd();
+  for (const p of parts) {
+    if (p === "") continue;
+    out = p.startsWith("/") ? p : `${out}/${p}`;
+  }
+  return normalize(out);
 }
 
 /** The path from `from` to `to` (both absolute). */

@@ -175,6 +175,10 @@ export interface Container {
   stats(): Promise<CgroupStats>;
   /** The pids in the container's cgroup. */
   pids(): Promise<number[]>;
+  /** Freezes every process of the container (cgroup freezer). */
+  pause(): Promise<void>;
+  /** Thaws a paused container. */
+  resume(): Promise<void>;
   /** Starts another process in the running container. */
   exec(process: Process, options?: ExecOptions): Promise<ExecProcess>;
   /** Removes the container: cgroup, state and (with `force`) its processes. */
@@ -406,14 +410,23 @@ export async function createContainer(
   let cgroup: CgroupManager | undefined;
   let init: InitProcess | undefined;
   let stdio: StdioSetup | undefined;
+  let adopted = false;
+  let prepared: CgroupManager | null = null;
   try {
     sys.mkfifo(paths.fifo, 0o600);
-    cgroup = await createCgroupManager(cgroupPath);
-    await cgroup.create();
-    await cgroup.set(effectiveResources(spec));
     stdio = setupStdio(sys, options.stdio);
     const pidNs = spec.linux?.namespaces?.find((n) => n.type === "pid");
     const pooled = options.pool && pidNs && !pidNs.path ? options.pool.take() : undefined;
+    if (pooled) init = pooled;
+    prepared = pooled?.cgroup ? await pooled.cgroup : null;
+    if (prepared) {
+      cgroup = await adoptCgroup(prepared, cgroupPath).catch(() => undefined);
+      adopted = cgroup !== undefined;
+    }
+    if (cgroup === undefined) {
+      cgroup = await createCgroupManager(cgroupPath);
+      await cgroup.create();
+    }
     init = pooled ?? spawnStage(sys, {
       stdio: stdio.childFds,
       pidNamespace: pidNs === undefined
@@ -422,7 +435,14 @@ export async function createContainer(
         ? { kind: "join", path: pidNs.path }
         : { kind: "new" },
     });
-    await cgroup.apply(init.pid);
+    // Moved right after the spawn, while the child is still one thread
+    // exec'ing Deno: moving a running multi-threaded Deno between cgroup v1
+    // hierarchies costs several times more. Limits follow before the init
+    // gets its configuration, so nothing of the container runs unlimited.
+    if (!adopted) await cgroup.apply(init.pid);
+    await cgroup.set(effectiveResources(spec));
+    // A pool cgroup that could not be adopted is empty now: remove it.
+    if (prepared && !adopted) await prepared.destroy().catch(() => {});
     await sendConfig(sys, init, {
       type: "init",
       spec,
@@ -430,7 +450,7 @@ export async function createContainer(
       fifo: paths.fifo,
       security,
       cgroupMounts: hostCgroupMounts(),
-      stdio: pooled
+      stdio: pooled && !pooled.stdioReady
         ? stdio.childFds.map((fd) => fd === null ? null : `/proc/${Deno.pid}/fd/${fd}`)
         : null,
     });
@@ -464,6 +484,7 @@ export async function createContainer(
     }
     if (stdio) { for (const fd of stdio.toClose) sys.close(fd); }
     if (cgroup) await cgroup.destroy().catch(() => {});
+    if (prepared && !adopted) await prepared.destroy().catch(() => {});
     Deno.removeSync(paths.dir, { recursive: true });
     throw e;
   }
@@ -487,6 +508,31 @@ function effectiveResources(spec: Spec): LinuxResources {
     }));
   r.devices = [...(r.devices ?? []), ...DEFAULT_DEVICE_RULES.slice(1), ...extra];
   return r;
+}
+
+/**
+ * Takes over a pool's cgroup (the init is already in it) by renaming its
+ * directory in every hierarchy to the container's path: moving a running
+ * multi-threaded Deno between v1 hierarchies costs far more than a rename.
+ * Only within the same parent; on failure the renames are undone.
+ */
+async function adoptCgroup(prepared: CgroupManager, path: string): Promise<CgroupManager> {
+  if (posix.dirname(prepared.path) !== posix.dirname(path)) {
+    throw new RuntimeError("Cannot adopt the pool's cgroup: different parent");
+  }
+  const name = posix.basename(path);
+  const done: [string, string][] = [];
+  try {
+    for (const dir of new Set(Object.values(prepared.dirs()))) {
+      const to = posix.join(posix.dirname(dir), name);
+      Deno.renameSync(dir, to);
+      done.push([dir, to]);
+    }
+  } catch (e) {
+    for (const [from, to] of done.reverse()) Deno.renameSync(to, from);
+    throw e;
+  }
+  return await createCgroupManager(path);
 }
 
 function writePidFile(path: string, pid: number): void {
@@ -669,6 +715,26 @@ class LiveContainer implements Container {
     return this.cgroup.stats();
   }
 
+  async pause(): Promise<void> {
+    const status = statusOf(this.root, this.stored);
+    if (status !== "running") {
+      throw new ContainerStateError(this.id, `cannot pause: status is ${status}`);
+    }
+    await this.cgroup.freeze();
+    this.stored.paused = true;
+    writeState(this.root, this.stored);
+  }
+
+  async resume(): Promise<void> {
+    const status = statusOf(this.root, this.stored);
+    if (status !== "paused") {
+      throw new ContainerStateError(this.id, `cannot resume: status is ${status}`);
+    }
+    await this.cgroup.thaw();
+    this.stored.paused = false;
+    writeState(this.root, this.stored);
+  }
+
   pids(): Promise<number[]> {
     return this.cgroup.pids();
   }
@@ -741,12 +807,13 @@ class LiveContainer implements Container {
 
   async delete(options: DeleteOptions = {}): Promise<void> {
     const status = statusOf(this.root, this.stored);
-    if (status === "running" && !options.force) {
+    if ((status === "running" || status === "paused") && !options.force) {
       throw new ContainerStateError(
         this.id,
         "cannot delete: the container is running; stop it or use force",
       );
     }
+    if (status === "paused") await this.cgroup.thaw().catch(() => {});
     if (status !== "stopped") {
       await this.cgroup.killAll("SIGKILL").catch(() => {});
       try {

@@ -77,3 +77,19 @@ Deno.test("runStage() in exec mode reports a failing setns", () => {
   runStage(sys);
   assert.match(reply(sys.written).message!, /^setns .*: EINVAL \(invalid argument\)$/);
 });
+
+Deno.test("runStage() with a prepared network namespace returns to the host's when the spec has none", () => {
+  const msg = initMessage();
+  msg.spec.linux!.namespaces = msg.spec.linux!.namespaces!.filter((n) => n.type !== "network");
+  const sys = recordingSyscalls({
+    reads: { [INIT_CONFIG_FD]: [encodeMessage(msg)] },
+    fail: { mount: 1 },
+  });
+  runStage(sys, { prepareNetns: true });
+  const ns = sys.calls.filter((c) => c.name === "unshare" || c.name === "setns");
+  assert.deepEqual(ns.map((c) => [c.name, c.args.at(-1)]), [
+    ["unshare", CLONE.NEWNET],
+    ["setns", CLONE.NEWNET],
+    ["unshare", CLONE.NEWNS | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWCGROUP],
+  ]);
+});

@@ -16,6 +16,7 @@ import {
   readMessageAsync,
 } from "./_messages.ts";
 import { ConfigError, RuntimeError } from "./errors.ts";
+import type { CgroupManager } from "./cgroup/manager.ts";
 import { MS, O, type SpawnPidNamespace, type Syscalls } from "./syscalls.ts";
 
 /** A started, not yet configured init or exec stage. */
@@ -26,6 +27,13 @@ export interface InitProcess {
   configFd: number;
   /** Parent's read end of the reply pipe. */
   replyFd: number;
+  /**
+   * A cgroup the init was already moved into (by a pool), resolving to
+   * `null` if that failed; the container adopts it by renaming.
+   */
+  cgroup?: Promise<CgroupManager | null>;
+  /** The init was spawned with the container's stdio already in place. */
+  stdioReady?: boolean;
 }
 
 /** Where read-only bind mounts of the Deno binary live (see {@linkcode runtimeExecutable}). */
@@ -78,7 +86,10 @@ const DENO_ARGV = [
   "--no-lock",
   "--quiet",
   "--no-prompt",
-  "--v8-flags=--max-old-space-size=64",
+  "--no-npm",
+  // The init runs a few hundred lines once: no V8 worker threads (fewer
+  // threads to start and to move between cgroups) and a small heap.
+  "--v8-flags=--single-threaded,--max-old-space-size=64",
 ];
 
 /** Only what Deno needs to find its cache reaches the stage. */
@@ -94,12 +105,23 @@ export function initModule(): string {
   return url.protocol === "file:" ? url.pathname : url.href;
 }
 
+function initArgv(): string[] {
+  const mod = initModule();
+  return mod.startsWith("/") ? [...DENO_ARGV, "--no-remote", mod] : [...DENO_ARGV, mod];
+}
+
 /** Options for {@linkcode spawnStage}. */
 export interface SpawnStageOptions {
   /** The child's fds 0, 1, 2 (parent descriptors; `null` for /dev/null). */
   stdio: [number | null, number | null, number | null];
   /** PID namespace of the child. */
   pidNamespace: SpawnPidNamespace;
+  /**
+   * Let the stage create its network namespace before its configuration
+   * arrives (for pooled inits).
+   * @default false
+   */
+  prepareNetns?: boolean;
 }
 
 /**
@@ -117,7 +139,7 @@ export function spawnStage(sys: Syscalls, options: SpawnStageOptions): InitProce
   try {
     const pid = sys.spawn({
       path: exe,
-      argv: [...DENO_ARGV, initModule()],
+      argv: [...initArgv(), ...(options.prepareNetns ? ["--prepare-netns"] : [])],
       env: stageEnv(),
       fds: [...options.stdio, configRead, replyWrite],
       pidNamespace: options.pidNamespace,

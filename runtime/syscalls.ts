@@ -122,6 +122,8 @@ export interface Syscalls {
   kill(pid: number, signal: number): void;
   /** getpid(2). */
   getpid(): number;
+  /** setpriority(PRIO_PROCESS, pid, nice). */
+  setpriority(pid: number, nice: number): void;
   /** waitpid(2) with WNOHANG; `null` while the child runs. */
   waitpidNoHang(pid: number): WaitStatus | null;
   /** waitpid(2) on a pool thread (blocking there). */
@@ -401,6 +403,9 @@ const LINUX: Syscalls = {
   },
   getpid() {
     return libc().getpid();
+  },
+  setpriority(pid, nice) {
+    check(libc().setpriority(0, pid, nice), "setpriority", String(pid));
   },
   waitpidNoHang(pid) {
     const st = new Int32Array(1);

@@ -247,6 +247,70 @@ test("runtime: the default seccomp profile blocks mount, unshare and reboot with
   assert.equal(without.stdout, "mounted\nunshared\n", without.stderr);
 });
 
+test("runtime: spec devices, sysctl, rlimits, oomScoreAdj, env and cwd reach the process", async () => {
+  const r = await capture(
+    fx,
+    shSpec(
+      fx,
+      "ls -l /dev/mynull | cut -c1-10; echo hi > /dev/mynull && echo wrote; cat /proc/sys/net/ipv4/ip_forward; " +
+        "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; echo $GREETING; pwd",
+      (s) => {
+        s.linux!.devices = [{
+          type: "c",
+          path: "/dev/mynull",
+          major: 1,
+          minor: 3,
+          fileMode: 0o600,
+        }];
+        s.linux!.sysctl = { "net.ipv4.ip_forward": "1" };
+        s.process.rlimits = [{ type: "RLIMIT_NOFILE", soft: 77, hard: 88 }];
+        s.process.oomScoreAdj = 500;
+        s.process.env!.push("GREETING=hello");
+        s.process.cwd = "/etc";
+      },
+    ),
+  );
+  assert.equal(r.stdout, "crw-------\nwrote\n1\n77\n88\n500\nhello\n/etc\n", r.stderr);
+});
+
+test("runtime: bind mounts honour their options and tmpfs mounts their data", async () => {
+  const host = await Deno.makeTempDir({ prefix: "tsk-bind-" });
+  try {
+    await Deno.writeTextFile(`${host}/in.txt`, "from host\n");
+    await Deno.writeTextFile(`${host}/single`, "one file\n");
+    const r = await capture(
+      fx,
+      shSpec(
+        fx,
+        "cat /data/in.txt; echo x > /data/new || echo ro-refused; cat /rw/single; echo changed > /rw/single; " +
+          "grep ' /scratch ' /proc/self/mountinfo | grep -o 'size=[0-9]*k'",
+        (s) => {
+          s.mounts!.push(
+            {
+              destination: "/data",
+              type: "bind",
+              source: host,
+              options: ["rbind", "ro", "nosuid"],
+            },
+            {
+              destination: "/rw/single",
+              type: "bind",
+              source: `${host}/single`,
+              options: ["bind"],
+            },
+            { destination: "/scratch", type: "tmpfs", source: "tmpfs", options: ["size=512k"] },
+          );
+        },
+      ),
+    );
+    assert.equal(r.stdout, "from host\nro-refused\none file\nsize=512k\n", r.stderr);
+    assert.equal(await Deno.readTextFile(`${host}/single`), "changed\n");
+    assert.throws(() => Deno.statSync(`${host}/new`));
+  } finally {
+    await Deno.remove(host, { recursive: true });
+  }
+});
+
 test("runtime: a non-root user gets its uid, gid and groups", async () => {
   const r = await capture(
     fx,
@@ -367,6 +431,13 @@ test("runtime: exit codes and signals are reported; state follows the lifecycle"
     assert.equal(loaded.state().pid, c.pid);
     await c.start();
     assert.equal(c.state().status, "running");
+    await c.pause();
+    assert.equal(c.state().status, "paused");
+    assert.equal((await loadContainer(c.id, { root: fx.root })).state().status, "paused");
+    const state = Deno.readTextFileSync(`/proc/${c.pid}/status`).match(/State:\s+(\S)/)![1];
+    assert.ok(state === "D" || state === "S", `a frozen task sleeps, got ${state}`);
+    await c.resume();
+    assert.equal(c.state().status, "running");
     await assert.rejects(c.delete(), /cannot delete: the container is running/);
     c.kill("SIGKILL");
     const st = await c.wait();
@@ -438,8 +509,20 @@ test("runtime: containers from a pool of pre-started inits behave the same", asy
       });
       assert.equal(r.stdout, "1 tsk\n0\n1\n2\n3\n");
       assert.equal(r.status.exitCode, 4);
-      await new Promise((r) => setTimeout(r, 50));
+      await pool.ready();
     }
+    // Pooled inits create a network namespace ahead of time; a spec without
+    // one must still end up in the host's.
+    const host = await capture(
+      fx,
+      shSpec(fx, "readlink /proc/self/ns/net", (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "network");
+      }),
+      { pool },
+    );
+    assert.equal(host.stdout.trim(), Deno.readLinkSync("/proc/self/ns/net"));
+    const own = await capture(fx, shSpec(fx, "readlink /proc/self/ns/net"), { pool });
+    assert.notEqual(own.stdout.trim(), Deno.readLinkSync("/proc/self/ns/net"));
   } finally {
     await pool.close();
   }
@@ -478,6 +561,28 @@ test("runtime: namespaces can be joined by path", async () => {
   } finally {
     await a.delete({ force: true });
   }
+});
+
+test("runtime: containers created concurrently in one process do not mix", async () => {
+  const pool = new InitPool({ size: 2 });
+  try {
+    const results = await Promise.all(
+      Array.from(
+        { length: 6 },
+        (_, i) =>
+          capture(fx, shSpec(fx, `echo ${i} $(hostname)`, (s) => (s.hostname = `h${i}`)), {
+            pool: i % 2 ? pool : undefined,
+          }),
+      ),
+    );
+    results.forEach((r, i) => {
+      assert.equal(r.stdout, `${i} h${i}\n`);
+      assert.equal(r.status.exitCode, 0);
+    });
+  } finally {
+    await pool.close();
+  }
+  assert.deepEqual(await listContainers({ root: fx.root }), []);
 });
 
 test("runtime: 100 create/delete cycles leave no cgroups, mounts, processes or state", async () => {
