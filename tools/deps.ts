@@ -18,6 +18,11 @@ export const DEBIAN_DEPS: readonly DebianDep[] = [
   { name: "busybox-static", why: "root filesystems for test containers" },
   { name: "runc", why: "reference OCI runtime the runtime tests compare against" },
   { name: "crun", why: "peer in the runtime benchmark" },
+  {
+    name: "etcd-server",
+    why: "the etcd store backend's conformance tests and the apiserver benchmark",
+  },
+  { name: "etcd-client", why: "etcdctl, to inspect the etcd store by hand" },
   { name: "libseccomp2", why: "reference seccomp compiler the seccomp tests compare against" },
   { name: "skopeo", why: "OCI layout and registry interop peer for @tsk/image" },
   { name: "umoci", why: "OCI layout unpack peer for @tsk/image" },
