@@ -206,6 +206,8 @@ COPY msg.txt .
 RUN echo "$GREETING from $(cat msg.txt) as $(id -u)" > out.txt && rm /usr/bin/wc && mkdir -p /gone && rm -r /gone
 RUN ["/bin/sh", "-c", "echo exec form >> /work/out.txt"]
 RUN test ! -e /usr/bin/wc && test ! -e /gone && test -e /bin/cat
+RUN rm -rf /etc && mkdir /etc && echo new > /etc/only
+RUN test "$(ls /etc)" = only
 
 FROM busybox:latest
 COPY --from=build /work/out.txt /out.txt
@@ -253,6 +255,8 @@ CMD ["/bin/sh", "-c", "cat /out.txt /tmp/uid; test -e /usr/bin/wc && echo wc-pre
         await assert.rejects(Deno.lstat(join(root, "usr/bin/wc")), Deno.errors.NotFound);
         await assert.rejects(Deno.lstat(join(root, "gone")), Deno.errors.NotFound);
         assert.ok((await Deno.lstat(join(root, "usr/bin/tr"))).isSymlink);
+        // An opaque directory (rm -rf /etc && mkdir /etc) hides the base's /etc.
+        assert.deepEqual([...Deno.readDirSync(join(root, "etc"))].map((e) => e.name), ["only"]);
         assert.equal(
           await Deno.readTextFile(join(root, "work/out.txt")),
           "hello from the context as 0\nexec form\n",
