@@ -14,6 +14,7 @@ import {
   formatPlatform,
   ImageStore,
   importLayout,
+  loadCredentials,
   parsePlatform,
   parseReference,
   progressRenderer,
@@ -59,6 +60,12 @@ function epochOf(value: string | undefined): number | undefined {
     );
   }
   return Number(value);
+}
+
+/** Credentials for a reference's registry from the auth files (docker/podman login). */
+function stored(ctx: Ctx, reference: string): Promise<Credentials | undefined> {
+  const host = parseReference(reference).registry;
+  return host ? loadCredentials(host, { env: ctx.io.env }) : Promise.resolve(undefined);
 }
 
 function args(n: [number, number], positionals: string[], usage: string): void {
@@ -117,6 +124,7 @@ const SUBS: Record<string, Sub> = {
         noCache: v["no-cache"] === true,
         sourceDateEpoch: epochOf(ctx.io.env.SOURCE_DATE_EPOCH),
         credentials,
+        findCredentials: (host) => loadCredentials(host, { env: ctx.io.env }),
         onProgress: quiet ? undefined : (l) => ctx.io.err(l),
         onOutput: quiet ? undefined : (chunk) => {
           partial += dec.decode(chunk, { stream: true });
@@ -144,7 +152,7 @@ const SUBS: Record<string, Sub> = {
       args([1, 1], p, this.usage);
       const r = await pullImage(await ctx.store(), p[0], {
         platform: v.platform ? parsePlatform(v.platform as string) : undefined,
-        credentials: creds(v.creds),
+        credentials: creds(v.creds) ?? await stored(ctx, p[0]),
         plainHttp: v["plain-http"] === true ? true : undefined,
         onProgress: v.quiet ? undefined : renderer(ctx.io),
       });
@@ -177,7 +185,7 @@ const SUBS: Record<string, Sub> = {
         throw new UsageError(`--chunk-size: expected a positive number of bytes`);
       }
       const r = await pushImage(await ctx.store(), p[0], dest, {
-        credentials: creds(v.creds),
+        credentials: creds(v.creds) ?? await stored(ctx, dest),
         chunkSize: chunk,
         mountFrom: v["mount-from"] as string | undefined,
         plainHttp: v["plain-http"] === true ? true : undefined,

@@ -32,3 +32,4 @@ export * from "./build/dockerignore.ts";
 export { type RunStep, type RunStepRequest, runWithRuntime } from "./build/run_step.ts";
 export * from "./build/builder.ts";
 export * from "./process.ts";
+export * from "./registry/auth_file.ts";

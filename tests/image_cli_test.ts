@@ -51,12 +51,17 @@ Deno.test({
       assert.equal(io.lines[0], m.digest);
       assert.ok(io.errs.some((l) => /: Done \(/.test(l)), io.errs.join("\n"));
       assert.match(io.errs.at(-1)!, /pushed .*: 2 uploaded/);
+      const ref = `${reg.host}/lib/busybox:1`;
       io = capture(homeB);
-      assert.equal(
-        await main(["image", "pull", "--creds", creds, `${reg.host}/lib/busybox:1`], io),
-        0,
-        io.errs.join("\n"),
+      assert.equal(await main(["image", "pull", ref], io), 1, "anonymous pulls are refused");
+      // No --creds: the credentials come from $TSK_HOME/auth.json, as after a docker login.
+      await Deno.mkdir(homeB, { recursive: true });
+      await Deno.writeTextFile(
+        join(homeB, "auth.json"),
+        JSON.stringify({ auths: { [reg.host]: { auth: btoa(creds) } } }),
       );
+      io = capture(homeB);
+      assert.equal(await main(["image", "pull", ref], io), 0, io.errs.join("\n"));
       assert.equal(io.lines[0], m.digest);
       io = capture(homeB);
       assert.equal(await main(["image", "ls", "--json"], io), 0);

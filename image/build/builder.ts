@@ -105,6 +105,12 @@ export interface BuildOptions {
    * @default {}
    */
   credentials?: Record<string, Credentials>;
+  /**
+   * Looks up credentials for a registry host that `credentials` does not
+   * name (e.g. `loadCredentials` over the auth files).
+   * @default undefined (anonymous)
+   */
+  findCredentials?: (host: string) => Promise<Credentials | undefined>;
 }
 
 /** What one step did. */
@@ -362,7 +368,8 @@ export async function buildImage(
       }
       progress(`pulling ${ref}`);
       const pulled = await pullImage(store, ref, {
-        credentials: options.credentials?.[parsed.registry],
+        credentials: options.credentials?.[parsed.registry] ??
+          await options.findCredentials?.(parsed.registry),
       });
       img = await store.image(pulled.descriptor);
     }
