@@ -8,7 +8,11 @@
  */
 import * as posix from "./_path.ts";
 import { type CgroupManager, type CgroupStats, createCgroupManager } from "./cgroup/manager.ts";
-import { DEFAULT_DEVICE_RULES, type LinuxResources } from "./cgroup/resources.ts";
+import {
+  DEFAULT_DEVICE_RULES,
+  type LinuxResources,
+  validateResources,
+} from "./cgroup/resources.ts";
 import { resolveCapabilities } from "./capabilities.ts";
 import { compileSeccomp } from "./seccomp/compile.ts";
 import { seccompFilterFlags } from "./seccomp/profile.ts";
@@ -175,6 +179,11 @@ export interface Container {
   stats(): Promise<CgroupStats>;
   /** The pids in the container's cgroup. */
   pids(): Promise<number[]>;
+  /**
+   * Changes the cgroup limits of a created or running container (like
+   * `runc update`); the given fields replace the stored ones.
+   */
+  update(resources: LinuxResources): Promise<void>;
   /** Freezes every process of the container (cgroup freezer). */
   pause(): Promise<void>;
   /** Thaws a paused container. */
@@ -713,6 +722,34 @@ class LiveContainer implements Container {
 
   stats(): Promise<CgroupStats> {
     return this.cgroup.stats();
+  }
+
+  async update(resources: LinuxResources): Promise<void> {
+    const status = statusOf(this.root, this.stored);
+    if (status === "stopped") throw new ContainerStateError(this.id, "cannot update: stopped");
+    let r: LinuxResources;
+    try {
+      r = validateResources(resources, "resources");
+    } catch (e) {
+      const err = e as Error & { field?: string };
+      throw new ConfigError(err.field ?? "resources", err.message.replace(/^[^:]*: /, ""), {
+        cause: e,
+      });
+    }
+    const merged: LinuxResources = { ...(this.stored.spec.linux?.resources ?? {}) };
+    for (const [k, v] of Object.entries(r)) {
+      const key = k as keyof LinuxResources;
+      const old = merged[key];
+      (merged as Record<string, unknown>)[key] =
+        typeof v === "object" && !Array.isArray(v) && typeof old === "object" && !Array.isArray(old)
+          ? { ...old, ...v }
+          : v;
+    }
+    const spec = structuredClone(this.stored.spec);
+    spec.linux = { ...(spec.linux ?? {}), resources: merged };
+    await this.cgroup.set(effectiveResources(spec));
+    this.stored.spec = spec;
+    writeState(this.root, this.stored);
   }
 
   async pause(): Promise<void> {
