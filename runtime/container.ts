@@ -93,7 +93,9 @@ export interface CreateContainerOptions {
   stdio?: StdioOptions;
   /**
    * Mount an overlayfs of these layers at `root.path` instead of binding
-   * `root.path`. The CLI takes the same through the annotations
+   * `root.path` (which is then only the mount point, created if missing; the
+   * overlay exists only in the container's mount namespace, so the host
+   * never sees it mounted). The CLI takes the same through the annotations
    * `dev.tsk.rootfs.lowerdirs` (colon-separated, uppermost first),
    * `dev.tsk.rootfs.upperdir` and `dev.tsk.rootfs.workdir`.
    */
@@ -398,6 +400,8 @@ export async function createContainer(
       'tsk-runtime needs a new mount namespace: add {"type": "mount"}',
     );
   }
+  // With overlay layers, root.path is only the mount point: make it if missing.
+  if (overlay) Deno.mkdirSync(spec.root.path, { recursive: true });
   try {
     if (!Deno.statSync(spec.root.path).isDirectory) throw new Error("not a directory");
   } catch (e) {
