@@ -66,11 +66,20 @@ export type StdioOption = "inherit" | "null" | "pipe" | number;
 
 /** The container's stdin, stdout and stderr. */
 export interface StdioOptions {
-  /** @default "null" */
+  /**
+   * The container's standard input.
+   * @default "null"
+   */
   stdin?: StdioOption;
-  /** @default "inherit" */
+  /**
+   * The container's standard output.
+   * @default "inherit"
+   */
   stdout?: StdioOption;
-  /** @default "inherit" */
+  /**
+   * The container's standard error.
+   * @default "inherit"
+   */
   stderr?: StdioOption;
 }
 
