@@ -312,6 +312,23 @@ test("runtime: bind mounts honour their options and tmpfs mounts their data", as
   }
 });
 
+test("runtime: every rootfsPropagation works and none leaks mounts to the host", async () => {
+  for (const p of ["rprivate", "rslave", "rshared", "private", "runbindable"]) {
+    // Only mounts under this test's directories: other jobs mount on the host too.
+    const ours = () =>
+      Deno.readTextFileSync("/proc/self/mountinfo").split("\n").filter((l) => l.includes(fx.base));
+    const before = ours();
+    const r = await capture(
+      fx,
+      shSpec(fx, "grep -c . /proc/self/mountinfo >/dev/null && echo ok", (s) => {
+        s.linux!.rootfsPropagation = p;
+      }),
+    );
+    assert.equal(r.stdout, "ok\n", `${p}: ${r.stderr}`);
+    assert.deepEqual(ours(), before, p);
+  }
+});
+
 test("runtime: a non-root user gets its uid, gid and groups", async () => {
   const r = await capture(
     fx,
