@@ -80,6 +80,22 @@ function median(xs: number[]): number {
 
 type Runner = () => Promise<number>;
 
+// CPU time (user + system), which the host's load does not inflate the way
+// it inflates wall time: getrusage(2) of this process and of the reaped
+// children (a CLI's container init is reaped by that CLI, so it counts).
+const rusage = Deno.dlopen("libc.so.6", {
+  getrusage: { parameters: ["i32", "buffer"], result: "i32" },
+}).symbols.getrusage;
+function cpuMs(who: 0 | -1): number {
+  const buf = new BigInt64Array(18); // struct rusage: two timevals first
+  rusage(who, new Uint8Array(buf.buffer));
+  return Number(buf[0] + buf[2]) * 1000 + Number(buf[1] + buf[3]) / 1000;
+}
+/** CPU ms of this process (RUSAGE_SELF) plus reaped children (RUSAGE_CHILDREN). */
+function cpuNow(includeSelf: boolean): number {
+  return cpuMs(-1) + (includeSelf ? cpuMs(0) : 0);
+}
+
 function command(program: string, args: (id: string) => string[]): Runner {
   return async () => {
     const id = `bench-${crypto.randomUUID().slice(0, 8)}`;
@@ -162,21 +178,28 @@ try {
   const results: Record<string, number[]> = Object.fromEntries(
     Object.keys(runners).map((k) => [k, []]),
   );
+  const cpu: Record<string, number> = Object.fromEntries(Object.keys(runners).map((k) => [k, 0]));
   for (let i = -2; i < N; i++) {
     for (const [name, run] of Object.entries(runners)) {
+      const self = name.startsWith("tsk library");
+      const c0 = cpuNow(self);
       const ms = await run();
-      if (i >= 0) results[name].push(ms);
+      const used = cpuNow(self) - c0;
+      if (i >= 0) {
+        results[name].push(ms);
+        cpu[name] += used;
+      }
     }
   }
   console.log(`create+start+wait+delete of busybox \`true\`, ${N} iterations, median ms`);
   for (const n of notes) console.log(`note: ${n}`);
   console.log();
-  console.log("runner                  median ms   min ms");
+  console.log("runner                  median ms   min ms   CPU ms/run");
   for (const [k, v] of Object.entries(results)) {
     console.log(
       `${k.padEnd(22)}  ${median(v).toFixed(1).padStart(9)}  ${
         Math.min(...v).toFixed(1).padStart(7)
-      }`,
+      }  ${(cpu[k] / N).toFixed(1).padStart(11)}`,
     );
   }
   const line = (metric: string, tsk: number[], peer: string) => {
@@ -198,6 +221,21 @@ try {
   line("lifecycle_library_pool_vs_crun", results["tsk library (pool)"], "crun");
   line("lifecycle_library_nopool_vs_crun", results["tsk library (no pool)"], "crun");
   line("lifecycle_cli_vs_crun", results["tsk-runtime CLI"], "crun");
+  const cpuLine = (metric: string, tsk: string, peer: string) => {
+    if (cpu[peer] === undefined) return;
+    const t = cpu[tsk] / N, p = cpu[peer] / N;
+    console.log(JSON.stringify({
+      bench: "runtime",
+      metric,
+      unit: "cpu_ms",
+      tsk: Number(t.toFixed(2)),
+      peer,
+      peer_value: Number(p.toFixed(2)),
+      ratio: Number((p / t).toFixed(3)),
+    }));
+  };
+  cpuLine("cpu_per_lifecycle_cli_vs_runc", "tsk-runtime CLI", "runc");
+  cpuLine("cpu_per_lifecycle_library_pool_vs_crun", "tsk library (pool)", "crun");
 } finally {
   await pool.close();
   await Deno.remove(base, { recursive: true });

@@ -8,7 +8,11 @@
  */
 import * as posix from "./_path.ts";
 import { type CgroupManager, type CgroupStats, createCgroupManager } from "./cgroup/manager.ts";
-import { DEFAULT_DEVICE_RULES, type LinuxResources } from "./cgroup/resources.ts";
+import {
+  DEFAULT_DEVICE_RULES,
+  type LinuxResources,
+  validateResources,
+} from "./cgroup/resources.ts";
 import { resolveCapabilities } from "./capabilities.ts";
 import { compileSeccomp } from "./seccomp/compile.ts";
 import { seccompFilterFlags } from "./seccomp/profile.ts";
@@ -62,11 +66,20 @@ export type StdioOption = "inherit" | "null" | "pipe" | number;
 
 /** The container's stdin, stdout and stderr. */
 export interface StdioOptions {
-  /** @default "null" */
+  /**
+   * The container's standard input.
+   * @default "null"
+   */
   stdin?: StdioOption;
-  /** @default "inherit" */
+  /**
+   * The container's standard output.
+   * @default "inherit"
+   */
   stdout?: StdioOption;
-  /** @default "inherit" */
+  /**
+   * The container's standard error.
+   * @default "inherit"
+   */
   stderr?: StdioOption;
 }
 
@@ -89,7 +102,9 @@ export interface CreateContainerOptions {
   stdio?: StdioOptions;
   /**
    * Mount an overlayfs of these layers at `root.path` instead of binding
-   * `root.path`. The CLI takes the same through the annotations
+   * `root.path` (which is then only the mount point, created if missing; the
+   * overlay exists only in the container's mount namespace, so the host
+   * never sees it mounted). The CLI takes the same through the annotations
    * `dev.tsk.rootfs.lowerdirs` (colon-separated, uppermost first),
    * `dev.tsk.rootfs.upperdir` and `dev.tsk.rootfs.workdir`.
    */
@@ -175,6 +190,11 @@ export interface Container {
   stats(): Promise<CgroupStats>;
   /** The pids in the container's cgroup. */
   pids(): Promise<number[]>;
+  /**
+   * Changes the cgroup limits of a created or running container (like
+   * `runc update`); the given fields replace the stored ones.
+   */
+  update(resources: LinuxResources): Promise<void>;
   /** Freezes every process of the container (cgroup freezer). */
   pause(): Promise<void>;
   /** Thaws a paused container. */
@@ -389,6 +409,8 @@ export async function createContainer(
       'tsk-runtime needs a new mount namespace: add {"type": "mount"}',
     );
   }
+  // With overlay layers, root.path is only the mount point: make it if missing.
+  if (overlay) Deno.mkdirSync(spec.root.path, { recursive: true });
   try {
     if (!Deno.statSync(spec.root.path).isDirectory) throw new Error("not a directory");
   } catch (e) {
@@ -713,6 +735,34 @@ class LiveContainer implements Container {
 
   stats(): Promise<CgroupStats> {
     return this.cgroup.stats();
+  }
+
+  async update(resources: LinuxResources): Promise<void> {
+    const status = statusOf(this.root, this.stored);
+    if (status === "stopped") throw new ContainerStateError(this.id, "cannot update: stopped");
+    let r: LinuxResources;
+    try {
+      r = validateResources(resources, "resources");
+    } catch (e) {
+      const err = e as Error & { field?: string };
+      throw new ConfigError(err.field ?? "resources", err.message.replace(/^[^:]*: /, ""), {
+        cause: e,
+      });
+    }
+    const merged: LinuxResources = { ...(this.stored.spec.linux?.resources ?? {}) };
+    for (const [k, v] of Object.entries(r)) {
+      const key = k as keyof LinuxResources;
+      const old = merged[key];
+      (merged as Record<string, unknown>)[key] =
+        typeof v === "object" && !Array.isArray(v) && typeof old === "object" && !Array.isArray(old)
+          ? { ...old, ...v }
+          : v;
+    }
+    const spec = structuredClone(this.stored.spec);
+    spec.linux = { ...(spec.linux ?? {}), resources: merged };
+    await this.cgroup.set(effectiveResources(spec));
+    this.stored.spec = spec;
+    writeState(this.root, this.stored);
   }
 
   async pause(): Promise<void> {

@@ -36,8 +36,8 @@ import {
 } from "./_messages.ts";
 import { ConfigError } from "./errors.ts";
 import { applyProcessSecurity, applyRlimits, lookPath, readLastCap } from "./process_security.ts";
-import { pivotRoot, prepareRootfs, protectPaths } from "./rootfs.ts";
-import { CLONE, linuxSyscalls, O, PR, type Syscalls } from "./syscalls.ts";
+import { parseMountOptions, pivotRoot, prepareRootfs, protectPaths } from "./rootfs.ts";
+import { CLONE, linuxSyscalls, MS, O, PR, type Syscalls } from "./syscalls.ts";
 import { bindAll } from "./_libc.ts";
 
 const NS_FLAGS: Record<string, number> = {
@@ -166,6 +166,12 @@ function runInit(
     Deno.writeTextFileSync(`/proc/sys/${key.replaceAll(".", "/")}`, value);
   }
   protectPaths(sys, spec);
+  const propagation = spec.linux?.rootfsPropagation;
+  if (propagation !== undefined) {
+    // As runc: the asked propagation of / applies once the tree is built
+    // (an unbindable tree would refuse the masked paths' binds).
+    sys.mount(null, "/", null, parseMountOptions([propagation]).propagation[0] | MS.REC, null);
+  }
   if (spec.hostname !== undefined) sys.sethostname(spec.hostname);
   if (spec.domainname !== undefined) sys.setdomainname(spec.domainname);
   applyRlimits(sys, msg.security);

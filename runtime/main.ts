@@ -50,6 +50,7 @@ Commands:
   run       create, start and wait for a container; exits with its status
   exec      run a new process in a running container
   list      list containers
+  update    change a container's cgroup limits
   pause     freeze a running container
   resume    thaw a paused container
   ps        list the processes in a container
@@ -82,6 +83,8 @@ const HELP: Record<string, string> = {
   exec:
     "Usage: tsk-runtime exec [--process FILE] [--detach] [--pid-file FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID [COMMAND ARGS...]\n\nRun a process in a running container; exits with its status unless --detach.",
   list: "Usage: tsk-runtime list [--format table|json] [--quiet]\n\nList containers.",
+  update:
+    "Usage: tsk-runtime update [--resources FILE|-] [--memory BYTES] [--memory-reservation BYTES] [--memory-swap BYTES] [--cpu-quota US] [--cpu-period US] [--cpu-share N] [--cpuset-cpus LIST] [--cpuset-mems LIST] [--pids-limit N] [--blkio-weight N] ID\n\nChange a container's cgroup limits (--resources takes an OCI linux.resources JSON object).",
   pause: "Usage: tsk-runtime pause ID\n\nFreeze every process of a running container.",
   resume: "Usage: tsk-runtime resume ID\n\nThaw a paused container.",
   ps:
@@ -279,6 +282,50 @@ async function dispatchWith(
       const { positionals } = parse(cmd, rest, {});
       const c = await loadContainer(one(positionals, cmd), { root: g.root });
       await c.start();
+      return 0;
+    }
+    case "update": {
+      const { values, positionals } = parse(cmd, rest, {
+        resources: { type: "string", short: "r" },
+        memory: { type: "string" },
+        "memory-reservation": { type: "string" },
+        "memory-swap": { type: "string" },
+        "cpu-quota": { type: "string" },
+        "cpu-period": { type: "string" },
+        "cpu-share": { type: "string" },
+        "cpuset-cpus": { type: "string" },
+        "cpuset-mems": { type: "string" },
+        "pids-limit": { type: "string" },
+        "blkio-weight": { type: "string" },
+      });
+      const c = await loadContainer(one(positionals, cmd), { root: g.root });
+      const file = values.resources as string | undefined;
+      const r: Record<string, Record<string, unknown>> = file === undefined ? {} : JSON.parse(
+        file === "-" ? await new Response(Deno.stdin.readable).text() : Deno.readTextFileSync(file),
+      );
+      const num = (flag: string) => {
+        const v = values[flag] as string | undefined;
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n)) {
+          throw new UsageError(`update: --${flag}: expected an integer, got ${v}`);
+        }
+        return n;
+      };
+      const set = (group: string, key: string, value: unknown) => {
+        if (value !== undefined) (r[group] ??= {})[key] = value;
+      };
+      set("memory", "limit", num("memory"));
+      set("memory", "reservation", num("memory-reservation"));
+      set("memory", "swap", num("memory-swap"));
+      set("cpu", "quota", num("cpu-quota"));
+      set("cpu", "period", num("cpu-period"));
+      set("cpu", "shares", num("cpu-share"));
+      set("cpu", "cpus", values["cpuset-cpus"]);
+      set("cpu", "mems", values["cpuset-mems"]);
+      set("pids", "limit", num("pids-limit"));
+      set("blockIO", "weight", num("blkio-weight"));
+      await c.update(r);
       return 0;
     }
     case "pause":

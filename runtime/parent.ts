@@ -189,14 +189,33 @@ export async function sendConfig(
  *
  * @param sys The host.
  * @param init The stage.
+ * @param timeoutMs Kill the stage and fail after this long.
  */
-export async function waitForInitReady(sys: Syscalls, init: InitProcess): Promise<void> {
+export async function waitForInitReady(
+  sys: Syscalls,
+  init: InitProcess,
+  timeoutMs = 60_000,
+): Promise<void> {
   let reply: InitReply | null;
+  let timedOut = false;
+  // Killing the init closes the only write end: the blocked read returns.
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      sys.kill(init.pid, 9);
+    } catch { /* already gone */ }
+  }, timeoutMs);
   try {
     reply = await readMessageAsync<InitReply>(sys, init.replyFd);
   } finally {
+    clearTimeout(timer);
     sys.close(init.replyFd);
     init.replyFd = -1;
+  }
+  if (timedOut) {
+    throw new RuntimeError(
+      `Cannot create container: the init was not ready within ${timeoutMs} ms and was killed`,
+    );
   }
   if (reply === null) {
     throw new RuntimeError("Cannot create container: the init process exited before it was ready");

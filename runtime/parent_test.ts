@@ -3,6 +3,7 @@ import { closeStage, sendConfig, waitForInitReady } from "./parent.ts";
 import { encodeMessage } from "./_messages.ts";
 import { recordingSyscalls } from "./testing.ts";
 import { ConfigError, RuntimeError } from "./errors.ts";
+import { linuxSyscalls } from "./syscalls.ts";
 
 Deno.test("waitForInitReady() turns the init's field error into a ConfigError and closes the pipe", async () => {
   const reply = {
@@ -45,4 +46,24 @@ Deno.test("sendConfig() writes one framed message and closes the configuration p
   assert.equal(init.configFd, -1);
   closeStage(sys, init); // idempotent: nothing left to close
   assert.equal(sys.calls.filter((c) => c.name === "close").length, 2);
+});
+
+Deno.test("waitForInitReady() kills an init that never answers and says so", async () => {
+  const sys = linuxSyscalls();
+  const [r, w] = sys.pipe();
+  // A stand-in init holding the reply pipe's write end as its fd 4.
+  const pid = sys.spawn({
+    path: "/bin/sleep",
+    argv: ["sleep", "30"],
+    env: [],
+    fds: [null, null, null, null, w],
+    pidNamespace: { kind: "inherit" },
+    setsid: true,
+  });
+  sys.close(w);
+  await assert.rejects(
+    waitForInitReady(sys, { pid, configFd: -1, replyFd: r }, 200),
+    /the init was not ready within 200 ms and was killed/,
+  );
+  assert.equal((await sys.waitpidAsync(pid)).signal, 9);
 });

@@ -119,6 +119,14 @@ test("tsk-runtime: create, start, state, kill and delete follow runc", async (ba
     assert.deepEqual(JSON.parse(r.stdout), [state.pid]);
     r = await tsk(root, "events", "--stats", id);
     assert.equal(JSON.parse(r.stdout).data.pids.current, 1);
+    r = await tsk(root, "update", "--memory", String(64 << 20), "--pids-limit", "20", id);
+    assert.equal(r.code, 0, r.stderr);
+    r = await tsk(root, "events", "--stats", id);
+    assert.equal(JSON.parse(r.stdout).data.memory.limit, 64 << 20);
+    assert.equal(JSON.parse(r.stdout).data.pids.limit, 20);
+    r = await tsk(root, "update", "--pids-limit", "x", id);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--pids-limit: expected an integer, got x/);
     r = await tsk(root, "exec", id, "hostname");
     assert.equal(r.stdout, "tsk\n");
     r = await tsk(root, "delete", id);

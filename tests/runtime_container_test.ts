@@ -72,7 +72,8 @@ test("runtime: overlay writes land in the upper dir and lower dirs stay untouche
   try {
     const lower2 = posix.join(base, "lower2"), upper = posix.join(base, "upper");
     const work = posix.join(base, "work"), mnt = posix.join(base, "merged");
-    for (const d of [lower2, upper, work, mnt]) await Deno.mkdir(d);
+    // The mount point (merged) is created by the runtime.
+    for (const d of [lower2, upper, work]) await Deno.mkdir(d);
     await Deno.writeTextFile(posix.join(lower2, "layer.txt"), "from layer 2\n");
     const before = await snapshot(fx.rootfs);
     const r = await capture(
@@ -308,6 +309,23 @@ test("runtime: bind mounts honour their options and tmpfs mounts their data", as
     assert.throws(() => Deno.statSync(`${host}/new`));
   } finally {
     await Deno.remove(host, { recursive: true });
+  }
+});
+
+test("runtime: every rootfsPropagation works and none leaks mounts to the host", async () => {
+  for (const p of ["rprivate", "rslave", "rshared", "private", "runbindable"]) {
+    // Only mounts under this test's directories: other jobs mount on the host too.
+    const ours = () =>
+      Deno.readTextFileSync("/proc/self/mountinfo").split("\n").filter((l) => l.includes(fx.base));
+    const before = ours();
+    const r = await capture(
+      fx,
+      shSpec(fx, "grep -c . /proc/self/mountinfo >/dev/null && echo ok", (s) => {
+        s.linux!.rootfsPropagation = p;
+      }),
+    );
+    assert.equal(r.stdout, "ok\n", `${p}: ${r.stderr}`);
+    assert.deepEqual(ours(), before, p);
   }
 });
 
