@@ -5,7 +5,7 @@ import { main } from "@tsk/cli";
 import type { CommandIo } from "@tsk/cli";
 import { ImageStore } from "@tsk/image";
 import { busyboxImage, requireTool, tempDir } from "./_image_fixture.ts";
-import { PASSWORD, REGISTRY_BIN, startRegistry, USER } from "./_registry_fixture.ts";
+import { PASSWORD, REGISTRY_BIN, startRegistry, USER } from "@tsk/image/testing";
 
 function capture(home: string): CommandIo & { lines: string[]; errs: string[] } {
   const lines: string[] = [];

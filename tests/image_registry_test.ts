@@ -17,7 +17,7 @@ import {
   type TransferProgress,
 } from "@tsk/image";
 import { busyboxImage, requireTool, run, tempDir } from "./_image_fixture.ts";
-import { PASSWORD, REGISTRY_BIN, startRegistry, USER } from "./_registry_fixture.ts";
+import { PASSWORD, REGISTRY_BIN, startRegistry, USER } from "@tsk/image/testing";
 
 const ready = requireTool(REGISTRY_BIN) && requireTool("/usr/bin/skopeo");
 
