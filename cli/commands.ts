@@ -11,6 +11,7 @@ import { describeCommand } from "./describe.ts";
 import { deleteCommand } from "./delete.ts";
 import { scaleCommand } from "./scale.ts";
 import { patchCommand } from "./patch.ts";
+import { imageCommand } from "./image.ts";
 
 /** The registered top-level commands. */
 export const COMMANDS: readonly Command[] = [
@@ -20,4 +21,5 @@ export const COMMANDS: readonly Command[] = [
   deleteCommand,
   scaleCommand,
   patchCommand,
+  imageCommand,
 ];

@@ -73,3 +73,26 @@ export class NotFoundError extends ImageError {
     this.name = "NotFoundError";
   }
 }
+
+/** A registry answered with an error (or not at all). */
+export class RegistryError extends ImageError {
+  /** The HTTP status, when there was a response. */
+  readonly status: number | undefined;
+  /** The distribution-spec error code (`MANIFEST_UNKNOWN`, `DENIED`, ...), when given. */
+  readonly code: string | undefined;
+
+  /**
+   * Creates a registry error.
+   *
+   * @param message What failed, naming the URL or object.
+   * @param status The HTTP status.
+   * @param code The distribution-spec error code.
+   * @param options The cause.
+   */
+  constructor(message: string, status?: number, code?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RegistryError";
+    this.status = status;
+    this.code = code;
+  }
+}

@@ -45,6 +45,7 @@ const SYMBOLS = {
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
   getpid: { parameters: [], result: "i32" },
+  setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   waitpid_async: {
     name: "waitpid",
@@ -69,6 +70,7 @@ const SYMBOLS = {
     parameters: ["buffer", "i32", "buffer", "i32", "u32"],
     result: "i32",
   },
+  posix_spawn_file_actions_addclosefrom_np: { parameters: ["buffer", "i32"], result: "i32" },
   posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
   posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
   posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
@@ -81,12 +83,32 @@ const SYMBOLS = {
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-let lib: Libc | undefined;
+const bound: Record<string, unknown> = {};
 
-/** Opens libc once, on first use. */
+// Binding a symbol costs Deno about 0.2 ms (more under load); the whole
+// table bound at once cost 17-40 ms of every runtime and init start-up. So
+// each symbol is bound on its first use.
+const lazy = new Proxy({} as Libc, {
+  get(_, name: string) {
+    let f = bound[name];
+    if (f === undefined) {
+      const def = (SYMBOLS as Record<string, Deno.ForeignFunction>)[name];
+      if (def === undefined) return undefined;
+      f = Deno.dlopen("libc.so.6", { [name]: def }).symbols[name];
+      bound[name] = f;
+    }
+    return f;
+  },
+});
+
+/** Binds every symbol now (an idle pooled init does this while it waits). */
+export function bindAll(): void {
+  for (const name of Object.keys(SYMBOLS)) void (lazy as Record<string, unknown>)[name];
+}
+
+/** libc's symbols, each bound on first use. */
 export function libc(): Libc {
-  if (lib === undefined) lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  return lib;
+  return lazy;
 }
 
 /** Reads errno of the calling thread; call it right after the failing call. */

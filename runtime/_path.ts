@@ -34,3 +34,28 @@ export function dirname(path: string): string {
   if (i === 0) return "/";
   return n.slice(0, i);
 }
+
+/** The last segment of a path. */
+export function basename(path: string): string {
+  const n = normalize(path);
+  return n.slice(n.lastIndexOf("/") + 1);
+}
+
+/** Resolves segments against the working directory, like `path.resolve`. */
+export function resolve(...parts: string[]): string {
+  let out = Deno.cwd();
+  for (const p of parts) {
+    if (p === "") continue;
+    out = p.startsWith("/") ? p : `${out}/${p}`;
+  }
+  return normalize(out);
+}
+
+/** The path from `from` to `to` (both absolute). */
+export function relative(from: string, to: string): string {
+  const a = normalize(from).split("/").filter(Boolean);
+  const b = normalize(to).split("/").filter(Boolean);
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return [...a.slice(i).map(() => ".."), ...b.slice(i)].join("/");
+}

@@ -6,9 +6,13 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "./_path.ts";
 import { type CgroupManager, type CgroupStats, createCgroupManager } from "./cgroup/manager.ts";
-import { DEFAULT_DEVICE_RULES, type LinuxResources } from "./cgroup/resources.ts";
+import {
+  DEFAULT_DEVICE_RULES,
+  type LinuxResources,
+  validateResources,
+} from "./cgroup/resources.ts";
 import { resolveCapabilities } from "./capabilities.ts";
 import { compileSeccomp } from "./seccomp/compile.ts";
 import { seccompFilterFlags } from "./seccomp/profile.ts";
@@ -44,7 +48,7 @@ import {
 } from "./state.ts";
 import { CLONE, linuxSyscalls, O, type Syscalls } from "./syscalls.ts";
 import { signalNumber } from "./signals.ts";
-import type { InitPool } from "./pool.ts";
+import type { InitSource } from "./pool.ts";
 
 /** Annotation with overlay lower dirs (colon-separated, uppermost first) for the CLI. */
 export const ANNOTATION_LOWERDIRS = "dev.tsk.rootfs.lowerdirs";
@@ -62,11 +66,20 @@ export type StdioOption = "inherit" | "null" | "pipe" | number;
 
 /** The container's stdin, stdout and stderr. */
 export interface StdioOptions {
-  /** @default "null" */
+  /**
+   * The container's standard input.
+   * @default "null"
+   */
   stdin?: StdioOption;
-  /** @default "inherit" */
+  /**
+   * The container's standard output.
+   * @default "inherit"
+   */
   stdout?: StdioOption;
-  /** @default "inherit" */
+  /**
+   * The container's standard error.
+   * @default "inherit"
+   */
   stderr?: StdioOption;
 }
 
@@ -89,7 +102,9 @@ export interface CreateContainerOptions {
   stdio?: StdioOptions;
   /**
    * Mount an overlayfs of these layers at `root.path` instead of binding
-   * `root.path`. The CLI takes the same through the annotations
+   * `root.path` (which is then only the mount point, created if missing; the
+   * overlay exists only in the container's mount namespace, so the host
+   * never sees it mounted). The CLI takes the same through the annotations
    * `dev.tsk.rootfs.lowerdirs` (colon-separated, uppermost first),
    * `dev.tsk.rootfs.upperdir` and `dev.tsk.rootfs.workdir`.
    */
@@ -101,8 +116,11 @@ export interface CreateContainerOptions {
    * @default linuxSyscalls()
    */
   sys?: Syscalls;
-  /** Take a pre-started init from this pool instead of spawning one. */
-  pool?: InitPool;
+  /**
+   * Take a pre-started init from this pool (an {@linkcode InitPool}) instead
+   * of spawning one, when the spec asks for a new PID namespace.
+   */
+  pool?: InitSource;
 }
 
 /** How a container or exec'd process ended. */
@@ -172,6 +190,15 @@ export interface Container {
   stats(): Promise<CgroupStats>;
   /** The pids in the container's cgroup. */
   pids(): Promise<number[]>;
+  /**
+   * Changes the cgroup limits of a created or running container (like
+   * `runc update`); the given fields replace the stored ones.
+   */
+  update(resources: LinuxResources): Promise<void>;
+  /** Freezes every process of the container (cgroup freezer). */
+  pause(): Promise<void>;
+  /** Thaws a paused container. */
+  resume(): Promise<void>;
   /** Starts another process in the running container. */
   exec(process: Process, options?: ExecOptions): Promise<ExecProcess>;
   /** Removes the container: cgroup, state and (with `force`) its processes. */
@@ -263,8 +290,10 @@ function hostCgroupMounts(): Mount[] {
     const [fstype, , superOpts] = right.split(" ");
     if (!mountPoint.startsWith("/sys/fs/cgroup")) continue;
     const rel = posix.relative("/sys/fs/cgroup", mountPoint);
-    if (fstype === "cgroup2") out.push({ destination: rel, type: "cgroup2", options: [] });
-    else if (fstype === "cgroup") {
+    // On a hybrid host runc shows only the v1 controllers; so do we.
+    if (fstype === "cgroup2" && rel === "") {
+      out.push({ destination: rel, type: "cgroup2", options: [] });
+    } else if (fstype === "cgroup") {
       const opts = superOpts.split(",").filter((o) =>
         !["rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode"].includes(o) &&
         !o.startsWith("release_agent=")
@@ -380,6 +409,8 @@ export async function createContainer(
       'tsk-runtime needs a new mount namespace: add {"type": "mount"}',
     );
   }
+  // With overlay layers, root.path is only the mount point: make it if missing.
+  if (overlay) Deno.mkdirSync(spec.root.path, { recursive: true });
   try {
     if (!Deno.statSync(spec.root.path).isDirectory) throw new Error("not a directory");
   } catch (e) {
@@ -401,14 +432,23 @@ export async function createContainer(
   let cgroup: CgroupManager | undefined;
   let init: InitProcess | undefined;
   let stdio: StdioSetup | undefined;
+  let adopted = false;
+  let prepared: CgroupManager | null = null;
   try {
     sys.mkfifo(paths.fifo, 0o600);
-    cgroup = await createCgroupManager(cgroupPath);
-    await cgroup.create();
-    await cgroup.set(effectiveResources(spec));
     stdio = setupStdio(sys, options.stdio);
     const pidNs = spec.linux?.namespaces?.find((n) => n.type === "pid");
     const pooled = options.pool && pidNs && !pidNs.path ? options.pool.take() : undefined;
+    if (pooled) init = pooled;
+    prepared = pooled?.cgroup ? await pooled.cgroup : null;
+    if (prepared) {
+      cgroup = await adoptCgroup(prepared, cgroupPath).catch(() => undefined);
+      adopted = cgroup !== undefined;
+    }
+    if (cgroup === undefined) {
+      cgroup = await createCgroupManager(cgroupPath);
+      await cgroup.create();
+    }
     init = pooled ?? spawnStage(sys, {
       stdio: stdio.childFds,
       pidNamespace: pidNs === undefined
@@ -417,7 +457,14 @@ export async function createContainer(
         ? { kind: "join", path: pidNs.path }
         : { kind: "new" },
     });
-    await cgroup.apply(init.pid);
+    // Moved right after the spawn, while the child is still one thread
+    // exec'ing Deno: moving a running multi-threaded Deno between cgroup v1
+    // hierarchies costs several times more. Limits follow before the init
+    // gets its configuration, so nothing of the container runs unlimited.
+    if (!adopted) await cgroup.apply(init.pid);
+    await cgroup.set(effectiveResources(spec));
+    // A pool cgroup that could not be adopted is empty now: remove it.
+    if (prepared && !adopted) await prepared.destroy().catch(() => {});
     await sendConfig(sys, init, {
       type: "init",
       spec,
@@ -425,7 +472,7 @@ export async function createContainer(
       fifo: paths.fifo,
       security,
       cgroupMounts: hostCgroupMounts(),
-      stdio: pooled
+      stdio: pooled && !pooled.stdioReady
         ? stdio.childFds.map((fd) => fd === null ? null : `/proc/${Deno.pid}/fd/${fd}`)
         : null,
     });
@@ -459,6 +506,7 @@ export async function createContainer(
     }
     if (stdio) { for (const fd of stdio.toClose) sys.close(fd); }
     if (cgroup) await cgroup.destroy().catch(() => {});
+    if (prepared && !adopted) await prepared.destroy().catch(() => {});
     Deno.removeSync(paths.dir, { recursive: true });
     throw e;
   }
@@ -482,6 +530,31 @@ function effectiveResources(spec: Spec): LinuxResources {
     }));
   r.devices = [...(r.devices ?? []), ...DEFAULT_DEVICE_RULES.slice(1), ...extra];
   return r;
+}
+
+/**
+ * Takes over a pool's cgroup (the init is already in it) by renaming its
+ * directory in every hierarchy to the container's path: moving a running
+ * multi-threaded Deno between v1 hierarchies costs far more than a rename.
+ * Only within the same parent; on failure the renames are undone.
+ */
+async function adoptCgroup(prepared: CgroupManager, path: string): Promise<CgroupManager> {
+  if (posix.dirname(prepared.path) !== posix.dirname(path)) {
+    throw new RuntimeError("Cannot adopt the pool's cgroup: different parent");
+  }
+  const name = posix.basename(path);
+  const done: [string, string][] = [];
+  try {
+    for (const dir of new Set(Object.values(prepared.dirs()))) {
+      const to = posix.join(posix.dirname(dir), name);
+      Deno.renameSync(dir, to);
+      done.push([dir, to]);
+    }
+  } catch (e) {
+    for (const [from, to] of done.reverse()) Deno.renameSync(to, from);
+    throw e;
+  }
+  return await createCgroupManager(path);
 }
 
 function writePidFile(path: string, pid: number): void {
@@ -664,6 +737,54 @@ class LiveContainer implements Container {
     return this.cgroup.stats();
   }
 
+  async update(resources: LinuxResources): Promise<void> {
+    const status = statusOf(this.root, this.stored);
+    if (status === "stopped") throw new ContainerStateError(this.id, "cannot update: stopped");
+    let r: LinuxResources;
+    try {
+      r = validateResources(resources, "resources");
+    } catch (e) {
+      const err = e as Error & { field?: string };
+      throw new ConfigError(err.field ?? "resources", err.message.replace(/^[^:]*: /, ""), {
+        cause: e,
+      });
+    }
+    const merged: LinuxResources = { ...(this.stored.spec.linux?.resources ?? {}) };
+    for (const [k, v] of Object.entries(r)) {
+      const key = k as keyof LinuxResources;
+      const old = merged[key];
+      (merged as Record<string, unknown>)[key] =
+        typeof v === "object" && !Array.isArray(v) && typeof old === "object" && !Array.isArray(old)
+          ? { ...old, ...v }
+          : v;
+    }
+    const spec = structuredClone(this.stored.spec);
+    spec.linux = { ...(spec.linux ?? {}), resources: merged };
+    await this.cgroup.set(effectiveResources(spec));
+    this.stored.spec = spec;
+    writeState(this.root, this.stored);
+  }
+
+  async pause(): Promise<void> {
+    const status = statusOf(this.root, this.stored);
+    if (status !== "running") {
+      throw new ContainerStateError(this.id, `cannot pause: status is ${status}`);
+    }
+    await this.cgroup.freeze();
+    this.stored.paused = true;
+    writeState(this.root, this.stored);
+  }
+
+  async resume(): Promise<void> {
+    const status = statusOf(this.root, this.stored);
+    if (status !== "paused") {
+      throw new ContainerStateError(this.id, `cannot resume: status is ${status}`);
+    }
+    await this.cgroup.thaw();
+    this.stored.paused = false;
+    writeState(this.root, this.stored);
+  }
+
   pids(): Promise<number[]> {
     return this.cgroup.pids();
   }
@@ -736,12 +857,13 @@ class LiveContainer implements Container {
 
   async delete(options: DeleteOptions = {}): Promise<void> {
     const status = statusOf(this.root, this.stored);
-    if (status === "running" && !options.force) {
+    if ((status === "running" || status === "paused") && !options.force) {
       throw new ContainerStateError(
         this.id,
         "cannot delete: the container is running; stop it or use force",
       );
     }
+    if (status === "paused") await this.cgroup.thaw().catch(() => {});
     if (status !== "stopped") {
       await this.cgroup.killAll("SIGKILL").catch(() => {});
       try {

@@ -7,8 +7,9 @@
 import { CAPABILITIES } from "./capabilities.ts";
 import { MOUNT_OPTION_NAMES } from "./rootfs.ts";
 
-/** The runtime's version. */
-export const VERSION = "0.1.0";
+import { VERSION } from "./version.ts";
+
+export { VERSION };
 
 /** The runtime-spec `features` document. */
 export interface Features {

@@ -15,7 +15,11 @@
  * execve replaces it; the parent spawns it from a read-only bind mount of
  * the Deno binary, so even a handle on that file cannot be opened for
  * writing; and execve happens after pivot_root, so the container never sees
- * the host's binary as /proc/self/exe of a process it can trace.
+ * the host's binary as /proc/self/exe of a process it can trace. Before the
+ * prctl runs (Deno's start-up) an exec stage is briefly dumpable inside the
+ * container's PID namespace; the kernel still refuses container processes
+ * access to it (ptrace, /proc/<pid>/exe) because its capabilities are not a
+ * subset of theirs, unless the spec grants every capability.
  *
  * @module
  */
@@ -32,8 +36,9 @@ import {
 } from "./_messages.ts";
 import { ConfigError } from "./errors.ts";
 import { applyProcessSecurity, applyRlimits, lookPath, readLastCap } from "./process_security.ts";
-import { pivotRoot, prepareRootfs, protectPaths } from "./rootfs.ts";
-import { CLONE, linuxSyscalls, O, PR, type Syscalls } from "./syscalls.ts";
+import { parseMountOptions, pivotRoot, prepareRootfs, protectPaths } from "./rootfs.ts";
+import { CLONE, linuxSyscalls, MS, O, PR, type Syscalls } from "./syscalls.ts";
+import { bindAll } from "./_libc.ts";
 
 const NS_FLAGS: Record<string, number> = {
   mount: CLONE.NEWNS,
@@ -42,6 +47,17 @@ const NS_FLAGS: Record<string, number> = {
   network: CLONE.NEWNET,
   cgroup: CLONE.NEWCGROUP,
 };
+
+/** Options for {@linkcode runStage}. */
+export interface StageOptions {
+  /** Create a network namespace before the configuration arrives (pooled inits). */
+  prepareNetns?: boolean;
+}
+
+interface PreparedNetns {
+  /** The host's network namespace. */
+  hostFd: number;
+}
 
 function reply(sys: Syscalls, msg: InitReply): void {
   writeMessageSync(sys, INIT_REPLY_FD, msg);
@@ -53,15 +69,26 @@ function reply(sys: Syscalls, msg: InitReply): void {
  *
  * @param sys The host.
  */
-export function runStage(sys: Syscalls): void {
+export function runStage(sys: Syscalls, options: StageOptions = {}): void {
   // Before anything else: /proc/<us>/exe must not be reachable by others.
   sys.prctl(PR.SET_DUMPABLE, 0n);
+  let prepared: PreparedNetns | null = null;
+  if (options.prepareNetns) {
+    // A pooled init creates its network namespace while idle: it is the
+    // slowest namespace to create (over 10 ms here). The host's stays
+    // reachable through a descriptor for specs that do not want a new one.
+    // Idle time is free: bind every libc symbol now rather than on first use.
+    bindAll();
+    const host = sys.open("/proc/self/ns/net", O.RDONLY | O.CLOEXEC);
+    sys.unshare(CLONE.NEWNET);
+    prepared = { hostFd: host };
+  }
   const msg = readMessageSync<ParentMessage>(sys, INIT_CONFIG_FD);
   if (msg === null) return; // The parent went away before configuring us.
   sys.close(INIT_CONFIG_FD);
   let ready = false;
   try {
-    if (msg.type === "init") runInit(sys, msg, () => (ready = true));
+    if (msg.type === "init") runInit(sys, msg, () => (ready = true), prepared);
     else runExec(sys, msg, () => (ready = true));
   } catch (e) {
     const err = e as Error & { field?: string; errno?: number };
@@ -86,7 +113,12 @@ function openStdio(sys: Syscalls, stdio: (string | null)[]): void {
   });
 }
 
-function runInit(sys: Syscalls, msg: InitConfigMessage, markReady: () => void): void {
+function runInit(
+  sys: Syscalls,
+  msg: InitConfigMessage,
+  markReady: () => void,
+  prepared: PreparedNetns | null,
+): void {
   const { spec } = msg;
   if (msg.stdio) openStdio(sys, msg.stdio);
   const lastCap = readLastCap();
@@ -113,6 +145,12 @@ function runInit(sys: Syscalls, msg: InitConfigMessage, markReady: () => void): 
     sys.setns(j.fd, j.flag);
     sys.close(j.fd);
   }
+  if (prepared) {
+    const net = namespaces.find((n) => n.type === "network");
+    if (net === undefined) sys.setns(prepared.hostFd, CLONE.NEWNET);
+    fresh &= ~CLONE.NEWNET; // already new, or joined above
+    sys.close(prepared.hostFd);
+  }
   if (fresh !== 0) sys.unshare(fresh);
   const newMount = (fresh & CLONE.NEWNS) !== 0;
   if (!newMount) {
@@ -128,6 +166,12 @@ function runInit(sys: Syscalls, msg: InitConfigMessage, markReady: () => void): 
     Deno.writeTextFileSync(`/proc/sys/${key.replaceAll(".", "/")}`, value);
   }
   protectPaths(sys, spec);
+  const propagation = spec.linux?.rootfsPropagation;
+  if (propagation !== undefined) {
+    // As runc: the asked propagation of / applies once the tree is built
+    // (an unbindable tree would refuse the masked paths' binds).
+    sys.mount(null, "/", null, parseMountOptions([propagation]).propagation[0] | MS.REC, null);
+  }
   if (spec.hostname !== undefined) sys.sethostname(spec.hostname);
   if (spec.domainname !== undefined) sys.setdomainname(spec.domainname);
   applyRlimits(sys, msg.security);
@@ -160,7 +204,10 @@ function enterCwdAndResolve(sys: Syscalls, process: InitConfigMessage["spec"]["p
   if (!cwd.startsWith("/") || posix.normalize(cwd) !== cwd) {
     throw new ConfigError("process.cwd", `resolves outside the root filesystem: ${cwd}`);
   }
-  const exe = lookPath(process.args[0], process.env ?? []);
+  const env = process.env ?? [];
+  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${homeOf(process.user.uid)}`);
+  process.env = env;
+  const exe = lookPath(process.args[0], env);
   if (exe === null) {
     throw new ConfigError(
       "process.args[0]",
@@ -168,6 +215,17 @@ function enterCwdAndResolve(sys: Syscalls, process: InitConfigMessage["spec"]["p
     );
   }
   return exe;
+}
+
+/** The home directory of `uid` in the container's /etc/passwd, or `/` (as runc). */
+function homeOf(uid: number): string {
+  try {
+    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+      const f = line.split(":");
+      if (f.length >= 6 && Number(f[2]) === uid && f[2] !== "") return f[5] || "/";
+    }
+  } catch { /* no passwd */ }
+  return "/";
 }
 
 function runExec(sys: Syscalls, msg: ExecConfigMessage, markReady: () => void): void {
@@ -196,7 +254,6 @@ function runExec(sys: Syscalls, msg: ExecConfigMessage, markReady: () => void): 
 }
 
 if (import.meta.main) {
-  runStage(linuxSyscalls());
+  runStage(linuxSyscalls(), { prepareNetns: Deno.args.includes("--prepare-netns") });
   Deno.exit(127);
 }
-

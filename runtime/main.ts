@@ -12,15 +12,21 @@
  *
  * @module
  */
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { posix } from "node:path";
-import { createContainer, listContainers, loadContainer } from "./container.ts";
+import { type FlagSpec, parseFlags } from "./_flags.ts";
+import * as posix from "./_path.ts";
 import { RuntimeError } from "./errors.ts";
 import type { Process } from "./spec/config.ts";
-import { defaultSpec } from "./spec/default.ts";
+import type { ExitStatus } from "./container.ts";
 import { DEFAULT_ROOT } from "./state.ts";
 import { signalNumber, SIGNALS } from "./signals.ts";
-import { featuresJson, VERSION } from "./features.ts";
+import { VERSION } from "./version.ts";
+import { closeStage, type InitProcess, spawnStage } from "./parent.ts";
+import { linuxSyscalls } from "./syscalls.ts";
+import type { InitSource } from "./pool.ts";
+
+// The library (validation, cgroups, seccomp) loads after `create` and `run`
+// have started the container's init, so the two Deno start-ups overlap.
+type Lib = typeof import("./container.ts");
 
 /** The result of running the CLI: the process exit code. */
 export type ExitCode = number;
@@ -44,6 +50,9 @@ Commands:
   run       create, start and wait for a container; exits with its status
   exec      run a new process in a running container
   list      list containers
+  update    change a container's cgroup limits
+  pause     freeze a running container
+  resume    thaw a paused container
   ps        list the processes in a container
   events    print statistics of a container (--stats)
   features  print the runtime's supported features as JSON
@@ -74,6 +83,10 @@ const HELP: Record<string, string> = {
   exec:
     "Usage: tsk-runtime exec [--process FILE] [--detach] [--pid-file FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID [COMMAND ARGS...]\n\nRun a process in a running container; exits with its status unless --detach.",
   list: "Usage: tsk-runtime list [--format table|json] [--quiet]\n\nList containers.",
+  update:
+    "Usage: tsk-runtime update [--resources FILE|-] [--memory BYTES] [--memory-reservation BYTES] [--memory-swap BYTES] [--cpu-quota US] [--cpu-period US] [--cpu-share N] [--cpuset-cpus LIST] [--cpuset-mems LIST] [--pids-limit N] [--blkio-weight N] ID\n\nChange a container's cgroup limits (--resources takes an OCI linux.resources JSON object).",
+  pause: "Usage: tsk-runtime pause ID\n\nFreeze every process of a running container.",
+  resume: "Usage: tsk-runtime resume ID\n\nThaw a paused container.",
   ps:
     "Usage: tsk-runtime ps [--format table|json] ID\n\nList the processes in a container's cgroup.",
   events:
@@ -102,6 +115,12 @@ function one(positionals: string[], cmd: string): string {
     throw new UsageError(`${cmd}: expected exactly one container id\n\n${HELP[cmd]}`);
   }
   return positionals[0];
+}
+
+function reportExit(g: Globals, id: string, s: ExitStatus): ExitStatus {
+  if (s.oomKilled) log(g, "warning", `container ${id} had a process killed by the OOM killer`);
+  log(g, "info", `container ${id} exited: ${JSON.stringify(s)}`);
+  return s;
 }
 
 function statusCode(s: { exitCode: number | null; signal?: number }): number {
@@ -182,15 +201,62 @@ export async function main(args: string[]): Promise<ExitCode> {
   }
 }
 
-function parse(cmd: string, rest: string[], options: ParseArgsOptionsConfig) {
+function parse(cmd: string, rest: string[], options: Record<string, FlagSpec>) {
   try {
-    return parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+    return parseFlags(rest, options, cmd === "exec");
   } catch (e) {
     throw new UsageError(`${cmd}: ${(e as Error).message}\n\n${HELP[cmd]}`);
   }
 }
 
+/**
+ * For `create` and `run`: the init stage, spawned before anything else is
+ * loaded (new PID namespace, this process's stdio, network namespace made
+ * while idle). The container takes it as a one-shot pool; a spec that wants
+ * another PID namespace leaves it, and it is stopped.
+ */
+function earlyInit(): InitSource & { release(): Promise<void> } {
+  const sys = linuxSyscalls();
+  let init: InitProcess | undefined;
+  try {
+    init = spawnStage(sys, { stdio: [0, 1, 2], pidNamespace: { kind: "new" }, prepareNetns: true });
+    init.stdioReady = true;
+  } catch {
+    init = undefined; // createContainer spawns its own
+  }
+  return {
+    take() {
+      const i = init;
+      init = undefined;
+      return i;
+    },
+    async release() {
+      if (init === undefined) return;
+      closeStage(sys, init); // it reads end of file and exits
+      await sys.waitpidAsync(init.pid).catch(() => {});
+      init = undefined;
+    },
+  };
+}
+
 async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCode> {
+  const early = cmd === "create" || cmd === "run" ? earlyInit() : undefined;
+  try {
+    const lib = cmd === "features" || cmd === "spec" ? undefined : await import("./container.ts");
+    return await dispatchWith(g, cmd, rest, lib!, early);
+  } finally {
+    await early?.release();
+  }
+}
+
+async function dispatchWith(
+  g: Globals,
+  cmd: string,
+  rest: string[],
+  lib: Lib,
+  early: InitSource | undefined,
+): Promise<ExitCode> {
+  const { createContainer, listContainers, loadContainer } = lib ?? {};
   switch (cmd) {
     case "create": {
       const { values, positionals } = parse(cmd, rest, {
@@ -207,6 +273,7 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
         root: g.root,
         pidFile: values["pid-file"] as string | undefined,
         stdio: { stdin: "inherit", stdout: "inherit", stderr: "inherit" },
+        pool: early,
       });
       log(g, "info", `created container ${id}`);
       return 0;
@@ -215,6 +282,57 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
       const { positionals } = parse(cmd, rest, {});
       const c = await loadContainer(one(positionals, cmd), { root: g.root });
       await c.start();
+      return 0;
+    }
+    case "update": {
+      const { values, positionals } = parse(cmd, rest, {
+        resources: { type: "string", short: "r" },
+        memory: { type: "string" },
+        "memory-reservation": { type: "string" },
+        "memory-swap": { type: "string" },
+        "cpu-quota": { type: "string" },
+        "cpu-period": { type: "string" },
+        "cpu-share": { type: "string" },
+        "cpuset-cpus": { type: "string" },
+        "cpuset-mems": { type: "string" },
+        "pids-limit": { type: "string" },
+        "blkio-weight": { type: "string" },
+      });
+      const c = await loadContainer(one(positionals, cmd), { root: g.root });
+      const file = values.resources as string | undefined;
+      const r: Record<string, Record<string, unknown>> = file === undefined ? {} : JSON.parse(
+        file === "-" ? await new Response(Deno.stdin.readable).text() : Deno.readTextFileSync(file),
+      );
+      const num = (flag: string) => {
+        const v = values[flag] as string | undefined;
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n)) {
+          throw new UsageError(`update: --${flag}: expected an integer, got ${v}`);
+        }
+        return n;
+      };
+      const set = (group: string, key: string, value: unknown) => {
+        if (value !== undefined) (r[group] ??= {})[key] = value;
+      };
+      set("memory", "limit", num("memory"));
+      set("memory", "reservation", num("memory-reservation"));
+      set("memory", "swap", num("memory-swap"));
+      set("cpu", "quota", num("cpu-quota"));
+      set("cpu", "period", num("cpu-period"));
+      set("cpu", "shares", num("cpu-share"));
+      set("cpu", "cpus", values["cpuset-cpus"]);
+      set("cpu", "mems", values["cpuset-mems"]);
+      set("pids", "limit", num("pids-limit"));
+      set("blockIO", "weight", num("blkio-weight"));
+      await c.update(r);
+      return 0;
+    }
+    case "pause":
+    case "resume": {
+      const { positionals } = parse(cmd, rest, {});
+      const c = await loadContainer(one(positionals, cmd), { root: g.root });
+      await (cmd === "pause" ? c.pause() : c.resume());
       return 0;
     }
     case "state": {
@@ -266,6 +384,7 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
         root: g.root,
         pidFile: values["pid-file"] as string | undefined,
         stdio: { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const,
+        pool: early,
       };
       if (values.detach) {
         const c = await createContainer(id, opts);
@@ -277,7 +396,7 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
         await c.start();
         const stop = forwardSignals((s) => c.kill(s));
         try {
-          return statusCode(await c.wait());
+          return statusCode(reportExit(g, id, await c.wait()));
         } finally {
           stop();
         }
@@ -289,7 +408,7 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
         forward = (s) => c.kill(s);
         try {
           await c.start();
-          return statusCode(await c.wait());
+          return statusCode(reportExit(g, id, await c.wait()));
         } finally {
           await c.delete({ force: true });
         }
@@ -298,7 +417,7 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
       }
     }
     case "exec":
-      return await execCommand(g, rest);
+      return await execCommand(g, rest, lib);
     case "list": {
       const { values } = parse(cmd, rest, {
         format: { type: "string", short: "f" },
@@ -340,8 +459,16 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
       });
       const id = one(positionals, cmd);
       const c = await loadContainer(id, { root: g.root });
-      const print = async () =>
-        console.log(JSON.stringify({ type: "stats", id, data: await c.stats() }));
+      let ooms = -1;
+      const print = async () => {
+        const data = await c.stats();
+        console.log(JSON.stringify({ type: "stats", id, data }));
+        // runc's events also report OOM kills as they happen.
+        if (ooms >= 0 && data.memory.oomKillEvents > ooms) {
+          console.log(JSON.stringify({ type: "oom", id }));
+        }
+        ooms = data.memory.oomKillEvents;
+      };
       if (values.stats) {
         await print();
         return 0;
@@ -357,12 +484,13 @@ async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCo
       return 0;
     }
     case "features":
-      console.log(JSON.stringify(featuresJson(), null, 2));
+      console.log(JSON.stringify((await import("./features.ts")).featuresJson(), null, 2));
       return 0;
     case "spec": {
       const { values } = parse(cmd, rest, { bundle: { type: "string", short: "b" } });
       const file = posix.join((values.bundle as string | undefined) ?? ".", "config.json");
       try {
+        const { defaultSpec } = await import("./spec/default.ts");
         Deno.writeTextFileSync(file, JSON.stringify(defaultSpec(), null, 2) + "\n", {
           createNew: true,
         });
@@ -387,7 +515,8 @@ function rejectUnsupported(values: Record<string, unknown>): void {
   }
 }
 
-async function execCommand(g: Globals, rest: string[]): Promise<ExitCode> {
+async function execCommand(g: Globals, rest: string[], lib: Lib): Promise<ExitCode> {
+  const { loadContainer } = lib;
   const { values, positionals } = parse("exec", rest, {
     process: { type: "string", short: "p" },
     detach: { type: "boolean", short: "d" },

@@ -40,7 +40,7 @@ export {
   type StdioOption,
   type StdioOptions,
 } from "./container.ts";
-export { InitPool, type InitPoolOptions } from "./pool.ts";
+export { InitPool, type InitPoolOptions, type InitSource } from "./pool.ts";
 export {
   ConfigError,
   ContainerNotFoundError,
@@ -86,10 +86,32 @@ export {
   type CgroupManager,
   type CgroupManagerOptions,
   type CgroupStats,
+  type CpuStats,
   createCgroupManager,
+  type IoStats,
+  type MemoryStats,
+  type PidsStats,
 } from "./cgroup/manager.ts";
-export { validateResources } from "./cgroup/resources.ts";
-export { compileSeccomp } from "./seccomp/compile.ts";
+export type { CgroupFs } from "./cgroup/host.ts";
+export type { DeviceRuleApplier } from "./cgroup/v2.ts";
+export {
+  type LinuxBlockIO,
+  type LinuxCPU,
+  type LinuxDeviceCgroup,
+  type LinuxMemory,
+  type LinuxPids,
+  type LinuxThrottleDevice,
+  type LinuxWeightDevice,
+  validateResources,
+} from "./cgroup/resources.ts";
+export { compileSeccomp, type CompileSeccompOptions } from "./seccomp/compile.ts";
 export { DEFAULT_SECCOMP_PROFILE } from "./seccomp/default_profile.ts";
-export { validateSeccomp } from "./seccomp/profile.ts";
+export {
+  type LinuxSeccompArg,
+  type LinuxSyscall,
+  type SeccompAction,
+  type SeccompOperator,
+  validateSeccomp,
+} from "./seccomp/profile.ts";
+export type { InitProcess } from "./parent.ts";
 export { capabilityMask, DEFAULT_CAPABILITIES } from "./capabilities.ts";

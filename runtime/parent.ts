@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "./_path.ts";
 import {
   encodeMessage,
   type InitReply,
@@ -16,6 +16,7 @@ import {
   readMessageAsync,
 } from "./_messages.ts";
 import { ConfigError, RuntimeError } from "./errors.ts";
+import type { CgroupManager } from "./cgroup/manager.ts";
 import { MS, O, type SpawnPidNamespace, type Syscalls } from "./syscalls.ts";
 
 /** A started, not yet configured init or exec stage. */
@@ -26,6 +27,13 @@ export interface InitProcess {
   configFd: number;
   /** Parent's read end of the reply pipe. */
   replyFd: number;
+  /**
+   * A cgroup the init was already moved into (by a pool), resolving to
+   * `null` if that failed; the container adopts it by renaming.
+   */
+  cgroup?: Promise<CgroupManager | null>;
+  /** The init was spawned with the container's stdio already in place. */
+  stdioReady?: boolean;
 }
 
 /** Where read-only bind mounts of the Deno binary live (see {@linkcode runtimeExecutable}). */
@@ -70,10 +78,36 @@ export function runtimeExecutable(sys: Syscalls): string {
   return path;
 }
 
+const DENO_ARGV = [
+  "deno",
+  "run",
+  "--allow-all",
+  "--no-config",
+  "--no-lock",
+  "--quiet",
+  "--no-prompt",
+  "--no-npm",
+  // The init runs a few hundred lines once: no V8 worker threads (fewer
+  // threads to start and to move between cgroups) and a small heap.
+  "--v8-flags=--single-threaded,--max-old-space-size=64",
+];
+
+/** Only what Deno needs to find its cache reaches the stage. */
+function stageEnv(): string[] {
+  return Object.entries(Deno.env.toObject())
+    .filter(([k]) => k.startsWith("DENO_") || k === "HOME" || k === "XDG_CACHE_HOME")
+    .map(([k, v]) => `${k}=${v}`);
+}
+
 /** The init module's specifier for `deno run`. */
 export function initModule(): string {
   const url = new URL("./init.ts", import.meta.url);
   return url.protocol === "file:" ? url.pathname : url.href;
+}
+
+function initArgv(): string[] {
+  const mod = initModule();
+  return mod.startsWith("/") ? [...DENO_ARGV, "--no-remote", mod] : [...DENO_ARGV, mod];
 }
 
 /** Options for {@linkcode spawnStage}. */
@@ -82,6 +116,12 @@ export interface SpawnStageOptions {
   stdio: [number | null, number | null, number | null];
   /** PID namespace of the child. */
   pidNamespace: SpawnPidNamespace;
+  /**
+   * Let the stage create its network namespace before its configuration
+   * arrives (for pooled inits).
+   * @default false
+   */
+  prepareNetns?: boolean;
 }
 
 /**
@@ -99,20 +139,8 @@ export function spawnStage(sys: Syscalls, options: SpawnStageOptions): InitProce
   try {
     const pid = sys.spawn({
       path: exe,
-      argv: [
-        "deno",
-        "run",
-        "--allow-all",
-        "--no-config",
-        "--no-lock",
-        "--quiet",
-        "--no-prompt",
-        "--v8-flags=--max-old-space-size=64",
-        initModule(),
-      ],
-      env: Object.entries(Deno.env.toObject())
-        .filter(([k]) => k.startsWith("DENO_") || k === "HOME" || k === "XDG_CACHE_HOME")
-        .map(([k, v]) => `${k}=${v}`),
+      argv: [...initArgv(), ...(options.prepareNetns ? ["--prepare-netns"] : [])],
+      env: stageEnv(),
       fds: [...options.stdio, configRead, replyWrite],
       pidNamespace: options.pidNamespace,
       setsid: true,
@@ -161,14 +189,33 @@ export async function sendConfig(
  *
  * @param sys The host.
  * @param init The stage.
+ * @param timeoutMs Kill the stage and fail after this long.
  */
-export async function waitForInitReady(sys: Syscalls, init: InitProcess): Promise<void> {
+export async function waitForInitReady(
+  sys: Syscalls,
+  init: InitProcess,
+  timeoutMs = 60_000,
+): Promise<void> {
   let reply: InitReply | null;
+  let timedOut = false;
+  // Killing the init closes the only write end: the blocked read returns.
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      sys.kill(init.pid, 9);
+    } catch { /* already gone */ }
+  }, timeoutMs);
   try {
     reply = await readMessageAsync<InitReply>(sys, init.replyFd);
   } finally {
+    clearTimeout(timer);
     sys.close(init.replyFd);
     init.replyFd = -1;
+  }
+  if (timedOut) {
+    throw new RuntimeError(
+      `Cannot create container: the init was not ready within ${timeoutMs} ms and was killed`,
+    );
   }
   if (reply === null) {
     throw new RuntimeError("Cannot create container: the init process exited before it was ready");

@@ -8,7 +8,25 @@
  * @module
  */
 import { closeStage, type InitProcess, spawnStage } from "./parent.ts";
+import { type CgroupManager, createCgroupManager } from "./cgroup/manager.ts";
 import { linuxSyscalls, type Syscalls } from "./syscalls.ts";
+
+const REFILL_DELAY_MS = 50;
+
+/** Whether `pid` sleeps in a pipe read (an idle init waiting for its configuration). */
+function waitingForConfig(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/wchan`).includes("pipe_read");
+  } catch {
+    return false;
+  }
+}
+
+/** Anything that hands out pre-started, unconfigured inits. */
+export interface InitSource {
+  /** An idle init, or `undefined` when none is ready. */
+  take(): InitProcess | undefined;
+}
 
 /** Options for {@linkcode InitPool}. */
 export interface InitPoolOptions {
@@ -22,6 +40,14 @@ export interface InitPoolOptions {
    * @default linuxSyscalls()
    */
   sys?: Syscalls;
+  /**
+   * Idle inits wait in a cgroup under this parent, which a container whose
+   * cgroup has the same parent adopts by renaming (much cheaper than moving
+   * a multi-threaded process between cgroup v1 hierarchies); `null` turns
+   * this off.
+   * @default "/tsk-runtime"
+   */
+  cgroupParent?: string | null;
 }
 
 /**
@@ -36,12 +62,13 @@ export interface InitPoolOptions {
  * pool.close();
  * ```
  */
-export class InitPool {
+export class InitPool implements InitSource {
   #idle: InitProcess[] = [];
   #size: number;
   #sys: Syscalls;
   #closed = false;
   #refilling = false;
+  #cgroupParent: string | null;
 
   /**
    * Starts `size` idle inits.
@@ -50,6 +77,7 @@ export class InitPool {
   constructor(options: InitPoolOptions = {}) {
     this.#size = options.size ?? 2;
     this.#sys = options.sys ?? linuxSyscalls();
+    this.#cgroupParent = options.cgroupParent === undefined ? "/tsk-runtime" : options.cgroupParent;
     this.#fill();
   }
 
@@ -64,12 +92,42 @@ export class InitPool {
    */
   take(): InitProcess | undefined {
     const init = this.#idle.shift();
+    if (init) {
+      try {
+        this.#sys.setpriority(init.pid, 0);
+      } catch { /* it died; the config write will tell */ }
+    }
     this.#scheduleRefill();
     return init;
   }
 
   #spawn(): InitProcess {
-    return spawnStage(this.#sys, { stdio: [null, null, null], pidNamespace: { kind: "new" } });
+    const init = spawnStage(this.#sys, {
+      stdio: [null, null, null],
+      pidNamespace: { kind: "new" },
+      prepareNetns: true,
+    });
+    // Idle inits start at low priority so refilling does not take CPU from
+    // containers being created; take() restores the default.
+    try {
+      this.#sys.setpriority(init.pid, 10);
+    } catch { /* not fatal */ }
+    if (this.#cgroupParent !== null) {
+      const path = `${this.#cgroupParent}/.pool-${crypto.randomUUID()}`;
+      init.cgroup = (async () => {
+        let m: CgroupManager | undefined;
+        try {
+          m = await createCgroupManager(path);
+          await m.create();
+          await m.apply(init.pid);
+          return m;
+        } catch {
+          await m?.destroy().catch(() => {});
+          return null;
+        }
+      })();
+    }
+    return init;
   }
 
   #fill(): void {
@@ -79,10 +137,30 @@ export class InitPool {
   #scheduleRefill(): void {
     if (this.#refilling || this.#closed) return;
     this.#refilling = true;
+    // Refill a little later: starting Deno and preparing its cgroup right
+    // away would compete for CPU with the container that just took an init.
     setTimeout(() => {
       this.#refilling = false;
       this.#fill();
-    }, 0);
+    }, REFILL_DELAY_MS);
+  }
+
+  /**
+   * Resolves once the pool is full and every idle init has finished starting
+   * (it blocks reading its configuration) and sits in its cgroup.
+   * @param timeoutMs Give up after this long.
+   * @returns Whether the pool became ready in time.
+   */
+  async ready(timeoutMs = 5000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.#idle.length >= this.#size) {
+        await Promise.all(this.#idle.map((i) => i.cgroup));
+        if (this.#idle.every((i) => waitingForConfig(i.pid))) return true;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return false;
   }
 
   /** Stops every idle init and reaps it. */
@@ -90,6 +168,10 @@ export class InitPool {
     this.#closed = true;
     const idle = this.#idle.splice(0);
     for (const init of idle) closeStage(this.#sys, init);
-    await Promise.all(idle.map((i) => this.#sys.waitpidAsync(i.pid).catch(() => {})));
+    await Promise.all(idle.map(async (i) => {
+      await this.#sys.waitpidAsync(i.pid).catch(() => {});
+      const cg = await i.cgroup;
+      await cg?.destroy().catch(() => {});
+    }));
   }
 }

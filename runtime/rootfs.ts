@@ -195,6 +195,9 @@ export function prepareRootfs(sys: Syscalls, req: RootfsRequest): void {
   const prop = spec.linux?.rootfsPropagation;
   const propFlag = prop ? PROPAGATION_OPTIONS[prop] : MS.SLAVE | MS.REC;
   sys.mount(null, "/", null, propFlag | MS.REC, null);
+  // The mount holding the rootfs goes private (as in runc): the bind below
+  // must not propagate anywhere, and pivot_root refuses shared parents.
+  sys.mount(null, mountPointOf(posix.dirname(root)), null, MS.PRIVATE, null);
 
   if (req.overlay) {
     const o = req.overlay;
@@ -345,6 +348,17 @@ function createDevices(sys: Syscalls, root: string, extra: LinuxDevice[]): void 
   } finally {
     sys.umask(old);
   }
+}
+
+/** The mount point of the mount that holds `path` (from /proc/self/mountinfo). */
+function mountPointOf(path: string): string {
+  let best = "/";
+  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+    const mp = line.split(" ")[4]?.replace(/\\040/g, " ");
+    if (mp === undefined) continue;
+    if ((path === mp || path.startsWith(`${mp}/`)) && mp.length > best.length) best = mp;
+  }
+  return best;
 }
 
 /**

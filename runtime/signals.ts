@@ -58,8 +58,9 @@ export function signalNumber(signal: string | number): number {
     const n = Number(signal);
     if (Number.isInteger(n) && n >= 1 && n <= 64) return n;
   } else {
-    const up = signal.toUpperCase();
-    const n = SIGNALS[up.startsWith("SIG") ? up : `SIG${up}`];
+    const upper = signal.toUpperCase();
+    const up = upper.startsWith("SIG") ? upper : `SIG${upper}`;
+    const n = SIGNALS[up];
     if (n !== undefined) return n;
     const rt = /^SIGRTMIN(?:\+(\d+))?$/.exec(up);
     if (rt) return 34 + Number(rt[1] ?? 0);

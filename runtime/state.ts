@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "./_path.ts";
 import { ConfigError, ContainerNotFoundError, RuntimeError } from "./errors.ts";
 import type { OverlayRootfs } from "./_messages.ts";
 import type { Spec } from "./spec/config.ts";
@@ -15,7 +15,7 @@ import type { Spec } from "./spec/config.ts";
 export const DEFAULT_ROOT = "/run/tsk-runtime";
 
 /** A container's status as the OCI runtime spec names it. */
-export type ContainerStatus = "creating" | "created" | "running" | "stopped";
+export type ContainerStatus = "creating" | "created" | "running" | "paused" | "stopped";
 
 /** The OCI runtime spec's state object, as `tsk-runtime state` prints it. */
 export interface OciState {
@@ -53,6 +53,8 @@ export interface StoredState {
   overlay: OverlayRootfs | null;
   /** The validated spec (root.path absolute). */
   spec: Spec;
+  /** Frozen by `pause` (runc's extra status). */
+  paused?: boolean;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/;
@@ -165,6 +167,6 @@ export function statusOf(root: string, state: StoredState): ContainerStatus {
     Deno.lstatSync(statePaths(root, state.id).fifo);
     return "created";
   } catch {
-    return "running";
+    return state.paused ? "paused" : "running";
   }
 }

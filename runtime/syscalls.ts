@@ -122,6 +122,8 @@ export interface Syscalls {
   kill(pid: number, signal: number): void;
   /** getpid(2). */
   getpid(): number;
+  /** setpriority(PRIO_PROCESS, pid, nice). */
+  setpriority(pid: number, nice: number): void;
   /** waitpid(2) with WNOHANG; `null` while the child runs. */
   waitpidNoHang(pid: number): WaitStatus | null;
   /** waitpid(2) on a pool thread (blocking there). */
@@ -402,6 +404,9 @@ const LINUX: Syscalls = {
   getpid() {
     return libc().getpid();
   },
+  setpriority(pid, nice) {
+    check(libc().setpriority(0, pid, nice), "setpriority", String(pid));
+  },
   waitpidNoHang(pid) {
     const st = new Int32Array(1);
     const rc = libc().waitpid(pid, new Uint8Array(st.buffer), 1 /* WNOHANG */);
@@ -469,6 +474,9 @@ function spawnLinux(req: SpawnRequest): number {
         c.posix_spawn_file_actions_adddup2(fa, moved[k++], i);
       }
     });
+    // Nothing else of the parent reaches the child, even a descriptor that
+    // some library left without O_CLOEXEC.
+    c.posix_spawn_file_actions_addclosefrom_np(fa, req.fds.length);
     c.sigfillset(sigs);
     c.sigemptyset(mask);
     c.posix_spawnattr_setsigdefault(attr, sigs);

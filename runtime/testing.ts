@@ -8,6 +8,8 @@
 import { posix } from "node:path";
 import { defaultSpec } from "./spec/default.ts";
 import type { Spec } from "./spec/config.ts";
+import type { Syscalls } from "./syscalls.ts";
+import { SyscallError } from "./errors.ts";
 
 /** Where Debian's busybox-static puts the binary. */
 export const BUSYBOX = "/bin/busybox";
@@ -188,4 +190,131 @@ export function requireRoot(): boolean {
     throw new Error("Cannot run container tests: they need root (CI=true, so not skipping)");
   }
   return root;
+}
+
+/** One system call recorded by {@linkcode recordingSyscalls}. */
+export interface RecordedCall {
+  /** The method name (`mount`, `setresuid`, ...). */
+  name: string;
+  /** Its arguments. */
+  args: unknown[];
+}
+
+/** Options for {@linkcode recordingSyscalls}. */
+export interface RecordingSyscallsOptions {
+  /**
+   * Make calls fail: method name → errno, or `{ errno, skip }` to let the
+   * first `skip` calls succeed.
+   */
+  fail?: Record<string, number | { errno: number; skip: number }>;
+  /** Bytes that `read` returns, per fd, in order (then end of file). */
+  reads?: Record<number, Uint8Array[]>;
+}
+
+/** A {@linkcode Syscalls} double that records every call. */
+export interface RecordingSyscalls extends Syscalls {
+  /** Every call, in order. */
+  readonly calls: RecordedCall[];
+  /** Bytes written, per fd. */
+  readonly written: Record<number, Uint8Array[]>;
+}
+
+/** Thrown by the double's `execve`, which cannot replace the test process. */
+export class ExecveCalled extends Error {
+  /**
+   * Creates the marker.
+   * @param path The program execve was asked to run.
+   */
+  constructor(readonly path: string) {
+    super(`execve ${path}`);
+    this.name = "ExecveCalled";
+  }
+}
+
+/**
+ * A recording test double of {@linkcode Syscalls} (youki's pattern): every
+ * call is recorded, chosen calls fail with an errno, and nothing touches the
+ * kernel. `execve` throws {@linkcode ExecveCalled}.
+ *
+ * @param options Which calls fail, what reads return.
+ * @returns The double.
+ *
+ * @example Make the second mount fail with EPERM
+ * ```ts
+ * import { recordingSyscalls } from "@tsk/runtime/testing";
+ * const sys = recordingSyscalls({ fail: { mount: { errno: 1, skip: 1 } } });
+ * sys.mount(null, "/", null, 0, null);
+ * try {
+ *   sys.mount("proc", "/proc", "proc", 0, null);
+ * } catch (e) {
+ *   console.log((e as Error).message); // "mount proc on /proc: EPERM (operation not permitted)"
+ * }
+ * ```
+ */
+export function recordingSyscalls(options: RecordingSyscallsOptions = {}): RecordingSyscalls {
+  const calls: RecordedCall[] = [];
+  const written: Record<number, Uint8Array[]> = {};
+  const reads: Record<number, Uint8Array[]> = structuredClone(options.reads ?? {});
+  const seen: Record<string, number> = {};
+  let nextFd = 100;
+  const detailOf = (name: string, args: unknown[]): string => {
+    if (name === "mount") return `${args[0] ?? "none"} on ${args[1]}`;
+    return args.length > 0 && typeof args[0] !== "object" ? String(args[0]) : "";
+  };
+  const impl: Record<string, (...args: never[]) => unknown> = {
+    open: () => nextFd++,
+    pipe: () => [nextFd++, nextFd++],
+    read: (fd: number, buf: Uint8Array) => {
+      const q = reads[fd];
+      if (!q || q.length === 0) return 0;
+      const chunk = q[0];
+      const n = Math.min(chunk.length, buf.length);
+      buf.set(chunk.subarray(0, n));
+      if (n === chunk.length) q.shift();
+      else q[0] = chunk.subarray(n);
+      return n;
+    },
+    write: (fd: number, buf: Uint8Array) => {
+      (written[fd] ??= []).push(buf.slice());
+      return buf.length;
+    },
+    getcwd: () => "/",
+    getpid: () => 4242,
+    umask: () => 0o022,
+    mountFlags: () => 0,
+    prctl: () => 0,
+    fcntl: () => 0,
+    pidfdOpen: () => nextFd++,
+    spawn: () => 4243,
+    waitpidNoHang: () => null,
+    execve: (path: string) => {
+      throw new ExecveCalled(path);
+    },
+  };
+  const asyncImpl: Record<string, unknown> = {
+    readAsync: (fd: number, buf: Uint8Array) =>
+      Promise.resolve(impl.read(fd as never, buf as never)),
+    waitpidAsync: () => Promise.resolve({ exitCode: 0, signal: null }),
+    pollReadable: () => Promise.resolve(true),
+  };
+  return new Proxy({ calls, written } as unknown as RecordingSyscalls, {
+    get(target, prop: string) {
+      if (prop === "calls" || prop === "written") return target[prop];
+      return (...args: unknown[]) => {
+        calls.push({ name: prop, args });
+        const rule = options.fail?.[prop];
+        if (rule !== undefined) {
+          const { errno, skip } = typeof rule === "number" ? { errno: rule, skip: 0 } : rule;
+          const n = (seen[prop] = (seen[prop] ?? 0) + 1);
+          if (n > skip) {
+            const err = new SyscallError(prop, errno, detailOf(prop, args));
+            if (prop in asyncImpl) return Promise.reject(err);
+            throw err;
+          }
+        }
+        if (prop in asyncImpl) return (asyncImpl[prop] as (...a: unknown[]) => unknown)(...args);
+        return impl[prop]?.(...(args as never[]));
+      };
+    },
+  });
 }

@@ -11,11 +11,12 @@ import {
   ContainerNotFoundError,
   createContainer,
   DEFAULT_SECCOMP_PROFILE,
+  InitPool,
   listContainers,
   loadContainer,
   runContainer,
 } from "@tsk/runtime";
-import { requireRoot } from "@tsk/runtime/testing";
+import { recordingSyscalls, requireRoot } from "@tsk/runtime/testing";
 import { capture, cgroupDirsNamed, fixture, shSpec, uid } from "./_runtime_helpers.ts";
 
 const ignore = !requireRoot();
@@ -71,7 +72,8 @@ test("runtime: overlay writes land in the upper dir and lower dirs stay untouche
   try {
     const lower2 = posix.join(base, "lower2"), upper = posix.join(base, "upper");
     const work = posix.join(base, "work"), mnt = posix.join(base, "merged");
-    for (const d of [lower2, upper, work, mnt]) await Deno.mkdir(d);
+    // The mount point (merged) is created by the runtime.
+    for (const d of [lower2, upper, work]) await Deno.mkdir(d);
     await Deno.writeTextFile(posix.join(lower2, "layer.txt"), "from layer 2\n");
     const before = await snapshot(fx.rootfs);
     const r = await capture(
@@ -246,6 +248,87 @@ test("runtime: the default seccomp profile blocks mount, unshare and reboot with
   assert.equal(without.stdout, "mounted\nunshared\n", without.stderr);
 });
 
+test("runtime: spec devices, sysctl, rlimits, oomScoreAdj, env and cwd reach the process", async () => {
+  const r = await capture(
+    fx,
+    shSpec(
+      fx,
+      "ls -l /dev/mynull | cut -c1-10; echo hi > /dev/mynull && echo wrote; cat /proc/sys/net/ipv4/ip_forward; " +
+        "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; echo $GREETING; pwd",
+      (s) => {
+        s.linux!.devices = [{
+          type: "c",
+          path: "/dev/mynull",
+          major: 1,
+          minor: 3,
+          fileMode: 0o600,
+        }];
+        s.linux!.sysctl = { "net.ipv4.ip_forward": "1" };
+        s.process.rlimits = [{ type: "RLIMIT_NOFILE", soft: 77, hard: 88 }];
+        s.process.oomScoreAdj = 500;
+        s.process.env!.push("GREETING=hello");
+        s.process.cwd = "/etc";
+      },
+    ),
+  );
+  assert.equal(r.stdout, "crw-------\nwrote\n1\n77\n88\n500\nhello\n/etc\n", r.stderr);
+});
+
+test("runtime: bind mounts honour their options and tmpfs mounts their data", async () => {
+  const host = await Deno.makeTempDir({ prefix: "tsk-bind-" });
+  try {
+    await Deno.writeTextFile(`${host}/in.txt`, "from host\n");
+    await Deno.writeTextFile(`${host}/single`, "one file\n");
+    const r = await capture(
+      fx,
+      shSpec(
+        fx,
+        "cat /data/in.txt; echo x > /data/new || echo ro-refused; cat /rw/single; echo changed > /rw/single; " +
+          "grep ' /scratch ' /proc/self/mountinfo | grep -o 'size=[0-9]*k'",
+        (s) => {
+          s.mounts!.push(
+            {
+              destination: "/data",
+              type: "bind",
+              source: host,
+              options: ["rbind", "ro", "nosuid"],
+            },
+            {
+              destination: "/rw/single",
+              type: "bind",
+              source: `${host}/single`,
+              options: ["bind"],
+            },
+            { destination: "/scratch", type: "tmpfs", source: "tmpfs", options: ["size=512k"] },
+          );
+        },
+      ),
+    );
+    assert.equal(r.stdout, "from host\nro-refused\none file\nsize=512k\n", r.stderr);
+    assert.equal(await Deno.readTextFile(`${host}/single`), "changed\n");
+    assert.throws(() => Deno.statSync(`${host}/new`));
+  } finally {
+    await Deno.remove(host, { recursive: true });
+  }
+});
+
+test("runtime: every rootfsPropagation works and none leaks mounts to the host", async () => {
+  for (const p of ["rprivate", "rslave", "rshared", "private", "runbindable"]) {
+    // Only mounts under this test's directories: other jobs mount on the host too.
+    const ours = () =>
+      Deno.readTextFileSync("/proc/self/mountinfo").split("\n").filter((l) => l.includes(fx.base));
+    const before = ours();
+    const r = await capture(
+      fx,
+      shSpec(fx, "grep -c . /proc/self/mountinfo >/dev/null && echo ok", (s) => {
+        s.linux!.rootfsPropagation = p;
+      }),
+    );
+    assert.equal(r.stdout, "ok\n", `${p}: ${r.stderr}`);
+    assert.deepEqual(ours(), before, p);
+  }
+});
+
 test("runtime: a non-root user gets its uid, gid and groups", async () => {
   const r = await capture(
     fx,
@@ -366,6 +449,13 @@ test("runtime: exit codes and signals are reported; state follows the lifecycle"
     assert.equal(loaded.state().pid, c.pid);
     await c.start();
     assert.equal(c.state().status, "running");
+    await c.pause();
+    assert.equal(c.state().status, "paused");
+    assert.equal((await loadContainer(c.id, { root: fx.root })).state().status, "paused");
+    const state = Deno.readTextFileSync(`/proc/${c.pid}/status`).match(/State:\s+(\S)/)![1];
+    assert.ok(state === "D" || state === "S", `a frozen task sleeps, got ${state}`);
+    await c.resume();
+    assert.equal(c.state().status, "running");
     await assert.rejects(c.delete(), /cannot delete: the container is running/);
     c.kill("SIGKILL");
     const st = await c.wait();
@@ -397,6 +487,120 @@ test("runtime: a malformed config names the field and leaves no state", async ()
   } finally {
     await Deno.remove(bundle, { recursive: true });
   }
+});
+
+test("runtime: a failing system call during create leaves no state, cgroup or fifo", async () => {
+  for (const fail of ["spawn", "mkfifo", "pipe"]) {
+    const sys = recordingSyscalls({ fail: { [fail]: 12 } });
+    const id = uid(`fail-${fail}`);
+    await assert.rejects(
+      createContainer(id, { root: fx.root, bundle: fx.base, spec: shSpec(fx, "true"), sys }),
+      new RegExp(`^SyscallError: ${fail === "spawn" ? "spawn" : fail}`),
+    );
+    assert.ok(sys.calls.some((c) => c.name === fail));
+    assert.deepEqual(await listContainers({ root: fx.root }), []);
+    assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
+  }
+  // An id that exists is refused without touching the existing container.
+  const c = await createContainer(uid("dup"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "true"),
+  });
+  try {
+    await assert.rejects(
+      createContainer(c.id, { root: fx.root, bundle: fx.base, spec: shSpec(fx, "true") }),
+      /already exists/,
+    );
+    assert.equal(c.state().status, "created");
+  } finally {
+    await c.delete();
+  }
+});
+
+test("runtime: containers from a pool of pre-started inits behave the same", async () => {
+  const pool = new InitPool({ size: 2 });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const r = await capture(fx, shSpec(fx, "echo $$ $(hostname); ls /proc/self/fd; exit 4"), {
+        pool,
+      });
+      assert.equal(r.stdout, "1 tsk\n0\n1\n2\n3\n");
+      assert.equal(r.status.exitCode, 4);
+      await pool.ready();
+    }
+    // Pooled inits create a network namespace ahead of time; a spec without
+    // one must still end up in the host's.
+    const host = await capture(
+      fx,
+      shSpec(fx, "readlink /proc/self/ns/net", (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "network");
+      }),
+      { pool },
+    );
+    assert.equal(host.stdout.trim(), Deno.readLinkSync("/proc/self/ns/net"));
+    const own = await capture(fx, shSpec(fx, "readlink /proc/self/ns/net"), { pool });
+    assert.notEqual(own.stdout.trim(), Deno.readLinkSync("/proc/self/ns/net"));
+  } finally {
+    await pool.close();
+  }
+  const children = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${Deno.pid}/children`).trim();
+  assert.equal(children, "", "closing the pool reaps its idle inits");
+});
+
+test("runtime: namespaces can be joined by path", async () => {
+  const a = await createContainer(uid("ns-a"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "sleep 10", (s) => (s.hostname = "shared")),
+    stdio: { stdout: "null" },
+  });
+  try {
+    await a.start();
+    const r = await capture(
+      fx,
+      shSpec(fx, "hostname; readlink /proc/self/ns/net; ps -o comm= | sort | tr '\\n' ' '", (s) => {
+        delete s.hostname;
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+          ["uts", "network", "pid"].includes(n.type)
+            ? { ...n, path: `/proc/${a.pid}/ns/${n.type === "network" ? "net" : n.type}` }
+            : n
+        );
+        s.mounts = s.mounts!.filter((m) => m.type !== "cgroup");
+      }),
+    );
+    assert.equal(r.stdout.split("\n")[0], "shared", r.stderr);
+    assert.equal(r.stdout.split("\n")[1], Deno.readLinkSync(`/proc/${a.pid}/ns/net`));
+    assert.match(
+      r.stdout.split("\n")[2],
+      /sleep/,
+      "the joined PID namespace shows the other container's init",
+    );
+  } finally {
+    await a.delete({ force: true });
+  }
+});
+
+test("runtime: containers created concurrently in one process do not mix", async () => {
+  const pool = new InitPool({ size: 2 });
+  try {
+    const results = await Promise.all(
+      Array.from(
+        { length: 6 },
+        (_, i) =>
+          capture(fx, shSpec(fx, `echo ${i} $(hostname)`, (s) => (s.hostname = `h${i}`)), {
+            pool: i % 2 ? pool : undefined,
+          }),
+      ),
+    );
+    results.forEach((r, i) => {
+      assert.equal(r.stdout, `${i} h${i}\n`);
+      assert.equal(r.status.exitCode, 0);
+    });
+  } finally {
+    await pool.close();
+  }
+  assert.deepEqual(await listContainers({ root: fx.root }), []);
 });
 
 test("runtime: 100 create/delete cycles leave no cgroups, mounts, processes or state", async () => {

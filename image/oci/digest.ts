@@ -58,7 +58,7 @@ export function parseDigest(value: unknown, field = "digest"): ParsedDigest {
  * console.log(isDigest("sha256:abc")); // false
  * ```
  */
-export function isDigest(value: unknown): value is Digest {
+export function isDigest(value: unknown): boolean {
   try {
     parseDigest(value);
     return true;

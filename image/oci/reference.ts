@@ -112,3 +112,44 @@ export function formatReference(ref: Reference): string {
     ref.tag ? ":" + ref.tag : ""
   }${ref.digest ? "@" + ref.digest : ""}`;
 }
+
+/**
+ * Returns the API host and repository a reference is served from. They are
+ * the reference's own, except for Docker Hub, whose references say
+ * `docker.io/busybox` and whose API is `registry-1.docker.io` with
+ * `library/busybox`.
+ *
+ * @param ref A reference with a registry.
+ * @param field The field the reference came from, named in errors.
+ * @returns The host to connect to and the repository path for the API.
+ * @throws {ValidationError} When the reference names no registry (there is
+ * no implicit default: tsk never reaches for a registry nobody named).
+ *
+ * @example Docker Hub's official images
+ * ```ts
+ * import { parseReference, registryEndpoint } from "@tsk/image";
+ * console.log(registryEndpoint(parseReference("docker.io/busybox:1.36")));
+ * // { host: "registry-1.docker.io", repository: "library/busybox" }
+ * ```
+ */
+export function registryEndpoint(
+  ref: Reference,
+  field = "reference",
+): { host: string; repository: string } {
+  const host = ref.registry;
+  if (!host) {
+    throw new ValidationError(
+      field,
+      `expected a registry host in ${
+        JSON.stringify(formatReference(ref))
+      }, such as localhost:5000/${ref.repository}`,
+    );
+  }
+  if (host === "docker.io" || host === "index.docker.io" || host === "registry-1.docker.io") {
+    return {
+      host: "registry-1.docker.io",
+      repository: ref.repository.includes("/") ? ref.repository : `library/${ref.repository}`,
+    };
+  }
+  return { host, repository: ref.repository };
+}

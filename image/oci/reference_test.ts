@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatReference, parseReference } from "./reference.ts";
+import { formatReference, parseReference, registryEndpoint } from "./reference.ts";
 import { ValidationError } from "../errors.ts";
 import { formatPlatform, parsePlatform, platformMatches } from "./platform.ts";
 
@@ -47,4 +47,19 @@ Deno.test("parsePlatform() and platformMatches() handle variants", () => {
       variant: "v7",
     }),
   );
+});
+
+Deno.test("registryEndpoint() maps Docker Hub names to its API host and library/", () => {
+  assert.deepEqual(registryEndpoint(parseReference("docker.io/busybox")), {
+    host: "registry-1.docker.io",
+    repository: "library/busybox",
+  });
+  assert.deepEqual(registryEndpoint(parseReference("docker.io/team/app:1")), {
+    host: "registry-1.docker.io",
+    repository: "team/app",
+  });
+  assert.deepEqual(registryEndpoint(parseReference("localhost:5000/busybox")), {
+    host: "localhost:5000",
+    repository: "busybox",
+  });
 });

@@ -37,7 +37,7 @@ export const ignoreReal = !realKernel && Deno.env.get("CI") !== "true";
 
 /** A unique cgroup path for one test. */
 export function uniquePath(topic: string): string {
-  return `/tsk-test/${topic}-${crypto.randomUUID().slice(0, 8)}`;
+  return `/tsk-test-${topic}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
 /** A busybox shell that runs `script` once it reads a line on stdin. */

@@ -146,3 +146,28 @@ export async function collectPids(fs: CgroupFs, dir: string): Promise<number[]> 
   for (const c of children) out.push(...await collectPids(fs, `${dir}/${c}`));
   return out;
 }
+
+/** Sums v1 blkio lines (`8:0 Read 4096`) by operation. */
+export function sumBlkio(text: string | undefined): { read: number; write: number } {
+  let read = 0;
+  let write = 0;
+  for (const line of (text ?? "").split("\n")) {
+    const [dev, op, value] = line.trim().split(/\s+/);
+    if (!dev || !/^\d+:\d+$/.test(dev) || value === undefined) continue;
+    if (op === "Read") read += Number(value);
+    else if (op === "Write") write += Number(value);
+  }
+  return { read, write };
+}
+
+/** Sums v2 io.stat lines (`8:0 rbytes=1 wbytes=2 rios=3 wios=4 ...`) by key. */
+export function sumIoStat(text: string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of (text ?? "").split("\n")) {
+    for (const kv of line.trim().split(/\s+/).slice(1)) {
+      const [k, v] = kv.split("=");
+      if (v !== undefined && /^\d+$/.test(v)) out.set(k, (out.get(k) ?? 0) + Number(v));
+    }
+  }
+  return out;
+}

@@ -10,7 +10,8 @@ import { CgroupError } from "./errors.ts";
 import { type CgroupFs, denoCgroupFs } from "./host.ts";
 import type { LinuxResources } from "./resources.ts";
 import { CgroupV1Manager, V1_CONTROLLERS } from "./v1.ts";
-import { CgroupV2Manager } from "./v2.ts";
+import { applyDeviceRulesBpf } from "./bpf_devices.ts";
+import { CgroupV2Manager, type DeviceRuleApplier } from "./v2.ts";
 
 /** CPU statistics of a cgroup; times in microseconds. */
 export interface CpuStats {
@@ -54,6 +55,18 @@ export interface PidsStats {
   limit: number | null;
 }
 
+/** Block I/O of a cgroup, summed over devices. */
+export interface IoStats {
+  /** Bytes read. */
+  readBytes: number;
+  /** Bytes written. */
+  writeBytes: number;
+  /** Read operations. */
+  readOps: number;
+  /** Write operations. */
+  writeOps: number;
+}
+
 /** What {@linkcode CgroupManager.stats} reports. */
 export interface CgroupStats {
   /** CPU usage and throttling. */
@@ -62,6 +75,8 @@ export interface CgroupStats {
   memory: MemoryStats;
   /** Task count and limit. */
   pids: PidsStats;
+  /** Block I/O (zeros when the io/blkio controller is absent). */
+  io: IoStats;
 }
 
 /** One container's cgroup, in whichever hierarchy the host uses. */
@@ -118,6 +133,11 @@ export interface CgroupManagerOptions {
    * @default {5000}
    */
   timeoutMs?: number;
+  /**
+   * What enforces device rules on cgroup v2 (v1 writes devices.allow/deny).
+   * @default {applyDeviceRulesBpf}
+   */
+  devices?: DeviceRuleApplier;
 }
 
 /** The layout {@linkcode detectCgroups} found. */
@@ -202,8 +222,24 @@ export async function detectCgroups(options: CgroupManagerOptions = {}): Promise
   );
 }
 
+// The host's layout does not change while we run: detect it once per root
+// and version (only for the real filesystem; injected ones are not cached).
+const layouts = new Map<string, Promise<CgroupLayout>>();
+function cachedLayout(options: CgroupManagerOptions): Promise<CgroupLayout> {
+  if (options.fs) return detectCgroups(options);
+  const key = `${options.root ?? ""}|${options.version ?? "auto"}`;
+  let p = layouts.get(key);
+  if (!p) {
+    p = detectCgroups(options);
+    layouts.set(key, p);
+    p.catch(() => layouts.delete(key));
+  }
+  return p;
+}
+
 /**
- * Creates the manager for one cgroup, choosing the backend by detection.
+ * Creates the manager for one cgroup, choosing the backend by detection
+ * (done once per root and version for the real filesystem).
  * Nothing is created on disk until {@linkcode CgroupManager.create}.
  *
  * @param path The cgroup path relative to each hierarchy root (`/tsk/<id>`).
@@ -231,9 +267,12 @@ export async function createCgroupManager(
   path: string,
   options: CgroupManagerOptions = {},
 ): Promise<CgroupManager> {
-  const layout = await detectCgroups(options);
+  const layout = await cachedLayout(options);
   const fs = options.fs ?? denoCgroupFs;
   const timeoutMs = options.timeoutMs ?? 5000;
-  if (layout.version === 2) return new CgroupV2Manager(path, { root: layout.root, fs, timeoutMs });
+  if (layout.version === 2) {
+    const devices = options.devices ?? applyDeviceRulesBpf;
+    return new CgroupV2Manager(path, { root: layout.root, fs, timeoutMs, devices });
+  }
   return new CgroupV1Manager(path, { controllers: layout.controllers, fs, timeoutMs });
 }

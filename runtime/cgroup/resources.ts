@@ -330,6 +330,9 @@ export function validateResources(value: unknown, path: string): LinuxResources 
         fail(`${p}.${k}`, "expected a cgroup file name like memory.high");
       }
       if (typeof v !== "string") fail(`${p}.${k}`, "expected a string value");
+      if (["cgroup.procs", "cgroup.threads", "cgroup.kill", "cgroup.subtree_control"].includes(k)) {
+        fail(`${p}.${k}`, "this file is managed by the runtime, not by resources");
+      }
     }
   }
   return value as LinuxResources;

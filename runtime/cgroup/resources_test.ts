@@ -94,6 +94,10 @@ Deno.test("validateResources() names the field of every problem", () => {
       { unified: { "memory.high": 5 } },
       "linux.resources.unified.memory.high: expected a string value",
     ],
+    [
+      { unified: { "cgroup.procs": "1" } },
+      "linux.resources.unified.cgroup.procs: this file is managed by the runtime",
+    ],
   ];
   for (const [value, message] of cases) {
     assert.throws(

@@ -12,6 +12,7 @@ import {
   readOptional,
   removeTree,
   signalPids,
+  sumBlkio,
   waitFor,
   writeControl,
 } from "./_util.ts";
@@ -132,13 +133,17 @@ export class CgroupV1Manager implements CgroupManager {
 
   /** Creates the cgroup in every hierarchy; cpuset levels inherit their parent's cpus and mems. */
   async create(): Promise<void> {
-    for (const dir of this.#uniqueDirs()) {
-      try {
-        await this.#fs.mkdir(dir);
-      } catch (e) {
-        throw new CgroupError(`Cannot create cgroup ${dir}: ${(e as Error).message}`, { cause: e });
-      }
-    }
+    await Promise.all(
+      this.#uniqueDirs().map(async (dir) => {
+        try {
+          await this.#fs.mkdir(dir);
+        } catch (e) {
+          throw new CgroupError(`Cannot create cgroup ${dir}: ${(e as Error).message}`, {
+            cause: e,
+          });
+        }
+      }),
+    );
     const cpuset = this.#mounts.cpuset;
     if (cpuset) {
       // A v1 cpuset with empty cpus or mems refuses tasks: fill each level from its parent.
@@ -163,9 +168,11 @@ export class CgroupV1Manager implements CgroupManager {
    * @param pid The process.
    */
   async apply(pid: number): Promise<void> {
-    for (const dir of this.#uniqueDirs()) {
-      await writeControl(this.#fs, `${dir}/cgroup.procs`, String(pid), "pid");
-    }
+    await Promise.all(
+      this.#uniqueDirs().map((dir) =>
+        writeControl(this.#fs, `${dir}/cgroup.procs`, String(pid), "pid")
+      ),
+    );
   }
 
   /**
@@ -175,11 +182,7 @@ export class CgroupV1Manager implements CgroupManager {
    */
   async set(r: LinuxResources): Promise<void> {
     const fs = this.#fs;
-    if (r.unified && Object.keys(r.unified).length > 0) {
-      throw new CgroupError("raw cgroup v2 files need a cgroup v2 host; this host uses v1", {
-        field: `${F}.unified`,
-      });
-    }
+    await this.#preflight(r);
     if (r.cpu) {
       const c = r.cpu;
       const w = (file: string, v: number | string, field: string) =>
@@ -215,6 +218,37 @@ export class CgroupV1Manager implements CgroupManager {
         await writeControl(fs, `${dir}/${file}`, deviceRuleV1(rule), `${F}.devices[${i}]`);
       }
     }
+  }
+
+  // Every check that can fail on a valid config runs before the first write,
+  // so a refused set() leaves the cgroup as it was.
+  async #preflight(r: LinuxResources): Promise<void> {
+    if (r.unified && Object.keys(r.unified).length > 0) {
+      throw new CgroupError("raw cgroup v2 files need a cgroup v2 host; this host uses v1", {
+        field: `${F}.unified`,
+      });
+    }
+    const c = r.cpu;
+    if (c && (c.shares || c.period || c.quota || c.burst !== undefined || c.idle !== undefined)) {
+      this.#dir("cpu", `${F}.cpu`);
+    }
+    if (c?.cpus) this.#dir("cpuset", `${F}.cpu.cpus`);
+    if (c?.mems) this.#dir("cpuset", `${F}.cpu.mems`);
+    if (r.memory) {
+      const dir = this.#dir("memory", `${F}.memory`);
+      const swap = r.memory.swap;
+      if (swap && !(await this.#fs.exists(`${dir}/memory.memsw.limit_in_bytes`))) {
+        throw new CgroupError(
+          "swap accounting is off on this host (no memory.memsw.limit_in_bytes)",
+          {
+            field: `${F}.memory.swap`,
+          },
+        );
+      }
+    }
+    if (r.pids) this.#dir("pids", `${F}.pids.limit`);
+    if (r.blockIO) this.#dir("blkio", `${F}.blockIO`);
+    if (r.devices && r.devices.length > 0) this.#dir("devices", `${F}.devices`);
   }
 
   async #setMemory(r: LinuxResources): Promise<void> {
@@ -333,6 +367,8 @@ export class CgroupV1Manager implements CgroupManager {
     const usageNs = Number((await read("cpuacct", "cpuacct.usage"))?.trim() ?? 0);
     const oom = parseFlatKeyed((await read("memory", "memory.oom_control")) ?? "");
     const oomKill = oom.get("oom_kill") ?? 0;
+    const bytes = sumBlkio(await read("blkio", "blkio.throttle.io_service_bytes_recursive"));
+    const ops = sumBlkio(await read("blkio", "blkio.throttle.io_serviced_recursive"));
     return {
       cpu: {
         usageUsec: Math.floor(usageNs / 1000),
@@ -352,6 +388,12 @@ export class CgroupV1Manager implements CgroupManager {
       pids: {
         current: parseLimit(await read("pids", "pids.current")) ?? 0,
         limit: parseLimit(await read("pids", "pids.max")),
+      },
+      io: {
+        readBytes: bytes.read,
+        writeBytes: bytes.write,
+        readOps: ops.read,
+        writeOps: ops.write,
       },
     };
   }
@@ -436,6 +478,6 @@ export class CgroupV1Manager implements CgroupManager {
         );
       }
     }
-    for (const d of this.#uniqueDirs()) await removeTree(this.#fs, d, this.#timeoutMs);
+    await Promise.all(this.#uniqueDirs().map((d) => removeTree(this.#fs, d, this.#timeoutMs)));
   }
 }

@@ -46,6 +46,9 @@ async function populate(root: string, path: string, withMemsw = true): Promise<v
     "blkio/cgroup.procs": "",
     "blkio/blkio.bfq.weight": "100\n",
     "blkio/blkio.throttle.read_bps_device": "",
+    "blkio/blkio.throttle.io_service_bytes_recursive":
+      "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Total 12288\n8:16 Read 1\nTotal 12289\n",
+    "blkio/blkio.throttle.io_serviced_recursive": "8:0 Read 2\n8:0 Write 3\nTotal 5\n",
     "devices/cgroup.procs": "",
     "devices/devices.allow": "",
     "devices/devices.deny": "",
@@ -148,6 +151,7 @@ Deno.test("CgroupV1Manager on a fake tree: stats() parses the v1 files", async (
       },
       memory: { usage: 1048576, maxUsage: 2097152, limit: null, oomEvents: 2, oomKillEvents: 2 },
       pids: { current: 3, limit: null },
+      io: { readBytes: 4097, writeBytes: 8192, readOps: 2, writeOps: 3 },
     });
     assert.equal(await cg.oomKilled(), true);
   } finally {
@@ -175,10 +179,16 @@ Deno.test("CgroupV1Manager set() errors name the field and leave other files alo
       () => cg.set({ unified: { "memory.high": "1M" } }),
       /linux.resources.unified: raw cgroup v2 files need a cgroup v2 host/,
     );
+    // A refused set() writes nothing, even the fields that were fine.
+    await assert.rejects(
+      () => cg.set({ memory: { limit: 1 << 20 }, cpu: { shares: 100 }, pids: { limit: 5 } }),
+      /linux.resources.pids.limit/,
+    );
     assert.equal(
       await Deno.readTextFile(`${root}/memory/tsk/e/memory.limit_in_bytes`),
       "9223372036854771712\n",
     );
+    assert.equal(await Deno.readTextFile(`${root}/cpu/tsk/e/cpu.shares`), "1024\n");
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -276,7 +286,13 @@ Deno.test({
       await cg.killAll();
       const r = await p.done();
       assert.match(r.stderr, /fork/);
-      assert.deepEqual(await cg.pids(), []);
+      // Orphaned sleeps are reaped by init, so their exit can lag the shell's.
+      let left = await cg.pids();
+      for (let i = 0; i < 200 && left.length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        left = await cg.pids();
+      }
+      assert.deepEqual(left, []);
     } finally {
       await cleanup(cg);
     }
@@ -343,6 +359,55 @@ Deno.test({
         assert.equal(await Deno.stat(d).then(() => true, () => false), false, d);
       }
       await cg.destroy();
+    } finally {
+      await cleanup(cg);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "v1 on the real kernel: device rules, cpu shares, cpuset and limits are written and enforced",
+  ignore: ignoreV1,
+  async fn() {
+    const cg = await realV1("devices");
+    await cg.create();
+    try {
+      const cpus = (await Deno.readTextFile("/sys/fs/cgroup/cpuset/cpuset.cpus")).trim();
+      const first = cpus.split(/[,-]/)[0];
+      await cg.set({
+        cpu: { shares: 512, quota: 50000, period: 100000, cpus: first },
+        memory: { limit: 256 << 20, reservation: 128 << 20, swap: 512 << 20, swappiness: 10 },
+        pids: { limit: 50 },
+        devices: [
+          { allow: false, access: "rwm" },
+          { allow: true, type: "c", major: 1, minor: 3, access: "rwm" },
+        ],
+      });
+      const d = cg.dirs();
+      const read = async (dir: string, f: string) =>
+        (await Deno.readTextFile(`${dir}/${f}`)).trim();
+      assert.equal(await read(d.cpu, "cpu.shares"), "512");
+      assert.equal(await read(d.cpu, "cpu.cfs_quota_us"), "50000");
+      assert.equal(await read(d.cpuset, "cpuset.cpus"), first);
+      assert.equal(await read(d.memory, "memory.limit_in_bytes"), String(256 << 20));
+      assert.equal(await read(d.memory, "memory.memsw.limit_in_bytes"), String(512 << 20));
+      assert.equal(await read(d.memory, "memory.swappiness"), "10");
+      assert.equal(await read(d.devices, "devices.list"), "c 1:3 rwm");
+      const p = spawnWaiting(
+        "cat /dev/null && echo null=ok; head -c 1 /dev/zero >/dev/null; echo zero=$?",
+      );
+      await cg.apply(p.child.pid);
+      await p.go();
+      const r = await p.done();
+      assert.match(r.stdout, /^null=ok$/m);
+      assert.match(r.stdout, /^zero=1$/m);
+      assert.match(r.stderr, /Operation not permitted/);
+      // Lowering memory+swap below the current memory limit needs the other order.
+      await cg.set({ memory: { limit: 64 << 20, swap: 64 << 20 } });
+      assert.equal(await read(d.memory, "memory.memsw.limit_in_bytes"), String(64 << 20));
+      await cg.set({ memory: { limit: -1, swap: -1 } });
+      assert.equal((await cg.stats()).memory.limit, null);
     } finally {
       await cleanup(cg);
     }

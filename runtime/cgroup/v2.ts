@@ -12,6 +12,7 @@ import {
   readOptional,
   removeTree,
   signalPids,
+  sumIoStat,
   waitFor,
   writeControl,
 } from "./_util.ts";
@@ -173,7 +174,55 @@ export class CgroupV2Manager implements CgroupManager {
    *
    * @param r Validated resources (see validateResources).
    */
+  // Every check that can fail on a valid config runs before the first write,
+  // so a refused set() leaves the cgroup as it was.
+  async #preflight(r: LinuxResources): Promise<void> {
+    const m = r.memory;
+    if (m) {
+      const p = `${F}.memory`;
+      if (m.swappiness !== undefined) {
+        throw new CgroupError("cgroup v2 has no per-cgroup swappiness", {
+          field: `${p}.swappiness`,
+        });
+      }
+      if (m.disableOOMKiller) {
+        throw new CgroupError("cgroup v2 cannot disable the OOM killer", {
+          field: `${p}.disableOOMKiller`,
+        });
+      }
+      await this.#need("memory", p);
+      if (memorySwapToV2(m.swap, m.limit) !== undefined) {
+        if (!(await this.#fs.exists(`${this.#dirPath}/memory.swap.max`))) {
+          throw new CgroupError("swap accounting is off on this host (no memory.swap.max)", {
+            field: `${p}.swap`,
+          });
+        }
+      }
+    }
+    const c = r.cpu;
+    if (c && (c.shares || c.quota || c.period || c.burst !== undefined || c.idle !== undefined)) {
+      await this.#need("cpu", `${F}.cpu`);
+    }
+    if (c?.cpus) await this.#need("cpuset", `${F}.cpu.cpus`);
+    if (c?.mems) await this.#need("cpuset", `${F}.cpu.mems`);
+    if (r.pids) await this.#need("pids", `${F}.pids.limit`);
+    if (r.blockIO) await this.#need("io", `${F}.blockIO`);
+    if (r.devices && r.devices.length > 0 && !this.#devices) {
+      throw new CgroupError(
+        "device rules on cgroup v2 need a BPF device program, and no device rule applier was given",
+        { field: `${F}.devices` },
+      );
+    }
+    for (const file of Object.keys(r.unified ?? {})) {
+      const controller = file.split(".")[0];
+      if (controller !== "cgroup" && !(await this.#fs.exists(`${this.#dirPath}/${file}`))) {
+        await this.#need(controller, `${F}.unified.${file}`);
+      }
+    }
+  }
+
   async set(r: LinuxResources): Promise<void> {
+    await this.#preflight(r);
     if (r.memory) {
       const m = r.memory;
       const p = `${F}.memory`;
@@ -310,6 +359,7 @@ export class CgroupV2Manager implements CgroupManager {
     const read = (f: string) => readOptional(this.#fs, `${this.#dirPath}/${f}`);
     const cpu = parseFlatKeyed((await read("cpu.stat")) ?? "");
     const events = parseFlatKeyed((await read("memory.events")) ?? "");
+    const io = sumIoStat(await read("io.stat"));
     return {
       cpu: {
         usageUsec: cpu.get("usage_usec") ?? 0,
@@ -329,6 +379,12 @@ export class CgroupV2Manager implements CgroupManager {
       pids: {
         current: parseLimit(await read("pids.current")) ?? 0,
         limit: parseLimit(await read("pids.max")),
+      },
+      io: {
+        readBytes: io.get("rbytes") ?? 0,
+        writeBytes: io.get("wbytes") ?? 0,
+        readOps: io.get("rios") ?? 0,
+        writeOps: io.get("wios") ?? 0,
       },
     };
   }

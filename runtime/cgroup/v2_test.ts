@@ -42,6 +42,8 @@ async function populate(dir: string, extra: Record<string, string> = {}): Promis
     "pids.current": "1\n",
     "io.weight": "default 100\n",
     "io.max": "",
+    "io.stat":
+      "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n8:16 rbytes=1 wbytes=0 rios=1 wios=0\n",
     ...extra,
   });
 }
@@ -103,7 +105,8 @@ Deno.test("CgroupV2Manager on a fake tree: set() converts OCI fields to v2 files
 Deno.test("CgroupV2Manager set() refuses what v2 cannot do, naming the field", async () => {
   const root = await fakeV2();
   try {
-    const cg = await createCgroupManager("/tsk/c", { root, fs: fakeTreeFs });
+    // Built directly, without a device rule applier.
+    const cg = new CgroupV2Manager("/tsk/c", { root, fs: fakeTreeFs });
     await cg.create();
     await populate(`${root}/tsk/c`, { "cgroup.controllers": "cpu\n" });
     const cases: [Parameters<typeof cg.set>[0], RegExp][] = [
@@ -133,6 +136,30 @@ Deno.test("CgroupV2Manager set() refuses what v2 cannot do, naming the field", a
         re.source,
       );
     }
+    // A refused set() writes nothing, even the fields that were fine.
+    await assert.rejects(() => cg.set({ cpu: { shares: 2048 }, pids: { limit: 3 } }), /pids.limit/);
+    assert.equal(await Deno.readTextFile(`${root}/tsk/c/cpu.weight`), "100\n");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("CgroupV2Manager set() hands device rules to the injected applier", async () => {
+  const root = await fakeV2();
+  try {
+    const calls: [string, unknown][] = [];
+    const cg = await createCgroupManager("/tsk/dev", {
+      root,
+      fs: fakeTreeFs,
+      devices: (dir, rules) => {
+        calls.push([dir, rules]);
+        return Promise.resolve();
+      },
+    });
+    await cg.create();
+    const rules = [{ allow: false, access: "rwm" }];
+    await cg.set({ devices: rules });
+    assert.deepEqual(calls, [[`${root}/tsk/dev`, rules]]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -155,6 +182,7 @@ Deno.test("CgroupV2Manager on a fake tree: stats() reads cpu.stat, memory.events
       },
       memory: { usage: 4096, maxUsage: 8192, limit: 1048576, oomEvents: 1, oomKillEvents: 1 },
       pids: { current: 1, limit: 20 },
+      io: { readBytes: 101, writeBytes: 200, readOps: 2, writeOps: 2 },
     });
     assert.equal(await cg.oomKilled(), true);
   } finally {

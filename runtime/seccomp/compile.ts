@@ -7,7 +7,9 @@
  * system call by a binary search over number ranges, then runs that call's
  * rules in order: each rule's argument conditions compare 64-bit arguments
  * as two 32-bit words. Conditional jumps that would need an offset above 255
- * go through an unconditional `ja` (32-bit offset).
+ * go through an unconditional `ja` (32-bit offset). As runc does on top of
+ * libseccomp, numbers above the highest system call the profile names get
+ * ENOSYS instead of the default action (see `enosysForNewer`).
  *
  * @module
  */
@@ -50,6 +52,7 @@ export const BPF: Readonly<Record<string, number>> = Object.freeze({
 export const BPF_MAXINSNS = 4096;
 
 const EPERM = 1;
+const ENOSYS = 38;
 const X32_BIT = 0x40000000;
 const OFF_NR = 0;
 const OFF_ARCH = 4;
@@ -103,6 +106,14 @@ export interface CompileSeccompOptions {
    * @default {"SCMP_ACT_KILL_PROCESS"}
    */
   badArchAction?: SeccompAction;
+  /**
+   * Return ENOSYS, rather than the default action, for system call numbers
+   * above the highest one the profile names (per ABI), as runc does: libc
+   * then falls back from system calls newer than the profile to older ones.
+   * Only when the default action is neither SCMP_ACT_ALLOW nor SCMP_ACT_LOG.
+   * @default {true}
+   */
+  enosysForNewer?: boolean;
 }
 
 type Label = string;
@@ -331,6 +342,7 @@ function emitSection(
   arches: SeccompArch[],
   profile: LinuxSeccomp,
   badArch: number,
+  enosysForNewer: boolean,
 ): void {
   const defaultRet = actionValue(profile.defaultAction, profile.defaultErrnoRet);
   const rulesByNr = new Map<number, LinuxSyscall[]>();
@@ -383,10 +395,19 @@ function emitSection(
   // only one of x86_64 and x32 is accepted.
   const hasX64 = arches.some((a) => a.name === "SCMP_ARCH_X86_64");
   const hasX32 = arches.some((a) => a.name === "SCMP_ARCH_X32");
+  const isX86 = arches[0].audit === 0xc000003e;
+  const half = (nr: number) => isX86 && nr >= X32_BIT ? 1 : 0;
+  const last = [-1, -1];
+  for (const nr of rulesByNr.keys()) last[half(nr)] = Math.max(last[half(nr)], nr);
+  const enosys = enosysForNewer && profile.defaultAction !== "SCMP_ACT_ALLOW" &&
+    profile.defaultAction !== "SCMP_ACT_LOG";
   const gapAt = (nr: number): Label => {
-    if (arches[0].audit !== 0xc000003e) return lDefault;
-    const x32 = nr >= X32_BIT;
-    return (x32 ? hasX32 : hasX64) ? lDefault : lBad;
+    // -1 is how tracers skip a call; libseccomp gives it the default action too.
+    if (nr === 0xffffffff) return lDefault;
+    if (isX86 && !(nr >= X32_BIT ? hasX32 : hasX64)) return lBad;
+    const top = last[half(nr)];
+    if (enosys && top >= 0 && nr > top) return retLabel(actionValue("SCMP_ACT_ERRNO", ENOSYS));
+    return lDefault;
   };
   const points = new Set(rulesByNr.keys());
   const segments: Segment[] = [];
@@ -405,6 +426,7 @@ function emitSection(
   if (arches[0].audit === 0xc000003e) {
     // The boundary between x86_64 and x32 numbers matters even with no rules there.
     points.add(X32_BIT);
+    points.add(0xffffffff);
   }
   for (const nr of [...points].sort((a, b) => a - b)) {
     const rules = rulesByNr.get(nr);
@@ -493,7 +515,7 @@ export function compileSeccomp(
   asm.ret(badArch);
   for (const s of sections) {
     asm.place(s.label);
-    emitSection(asm, s.list, profile, badArch);
+    emitSection(asm, s.list, profile, badArch, options.enosysForNewer ?? true);
   }
   const program = asm.assemble();
   if (program.length / 8 > BPF_MAXINSNS) {

@@ -7,8 +7,14 @@ import {
   SECCOMP_RET,
   sockFprog,
 } from "./compile.ts";
-import { CLONE_NAMESPACE_FLAGS, DEFAULT_SECCOMP_PROFILE } from "./default_profile.ts";
 import {
+  CAPABILITY_SYSCALLS,
+  CLONE_NAMESPACE_FLAGS,
+  DEFAULT_SECCOMP_PROFILE,
+  defaultSeccompProfile,
+} from "./default_profile.ts";
+import {
+  isKnownSyscall,
   type LinuxSeccomp,
   SECCOMP_ARCHES,
   SeccompError,
@@ -158,8 +164,16 @@ Deno.test("the default profile blocks what Docker's blocks and allows ordinary c
     "iopl",
   ];
   for (const name of blocked) assert.equal(run(prog, x64(name)), EPERM, name);
-  // A number no kernel has yet gets the default action, not ALLOW.
-  assert.equal(run(prog, { nr: 1000, arch: AUDIT.X86_64 }), EPERM);
+  // A number above every call the profile names gets ENOSYS, as with runc,
+  // so libc falls back to an older call; -1 (a skipped call) the default.
+  assert.equal(run(prog, { nr: 1000, arch: AUDIT.X86_64 }), actionValue("SCMP_ACT_ERRNO", 38));
+  assert.equal(
+    run(prog, { nr: SYSCALLS_X32.mseal + 100, arch: AUDIT.X86_64 }),
+    actionValue("SCMP_ACT_ERRNO", 38),
+  );
+  assert.equal(run(prog, { nr: 1000, arch: AUDIT.I386 }), actionValue("SCMP_ACT_ERRNO", 38));
+  const plain = compileSeccomp(DEFAULT_SECCOMP_PROFILE, { enosysForNewer: false });
+  assert.equal(run(plain, { nr: 1000, arch: AUDIT.X86_64 }), EPERM);
   assert.equal(run(prog, { nr: 0xffffffff, arch: AUDIT.X86_64 }), EPERM);
 });
 
@@ -438,4 +452,36 @@ Deno.test("sockFprog() lays out the length and the filter's address", () => {
     prog.getBigUint64(8, true),
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(filter))),
   );
+});
+
+Deno.test("defaultSeccompProfile() opens the calls a held capability gates, like Docker's", () => {
+  const base = compileSeccomp(defaultSeccompProfile());
+  assert.equal(run(base, x64("chroot")), ALLOW);
+  assert.equal(run(base, x64("ptrace")), EPERM);
+  const noChroot = compileSeccomp(defaultSeccompProfile({ capabilities: ["CAP_CHOWN"] }));
+  assert.equal(run(noChroot, x64("chroot")), EPERM);
+  assert.equal(run(noChroot, x64("read")), ALLOW);
+  const admin = compileSeccomp(
+    defaultSeccompProfile({ capabilities: ["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"] }),
+  );
+  for (
+    const name of [
+      "mount",
+      "umount2",
+      "unshare",
+      "setns",
+      "sethostname",
+      "ptrace",
+      "process_vm_readv",
+    ]
+  ) {
+    assert.equal(run(admin, x64(name)), ALLOW, name);
+  }
+  assert.equal(run(admin, x64("clone", 0x20000 | 17)), ALLOW);
+  assert.equal(run(admin, x64("clone3")), ALLOW);
+  assert.equal(run(admin, x64("reboot")), EPERM);
+  assert.equal(run(admin, x64("init_module")), EPERM);
+  for (const calls of Object.values(CAPABILITY_SYSCALLS)) {
+    for (const c of calls) assert.ok(isKnownSyscall(c), c);
+  }
 });

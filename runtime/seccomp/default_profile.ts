@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { DEFAULT_CAPABILITIES } from "../capabilities.ts";
 import type { LinuxSeccomp } from "./profile.ts";
 
 /** Calls every container may make. */
@@ -31,7 +32,6 @@ const ALLOWED: readonly string[] = [
   "chmod",
   "chown",
   "chown32",
-  "chroot",
   "clock_adjtime",
   "clock_adjtime64",
   "clock_getres",
@@ -202,7 +202,6 @@ const ALLOWED: readonly string[] = [
   "munlock",
   "munlockall",
   "munmap",
-  "name_to_handle_at",
   "nanosleep",
   "newfstatat",
   "_newselect",
@@ -378,8 +377,142 @@ const ALLOWED: readonly string[] = [
 export const CLONE_NAMESPACE_FLAGS = 0x7e020000;
 
 /**
- * tsk's default seccomp profile (OCI form) for x86_64 hosts, accepting the
- * x86_64, i386 and x32 ABIs as Docker does, and aarch64 for arm64 hosts.
+ * System calls the default profile allows only when the container holds a
+ * capability, as in Docker's profile (the capability check in the kernel
+ * still applies; the filter just stops refusing them first).
+ */
+export const CAPABILITY_SYSCALLS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  CAP_DAC_READ_SEARCH: ["open_by_handle_at"],
+  CAP_SYS_ADMIN: [
+    "bpf",
+    "fanotify_init",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "lookup_dcookie",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "name_to_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "quotactl",
+    "quotactl_fd",
+    "setdomainname",
+    "sethostname",
+    "setns",
+    "syslog",
+    "umount",
+    "umount2",
+    "unshare",
+  ],
+  CAP_SYS_BOOT: ["reboot"],
+  CAP_SYS_CHROOT: ["chroot"],
+  CAP_SYS_MODULE: ["delete_module", "init_module", "finit_module"],
+  CAP_SYS_PACCT: ["acct"],
+  CAP_SYS_PTRACE: [
+    "kcmp",
+    "pidfd_getfd",
+    "process_madvise",
+    "process_vm_readv",
+    "process_vm_writev",
+    "ptrace",
+  ],
+  CAP_SYS_RAWIO: ["iopl", "ioperm"],
+  CAP_SYS_TIME: ["settimeofday", "stime", "clock_settime", "clock_settime64"],
+  CAP_SYS_TTY_CONFIG: ["vhangup"],
+  CAP_SYS_NICE: ["get_mempolicy", "mbind", "set_mempolicy", "set_mempolicy_home_node"],
+  CAP_SYSLOG: ["syslog"],
+  CAP_BPF: ["bpf"],
+  CAP_PERFMON: ["perf_event_open"],
+});
+
+/** Options of {@linkcode defaultSeccompProfile}. */
+export interface DefaultSeccompProfileOptions {
+  /**
+   * The container's capabilities (its bounding set); calls gated on a
+   * capability in {@linkcode CAPABILITY_SYSCALLS} are allowed when it is held,
+   * and CAP_SYS_ADMIN also lifts the clone flag filter.
+   * @default {DEFAULT_CAPABILITIES from capabilities.ts (Docker's 14)}
+   */
+  capabilities?: readonly string[];
+  /**
+   * The ABIs to accept.
+   * @default {x86_64, x86 and x32 on x86_64 hosts; aarch64 on arm64 hosts}
+   */
+  architectures?: string[];
+}
+
+/**
+ * Builds tsk's default seccomp profile for a container's capabilities, the
+ * way Docker adapts its default profile: an allow-list with EPERM for
+ * everything else, namespace-creating clone flags refused unless the
+ * container has CAP_SYS_ADMIN.
+ *
+ * @param options Capabilities and ABIs.
+ * @returns A fresh OCI profile.
+ *
+ * @example A profile for a container that may use ptrace
+ * ```ts
+ * import { defaultSeccompProfile } from "./default_profile.ts";
+ * import { DEFAULT_CAPABILITIES } from "../capabilities.ts";
+ * const profile = defaultSeccompProfile({
+ *   capabilities: [...DEFAULT_CAPABILITIES, "CAP_SYS_PTRACE"],
+ * });
+ * ```
+ */
+export function defaultSeccompProfile(options: DefaultSeccompProfileOptions = {}): LinuxSeccomp {
+  const caps = new Set(options.capabilities ?? DEFAULT_CAPABILITIES);
+  const gated = new Set<string>();
+  for (const [cap, calls] of Object.entries(CAPABILITY_SYSCALLS)) {
+    if (caps.has(cap)) { for (const c of calls) gated.add(c); }
+  }
+  const admin = caps.has("CAP_SYS_ADMIN");
+  return {
+    defaultAction: "SCMP_ACT_ERRNO",
+    defaultErrnoRet: 1,
+    architectures: options.architectures ??
+      (Deno.build.arch === "aarch64"
+        ? ["SCMP_ARCH_AARCH64"]
+        : ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
+    syscalls: [
+      { names: [...ALLOWED, ...gated].sort(), action: "SCMP_ACT_ALLOW" },
+      // Harmless personalities: PER_LINUX, PER_LINUX32, UNAME26, both, and the query.
+      ...[0, 8, 0x20000, 0x20008, 0xffffffff].map((value) => ({
+        names: ["personality"],
+        action: "SCMP_ACT_ALLOW" as const,
+        args: [{ index: 0, value, op: "SCMP_CMP_EQ" as const }],
+      })),
+      ...(admin ? [{ names: ["clone", "clone3"], action: "SCMP_ACT_ALLOW" as const }] : [
+        // clone without namespace flags (flags are argument 0 on x86 and arm64).
+        {
+          names: ["clone"],
+          action: "SCMP_ACT_ALLOW" as const,
+          args: [{
+            index: 0,
+            value: CLONE_NAMESPACE_FLAGS,
+            valueTwo: 0,
+            op: "SCMP_CMP_MASKED_EQ" as const,
+          }],
+        },
+        // clone3 passes its flags in memory, out of a filter's reach: make libc fall back to clone.
+        { names: ["clone3"], action: "SCMP_ACT_ERRNO" as const, errnoRet: 38 },
+      ]),
+      // Any socket family but AF_VSOCK, which reaches the host.
+      {
+        names: ["socket"],
+        action: "SCMP_ACT_ALLOW",
+        args: [{ index: 0, value: 40, op: "SCMP_CMP_NE" }],
+      },
+    ],
+  };
+}
+
+/**
+ * tsk's default seccomp profile for Docker's default capabilities
+ * (`defaultSeccompProfile()`): on x86_64 hosts it accepts the x86_64, i386
+ * and x32 ABIs as Docker does; on arm64 hosts aarch64.
  *
  * @example Compile the default profile
  * ```ts
@@ -388,33 +521,4 @@ export const CLONE_NAMESPACE_FLAGS = 0x7e020000;
  * const filter = compileSeccomp(DEFAULT_SECCOMP_PROFILE);
  * ```
  */
-export const DEFAULT_SECCOMP_PROFILE: LinuxSeccomp = {
-  defaultAction: "SCMP_ACT_ERRNO",
-  defaultErrnoRet: 1,
-  architectures: Deno.build.arch === "aarch64"
-    ? ["SCMP_ARCH_AARCH64"]
-    : ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-  syscalls: [
-    { names: [...ALLOWED], action: "SCMP_ACT_ALLOW" },
-    // Harmless personalities: PER_LINUX, PER_LINUX32, UNAME26, both, and the query.
-    ...[0, 8, 0x20000, 0x20008, 0xffffffff].map((value) => ({
-      names: ["personality"],
-      action: "SCMP_ACT_ALLOW" as const,
-      args: [{ index: 0, value, op: "SCMP_CMP_EQ" as const }],
-    })),
-    // clone without namespace flags (flags are argument 0 on x86 and arm64).
-    {
-      names: ["clone"],
-      action: "SCMP_ACT_ALLOW",
-      args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }],
-    },
-    // clone3 passes its flags in memory, out of a filter's reach: make libc fall back to clone.
-    { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: 38 },
-    // Any socket family but AF_VSOCK, which reaches the host.
-    {
-      names: ["socket"],
-      action: "SCMP_ACT_ALLOW",
-      args: [{ index: 0, value: 40, op: "SCMP_CMP_NE" }],
-    },
-  ],
-};
+export const DEFAULT_SECCOMP_PROFILE: LinuxSeccomp = defaultSeccompProfile();

@@ -452,6 +452,7 @@ export const SYSCALLS_X86: Readonly<Record<string, number>> = Object.freeze({
   set_mempolicy_home_node: 450,
   cachestat: 451,
   fchmodat2: 452,
+  map_shadow_stack: 453,
   futex_wake: 454,
   futex_wait: 455,
   futex_requeue: 456,

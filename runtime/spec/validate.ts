@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "../_path.ts";
 import { validateResources } from "../cgroup/resources.ts";
 import { validateSeccomp } from "../seccomp/profile.ts";
 import { resolveCapabilities } from "../capabilities.ts";

@@ -1,0 +1,242 @@
+/**
+ * `deno task bench runtime [--iterations N]`: create+start+wait+delete of a
+ * busybox `true` container from one bundle, N times each, through
+ * tsk-runtime's CLI, through the library API in this long-lived process
+ * (with a pool of pre-started inits, and without), runc and crun.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { posix } from "node:path";
+import { createContainer, defaultSpec, InitPool } from "@tsk/runtime";
+import { busyboxRootfs } from "@tsk/runtime/testing";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { iterations: { type: "string", default: "20" } },
+});
+const N = Number(values.iterations);
+if (Deno.uid() !== 0) {
+  console.error("bench runtime: containers need root");
+  Deno.exit(1);
+}
+
+function hybridWithV2Controllers(): boolean {
+  try {
+    return Deno.readTextFileSync("/sys/fs/cgroup/unified/cgroup.controllers").trim() !== "";
+  } catch {
+    return false;
+  }
+}
+
+// crun 1.8 refuses hybrid hosts whose v2 hierarchy holds any controller
+// (this host: hugetlb). The whole benchmark then re-runs itself in a private
+// mount namespace where an empty tmpfs hides /sys/fs/cgroup/unified, so all
+// four runners see the same (v1) host.
+const notes: string[] = [];
+if (hybridWithV2Controllers()) {
+  if (Deno.env.get("TSK_BENCH_PRIVATE_NS") === "1") {
+    throw new Error(
+      "bench runtime: /sys/fs/cgroup/unified is still visible in the private namespace",
+    );
+  }
+  const r = await new Deno.Command("unshare", {
+    args: [
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'mount -t tmpfs tmpfs /sys/fs/cgroup/unified && exec "$@"',
+      "sh",
+      Deno.execPath(),
+      "run",
+      "-A",
+      new URL(import.meta.url).pathname,
+      ...Deno.args,
+    ],
+    env: { TSK_BENCH_PRIVATE_NS: "1" },
+  }).spawn().status;
+  Deno.exit(r.code);
+}
+if (Deno.env.get("TSK_BENCH_PRIVATE_NS") === "1") {
+  notes.push(
+    "ran in a mount namespace hiding /sys/fs/cgroup/unified (crun refuses this hybrid host)",
+  );
+}
+
+const base = await Deno.makeTempDir({ prefix: "tsk-bench-runtime-" });
+const bundle = posix.join(base, "bundle");
+await busyboxRootfs(posix.join(bundle, "rootfs"));
+const spec = defaultSpec({ args: ["true"] });
+spec.ociVersion = "1.0.2"; // Debian's runc and crun know up to 1.0.2.
+await Deno.writeTextFile(posix.join(bundle, "config.json"), JSON.stringify(spec));
+const MAIN = new URL("../runtime/main.ts", import.meta.url).pathname;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+type Runner = () => Promise<number>;
+
+// CPU time (user + system), which the host's load does not inflate the way
+// it inflates wall time: getrusage(2) of this process and of the reaped
+// children (a CLI's container init is reaped by that CLI, so it counts).
+const rusage = Deno.dlopen("libc.so.6", {
+  getrusage: { parameters: ["i32", "buffer"], result: "i32" },
+}).symbols.getrusage;
+function cpuMs(who: 0 | -1): number {
+  const buf = new BigInt64Array(18); // struct rusage: two timevals first
+  rusage(who, new Uint8Array(buf.buffer));
+  return Number(buf[0] + buf[2]) * 1000 + Number(buf[1] + buf[3]) / 1000;
+}
+/** CPU ms of this process (RUSAGE_SELF) plus reaped children (RUSAGE_CHILDREN). */
+function cpuNow(includeSelf: boolean): number {
+  return cpuMs(-1) + (includeSelf ? cpuMs(0) : 0);
+}
+
+function command(program: string, args: (id: string) => string[]): Runner {
+  return async () => {
+    const id = `bench-${crypto.randomUUID().slice(0, 8)}`;
+    const t0 = performance.now();
+    const r = await new Deno.Command(program, {
+      args: args(id),
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const ms = performance.now() - t0;
+    if (!r.success) throw new Error(`${program} failed: ${new TextDecoder().decode(r.stderr)}`);
+    return ms;
+  };
+}
+
+function library(pool: InitPool | undefined): Runner {
+  const root = posix.join(base, "lib-state");
+  return async () => {
+    // Latency with a warm pool: wait (untimed) until it has refilled.
+    if (pool && !(await pool.ready())) throw new Error("the init pool did not refill in 5 s");
+    const t0 = performance.now();
+    const c = await createContainer(`bench-${crypto.randomUUID().slice(0, 8)}`, {
+      bundle,
+      root,
+      pool,
+      stdio: { stdout: "null", stderr: "null" },
+    });
+    await c.start();
+    const st = await c.wait();
+    await c.delete();
+    const ms = performance.now() - t0;
+    if (st.exitCode !== 0) throw new Error(`library run exited ${st.exitCode}`);
+    return ms;
+  };
+}
+
+async function has(program: string): Promise<boolean> {
+  try {
+    return (await new Deno.Command(program, { args: ["--version"], stdout: "null", stderr: "null" })
+      .output())
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+const pool = new InitPool({ size: 2 });
+try {
+  const runners: Record<string, Runner> = {
+    "tsk-runtime CLI": command(
+      Deno.execPath(),
+      (
+        id,
+      ) => [
+        "run",
+        "-A",
+        MAIN,
+        "--root",
+        posix.join(base, "cli-state"),
+        "run",
+        "--bundle",
+        bundle,
+        id,
+      ],
+    ),
+    "tsk library (pool)": library(pool),
+    "tsk library (no pool)": library(undefined),
+  };
+  for (const peer of ["runc", "crun"]) {
+    if (!(await has(peer))) {
+      console.error(`bench runtime: ${peer} is not installed (apt-get install ${peer})`);
+      continue;
+    }
+    const root = posix.join(base, `${peer}-state`);
+    runners[peer] = command(peer, (id) => ["--root", root, "run", "--bundle", bundle, id]);
+  }
+  // Round-robin so that the host's load drifts over every runner alike;
+  // two warm-up rounds are not counted.
+  const results: Record<string, number[]> = Object.fromEntries(
+    Object.keys(runners).map((k) => [k, []]),
+  );
+  const cpu: Record<string, number> = Object.fromEntries(Object.keys(runners).map((k) => [k, 0]));
+  for (let i = -2; i < N; i++) {
+    for (const [name, run] of Object.entries(runners)) {
+      const self = name.startsWith("tsk library");
+      const c0 = cpuNow(self);
+      const ms = await run();
+      const used = cpuNow(self) - c0;
+      if (i >= 0) {
+        results[name].push(ms);
+        cpu[name] += used;
+      }
+    }
+  }
+  console.log(`create+start+wait+delete of busybox \`true\`, ${N} iterations, median ms`);
+  for (const n of notes) console.log(`note: ${n}`);
+  console.log();
+  console.log("runner                  median ms   min ms   CPU ms/run");
+  for (const [k, v] of Object.entries(results)) {
+    console.log(
+      `${k.padEnd(22)}  ${median(v).toFixed(1).padStart(9)}  ${
+        Math.min(...v).toFixed(1).padStart(7)
+      }  ${(cpu[k] / N).toFixed(1).padStart(11)}`,
+    );
+  }
+  const line = (metric: string, tsk: number[], peer: string) => {
+    const p = results[peer];
+    const t = median(tsk);
+    const pv = p ? median(p) : null;
+    console.log(JSON.stringify({
+      bench: "runtime",
+      metric,
+      unit: "ms",
+      tsk: Number(t.toFixed(2)),
+      peer: p ? peer : null,
+      peer_value: pv === null ? null : Number(pv.toFixed(2)),
+      ratio: pv === null ? null : Number((pv / t).toFixed(3)),
+    }));
+  };
+  console.log();
+  line("lifecycle_cli_vs_runc", results["tsk-runtime CLI"], "runc");
+  line("lifecycle_library_pool_vs_crun", results["tsk library (pool)"], "crun");
+  line("lifecycle_library_nopool_vs_crun", results["tsk library (no pool)"], "crun");
+  line("lifecycle_cli_vs_crun", results["tsk-runtime CLI"], "crun");
+  const cpuLine = (metric: string, tsk: string, peer: string) => {
+    if (cpu[peer] === undefined) return;
+    const t = cpu[tsk] / N, p = cpu[peer] / N;
+    console.log(JSON.stringify({
+      bench: "runtime",
+      metric,
+      unit: "cpu_ms",
+      tsk: Number(t.toFixed(2)),
+      peer,
+      peer_value: Number(p.toFixed(2)),
+      ratio: Number((p / t).toFixed(3)),
+    }));
+  };
+  cpuLine("cpu_per_lifecycle_cli_vs_runc", "tsk-runtime CLI", "runc");
+  cpuLine("cpu_per_lifecycle_library_pool_vs_crun", "tsk library (pool)", "crun");
+} finally {
+  await pool.close();
+  await Deno.remove(base, { recursive: true });
+}

@@ -1,0 +1,219 @@
+/**
+ * End-to-end tests of the `tsk-runtime` command line, and a comparison with
+ * runc on the same bundle. Real containers, as root.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { posix } from "node:path";
+import { defaultSpec, type Spec } from "@tsk/runtime";
+import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
+import { uid } from "./_runtime_helpers.ts";
+
+const ignore = !requireRoot();
+const MAIN = new URL("../runtime/main.ts", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command with stdout and stderr in files: a created container keeps
+ * the creator's stdio open (as under runc), so pipes would never reach EOF.
+ */
+async function cmd(program: string, args: string[]): Promise<Run> {
+  const dir = await Deno.makeTempDir({ prefix: "tsk-cli-out-" });
+  try {
+    const out = await Deno.open(`${dir}/out`, { write: true, create: true });
+    const err = await Deno.open(`${dir}/err`, { write: true, create: true });
+    const child = new Deno.Command("sh", {
+      args: ["-c", `exec "$@" >${dir}/out 2>${dir}/err`, "sh", program, ...args],
+      stdin: "null",
+    }).spawn();
+    const { code } = await child.status;
+    out.close();
+    err.close();
+    return {
+      code,
+      stdout: await Deno.readTextFile(`${dir}/out`),
+      stderr: await Deno.readTextFile(`${dir}/err`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function tsk(root: string, ...args: string[]): Promise<Run> {
+  return cmd(Deno.execPath(), ["run", "-A", MAIN, "--root", root, ...args]);
+}
+
+async function bundle(
+  base: string,
+  name: string,
+  rootfs: string,
+  edit: (s: Spec) => void,
+): Promise<string> {
+  const dir = posix.join(base, name);
+  await Deno.mkdir(dir, { recursive: true });
+  const spec = defaultSpec();
+  spec.root.path = rootfs;
+  edit(spec);
+  await Deno.writeTextFile(posix.join(dir, "config.json"), JSON.stringify(spec, null, 2));
+  return dir;
+}
+
+function test(name: string, fn: (base: string, rootfs: string) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const base = await Deno.makeTempDir({ prefix: "tsk-cli-test-" });
+      try {
+        await fn(base, await busyboxRootfs(posix.join(base, "rootfs")));
+      } finally {
+        await Deno.remove(base, { recursive: true });
+      }
+    },
+  });
+}
+
+test("tsk-runtime: run exits with the container's status", async (base, rootfs) => {
+  const b = await bundle(
+    base,
+    "b",
+    rootfs,
+    (s) => (s.process.args = ["sh", "-c", "echo out; exit 42"]),
+  );
+  const r = await tsk(posix.join(base, "state"), "run", "--bundle", b, uid("run"));
+  assert.equal(r.code, 42, r.stderr);
+  assert.equal(r.stdout, "out\n");
+  assert.deepEqual([...Deno.readDirSync(posix.join(base, "state"))], []);
+});
+
+test("tsk-runtime: create, start, state, kill and delete follow runc", async (base, rootfs) => {
+  const root = posix.join(base, "state");
+  const b = await bundle(base, "b", rootfs, (s) => {
+    s.process.args = ["sleep", "30"];
+    s.annotations = { "org.example": "yes" };
+  });
+  const id = uid("life");
+  const pidFile = posix.join(base, "pid");
+  let r = await tsk(root, "create", "--bundle", b, "--pid-file", pidFile, id);
+  assert.equal(r.code, 0, r.stderr);
+  try {
+    const state = JSON.parse((await tsk(root, "state", id)).stdout);
+    assert.equal(state.status, "created");
+    assert.equal(state.id, id);
+    assert.equal(state.bundle, b);
+    assert.deepEqual(state.annotations, { "org.example": "yes" });
+    assert.equal(String(state.pid), await Deno.readTextFile(pidFile));
+    assert.equal((await tsk(root, "start", id)).code, 0);
+    assert.equal(JSON.parse((await tsk(root, "state", id)).stdout).status, "running");
+    r = await tsk(root, "list", "--format", "json");
+    assert.deepEqual(JSON.parse(r.stdout).map((s: { id: string }) => s.id), [id]);
+    r = await tsk(root, "ps", "--format", "json", id);
+    assert.deepEqual(JSON.parse(r.stdout), [state.pid]);
+    r = await tsk(root, "events", "--stats", id);
+    assert.equal(JSON.parse(r.stdout).data.pids.current, 1);
+    r = await tsk(root, "update", "--memory", String(64 << 20), "--pids-limit", "20", id);
+    assert.equal(r.code, 0, r.stderr);
+    r = await tsk(root, "events", "--stats", id);
+    assert.equal(JSON.parse(r.stdout).data.memory.limit, 64 << 20);
+    assert.equal(JSON.parse(r.stdout).data.pids.limit, 20);
+    r = await tsk(root, "update", "--pids-limit", "x", id);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--pids-limit: expected an integer, got x/);
+    r = await tsk(root, "exec", id, "hostname");
+    assert.equal(r.stdout, "tsk\n");
+    r = await tsk(root, "delete", id);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot delete: the container is running/);
+    assert.equal((await tsk(root, "kill", id, "KILL")).code, 0);
+    for (let i = 0; i < 50; i++) {
+      if (JSON.parse((await tsk(root, "state", id)).stdout).status === "stopped") break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(JSON.parse((await tsk(root, "state", id)).stdout).status, "stopped");
+  } finally {
+    r = await tsk(root, "delete", "--force", id);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  r = await tsk(root, "state", id);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /does not exist/);
+});
+
+test(
+  "tsk-runtime: a malformed config.json names the field and leaves no state",
+  async (base, rootfs) => {
+    const root = posix.join(base, "state");
+    const b = await bundle(base, "b", rootfs, (s) => {
+      (s.linux as Record<string, unknown>).intelRdt = { closID: "x" };
+    });
+    const r = await tsk(root, "create", "--bundle", b, uid("bad"));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /linux\.intelRdt: not supported by tsk-runtime/);
+    // Validation happens before anything is written: not even the root exists.
+    assert.throws(() => Deno.statSync(root), Deno.errors.NotFound);
+  },
+);
+
+test("tsk-runtime: features, --version and --help", async (base) => {
+  const root = posix.join(base, "state");
+  const f = JSON.parse((await tsk(root, "features")).stdout);
+  assert.ok(f.linux.namespaces.includes("pid"));
+  assert.ok(f.mountOptions.includes("rbind"));
+  assert.equal(f.linux.seccomp.enabled, true);
+  assert.match((await tsk(root, "--version")).stdout, /^tsk-runtime version \d/);
+  for (const c of ["create", "run", "exec", "kill", "delete"]) {
+    const r = await tsk(root, c, "--help");
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, new RegExp(`Usage: tsk-runtime ${c}`));
+  }
+  assert.equal((await tsk(root, "bogus")).code, 2);
+});
+
+test("tsk-runtime: the same bundle sees the same things under runc", async (base, rootfs) => {
+  const script = [
+    "hostname",
+    "id",
+    "echo pid=$$",
+    "cat /proc/1/cmdline | tr '\\0' ' '; echo",
+    "awk '{print $5, $(NF-2)}' /proc/self/mountinfo | sort",
+    "grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status",
+    "ls -l /dev | awk '{print $1, $3, $4, $5, $6, $9, $10, $11}'",
+    "ls /proc/self/fd",
+    "ulimit -n",
+    "umask",
+    "cat /proc/self/oom_score_adj",
+    "pwd",
+    "env | sort",
+    "touch /x 2>&1",
+    "ls /sys/fs/cgroup",
+    "cat /proc/self/cgroup | sed 's/:.*:/:/'",
+    "ls /proc/sys/net/ipv4 | wc -l",
+    "ip link 2>/dev/null | grep -c mtu",
+  ].join("; ");
+  const b = await bundle(base, "b", rootfs, (s) => {
+    s.process.args = ["sh", "-c", script];
+    s.ociVersion = "1.0.2"; // Debian's runc knows up to 1.0.2.
+    s.hostname = "same";
+  });
+  const runc = await cmd("runc", [
+    "--root",
+    posix.join(base, "runc"),
+    "run",
+    "--bundle",
+    b,
+    uid("cmp"),
+  ]);
+  assert.equal(runc.code, 0, runc.stderr);
+  const ours = await tsk(posix.join(base, "state"), "run", "--bundle", b, uid("cmp"));
+  assert.equal(ours.code, 0, ours.stderr);
+  assert.equal(ours.stdout, runc.stdout);
+  assert.equal(ours.stderr, runc.stderr);
+});
