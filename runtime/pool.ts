@@ -9,6 +9,7 @@
  */
 import { closeStage, type InitProcess, spawnStage } from "./parent.ts";
 import { type CgroupManager, createCgroupManager } from "./cgroup/manager.ts";
+import { DEFAULT_DEVICE_RULES } from "./cgroup/resources.ts";
 import { linuxSyscalls, type Syscalls } from "./syscalls.ts";
 
 const REFILL_DELAY_MS = 50;
@@ -120,6 +121,9 @@ export class InitPool implements InitSource {
           m = await createCgroupManager(path);
           await m.create();
           await m.apply(init.pid);
+          // Most containers use exactly the default device rules: write them
+          // now, and a container that adopts this cgroup skips them.
+          await m.set({ devices: [...DEFAULT_DEVICE_RULES] });
           return m;
         } catch {
           await m?.destroy().catch(() => {});
