@@ -462,7 +462,12 @@ export async function createContainer(
     // hierarchies costs several times more. Limits follow before the init
     // gets its configuration, so nothing of the container runs unlimited.
     if (!adopted) await cgroup.apply(init.pid);
-    await cgroup.set(effectiveResources(spec));
+    const resources = effectiveResources(spec);
+    // An adopted pool cgroup already has the default device rules.
+    if (adopted && sameRules(resources.devices ?? [], DEFAULT_DEVICE_RULES)) {
+      delete resources.devices;
+    }
+    await cgroup.set(resources);
     // A pool cgroup that could not be adopted is empty now: remove it.
     if (prepared && !adopted) await prepared.destroy().catch(() => {});
     await sendConfig(sys, init, {
@@ -555,6 +560,10 @@ async function adoptCgroup(prepared: CgroupManager, path: string): Promise<Cgrou
     throw e;
   }
   return await createCgroupManager(path);
+}
+
+function sameRules(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((r, i) => JSON.stringify(r) === JSON.stringify(b[i]));
 }
 
 function writePidFile(path: string, pid: number): void {

@@ -221,6 +221,10 @@ function earlyInit(): InitSource & { release(): Promise<void> } {
   try {
     init = spawnStage(sys, { stdio: [0, 1, 2], pidNamespace: { kind: "new" }, prepareNetns: true });
     init.stdioReady = true;
+    // Into a cgroup at once, while it is still one thread; a container under
+    // the default parent adopts it by rename.
+    const pid = init.pid;
+    init.cgroup = import("./pool.ts").then((m) => m.prepareCgroup(pid, "/tsk-runtime"));
   } catch {
     init = undefined; // createContainer spawns its own
   }
@@ -234,6 +238,8 @@ function earlyInit(): InitSource & { release(): Promise<void> } {
       if (init === undefined) return;
       closeStage(sys, init); // it reads end of file and exits
       await sys.waitpidAsync(init.pid).catch(() => {});
+      const cg = await init.cgroup;
+      await cg?.destroy().catch(() => {});
       init = undefined;
     },
   };

@@ -115,3 +115,9 @@ export {
 } from "./seccomp/profile.ts";
 export type { InitProcess } from "./parent.ts";
 export { capabilityMask, DEFAULT_CAPABILITIES } from "./capabilities.ts";
+
+// `deno run -A jsr:@tsk/runtime ...` runs the tsk-runtime command line.
+if (import.meta.main) {
+  const { main } = await import("./main.ts");
+  Deno.exit(await main(Deno.args));
+}

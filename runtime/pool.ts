@@ -9,6 +9,7 @@
  */
 import { closeStage, type InitProcess, spawnStage } from "./parent.ts";
 import { type CgroupManager, createCgroupManager } from "./cgroup/manager.ts";
+import { DEFAULT_DEVICE_RULES } from "./cgroup/resources.ts";
 import { linuxSyscalls, type Syscalls } from "./syscalls.ts";
 
 const REFILL_DELAY_MS = 50;
@@ -19,6 +20,30 @@ function waitingForConfig(pid: number): boolean {
     return Deno.readTextFileSync(`/proc/${pid}/wchan`).includes("pipe_read");
   } catch {
     return false;
+  }
+}
+
+/**
+ * Moves a fresh init into a new cgroup under `parent`, which a container
+ * with a cgroup under the same parent adopts by renaming it.
+ *
+ * @param pid The init.
+ * @param parent The cgroup parent (`/tsk-runtime`).
+ * @returns The cgroup, or `null` if preparing it failed (then nothing is left).
+ */
+export async function prepareCgroup(pid: number, parent: string): Promise<CgroupManager | null> {
+  let m: CgroupManager | undefined;
+  try {
+    m = await createCgroupManager(`${parent}/.pool-${crypto.randomUUID()}`);
+    await m.create();
+    await m.apply(pid);
+    // Most containers use exactly the default device rules: write them
+    // now, and a container that adopts this cgroup skips them.
+    await m.set({ devices: [...DEFAULT_DEVICE_RULES] });
+    return m;
+  } catch {
+    await m?.destroy().catch(() => {});
+    return null;
   }
 }
 
@@ -112,21 +137,7 @@ export class InitPool implements InitSource {
     try {
       this.#sys.setpriority(init.pid, 10);
     } catch { /* not fatal */ }
-    if (this.#cgroupParent !== null) {
-      const path = `${this.#cgroupParent}/.pool-${crypto.randomUUID()}`;
-      init.cgroup = (async () => {
-        let m: CgroupManager | undefined;
-        try {
-          m = await createCgroupManager(path);
-          await m.create();
-          await m.apply(init.pid);
-          return m;
-        } catch {
-          await m?.destroy().catch(() => {});
-          return null;
-        }
-      })();
-    }
+    if (this.#cgroupParent !== null) init.cgroup = prepareCgroup(init.pid, this.#cgroupParent);
     return init;
   }
 

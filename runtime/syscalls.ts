@@ -456,15 +456,16 @@ function spawnLinux(req: SpawnRequest): number {
   const pidBuf = new Uint8Array(pidOut.buffer);
   c.posix_spawn_file_actions_init(fa);
   c.posix_spawnattr_init(attr);
-  // Sources are first moved above every target so that dup2 onto a low
-  // number never clobbers a source still to be copied.
+  // Sources are first copied above every target so that dup2 onto a low
+  // number never clobbers a source still to be copied. The lowest free
+  // number at or above the targets is taken: a number past the fd table's
+  // size would grow the table, which in a multi-threaded process waits for
+  // an RCU grace period (15 ms here).
   const moved: number[] = [];
   try {
-    const high = 1000;
-    req.fds.forEach((src, i) => {
+    req.fds.forEach((src) => {
       if (src === null) return;
-      const m = LINUX.fcntl(src, 1030, /* F_DUPFD_CLOEXEC */ high + i);
-      moved.push(m);
+      moved.push(LINUX.fcntl(src, 1030, /* F_DUPFD_CLOEXEC */ req.fds.length));
     });
     let k = 0;
     req.fds.forEach((src, i) => {

@@ -541,6 +541,22 @@ test("runtime: containers from a pool of pre-started inits behave the same", asy
     assert.equal(host.stdout.trim(), Deno.readLinkSync("/proc/self/ns/net"));
     const own = await capture(fx, shSpec(fx, "readlink /proc/self/ns/net"), { pool });
     assert.notEqual(own.stdout.trim(), Deno.readLinkSync("/proc/self/ns/net"));
+    // The device rules the adopted pool cgroup carries are enforced: a
+    // node for /dev/mem can be made but not read; /dev/null works.
+    const dev = await capture(
+      fx,
+      shSpec(
+        fx,
+        "mknod /dev/m c 1 1 && echo made; head -c 1 /dev/m || echo denied; echo ok > /dev/null && echo null",
+        (s) => {
+          const caps = ["CAP_MKNOD", "CAP_DAC_OVERRIDE"];
+          s.process.capabilities = { bounding: caps, effective: caps, permitted: caps };
+        },
+      ),
+      { pool },
+    );
+    assert.equal(dev.stdout, "made\ndenied\nnull\n", dev.stderr);
+    assert.match(dev.stderr, /Operation not permitted/);
   } finally {
     await pool.close();
   }
