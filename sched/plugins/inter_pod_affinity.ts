@@ -1,0 +1,324 @@
+/**
+ * InterPodAffinity: pod affinity and anti-affinity by topology domain.
+ * Required terms filter (the incoming pod's affinity and anti-affinity, and
+ * the anti-affinity of pods already placed, which is symmetric); preferred
+ * terms (the incoming pod's and the placed pods') score.
+ *
+ * @module
+ */
+import type { CycleState } from "../scheduler/cycle_state.ts";
+import type { NodeInfo } from "../scheduler/node_info.ts";
+import { type Handle, MAX_NODE_SCORE, type Plugin } from "../scheduler/plugin.ts";
+import type { AffinityTerm, PodInfo } from "../scheduler/pod_info.ts";
+import type { Snapshot, TopologyIndex } from "../scheduler/snapshot.ts";
+import { SKIP, type Status, status, SUCCESS } from "../scheduler/status.ts";
+
+/** Plugin name. */
+export const NAME = "InterPodAffinity";
+
+const AFFINITY: Status = status(
+  "UnschedulableAndUnresolvable",
+  ["node(s) didn't match pod affinity rules"],
+  NAME,
+);
+const ANTI: Status = status(
+  "Unschedulable",
+  ["node(s) didn't match pod anti-affinity rules"],
+  NAME,
+);
+const EXISTING: Status = status(
+  "Unschedulable",
+  ["node(s) didn't satisfy existing pods anti-affinity rules"],
+  NAME,
+);
+
+/**
+ * Whether a term selects a pod (namespace and labels).
+ *
+ * @param term The compiled term.
+ * @param pod The other pod.
+ * @returns True when selected.
+ *
+ * @example Same app
+ * ```ts
+ * import { termMatches } from "./inter_pod_affinity.ts";
+ * import { newPodInfo } from "../scheduler/pod_info.ts";
+ * const a = newPodInfo({ metadata: { name: "a", labels: { app: "db" } }, spec: { containers: [],
+ *   affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [
+ *     { labelSelector: { matchLabels: { app: "db" } }, topologyKey: "zone" }] } } } });
+ * termMatches(a.requiredAntiAffinity[0], a); // true
+ * ```
+ */
+export function termMatches(term: AffinityTerm, pod: PodInfo): boolean {
+  return term.namespaces.has(pod.namespace) && term.matches(pod.labels);
+}
+
+/** Counts of matching pods per domain for one term. */
+interface TermCounts {
+  readonly term: AffinityTerm;
+  readonly topo: TopologyIndex;
+  readonly counts: Int32Array;
+  total: number;
+}
+
+/** What preFilter computes. */
+interface PreFilterState {
+  /** Existing pods' anti-affinity: forbidden domains by topology key. */
+  readonly existing: { topo: TopologyIndex; forbidden: Uint8Array }[];
+  readonly anti: TermCounts[];
+  readonly affinity: TermCounts[];
+  /** No pod matches any affinity term, and the pod matches all of its own. */
+  readonly firstOfGroup: boolean;
+}
+
+function countTerm(snap: Snapshot, term: AffinityTerm): TermCounts {
+  const topo = snap.topology(term.topologyKey);
+  const counts = new Int32Array(topo.values.length);
+  let total = 0;
+  for (const other of snap.candidates(term.indexKeys)) {
+    if (other.nodeIndex < 0 || !termMatches(term, other)) continue;
+    const d = topo.domainOf[other.nodeIndex];
+    if (d < 0) continue;
+    counts[d]++;
+    total++;
+  }
+  return { term, topo, counts, total };
+}
+
+/**
+ * Computes the filter state: which domains each required term allows or
+ * forbids for the pod.
+ *
+ * @param snap The snapshot.
+ * @param pod The incoming pod.
+ * @returns The state, or undefined when nothing constrains the pod.
+ */
+function computePreFilter(snap: Snapshot, pod: PodInfo): PreFilterState | undefined {
+  const existingByKey = new Map<string, { topo: TopologyIndex; forbidden: Uint8Array }>();
+  if (snap.podsWithRequiredAntiAffinity.size > 0) {
+    const seen = new Set<PodInfo>();
+    const visit = (bucket: Set<PodInfo> | undefined) => {
+      if (!bucket) return;
+      for (const e of bucket) {
+        if (e.nodeIndex < 0 || seen.has(e)) continue;
+        seen.add(e);
+        for (const t of e.requiredAntiAffinity) {
+          if (!termMatches(t, pod)) continue;
+          let x = existingByKey.get(t.topologyKey);
+          if (!x) {
+            const topo = snap.topology(t.topologyKey);
+            x = { topo, forbidden: new Uint8Array(topo.values.length) };
+            existingByKey.set(t.topologyKey, x);
+          }
+          const d = x.topo.domainOf[e.nodeIndex];
+          if (d >= 0) x.forbidden[d] = 1;
+        }
+      }
+    };
+    visit(snap.antiAffinityIndex.get("*"));
+    for (const k in pod.labels) visit(snap.antiAffinityIndex.get(`${k}=${pod.labels[k]}`));
+  }
+  if (
+    existingByKey.size === 0 && pod.requiredAffinity.length === 0 &&
+    pod.requiredAntiAffinity.length === 0
+  ) return undefined;
+  const affinity = pod.requiredAffinity.map((t) => countTerm(snap, t));
+  return {
+    existing: [...existingByKey.values()],
+    anti: pod.requiredAntiAffinity.map((t) => countTerm(snap, t)),
+    affinity,
+    firstOfGroup: affinity.every((c) => c.total === 0) &&
+      pod.requiredAffinity.every((t) => termMatches(t, pod)),
+  };
+}
+
+function filterSlot(s: PreFilterState, slot: number): Status {
+  if (s.affinity.length > 0) {
+    let podsExist = true;
+    for (const c of s.affinity) {
+      const d = c.topo.domainOf[slot];
+      if (d < 0) return AFFINITY; // the node must carry every topology label
+      if (c.counts[d] <= 0) podsExist = false;
+    }
+    if (!podsExist && !s.firstOfGroup) return AFFINITY;
+  }
+  for (const c of s.anti) {
+    const d = c.topo.domainOf[slot];
+    if (d >= 0 && c.counts[d] > 0) return ANTI;
+  }
+  for (const x of s.existing) {
+    const d = x.topo.domainOf[slot];
+    if (d >= 0 && x.forbidden[d]) return EXISTING;
+  }
+  return SUCCESS;
+}
+
+/**
+ * Whether the pod may go to the node under every required (anti-)affinity
+ * term, its own and the placed pods'. A pure helper over the snapshot.
+ *
+ * @param pod The pod.
+ * @param node The node (must be in `snap`).
+ * @param snap The snapshot.
+ * @returns Success or the failing status.
+ *
+ * @example Anti-affinity keeps replicas apart
+ * ```ts
+ * import { fits } from "./inter_pod_affinity.ts";
+ * import { Snapshot } from "../scheduler/snapshot.ts";
+ * import { newPodInfo } from "../scheduler/pod_info.ts";
+ * const s = new Snapshot();
+ * const n = s.addNode({ metadata: { name: "n", labels: { host: "n" } } });
+ * const mk = (name: string) => newPodInfo({ metadata: { name, labels: { app: "db" } },
+ *   spec: { containers: [], affinity: { podAntiAffinity: {
+ *     requiredDuringSchedulingIgnoredDuringExecution: [
+ *       { labelSelector: { matchLabels: { app: "db" } }, topologyKey: "host" }] } } } });
+ * s.addPod(mk("a"), "n");
+ * fits(mk("b"), n, s).code; // "Unschedulable"
+ * ```
+ */
+export function fits(pod: PodInfo, node: NodeInfo, snap: Snapshot): Status {
+  const s = computePreFilter(snap, pod);
+  return s ? filterSlot(s, node.index) : SUCCESS;
+}
+
+/** What preScore computes: score per domain, by topology key. */
+interface PreScoreState {
+  readonly byKey: { topo: TopologyIndex; scores: Float64Array }[];
+}
+
+function computePreScore(snap: Snapshot, pod: PodInfo, hardWeight: number): PreScoreState {
+  const byKey = new Map<string, { topo: TopologyIndex; scores: Float64Array }>();
+  const add = (key: string, nodeIndex: number, w: number) => {
+    let x = byKey.get(key);
+    if (!x) {
+      const topo = snap.topology(key);
+      x = { topo, scores: new Float64Array(topo.values.length) };
+      byKey.set(key, x);
+    }
+    const d = x.topo.domainOf[nodeIndex];
+    if (d >= 0) x.scores[d] += w;
+  };
+  // The incoming pod's preferences.
+  for (
+    const [terms, sign] of [[pod.preferredAffinity, 1], [pod.preferredAntiAffinity, -1]] as const
+  ) {
+    for (const t of terms) {
+      for (const other of snap.candidates(t.indexKeys)) {
+        if (other.nodeIndex >= 0 && termMatches(t, other)) {
+          add(t.topologyKey, other.nodeIndex, sign * t.weight);
+        }
+      }
+    }
+  }
+  // Placed pods' terms that select the incoming pod (symmetry).
+  for (const e of snap.podsWithAffinity) {
+    if (e.nodeIndex < 0) continue;
+    if (hardWeight > 0) {
+      for (const t of e.requiredAffinity) {
+        if (termMatches(t, pod)) add(t.topologyKey, e.nodeIndex, hardWeight);
+      }
+    }
+    for (const t of e.preferredAffinity) {
+      if (termMatches(t, pod)) add(t.topologyKey, e.nodeIndex, t.weight);
+    }
+    for (const t of e.preferredAntiAffinity) {
+      if (termMatches(t, pod)) add(t.topologyKey, e.nodeIndex, -t.weight);
+    }
+  }
+  return { byKey: [...byKey.values()] };
+}
+
+/** Plugin args. */
+export interface InterPodAffinityArgs {
+  /** Score weight of placed pods' required affinity terms that select the incoming pod. @default 1 */
+  hardPodAffinityWeight?: number;
+}
+
+/**
+ * Builds the plugin.
+ *
+ * @param args {@linkcode InterPodAffinityArgs}.
+ * @param handle Framework handle.
+ * @returns The plugin.
+ *
+ * @example Build
+ * ```ts
+ * import { factory } from "./inter_pod_affinity.ts";
+ * import { Snapshot } from "../scheduler/snapshot.ts";
+ * factory({}, { snapshot: new Snapshot() } as never).name; // "InterPodAffinity"
+ * ```
+ */
+export function factory(args: Record<string, unknown>, handle: Handle): Plugin {
+  const snap = handle.snapshot;
+  const hardWeight = (args as InterPodAffinityArgs).hardPodAffinityWeight ?? 1;
+  const SCORE_KEY = `${NAME}/score`;
+  const pre = (state: CycleState) => state.read<PreFilterState>(NAME);
+  return {
+    name: NAME,
+    events: ["NodeAdd", "NodeUpdate", "AssignedPodAdd", "AssignedPodUpdate", "AssignedPodDelete"],
+    preFilter(state, pod) {
+      const s = computePreFilter(snap, pod);
+      if (!s) return SKIP;
+      state.write(NAME, s);
+      return SUCCESS;
+    },
+    filter(state, _pod, node) {
+      const s = pre(state);
+      return s ? filterSlot(s, node.index) : SUCCESS;
+    },
+    filterAll(state, _pod, nodes, count, rejected) {
+      const s = pre(state);
+      if (!s) return count;
+      let k = 0;
+      for (let j = 0; j < count; j++) {
+        const slot = nodes[j];
+        const r = filterSlot(s, slot);
+        if (r === SUCCESS) nodes[k++] = slot;
+        else rejected[slot] = r;
+      }
+      return k;
+    },
+    preScore(state, pod) {
+      const mine = pod.preferredAffinity.length + pod.preferredAntiAffinity.length;
+      if (mine === 0 && snap.podsWithAffinity.size === 0) return SKIP;
+      const s = computePreScore(snap, pod, hardWeight);
+      if (s.byKey.length === 0) return SKIP;
+      state.write(SCORE_KEY, s);
+      return SUCCESS;
+    },
+    score(state, pod, node) {
+      const s = state.read<PreScoreState>(SCORE_KEY) ?? computePreScore(snap, pod, hardWeight);
+      let total = 0;
+      for (const x of s.byKey) {
+        const d = x.topo.domainOf[node.index];
+        if (d >= 0) total += x.scores[d];
+      }
+      return total;
+    },
+    scoreAll(state, _pod, nodes, count, out) {
+      const s = state.read<PreScoreState>(SCORE_KEY)!;
+      for (let j = 0; j < count; j++) out[nodes[j]] = 0;
+      for (const x of s.byKey) {
+        const dom = x.topo.domainOf;
+        for (let j = 0; j < count; j++) {
+          const d = dom[nodes[j]];
+          if (d >= 0) out[nodes[j]] += x.scores[d];
+        }
+      }
+    },
+    normalizeScore(_state, _pod, nodes, count, scores) {
+      let min = Infinity, max = -Infinity;
+      for (let j = 0; j < count; j++) {
+        const v = scores[nodes[j]];
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      const diff = max - min;
+      for (let j = 0; j < count; j++) {
+        const slot = nodes[j];
+        scores[slot] = diff > 0 ? MAX_NODE_SCORE * (scores[slot] - min) / diff : 0;
+      }
+    },
+  };
+}

@@ -1,0 +1,409 @@
+/**
+ * The scheduler's view of the cluster, updated incrementally by informer
+ * events and by assumed placements: one {@linkcode NodeInfo} per node plus the
+ * per-node numbers the hot loops read, kept in typed arrays (struct of arrays)
+ * so that filtering and scoring 5,000 nodes allocates nothing.
+ *
+ * @module
+ */
+import { NodeInfo } from "./node_info.ts";
+import type { PodInfo } from "./pod_info.ts";
+import type { Node } from "./types.ts";
+
+/** Node flag: `spec.unschedulable`. */
+export const FLAG_UNSCHEDULABLE = 1;
+/** Node flag: has a NoSchedule or NoExecute taint. */
+export const FLAG_HARD_TAINT = 2;
+/** Node flag: has a PreferNoSchedule taint. */
+export const FLAG_SOFT_TAINT = 4;
+/** Node flag: some pod on it holds a host port. */
+export const FLAG_HOST_PORTS = 8;
+
+/** Node → domain mapping for one topology key. */
+export interface TopologyIndex {
+  /** Domain id per node slot; -1 when the node lacks the label. */
+  readonly domainOf: Int32Array;
+  /** Domain values by id. */
+  readonly values: readonly string[];
+  /** Domain id by value. */
+  readonly idOf: ReadonlyMap<string, number>;
+}
+
+/** An image's presence across the cluster (ImageLocality). */
+export interface ImageState {
+  /** Size in bytes. */
+  size: number;
+  /** Nodes that hold it. */
+  readonly nodes: Set<NodeInfo>;
+}
+
+const INITIAL_CAPACITY = 64;
+
+function antiKeys(pi: PodInfo): Set<string> {
+  const keys = new Set<string>();
+  for (const t of pi.requiredAntiAffinity) keys.add(t.indexKeys[0] ?? "*");
+  return keys;
+}
+
+/**
+ * The incrementally maintained cluster snapshot.
+ *
+ * @example Add a node and place a pod
+ * ```ts
+ * import { Snapshot } from "./snapshot.ts";
+ * import { newPodInfo } from "./pod_info.ts";
+ * const s = new Snapshot();
+ * s.addNode({ metadata: { name: "n1" }, status: { allocatable: { cpu: "4", pods: 110 } } });
+ * s.addPod(newPodInfo({ metadata: { name: "p" }, spec: { containers: [] } }), "n1");
+ * s.reqPods[0]; // 1
+ * ```
+ */
+export class Snapshot {
+  /** Number of nodes. */
+  count = 0;
+  /** NodeInfo by slot. */
+  nodes: NodeInfo[] = [];
+  /** Allocatable milli-CPU by slot. */
+  allocCpu: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** Allocatable memory by slot. */
+  allocMem: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** Allocatable pod count by slot. */
+  allocPods: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** Requested milli-CPU by slot. */
+  reqCpu: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** Requested memory by slot. */
+  reqMem: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** Pods on the node by slot. */
+  reqPods: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** Non-zero requested milli-CPU by slot (scoring). */
+  nzCpu: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** Non-zero requested memory by slot (scoring). */
+  nzMem: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** FLAG_* bits by slot. */
+  flags: Uint8Array = new Uint8Array(INITIAL_CAPACITY);
+  /** Placed pods (bound or assumed) by key. */
+  readonly pods = new Map<string, PodInfo>();
+  /** Placed pods with required anti-affinity terms. */
+  readonly podsWithRequiredAntiAffinity = new Set<PodInfo>();
+  /**
+   * Placed pods with required anti-affinity, indexed by a `k=v` pair every pod
+   * their terms match must carry ("*" when a term has none): an incoming pod
+   * only looks at the buckets of its own labels.
+   */
+  readonly antiAffinityIndex = new Map<string, Set<PodInfo>>();
+  /** Placed pods with terms that score others: required affinity or any preferred term. */
+  readonly podsWithAffinity = new Set<PodInfo>();
+  /** Images across nodes. */
+  readonly images = new Map<string, ImageState>();
+  /** Nodes with a PreferNoSchedule taint. */
+  softTaintedNodes = 0;
+  /** Bumped on every node change (not on pod changes). */
+  nodeGeneration = 0;
+  /** Bumped on every change. */
+  generation = 0;
+
+  #byName = new Map<string, NodeInfo>();
+  #byLabel = new Map<string, Set<PodInfo>>();
+  #topology = new Map<string, TopologyIndex>();
+  /** Pods placed on nodes not known (yet): node name → pods. */
+  #orphans = new Map<string, Set<PodInfo>>();
+
+  /**
+   * The node info by name.
+   *
+   * @param name Node name.
+   * @returns The node info, or undefined.
+   */
+  nodeInfo(name: string): NodeInfo | undefined {
+    return this.#byName.get(name);
+  }
+
+  #grow(): void {
+    const cap = this.allocCpu.length * 2;
+    const g = <T extends Float64Array | Uint8Array>(a: T): T => {
+      const b = new (a.constructor as { new (n: number): T })(cap);
+      b.set(a);
+      return b;
+    };
+    this.allocCpu = g(this.allocCpu);
+    this.allocMem = g(this.allocMem);
+    this.allocPods = g(this.allocPods);
+    this.reqCpu = g(this.reqCpu);
+    this.reqMem = g(this.reqMem);
+    this.reqPods = g(this.reqPods);
+    this.nzCpu = g(this.nzCpu);
+    this.nzMem = g(this.nzMem);
+    this.flags = g(this.flags);
+  }
+
+  /** Capacity of the per-slot arrays (at least `count`). */
+  get capacity(): number {
+    return this.allocCpu.length;
+  }
+
+  #syncNode(ni: NodeInfo): void {
+    const i = ni.index;
+    this.allocCpu[i] = ni.allocatable.milliCpu;
+    this.allocMem[i] = ni.allocatable.memory;
+    this.allocPods[i] = ni.allocatable.pods;
+    let f = ni.node.spec?.unschedulable ? FLAG_UNSCHEDULABLE : 0;
+    for (const t of ni.taints) {
+      if (t.effect === "PreferNoSchedule") f |= FLAG_SOFT_TAINT;
+      else f |= FLAG_HARD_TAINT;
+    }
+    if (ni.usedPorts.size > 0) f |= FLAG_HOST_PORTS;
+    this.flags[i] = f;
+    this.#syncRequested(ni);
+  }
+
+  #syncRequested(ni: NodeInfo): void {
+    const i = ni.index;
+    this.reqCpu[i] = ni.requested.milliCpu;
+    this.reqMem[i] = ni.requested.memory;
+    this.reqPods[i] = ni.requested.pods;
+    this.nzCpu[i] = ni.nonZeroMilliCpu;
+    this.nzMem[i] = ni.nonZeroMemory;
+    if (ni.usedPorts.size > 0) this.flags[i] |= FLAG_HOST_PORTS;
+    else this.flags[i] &= ~FLAG_HOST_PORTS;
+  }
+
+  #addImages(ni: NodeInfo): void {
+    for (const [name, size] of ni.images) {
+      let st = this.images.get(name);
+      if (!st) this.images.set(name, st = { size, nodes: new Set() });
+      st.size = size;
+      st.nodes.add(ni);
+    }
+  }
+
+  #removeImages(ni: NodeInfo): void {
+    for (const name of ni.images.keys()) {
+      const st = this.images.get(name);
+      if (!st) continue;
+      st.nodes.delete(ni);
+      if (st.nodes.size === 0) this.images.delete(name);
+    }
+  }
+
+  #nodeChanged(): void {
+    this.nodeGeneration++;
+    this.generation++;
+    this.#topology.clear();
+    let soft = 0;
+    for (let i = 0; i < this.count; i++) if (this.flags[i] & FLAG_SOFT_TAINT) soft++;
+    this.softTaintedNodes = soft;
+  }
+
+  /**
+   * Adds a node, or updates it when one of that name exists.
+   *
+   * @param node The node.
+   * @returns Its node info.
+   * @throws {QuantityError} When allocatable is malformed (nothing changes then).
+   */
+  addNode(node: Node): NodeInfo {
+    const existing = this.#byName.get(node.metadata.name);
+    if (existing) {
+      this.updateNode(node);
+      return existing;
+    }
+    const ni = new NodeInfo(node);
+    if (this.count === this.capacity) this.#grow();
+    ni.index = this.count++;
+    this.nodes[ni.index] = ni;
+    this.#byName.set(ni.name, ni);
+    // Pods that arrived before their node (informer order) are attached now.
+    const waiting = this.#orphans.get(ni.name);
+    if (waiting) {
+      this.#orphans.delete(ni.name);
+      for (const pi of waiting) {
+        ni.addPod(pi);
+        pi.nodeIndex = ni.index;
+      }
+    }
+    this.#syncNode(ni);
+    this.#addImages(ni);
+    this.#nodeChanged();
+    return ni;
+  }
+
+  /**
+   * Updates a node's object (labels, taints, allocatable, images).
+   *
+   * @param node The new object.
+   * @returns False when the node is unknown.
+   * @throws {QuantityError} When allocatable is malformed (nothing changes then).
+   */
+  updateNode(node: Node): boolean {
+    const ni = this.#byName.get(node.metadata.name);
+    if (!ni) return false;
+    const probe = new NodeInfo(node); // validates before mutating anything
+    this.#removeImages(ni);
+    ni.setNode(probe.node);
+    this.#syncNode(ni);
+    this.#addImages(ni);
+    this.#nodeChanged();
+    return true;
+  }
+
+  /**
+   * Removes a node. Its pods stay known (they may be deleted later) but count
+   * on no node.
+   *
+   * @param name Node name.
+   * @returns False when the node is unknown.
+   */
+  removeNode(name: string): boolean {
+    const ni = this.#byName.get(name);
+    if (!ni) return false;
+    this.#byName.delete(name);
+    this.#removeImages(ni);
+    if (ni.pods.size > 0) this.#orphans.set(name, new Set(ni.pods.values()));
+    for (const pi of ni.pods.values()) pi.nodeIndex = -1;
+    const last = this.count - 1;
+    const moved = this.nodes[last];
+    if (moved !== ni) {
+      moved.index = ni.index;
+      this.nodes[ni.index] = moved;
+      for (const pi of moved.pods.values()) pi.nodeIndex = moved.index;
+      this.#syncNode(moved);
+    }
+    this.nodes.length = last;
+    this.count = last;
+    ni.index = -1;
+    this.#nodeChanged();
+    return true;
+  }
+
+  /**
+   * Places a pod on a node (bound, or assumed by the scheduler before the
+   * binding is written). A pod already placed elsewhere is moved.
+   *
+   * @param pi The pod.
+   * @param nodeName Target node; the pod is remembered even when the node is not known yet.
+   */
+  addPod(pi: PodInfo, nodeName: string): void {
+    const prev = this.pods.get(pi.key);
+    if (prev) this.removePod(pi.key);
+    this.pods.set(pi.key, pi);
+    for (const k in pi.labels) {
+      const lk = `${k}=${pi.labels[k]}`;
+      let set = this.#byLabel.get(lk);
+      if (!set) this.#byLabel.set(lk, set = new Set());
+      set.add(pi);
+    }
+    if (pi.requiredAntiAffinity.length > 0) {
+      this.podsWithRequiredAntiAffinity.add(pi);
+      for (const k of antiKeys(pi)) {
+        let set = this.antiAffinityIndex.get(k);
+        if (!set) this.antiAffinityIndex.set(k, set = new Set());
+        set.add(pi);
+      }
+    }
+    if (
+      pi.requiredAffinity.length > 0 || pi.preferredAffinity.length > 0 ||
+      pi.preferredAntiAffinity.length > 0
+    ) this.podsWithAffinity.add(pi);
+    const ni = this.#byName.get(nodeName);
+    pi.nodeIndex = -1;
+    if (ni) {
+      ni.addPod(pi);
+      pi.nodeIndex = ni.index;
+      this.#syncRequested(ni);
+    } else {
+      let set = this.#orphans.get(nodeName);
+      if (!set) this.#orphans.set(nodeName, set = new Set());
+      set.add(pi);
+    }
+    this.generation++;
+  }
+
+  /**
+   * Removes a placed pod.
+   *
+   * @param key `namespace/name`.
+   * @returns The removed pod info, or undefined when it was not placed.
+   */
+  removePod(key: string): PodInfo | undefined {
+    const pi = this.pods.get(key);
+    if (!pi) return undefined;
+    this.pods.delete(key);
+    for (const k in pi.labels) {
+      const lk = `${k}=${pi.labels[k]}`;
+      const set = this.#byLabel.get(lk);
+      if (set) {
+        set.delete(pi);
+        if (set.size === 0) this.#byLabel.delete(lk);
+      }
+    }
+    if (this.podsWithRequiredAntiAffinity.delete(pi)) {
+      for (const k of antiKeys(pi)) {
+        const set = this.antiAffinityIndex.get(k);
+        if (set) {
+          set.delete(pi);
+          if (set.size === 0) this.antiAffinityIndex.delete(k);
+        }
+      }
+    }
+    this.podsWithAffinity.delete(pi);
+    if (pi.nodeIndex >= 0) {
+      const ni = this.nodes[pi.nodeIndex];
+      ni.removePod(pi);
+      this.#syncRequested(ni);
+    } else {
+      for (const [n, set] of this.#orphans) {
+        if (set.delete(pi) && set.size === 0) this.#orphans.delete(n);
+      }
+    }
+    pi.nodeIndex = -1;
+    this.generation++;
+    return pi;
+  }
+
+  /**
+   * Placed pods that may match a selector whose every match carries all of
+   * `indexKeys` (`k=v`): the smallest label bucket, or every pod when no key.
+   *
+   * @param indexKeys Required `k=v` pairs.
+   * @returns Candidates (a superset of the matches; callers still match).
+   */
+  candidates(indexKeys: readonly string[]): Iterable<PodInfo> {
+    if (indexKeys.length === 0) return this.pods.values();
+    let best: Set<PodInfo> | undefined;
+    for (const k of indexKeys) {
+      const s = this.#byLabel.get(k);
+      if (!s) return [];
+      if (!best || s.size < best.size) best = s;
+    }
+    return best!;
+  }
+
+  /**
+   * The node → domain index for a topology key, built on first use and
+   * dropped when nodes change.
+   *
+   * @param key Node label key (zone, hostname, ...).
+   * @returns The index.
+   */
+  topology(key: string): TopologyIndex {
+    let t = this.#topology.get(key);
+    if (t) return t;
+    const domainOf = new Int32Array(this.capacity).fill(-1);
+    const values: string[] = [];
+    const idOf = new Map<string, number>();
+    for (let i = 0; i < this.count; i++) {
+      const v = this.nodes[i].labels[key];
+      if (v === undefined) continue;
+      let id = idOf.get(v);
+      if (id === undefined) {
+        id = values.length;
+        values.push(v);
+        idOf.set(v, id);
+      }
+      domainOf[i] = id;
+    }
+    t = { domainOf, values, idOf };
+    this.#topology.set(key, t);
+    return t;
+  }
+}
