@@ -1,0 +1,915 @@
+/**
+ * The object store: Kubernetes' storage semantics (uids, resourceVersions,
+ * generations, finalizers, graceful deletion, status subresource, selectors,
+ * pagination, watch with replay) on top of any {@linkcode KvBackend}. SQLite
+ * and etcd differ only below this line, so one conformance suite covers both.
+ *
+ * Watches share one upstream watch per resource (a watch cache, as the
+ * kube-apiserver's cacher): recent events are kept decoded in memory so that
+ * thousands of watchers cost one backend stream, and a watcher resuming from
+ * a recent resourceVersion replays from memory.
+ *
+ * @module
+ */
+import {
+  AlreadyExistsError,
+  ApiError,
+  type ApiObject,
+  BadRequestError,
+  ConflictError,
+  type CreateOptions,
+  type DeleteOptions,
+  ExpiredError,
+  type FieldRequirement,
+  type GetOptions,
+  type ListOptions,
+  matchesFieldSelector,
+  matchesSelector,
+  NotFoundError,
+  type ObjectList,
+  parseFieldSelector,
+  parseSelector,
+  resourceByName,
+  resourceForKind,
+  type ResourceInfo,
+  type Selector,
+  type Store,
+  type UpdateOptions,
+  type WatchEvent,
+  type WatchOptions,
+} from "@tsk/api";
+import {
+  type KvBackend,
+  KvCompactedError,
+  KvConflictError,
+  type KvEntry,
+  type KvEvent,
+  KvUnavailableError,
+} from "./kv.ts";
+import { AsyncQueue } from "./_queue.ts";
+
+/** Options of {@linkcode ObjectStore}. */
+export interface ObjectStoreOptions {
+  /**
+   * The clock for creation and deletion timestamps.
+   * @default () => new Date()
+   */
+  now?: () => Date;
+  /**
+   * Recent events kept decoded in memory per resource, for watchers resuming
+   * from a recent resourceVersion.
+   * @default 10000
+   */
+  historyWindow?: number;
+  /**
+   * Events a watcher may fall behind before it is closed with an error
+   * (it then relists).
+   * @default 100000
+   */
+  maxWatcherBacklog?: number;
+}
+
+/** The error of an `ObjectStore` whose backend failed (503). */
+export class StoreUnavailableError extends ApiError {
+  /** Creates the error. @param message What failed. @param options The cause. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, "ServiceUnavailable", 503, options);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+interface Decoded {
+  type: "put" | "delete";
+  revision: number;
+  key: string;
+  object?: ApiObject;
+  prev?: ApiObject;
+}
+
+interface Filter {
+  prefix: string;
+  labels: Selector;
+  fields: FieldRequirement[];
+}
+
+const ROOT = "/registry/";
+
+function resourceInfo(resource: string): ResourceInfo {
+  const info = resourceByName(resource);
+  if (!info) {
+    throw new NotFoundError(
+      `resource: the server does not serve ${JSON.stringify(resource)}`,
+    );
+  }
+  return info;
+}
+
+function checkName(name: unknown, field: string): string {
+  if (
+    typeof name !== "string" || name === "" || name.includes("/") ||
+    name === "." || name === ".."
+  ) {
+    throw new BadRequestError(
+      `${field}: expected a name without '/', got ${JSON.stringify(name)}`,
+    );
+  }
+  return name;
+}
+
+function keyOf(
+  info: ResourceInfo,
+  namespace: string | undefined,
+  name: string,
+): string {
+  if (info.namespaced) {
+    if (!namespace) {
+      throw new BadRequestError(
+        `metadata.namespace: required for ${info.plural}`,
+      );
+    }
+    return `${ROOT}${info.plural}/${checkName(namespace, "metadata.namespace")}/${
+      checkName(name, "metadata.name")
+    }`;
+  }
+  return `${ROOT}${info.plural}/${checkName(name, "metadata.name")}`;
+}
+
+function prefixOf(info: ResourceInfo, namespace?: string): string {
+  if (info.namespaced && namespace) {
+    return `${ROOT}${info.plural}/${checkName(namespace, "namespace")}/`;
+  }
+  return `${ROOT}${info.plural}/`;
+}
+
+function decode(value: string, revision: number): ApiObject {
+  const obj = JSON.parse(value) as ApiObject;
+  obj.metadata.resourceVersion = String(revision);
+  return obj;
+}
+
+function encode(obj: ApiObject): string {
+  const { resourceVersion: _rv, ...meta } = obj.metadata;
+  return JSON.stringify({ ...obj, metadata: meta });
+}
+
+function specOf(obj: ApiObject): string {
+  const { metadata: _m, status: _s, ...rest } = obj as
+    & ApiObject
+    & Record<string, unknown>;
+  return JSON.stringify(rest);
+}
+
+function describe(info: ResourceInfo, name: string): string {
+  return `${info.plural} ${JSON.stringify(name)}`;
+}
+
+function randomSuffix(): string {
+  const alphabet = "bcdfghjklmnpqrstvwxz2456789";
+  const bytes = crypto.getRandomValues(new Uint8Array(5));
+  return [...bytes].map((b) => alphabet[b % alphabet.length]).join("");
+}
+
+function parseRv(rv: string | undefined, field: string): number | undefined {
+  if (rv === undefined || rv === "") return undefined;
+  if (!/^\d+$/.test(rv)) {
+    throw new BadRequestError(
+      `${field}: expected a number, got ${JSON.stringify(rv)}`,
+    );
+  }
+  return Number(rv);
+}
+
+function encodeContinue(key: string, revision: number): string {
+  return btoa(JSON.stringify({ k: key, rv: revision }));
+}
+
+function decodeContinue(token: string): { k: string; rv: number } {
+  try {
+    const v = JSON.parse(atob(token));
+    if (typeof v.k === "string" && typeof v.rv === "number") return v;
+  } catch {
+    // fall through
+  }
+  throw new BadRequestError(
+    "continue: expected the token from a previous list's metadata.continue",
+  );
+}
+
+function wrap(err: unknown): unknown {
+  if (err instanceof KvCompactedError) {
+    return new ExpiredError(
+      `resourceVersion: too old (${err.message}); list again and watch from the list's resourceVersion`,
+      { cause: err },
+    );
+  }
+  if (err instanceof KvUnavailableError) {
+    return new StoreUnavailableError(`store: ${err.message}`, { cause: err });
+  }
+  return err;
+}
+
+/** One resource's shared upstream watch and recent history. */
+class Feed {
+  readonly history: Decoded[] = [];
+  /** Every event with a revision above this is in `history`. */
+  startRev = 0;
+  lastRev = 0;
+  readonly subscribers = new Set<(e: Decoded | Error) => void>();
+  #abort = new AbortController();
+  #ready: Promise<void>;
+  #kv: KvBackend;
+  #prefix: string;
+  #window: number;
+  #onEnd: () => void;
+
+  constructor(
+    kv: KvBackend,
+    prefix: string,
+    window: number,
+    onEnd: () => void,
+  ) {
+    this.#kv = kv;
+    this.#prefix = prefix;
+    this.#window = window;
+    this.#onEnd = onEnd;
+    this.#ready = this.#start();
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  async #start(): Promise<void> {
+    this.startRev = this.lastRev = await this.#kv.revision();
+    this.#run();
+  }
+
+  async #run(): Promise<void> {
+    try {
+      for await (
+        const ev of this.#kv.watch(
+          this.#prefix,
+          this.lastRev,
+          this.#abort.signal,
+        )
+      ) {
+        const d: Decoded = {
+          type: ev.type,
+          revision: ev.revision,
+          key: ev.key,
+          object: ev.value !== undefined ? decode(ev.value, ev.revision) : undefined,
+          prev: ev.prevValue !== undefined ? decode(ev.prevValue, ev.revision) : undefined,
+        };
+        this.lastRev = ev.revision;
+        this.history.push(d);
+        if (this.history.length > this.#window * 1.25) {
+          const drop = this.history.length - this.#window;
+          this.startRev = this.history[drop - 1].revision;
+          this.history.splice(0, drop);
+        }
+        for (const s of this.subscribers) s(d);
+      }
+    } catch (err) {
+      if (!this.#abort.signal.aborted) {
+        const e = wrap(err) as Error;
+        for (const s of this.subscribers) {
+          s(
+            e instanceof Error ? e : new Error(String(e)),
+          );
+        }
+      }
+    } finally {
+      this.#abort.abort();
+      this.#onEnd();
+    }
+  }
+
+  stop(): void {
+    this.#abort.abort();
+  }
+
+  forget(revision: number): void {
+    if (revision <= this.startRev) return;
+    let drop = 0;
+    while (drop < this.history.length && this.history[drop].revision <= revision) drop++;
+    this.history.splice(0, drop);
+    this.startRev = Math.min(revision, this.lastRev);
+  }
+}
+
+/**
+ * A `Store` over a key-value backend.
+ *
+ * @example Keep objects in SQLite
+ * ```ts
+ * import type { ConfigMap } from "@tsk/api";
+ * import { ObjectStore, SqliteKv } from "@tsk/sched";
+ * const kv = new SqliteKv(":memory:");
+ * const store = new ObjectStore(kv);
+ * const cm = await store.create<ConfigMap>({
+ *   apiVersion: "v1", kind: "ConfigMap",
+ *   metadata: { name: "settings", namespace: "default" }, data: { a: "1" },
+ * });
+ * console.log(cm.metadata.resourceVersion);
+ * await store.close();
+ * ```
+ */
+export class ObjectStore implements Store {
+  readonly kv: KvBackend;
+  #now: () => Date;
+  #window: number;
+  #backlog: number;
+  #feeds = new Map<string, Feed>();
+  #closed = new AbortController();
+
+  /**
+   * Creates an object store.
+   * @param kv The backend.
+   * @param options Clock, history window, watcher backlog.
+   */
+  constructor(kv: KvBackend, options: ObjectStoreOptions = {}) {
+    this.kv = kv;
+    this.#now = options.now ?? (() => new Date());
+    this.#window = options.historyWindow ?? 10000;
+    this.#backlog = options.maxWatcherBacklog ?? 100000;
+  }
+
+  /** Watchers open now, over all resources. */
+  get watcherCount(): number {
+    let n = 0;
+    for (const f of this.#feeds.values()) n += f.subscribers.size;
+    return n;
+  }
+
+  /**
+   * Reads one object.
+   * @param resource The plural name, e.g. `pods`.
+   * @param name The object's name.
+   * @param options The namespace.
+   * @returns The object.
+   */
+  async get<T extends ApiObject = ApiObject>(
+    resource: string,
+    name: string,
+    options: GetOptions = {},
+  ): Promise<T> {
+    const info = resourceInfo(resource);
+    const entry = await this.#kvGet(keyOf(info, options.namespace, name));
+    if (!entry) throw new NotFoundError(`${describe(info, name)} not found`);
+    return decode(entry.value, entry.modRevision) as T;
+  }
+
+  async #kvGet(key: string): Promise<KvEntry | undefined> {
+    try {
+      return await this.kv.get(key);
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
+  /**
+   * Lists objects.
+   * @param resource The plural name.
+   * @param options Namespace, selectors and pagination.
+   * @returns The items with the list's resourceVersion and continue token.
+   */
+  async list<T extends ApiObject = ApiObject>(
+    resource: string,
+    options: ListOptions = {},
+  ): Promise<ObjectList<T>> {
+    const info = resourceInfo(resource);
+    const filter = this.#filter(info, options);
+    const limit = options.limit ?? 0;
+    if (!Number.isInteger(limit) || limit < 0) {
+      throw new BadRequestError(
+        `limit: expected a non-negative integer, got ${limit}`,
+      );
+    }
+    let startKey: string | undefined;
+    let revision: number | undefined;
+    if (options.continue) {
+      const c = decodeContinue(options.continue);
+      startKey = c.k + "\x00";
+      revision = c.rv;
+    }
+    const items: T[] = [];
+    let next: string | undefined;
+    try {
+      while (true) {
+        const want = limit === 0 ? 0 : Math.max(limit - items.length, 64);
+        const page = await this.kv.range(filter.prefix, {
+          startKey,
+          limit: want,
+          revision,
+        });
+        revision ??= page.revision;
+        let stoppedAt = -1;
+        for (let i = 0; i < page.entries.length; i++) {
+          const e = page.entries[i];
+          const obj = decode(e.value, e.modRevision);
+          if (this.#matches(filter, e.key, obj)) items.push(obj as T);
+          if (limit > 0 && items.length === limit) {
+            stoppedAt = i;
+            break;
+          }
+        }
+        if (stoppedAt >= 0) {
+          if (stoppedAt < page.entries.length - 1 || page.more) {
+            next = encodeContinue(page.entries[stoppedAt].key, revision);
+          }
+          break;
+        }
+        if (!page.more || page.entries.length === 0) break;
+        startKey = page.entries[page.entries.length - 1].key + "\x00";
+      }
+    } catch (err) {
+      throw wrap(err);
+    }
+    const metadata: ObjectList["metadata"] = {
+      resourceVersion: String(revision),
+    };
+    if (next) metadata.continue = next;
+    return {
+      apiVersion: info.apiVersion,
+      kind: `${info.kind}List`,
+      metadata,
+      items,
+    };
+  }
+
+  #filter(
+    info: ResourceInfo,
+    options: {
+      namespace?: string;
+      labelSelector?: string;
+      fieldSelector?: string;
+    },
+  ): Filter {
+    return {
+      prefix: prefixOf(info, options.namespace),
+      labels: parseSelector(options.labelSelector ?? ""),
+      fields: parseFieldSelector(options.fieldSelector ?? ""),
+    };
+  }
+
+  #matches(filter: Filter, key: string, obj: ApiObject): boolean {
+    return key.startsWith(filter.prefix) &&
+      matchesSelector(filter.labels, obj.metadata.labels) &&
+      matchesFieldSelector(filter.fields, obj);
+  }
+
+  #info(obj: ApiObject): ResourceInfo {
+    const info = obj && typeof obj === "object"
+      ? resourceForKind(obj.apiVersion, obj.kind)
+      : undefined;
+    if (!info) {
+      throw new BadRequestError(
+        `kind: expected a served apiVersion and kind, got ${JSON.stringify(obj?.apiVersion)} ${
+          JSON.stringify(obj?.kind)
+        }`,
+      );
+    }
+    if (!obj.metadata || typeof obj.metadata !== "object") {
+      throw new BadRequestError("metadata: required: an object with a name");
+    }
+    return info;
+  }
+
+  /**
+   * Stores a new object.
+   * @param object The object; `metadata.name` or `generateName` must be set.
+   * @param options Dry run.
+   * @returns The stored object.
+   */
+  async create<T extends ApiObject = ApiObject>(
+    object: T,
+    options: CreateOptions = {},
+  ): Promise<T> {
+    const info = this.#info(object);
+    const meta = { ...object.metadata };
+    if (!meta.name && meta.generateName) {
+      meta.name = meta.generateName + randomSuffix();
+    }
+    if (!info.namespaced) delete meta.namespace;
+    delete meta.resourceVersion;
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    meta.uid = crypto.randomUUID();
+    meta.creationTimestamp = this.#now().toISOString().replace(/\.\d+Z$/, "Z");
+    meta.generation = 1;
+    const obj = { ...object, metadata: meta } as T;
+    const key = keyOf(info, meta.namespace, meta.name ?? "");
+    if (options.dryRun) return obj;
+    try {
+      const rev = await this.kv.create(key, encode(obj));
+      obj.metadata.resourceVersion = String(rev);
+      return obj;
+    } catch (err) {
+      if (err instanceof KvConflictError) {
+        throw new AlreadyExistsError(
+          `${describe(info, meta.name!)} already exists`,
+        );
+      }
+      throw wrap(err);
+    }
+  }
+
+  /**
+   * Replaces an object, with optimistic concurrency when
+   * `metadata.resourceVersion` is set.
+   * @param object The new object.
+   * @param options `subresource: "status"` to write only the status.
+   * @returns The stored object.
+   */
+  async update<T extends ApiObject = ApiObject>(
+    object: T,
+    options: UpdateOptions = {},
+  ): Promise<T> {
+    const info = this.#info(object);
+    const name = object.metadata.name ?? "";
+    const key = keyOf(
+      info,
+      info.namespaced ? object.metadata.namespace : undefined,
+      name,
+    );
+    const wanted = parseRv(
+      object.metadata.resourceVersion,
+      "metadata.resourceVersion",
+    );
+    for (let attempt = 0;; attempt++) {
+      const cur = await this.#kvGet(key);
+      if (!cur) throw new NotFoundError(`${describe(info, name)} not found`);
+      if (wanted !== undefined && wanted !== cur.modRevision) {
+        throw new ConflictError(
+          `Operation cannot be fulfilled on ${
+            describe(info, name)
+          }: the object has been modified ` +
+            `(resourceVersion ${wanted}, stored ${cur.modRevision}); read it again and retry`,
+        );
+      }
+      const prev = decode(cur.value, cur.modRevision);
+      const next = this.#merge(info, prev, object, options);
+      if (object.metadata.uid && object.metadata.uid !== prev.metadata.uid) {
+        throw new ConflictError(
+          `Operation cannot be fulfilled on ${
+            describe(info, name)
+          }: metadata.uid ${object.metadata.uid} ` +
+            `does not match the stored object's ${prev.metadata.uid}`,
+        );
+      }
+      const finalDelete = next.metadata.deletionTimestamp !== undefined &&
+        (next.metadata.finalizers ?? []).length === 0 &&
+        (prev.metadata.finalizers ?? []).length > 0;
+      try {
+        if (finalDelete) {
+          await this.kv.delete(key, cur.modRevision);
+          return next as T;
+        }
+        if (encode(next) === encode(prev)) return prev as T;
+        const rev = await this.kv.update(key, encode(next), cur.modRevision);
+        next.metadata.resourceVersion = String(rev);
+        return next as T;
+      } catch (err) {
+        if (
+          err instanceof KvConflictError && wanted === undefined && attempt < 20
+        ) continue;
+        if (err instanceof KvConflictError) {
+          if (!err.current) {
+            throw new NotFoundError(`${describe(info, name)} not found`);
+          }
+          throw new ConflictError(
+            `Operation cannot be fulfilled on ${
+              describe(info, name)
+            }: the object has been modified; ` +
+              "read it again and retry",
+          );
+        }
+        throw wrap(err);
+      }
+    }
+  }
+
+  #merge(
+    info: ResourceInfo,
+    prev: ApiObject,
+    object: ApiObject,
+    options: UpdateOptions,
+  ): ApiObject {
+    let next: ApiObject;
+    if (options.subresource === "status") {
+      next = structuredClone(prev);
+      next.status = structuredClone(object.status);
+    } else {
+      next = structuredClone(object);
+      if (info.statusSubresource) {
+        if (prev.status === undefined) delete next.status;
+        else next.status = structuredClone(prev.status);
+      }
+    }
+    const m = next.metadata;
+    m.name = prev.metadata.name;
+    m.uid = prev.metadata.uid;
+    m.creationTimestamp = prev.metadata.creationTimestamp;
+    if (info.namespaced) m.namespace = prev.metadata.namespace;
+    else delete m.namespace;
+    delete m.generateName;
+    if (prev.metadata.generateName) m.generateName = prev.metadata.generateName;
+    // Deletion marks are the server's: a client can neither set nor clear them.
+    if (prev.metadata.deletionTimestamp) {
+      m.deletionTimestamp = prev.metadata.deletionTimestamp;
+      if (prev.metadata.deletionGracePeriodSeconds !== undefined) {
+        m.deletionGracePeriodSeconds = prev.metadata.deletionGracePeriodSeconds;
+      }
+    } else {
+      delete m.deletionTimestamp;
+      delete m.deletionGracePeriodSeconds;
+    }
+    if (options.subresource === "status") {
+      m.finalizers = prev.metadata.finalizers;
+      if (m.finalizers === undefined) delete m.finalizers;
+    }
+    const gen = prev.metadata.generation ?? 1;
+    m.generation = specOf(next) === specOf(prev) ? gen : gen + 1;
+    delete m.resourceVersion;
+    return next;
+  }
+
+  /**
+   * Deletes an object, or marks it for deletion.
+   * @param resource The plural name.
+   * @param name The object's name.
+   * @param options Namespace, preconditions, grace period.
+   * @returns The deleted or marked object.
+   */
+  async delete<T extends ApiObject = ApiObject>(
+    resource: string,
+    name: string,
+    options: DeleteOptions = {},
+  ): Promise<T> {
+    const info = resourceInfo(resource);
+    const key = keyOf(info, options.namespace, name);
+    const wanted = parseRv(
+      options.resourceVersion,
+      "preconditions.resourceVersion",
+    );
+    for (let attempt = 0;; attempt++) {
+      const cur = await this.#kvGet(key);
+      if (!cur) throw new NotFoundError(`${describe(info, name)} not found`);
+      const obj = decode(cur.value, cur.modRevision);
+      if (wanted !== undefined && wanted !== cur.modRevision) {
+        throw new ConflictError(
+          `Operation cannot be fulfilled on ${describe(info, name)}: precondition failed ` +
+            `(resourceVersion ${wanted}, stored ${cur.modRevision}); read it again and retry`,
+        );
+      }
+      if (options.uid && options.uid !== obj.metadata.uid) {
+        throw new ConflictError(
+          `Operation cannot be fulfilled on ${describe(info, name)}: precondition failed ` +
+            `(uid ${options.uid}, stored ${obj.metadata.uid})`,
+        );
+      }
+      let marked: ApiObject | undefined;
+      const finalizers = obj.metadata.finalizers ?? [];
+      const now = this.#now();
+      if (finalizers.length > 0) {
+        if (obj.metadata.deletionTimestamp) return obj as T;
+        marked = structuredClone(obj);
+        marked.metadata.deletionTimestamp = now.toISOString().replace(
+          /\.\d+Z$/,
+          "Z",
+        );
+        marked.metadata.deletionGracePeriodSeconds = options.gracePeriodSeconds ?? 0;
+      } else if (info.kind === "Pod") {
+        const spec = (obj.spec ?? {}) as {
+          nodeName?: string;
+          terminationGracePeriodSeconds?: number;
+        };
+        const grace = options.gracePeriodSeconds ??
+          spec.terminationGracePeriodSeconds ?? 30;
+        const phase = (obj.status as { phase?: string } | undefined)?.phase;
+        const finished = phase === "Succeeded" || phase === "Failed";
+        if (spec.nodeName && grace > 0 && !finished) {
+          const prevGrace = obj.metadata.deletionGracePeriodSeconds;
+          if (
+            obj.metadata.deletionTimestamp && prevGrace !== undefined &&
+            prevGrace <= grace
+          ) {
+            return obj as T;
+          }
+          marked = structuredClone(obj);
+          marked.metadata.deletionTimestamp = new Date(
+            now.getTime() + grace * 1000,
+          ).toISOString()
+            .replace(/\.\d+Z$/, "Z");
+          marked.metadata.deletionGracePeriodSeconds = grace;
+        }
+      }
+      try {
+        if (marked) {
+          const rev = await this.kv.update(
+            key,
+            encode(marked),
+            cur.modRevision,
+          );
+          marked.metadata.resourceVersion = String(rev);
+          return marked as T;
+        }
+        await this.kv.delete(key, cur.modRevision);
+        return obj as T;
+      } catch (err) {
+        if (
+          err instanceof KvConflictError && wanted === undefined && attempt < 20
+        ) continue;
+        if (err instanceof KvConflictError) {
+          throw new ConflictError(
+            `Operation cannot be fulfilled on ${
+              describe(info, name)
+            }: the object has been modified`,
+          );
+        }
+        throw wrap(err);
+      }
+    }
+  }
+
+  /**
+   * Streams changes to a resource. Without a resourceVersion it first sends
+   * an ADDED event for every existing object, as Kubernetes does.
+   * @param resource The plural name.
+   * @param options Namespace, selectors, start version, bookmarks, signal.
+   * @returns The events.
+   */
+  watch<T extends ApiObject = ApiObject>(
+    resource: string,
+    options: WatchOptions = {},
+  ): AsyncIterable<WatchEvent<T>> {
+    const info = resourceInfo(resource);
+    const filter = this.#filter(info, options);
+    const from = parseRv(options.resourceVersion, "resourceVersion");
+    return this.#watch(info, filter, from, options) as AsyncIterable<
+      WatchEvent<T>
+    >;
+  }
+
+  async *#watch(
+    info: ResourceInfo,
+    filter: Filter,
+    from: number | undefined,
+    options: WatchOptions,
+  ): AsyncGenerator<WatchEvent> {
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    this.#closed.signal.addEventListener("abort", onAbort, { once: true });
+    const queue = new AsyncQueue<WatchEvent | Error>(() => stop.abort());
+    stop.signal.addEventListener("abort", () => queue.close(), { once: true });
+    let lastRev = 0;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let direct = false;
+    let unsubscribe = () => {};
+    try {
+      if (stop.signal.aborted) return;
+      const initial: WatchEvent[] = [];
+      if (from === undefined || from === 0) {
+        const list = await this.list(info.plural, {
+          namespace: options.namespace,
+          labelSelector: options.labelSelector,
+          fieldSelector: options.fieldSelector,
+        });
+        for (const item of list.items) {
+          initial.push({ type: "ADDED", object: item });
+        }
+        from = Number(list.metadata.resourceVersion);
+      }
+      lastRev = from;
+      const deliver = (d: Decoded | Error) => {
+        if (d instanceof Error) return queue.fail(d);
+        if (d.revision <= lastRev) return;
+        lastRev = d.revision;
+        const ev = this.#toEvent(filter, d);
+        if (!ev) return;
+        if (queue.size >= this.#backlog) {
+          return queue.fail(
+            new ExpiredError(
+              "watch: the client fell too far behind; list again and watch from the list's resourceVersion",
+            ),
+          );
+        }
+        queue.push(ev);
+      };
+      for (const ev of initial) queue.push(ev);
+      const prefix = `${ROOT}${info.plural}/`;
+      const feed = await this.#feed(prefix);
+      if (from >= feed.startRev) {
+        for (const d of feed.history) if (d.revision > from) deliver(d);
+        feed.subscribers.add(deliver);
+        unsubscribe = () => feed.subscribers.delete(deliver);
+      } else {
+        // Older than the shared history: a watch of its own from the backend.
+        direct = true;
+        (async () => {
+          try {
+            for await (
+              const ev of this.kv.watch(filter.prefix, from!, stop.signal)
+            ) {
+              deliver(this.#decodeEvent(ev));
+            }
+          } catch (err) {
+            if (!stop.signal.aborted) deliver(wrap(err) as Error);
+          }
+        })();
+      }
+      if (options.allowBookmarks) {
+        timer = setInterval(() => {
+          const rv = direct ? lastRev : Math.max(lastRev, feed.lastRev);
+          queue.push({
+            type: "BOOKMARK",
+            object: {
+              apiVersion: info.apiVersion,
+              kind: info.kind,
+              metadata: { resourceVersion: String(rv) },
+            },
+          });
+        }, options.bookmarkIntervalMs ?? 10000);
+      }
+      for await (const item of queue) {
+        if (item instanceof Error) throw item;
+        yield item;
+      }
+    } finally {
+      if (timer !== undefined) clearInterval(timer);
+      unsubscribe();
+      stop.abort();
+      options.signal?.removeEventListener("abort", onAbort);
+      this.#closed.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #decodeEvent(ev: KvEvent): Decoded {
+    return {
+      type: ev.type,
+      revision: ev.revision,
+      key: ev.key,
+      object: ev.value !== undefined ? decode(ev.value, ev.revision) : undefined,
+      prev: ev.prevValue !== undefined ? decode(ev.prevValue, ev.revision) : undefined,
+    };
+  }
+
+  #toEvent(filter: Filter, d: Decoded): WatchEvent | undefined {
+    if (!d.key.startsWith(filter.prefix)) return undefined;
+    const nowMatch = d.object !== undefined &&
+      this.#matches(filter, d.key, d.object);
+    const prevMatch = d.prev !== undefined &&
+      this.#matches(filter, d.key, d.prev);
+    if (d.type === "delete") {
+      if (!prevMatch) return undefined;
+      const obj = structuredClone(d.prev!);
+      obj.metadata.resourceVersion = String(d.revision);
+      return { type: "DELETED", object: obj };
+    }
+    if (nowMatch && prevMatch) return { type: "MODIFIED", object: d.object! };
+    if (nowMatch) return { type: "ADDED", object: d.object! };
+    if (prevMatch) return { type: "DELETED", object: d.object! };
+    return undefined;
+  }
+
+  async #feed(prefix: string): Promise<Feed> {
+    let feed = this.#feeds.get(prefix);
+    if (!feed) {
+      const f: Feed = new Feed(this.kv, prefix, this.#window, () => {
+        if (this.#feeds.get(prefix) === f) this.#feeds.delete(prefix);
+      });
+      feed = f;
+      this.#feeds.set(prefix, f);
+    }
+    try {
+      await feed.ready();
+    } catch (err) {
+      if (this.#feeds.get(prefix) === feed) this.#feeds.delete(prefix);
+      throw wrap(err);
+    }
+    return feed;
+  }
+
+  /**
+   * Forgets history up to a revision, in the backend and in the shared
+   * watch history: watches from before it then fail with `ExpiredError`.
+   * @param revision The last revision to forget.
+   */
+  async compact(revision: number): Promise<void> {
+    try {
+      await this.kv.compact(revision);
+    } catch (err) {
+      throw wrap(err);
+    }
+    for (const feed of this.#feeds.values()) feed.forget(revision);
+  }
+
+  /** Ends every watch and closes the backend. */
+  async close(): Promise<void> {
+    this.#closed.abort();
+    for (const f of this.#feeds.values()) f.stop();
+    this.#feeds.clear();
+    await this.kv.close();
+  }
+}
