@@ -54,10 +54,11 @@ const NO_VICTIMS = status("Unschedulable", [
  *
  * @example Sort
  * ```ts
+ * import { makePod } from "../scheduler/builders.ts";
  * import { moreImportant } from "./default_preemption.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * const hi = newPodInfo({ metadata: { name: "h" }, spec: { priority: 10, containers: [] } });
- * const lo = newPodInfo({ metadata: { name: "l" }, spec: { priority: 1, containers: [] } });
+ * const hi = newPodInfo(makePod("h", { priority: 10 }));
+ * const lo = newPodInfo(makePod("l", { priority: 1 }));
  * [lo, hi].sort(moreImportant)[0].key; // "default/h"
  * ```
  */
@@ -110,12 +111,13 @@ export function selectVictimsOnNode(
  *
  * @example Fewer victims win at equal priority
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { pickCandidate } from "./default_preemption.ts";
  * import { NodeInfo } from "../scheduler/node_info.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * const v = (n: string) => newPodInfo({ metadata: { name: n }, spec: { priority: 1, containers: [] } });
- * const a = { node: new NodeInfo({ metadata: { name: "a" } }), victims: [v("1"), v("2")] };
- * const b = { node: new NodeInfo({ metadata: { name: "b" } }), victims: [v("3")] };
+ * const v = (n: string) => newPodInfo(makePod(n, { priority: 1 }));
+ * const a = { node: new NodeInfo(makeNode("a")), victims: [v("1"), v("2")] };
+ * const b = { node: new NodeInfo(makeNode("b")), victims: [v("3")] };
  * pickCandidate([a, b]).node.name; // "b"
  * ```
  */

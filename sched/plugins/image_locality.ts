@@ -49,12 +49,13 @@ export function scaledScore(sum: number, containers: number): number {
  *
  * @example No images
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { score } from "./image_locality.ts";
  * import { Snapshot } from "../scheduler/snapshot.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
  * const s = new Snapshot();
- * const n = s.addNode({ metadata: { name: "n" } });
- * score(newPodInfo({ metadata: { name: "p" }, spec: { containers: [] } }), n, s); // 0
+ * const n = s.addNode(makeNode("n"));
+ * score(newPodInfo(makePod("p")), n, s); // 0
  * ```
  */
 export function score(pod: PodInfo, node: NodeInfo, snapshot: Snapshot): number {

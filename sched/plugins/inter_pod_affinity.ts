@@ -41,11 +41,12 @@ const EXISTING: Status = status(
  *
  * @example Same app
  * ```ts
+ * import { makePod } from "../scheduler/builders.ts";
  * import { termMatches } from "./inter_pod_affinity.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * const a = newPodInfo({ metadata: { name: "a", labels: { app: "db" } }, spec: { containers: [],
+ * const a = newPodInfo(makePod("a", { labels: { app: "db" }, spec: {
  *   affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [
- *     { labelSelector: { matchLabels: { app: "db" } }, topologyKey: "zone" }] } } } });
+ *     { labelSelector: { matchLabels: { app: "db" } }, topologyKey: "zone" }] } } } }));
  * termMatches(a.requiredAntiAffinity[0], a); // true
  * ```
  */
@@ -164,15 +165,16 @@ function filterSlot(s: PreFilterState, slot: number): Status {
  *
  * @example Anti-affinity keeps replicas apart
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { fits } from "./inter_pod_affinity.ts";
  * import { Snapshot } from "../scheduler/snapshot.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
  * const s = new Snapshot();
- * const n = s.addNode({ metadata: { name: "n", labels: { host: "n" } } });
- * const mk = (name: string) => newPodInfo({ metadata: { name, labels: { app: "db" } },
- *   spec: { containers: [], affinity: { podAntiAffinity: {
+ * const n = s.addNode(makeNode("n", { labels: { host: "n" } }));
+ * const mk = (name: string) => newPodInfo(makePod(name, { labels: { app: "db" },
+ *   spec: { affinity: { podAntiAffinity: {
  *     requiredDuringSchedulingIgnoredDuringExecution: [
- *       { labelSelector: { matchLabels: { app: "db" } }, topologyKey: "host" }] } } } });
+ *       { labelSelector: { matchLabels: { app: "db" } }, topologyKey: "host" }] } } } }));
  * s.addPod(mk("a"), "n");
  * fits(mk("b"), n, s).code; // "Unschedulable"
  * ```

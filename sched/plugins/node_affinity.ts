@@ -34,13 +34,11 @@ const REJECT: Status = status(
  *
  * @example A node selector
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { requiredNodeMatcher } from "./node_affinity.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * const m = requiredNodeMatcher(newPodInfo({
- *   metadata: { name: "p" },
- *   spec: { nodeSelector: { disk: "ssd" }, containers: [] },
- * }));
- * m?.({ metadata: { name: "n", labels: { disk: "ssd" } } }); // true
+ * const m = requiredNodeMatcher(newPodInfo(makePod("p", { spec: { nodeSelector: { disk: "ssd" } } })));
+ * m?.(makeNode("n", { labels: { disk: "ssd" } })); // true
  * ```
  */
 export function requiredNodeMatcher(pod: PodInfo): NodeMatcher | undefined {
@@ -65,14 +63,12 @@ export function requiredNodeMatcher(pod: PodInfo): NodeMatcher | undefined {
  *
  * @example Wrong zone
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { fits } from "./node_affinity.ts";
  * import { NodeInfo } from "../scheduler/node_info.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * const pod = newPodInfo({
- *   metadata: { name: "p" },
- *   spec: { nodeSelector: { zone: "a" }, containers: [] },
- * });
- * fits(pod, new NodeInfo({ metadata: { name: "n", labels: { zone: "b" } } })); // false
+ * const pod = newPodInfo(makePod("p", { spec: { nodeSelector: { zone: "a" } } }));
+ * fits(pod, new NodeInfo(makeNode("n", { labels: { zone: "b" } }))); // false
  * ```
  */
 export function fits(pod: PodInfo, node: NodeInfo): boolean {
@@ -111,14 +107,15 @@ function preState(state: CycleState, pod: PodInfo): PreState {
  *
  * @example Preferred zone
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { preferredScore } from "./node_affinity.ts";
  * import { NodeInfo } from "../scheduler/node_info.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * const pod = newPodInfo({ metadata: { name: "p" }, spec: { containers: [], affinity: {
+ * const pod = newPodInfo(makePod("p", { spec: { affinity: {
  *   nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 5,
  *     preference: { matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] } }] },
- * } } });
- * preferredScore(pod, new NodeInfo({ metadata: { name: "n", labels: { zone: "a" } } })); // 5
+ * } } }));
+ * preferredScore(pod, new NodeInfo(makeNode("n", { labels: { zone: "a" } }))); // 5
  * ```
  */
 export function preferredScore(pod: PodInfo, node: NodeInfo): number {

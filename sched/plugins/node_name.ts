@@ -27,11 +27,12 @@ const REJECT: Status = status(
  *
  * @example Named node
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { fits } from "./node_name.ts";
  * import { NodeInfo } from "../scheduler/node_info.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * const pod = newPodInfo({ metadata: { name: "p" }, spec: { nodeName: "a", containers: [] } });
- * fits(pod, new NodeInfo({ metadata: { name: "b" } })); // false
+ * const pod = newPodInfo(makePod("p", { spec: { nodeName: "a" } }));
+ * fits(pod, new NodeInfo(makeNode("b"))); // false
  * ```
  */
 export function fits(pod: PodInfo, node: NodeInfo): boolean {

@@ -28,11 +28,12 @@ const REJECT: Status = status(
  *
  * @example No ports
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { fits } from "./node_ports.ts";
  * import { NodeInfo } from "../scheduler/node_info.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * fits(newPodInfo({ metadata: { name: "p" }, spec: { containers: [] } }),
- *   new NodeInfo({ metadata: { name: "n" } })); // true
+ * fits(newPodInfo(makePod("p")),
+ *   new NodeInfo(makeNode("n"))); // true
  * ```
  */
 export function fits(pod: PodInfo, node: NodeInfo): boolean {

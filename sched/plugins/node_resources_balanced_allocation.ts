@@ -42,13 +42,12 @@ export function balanceScore(cpuFraction: number, memFraction: number): number {
  *
  * @example Empty node
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { score } from "./node_resources_balanced_allocation.ts";
  * import { NodeInfo } from "../scheduler/node_info.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * const node = new NodeInfo({ metadata: { name: "n" },
- *   status: { allocatable: { cpu: "1", memory: "1Gi" } } });
- * const pod = newPodInfo({ metadata: { name: "p" }, spec: { containers: [{ name: "c",
- *   resources: { requests: { cpu: "500m", memory: "512Mi" } } }] } });
+ * const node = new NodeInfo(makeNode("n", { allocatable: { cpu: "1", memory: "1Gi" } }));
+ * const pod = newPodInfo(makePod("p", { requests: { cpu: "500m", memory: "512Mi" } }));
  * score(pod, node); // 100
  * ```
  */
@@ -76,25 +75,37 @@ export function score(pod: PodInfo, node: NodeInfo): number {
  */
 export function factory(_args: Record<string, unknown>, handle: Handle): Plugin {
   const snap = handle.snapshot;
+  const kernel = (
+    pod: PodInfo,
+    nodes: Int32Array,
+    count: number,
+    out: Float64Array,
+    weight: number,
+    add: boolean,
+  ): void => {
+    const pc = pod.req.nonZeroMilliCpu;
+    const pm = pod.req.nonZeroMemory;
+    const nzCpu = snap.nzCpu, allocCpu = snap.allocCpu;
+    const nzMem = snap.nzMem, allocMem = snap.allocMem;
+    const w = weight * MAX_NODE_SCORE;
+    for (let j = 0; j < count; j++) {
+      const slot = nodes[j];
+      const capC = allocCpu[slot];
+      const capM = allocMem[slot];
+      let c = capC > 0 ? (nzCpu[slot] + pc) / capC : 0;
+      let m = capM > 0 ? (nzMem[slot] + pm) / capM : 0;
+      if (c > 1) c = 1;
+      if (m > 1) m = 1;
+      const d = c > m ? c - m : m - c;
+      const v = w * (1 - d / 2);
+      if (add) out[slot] += v;
+      else out[slot] = v;
+    }
+  };
   return {
     name: NAME,
     score: (_state, pod, node) => score(pod, node),
-    scoreAll(_state, pod, nodes, count, out) {
-      const pc = pod.req.nonZeroMilliCpu;
-      const pm = pod.req.nonZeroMemory;
-      const nzCpu = snap.nzCpu, allocCpu = snap.allocCpu;
-      const nzMem = snap.nzMem, allocMem = snap.allocMem;
-      for (let j = 0; j < count; j++) {
-        const slot = nodes[j];
-        const capC = allocCpu[slot];
-        const capM = allocMem[slot];
-        let c = capC > 0 ? (nzCpu[slot] + pc) / capC : 0;
-        let m = capM > 0 ? (nzMem[slot] + pm) / capM : 0;
-        if (c > 1) c = 1;
-        if (m > 1) m = 1;
-        const d = c > m ? c - m : m - c;
-        out[slot] = (1 - d / 2) * MAX_NODE_SCORE;
-      }
-    },
+    scoreAll: (_state, pod, nodes, count, out) => kernel(pod, nodes, count, out, 1, false),
+    addScores: (_state, pod, nodes, count, total, w) => kernel(pod, nodes, count, total, w, true),
   };
 }

@@ -39,12 +39,12 @@ export interface NodeResourcesFitArgs {
  *
  * @example Not enough CPU
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { fits } from "./node_resources_fit.ts";
  * import { NodeInfo } from "../scheduler/node_info.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * const node = new NodeInfo({ metadata: { name: "n" }, status: { allocatable: { cpu: "1", pods: 10 } } });
- * const pod = newPodInfo({ metadata: { name: "p" },
- *   spec: { containers: [{ name: "c", resources: { requests: { cpu: "2" } } }] } });
+ * const node = new NodeInfo(makeNode("n", { allocatable: { cpu: "1", pods: "10" } }));
+ * const pod = newPodInfo(makePod("p", { requests: { cpu: "2" } }));
  * fits(pod, node); // ["Insufficient cpu"]
  * ```
  */
@@ -238,6 +238,44 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
     return wsum === 0 ? 0 : sum / wsum;
   };
 
+  // cpu and memory with a built-in strategy: one pass over the typed arrays.
+  const fast = others.length === 0 && (fn === leastAllocated || fn === mostAllocated);
+  const least = fn === leastAllocated;
+  const wsum = wCpu + wMem;
+  const kernel = (
+    pod: PodInfo,
+    nodes: Int32Array,
+    count: number,
+    out: Float64Array,
+    weight: number,
+    add: boolean,
+  ): void => {
+    const pc = pod.req.nonZeroMilliCpu;
+    const pm = pod.req.nonZeroMemory;
+    const nzCpu = snap.nzCpu, allocCpu = snap.allocCpu;
+    const nzMem = snap.nzMem, allocMem = snap.allocMem;
+    const fc = wsum === 0 ? 0 : weight * wCpu / wsum;
+    const fm = wsum === 0 ? 0 : weight * wMem / wsum;
+    for (let j = 0; j < count; j++) {
+      const slot = nodes[j];
+      const capC = allocCpu[slot];
+      const capM = allocMem[slot];
+      const rc = nzCpu[slot] + pc;
+      const rm = nzMem[slot] + pm;
+      let sc: number, sm: number;
+      if (least) {
+        sc = capC <= 0 || rc > capC ? 0 : (capC - rc) * MAX_NODE_SCORE / capC;
+        sm = capM <= 0 || rm > capM ? 0 : (capM - rm) * MAX_NODE_SCORE / capM;
+      } else {
+        sc = capC <= 0 ? 0 : (rc < capC ? rc : capC) * MAX_NODE_SCORE / capC;
+        sm = capM <= 0 ? 0 : (rm < capM ? rm : capM) * MAX_NODE_SCORE / capM;
+      }
+      const v = fc * sc + fm * sm;
+      if (add) out[slot] += v;
+      else out[slot] = v;
+    }
+  };
+
   return {
     name: NAME,
     events: ["NodeAdd", "NodeUpdate", "AssignedPodDelete", "AssignedPodUpdate"],
@@ -279,32 +317,16 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
     },
     score: (_state, pod, node) => scoreNode(pod, node),
     scoreAll(_state, pod, nodes, count, out) {
-      if (others.length > 0 || fn !== leastAllocated && fn !== mostAllocated) {
+      if (!fast) {
         for (let j = 0; j < count; j++) out[nodes[j]] = scoreNode(pod, snap.nodes[nodes[j]]);
-        return;
-      }
-      const pc = pod.req.nonZeroMilliCpu;
-      const pm = pod.req.nonZeroMemory;
-      const nzCpu = snap.nzCpu, allocCpu = snap.allocCpu;
-      const nzMem = snap.nzMem, allocMem = snap.allocMem;
-      const wsum = wCpu + wMem;
-      const least = fn === leastAllocated;
-      for (let j = 0; j < count; j++) {
-        const slot = nodes[j];
-        const capC = allocCpu[slot];
-        const capM = allocMem[slot];
-        const rc = nzCpu[slot] + pc;
-        const rm = nzMem[slot] + pm;
-        let sc: number, sm: number;
-        if (least) {
-          sc = capC <= 0 || rc > capC ? 0 : (capC - rc) * MAX_NODE_SCORE / capC;
-          sm = capM <= 0 || rm > capM ? 0 : (capM - rm) * MAX_NODE_SCORE / capM;
-        } else {
-          sc = capC <= 0 ? 0 : (rc < capC ? rc : capC) * MAX_NODE_SCORE / capC;
-          sm = capM <= 0 ? 0 : (rm < capM ? rm : capM) * MAX_NODE_SCORE / capM;
+      } else kernel(pod, nodes, count, out, 1, false);
+    },
+    addScores(_state, pod, nodes, count, total, weight) {
+      if (!fast) {
+        for (let j = 0; j < count; j++) {
+          total[nodes[j]] += weight * scoreNode(pod, snap.nodes[nodes[j]]);
         }
-        out[slot] = wsum === 0 ? 0 : (wCpu * sc + wMem * sm) / wsum;
-      }
+      } else kernel(pod, nodes, count, total, weight, true);
     },
   };
 }

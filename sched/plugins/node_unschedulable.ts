@@ -30,11 +30,12 @@ const REJECT: Status = status("UnschedulableAndUnresolvable", ["node(s) were uns
  *
  * @example A cordoned node
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { fits } from "./node_unschedulable.ts";
  * import { NodeInfo } from "../scheduler/node_info.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * const node = new NodeInfo({ metadata: { name: "n" }, spec: { unschedulable: true } });
- * fits(newPodInfo({ metadata: { name: "p" }, spec: { containers: [] } }), node); // false
+ * const node = new NodeInfo(makeNode("n", { unschedulable: true }));
+ * fits(newPodInfo(makePod("p")), node); // false
  * ```
  */
 export function fits(pod: PodInfo, node: NodeInfo): boolean {
@@ -73,10 +74,8 @@ export function factory(_args: Record<string, unknown>, handle: Handle): Plugin 
     events: ["NodeAdd", "NodeUpdate"],
     filter: (_state, pod, node) => fits(pod, node) ? SUCCESS : REJECT,
     filterAll(_state, pod, nodes, count, rejected) {
+      if (snap.unschedulableNodes === 0 || toleratesCordon(pod)) return count;
       const flags = snap.flags;
-      let any = false;
-      for (let j = 0; j < count; j++) if (flags[nodes[j]] & FLAG_UNSCHEDULABLE) any = true;
-      if (!any || toleratesCordon(pod)) return count;
       let k = 0;
       for (let j = 0; j < count; j++) {
         const slot = nodes[j];

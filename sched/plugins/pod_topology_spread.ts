@@ -160,15 +160,16 @@ function filterSlot(cs: readonly Counted[], slot: number): Status {
  *
  * @example Zone spread
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { fits } from "./pod_topology_spread.ts";
  * import { Snapshot } from "../scheduler/snapshot.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
  * const s = new Snapshot();
- * const a = s.addNode({ metadata: { name: "a", labels: { zone: "a" } } });
- * s.addNode({ metadata: { name: "b", labels: { zone: "b" } } });
- * const mk = (name: string) => newPodInfo({ metadata: { name, labels: { app: "w" } },
- *   spec: { containers: [], topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone",
- *     whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: { app: "w" } } }] } });
+ * const a = s.addNode(makeNode("a", { labels: { zone: "a" } }));
+ * s.addNode(makeNode("b", { labels: { zone: "b" } }));
+ * const mk = (name: string) => newPodInfo(makePod(name, { labels: { app: "w" },
+ *   spec: { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone",
+ *     whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: { app: "w" } } }] } }));
  * s.addPod(mk("p1"), "a");
  * fits(mk("p2"), a, s).code; // "Unschedulable"
  * ```

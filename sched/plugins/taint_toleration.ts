@@ -48,14 +48,14 @@ export function tolerates(t: Toleration, taint: Taint): boolean {
  *
  * @example A GPU node
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { untoleratedTaint } from "./taint_toleration.ts";
  * import { NodeInfo } from "../scheduler/node_info.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * const node = new NodeInfo({
- *   metadata: { name: "n" },
- *   spec: { taints: [{ key: "dedicated", value: "gpu", effect: "NoSchedule" }] },
- * });
- * untoleratedTaint(newPodInfo({ metadata: { name: "p" }, spec: { containers: [] } }), node)?.key;
+ * const node = new NodeInfo(makeNode("n", {
+ *   taints: [{ key: "dedicated", value: "gpu", effect: "NoSchedule" }],
+ * }));
+ * untoleratedTaint(newPodInfo(makePod("p")), node)?.key;
  * // "dedicated"
  * ```
  */
@@ -77,11 +77,12 @@ export function untoleratedTaint(pod: PodInfo, node: NodeInfo): Taint | undefine
  *
  * @example Untainted node
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { fits } from "./taint_toleration.ts";
  * import { NodeInfo } from "../scheduler/node_info.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * fits(newPodInfo({ metadata: { name: "p" }, spec: { containers: [] } }),
- *   new NodeInfo({ metadata: { name: "n" } })); // true
+ * fits(newPodInfo(makePod("p")),
+ *   new NodeInfo(makeNode("n"))); // true
  * ```
  */
 export function fits(pod: PodInfo, node: NodeInfo): boolean {
@@ -98,15 +99,13 @@ export function fits(pod: PodInfo, node: NodeInfo): boolean {
  *
  * @example One soft taint
  * ```ts
+ * import { makeNode, makePod } from "../scheduler/builders.ts";
  * import { intolerablePreferNoSchedule } from "./taint_toleration.ts";
  * import { NodeInfo } from "../scheduler/node_info.ts";
  * import { newPodInfo } from "../scheduler/pod_info.ts";
- * const node = new NodeInfo({
- *   metadata: { name: "n" },
- *   spec: { taints: [{ key: "spot", effect: "PreferNoSchedule" }] },
- * });
+ * const node = new NodeInfo(makeNode("n", { taints: [{ key: "spot", effect: "PreferNoSchedule" }] }));
  * intolerablePreferNoSchedule(
- *   newPodInfo({ metadata: { name: "p" }, spec: { containers: [] } }), node); // 1
+ *   newPodInfo(makePod("p")), node); // 1
  * ```
  */
 export function intolerablePreferNoSchedule(pod: PodInfo, node: NodeInfo): number {
@@ -155,6 +154,7 @@ export function factory(_args: Record<string, unknown>, handle: Handle): Plugin 
     events: ["NodeAdd", "NodeUpdate"],
     filter: (_state, pod, node) => filter(pod, node),
     filterAll(_state, pod, nodes, count, rejected) {
+      if (snap.hardTaintedNodes === 0) return count;
       const flags = snap.flags;
       let k = 0;
       for (let j = 0; j < count; j++) {

@@ -24,10 +24,11 @@ interface Pending {
  *
  * @example Bind through a memory client
  * ```ts
+ * import { makePod } from "./builders.ts";
  * import { BatchBinder } from "./binder.ts";
  * import { MemoryClient } from "./client.ts";
  * const b = new BatchBinder(new MemoryClient());
- * const err = await b.bind({ pod: { metadata: { name: "p" }, spec: { containers: [] } }, nodeName: "n" });
+ * const err = await b.bind({ pod: makePod("p"), nodeName: "n" });
  * err; // null
  * ```
  */

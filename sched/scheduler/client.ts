@@ -61,9 +61,10 @@ export type MemoryClientCall =
  *
  * @example Record a binding
  * ```ts
+ * import { makePod } from "./builders.ts";
  * import { MemoryClient } from "./client.ts";
  * const c = new MemoryClient();
- * await c.bind([{ pod: { metadata: { name: "p" }, spec: { containers: [] } }, nodeName: "n1" }]);
+ * await c.bind([{ pod: makePod("p"), nodeName: "n1" }]);
  * c.calls.length; // 1
  * ```
  */

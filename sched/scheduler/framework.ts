@@ -85,7 +85,7 @@ export class Framework {
   ) {
     this.schedulerName = profile.schedulerName;
     this.snapshot = deps.snapshot;
-    this.#rng = (options.seed ?? 1) >>> 0 || 1;
+    this.#rng = (options.seed ?? 1) | 0 || 1;
     const cfg = profile.plugins ?? {};
     const field = `profile ${profile.schedulerName}: plugins`;
     // multiPoint: the defaults, then the profile's changes.
@@ -278,18 +278,22 @@ export class Framework {
   prioritize(state: CycleState, pod: PodInfo, nodes: Int32Array): Float64Array {
     const n = nodes.length;
     const total = this.#total;
-    const scratch = this.#scratch;
     for (let j = 0; j < n; j++) total[nodes[j]] = 0;
     if (n <= 1) return total; // one candidate: scores cannot change the choice
     for (const p of this.#points.preScore) {
       const s = p.preScore!(state, pod, nodes, n);
       if (s.code === "Skip") state.skipScore.add(p.name);
     }
+    const scratch = this.#scratch;
     const score = this.#points.score;
     for (let k = 0; k < score.length; k++) {
       const p = score[k];
       const w = this.#weights[k];
       if (w === 0 || state.skipScore.has(p.name)) continue;
+      if (p.addScores && !p.normalizeScore) {
+        p.addScores(state, pod, nodes, n, total, w);
+        continue;
+      }
       if (p.scoreAll) p.scoreAll(state, pod, nodes, n, scratch);
       else {
         const snap = this.snapshot;
@@ -316,6 +320,7 @@ export class Framework {
     let best = nodes[0];
     let bestScore = scores[best];
     let ties = 1;
+    let x = this.#rng;
     for (let j = 1; j < nodes.length; j++) {
       const slot = nodes[j];
       const s = scores[slot];
@@ -325,20 +330,15 @@ export class Framework {
         ties = 1;
       } else if (s === bestScore) {
         ties++;
-        if (this.#random() % ties === 0) best = slot;
+        // xorshift32, inlined: cheap and seedable, so runs are reproducible.
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        if ((x >>> 0) % ties === 0) best = slot;
       }
     }
+    this.#rng = x | 0 || 1;
     return best;
-  }
-
-  #random(): number {
-    // xorshift32: cheap and seedable, so runs are reproducible.
-    let x = this.#rng;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.#rng = x >>> 0;
-    return this.#rng;
   }
 
   /**

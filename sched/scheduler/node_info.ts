@@ -14,13 +14,11 @@ import type { Node, Taint } from "./types.ts";
  *
  * @example Add a pod
  * ```ts
+ * import { makeNode, makePod } from "./builders.ts";
  * import { NodeInfo } from "./node_info.ts";
  * import { newPodInfo } from "./pod_info.ts";
- * const ni = new NodeInfo({ metadata: { name: "n1" }, status: { allocatable: { cpu: "2" } } });
- * ni.addPod(newPodInfo({
- *   metadata: { name: "p" },
- *   spec: { containers: [{ name: "c", resources: { requests: { cpu: "1" } } }] },
- * }));
+ * const ni = new NodeInfo(makeNode("n1", { allocatable: { cpu: "2" } }));
+ * ni.addPod(newPodInfo(makePod("p", { requests: { cpu: "1" } })));
  * ni.requested.milliCpu; // 1000
  * ```
  */
@@ -67,7 +65,7 @@ export class NodeInfo {
    */
   setNode(node: Node): void {
     this.node = node;
-    this.name = node.metadata.name;
+    this.name = node.metadata.name ?? "";
     this.labels = node.metadata.labels ?? {};
     this.allocatable = resourcesFromList(
       node.status?.allocatable ?? node.status?.capacity,
@@ -76,7 +74,7 @@ export class NodeInfo {
     this.taints = node.spec?.taints ?? [];
     this.images = new Map();
     for (const img of node.status?.images ?? []) {
-      for (const n of img.names) this.images.set(normalizeImage(n), img.sizeBytes);
+      for (const n of img.names) this.images.set(normalizeImage(n), img.sizeBytes ?? 0);
     }
     this.generation++;
   }

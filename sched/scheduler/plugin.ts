@@ -103,6 +103,19 @@ export interface Plugin {
     count: number,
     out: Float64Array,
   ): void;
+  /**
+   * Fused bulk score for plugins without normalizeScore: adds
+   * `weight × score` to `total[slot]` for every slot in `nodes[0..count)`
+   * (saves the framework a pass over the nodes).
+   */
+  addScores?(
+    state: CycleState,
+    pod: PodInfo,
+    nodes: Int32Array,
+    count: number,
+    total: Float64Array,
+    weight: number,
+  ): void;
   /** Maps raw scores (`scores[slot]`) into [0, MAX_NODE_SCORE]. */
   normalizeScore?(
     state: CycleState,

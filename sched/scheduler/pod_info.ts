@@ -131,8 +131,9 @@ function compileTerm(t: PodAffinityTerm, ownNs: string, weight: number): Affinit
  *
  * @example A pod
  * ```ts
+ * import { makePod } from "./builders.ts";
  * import { newPodInfo } from "./pod_info.ts";
- * const pi = newPodInfo({ metadata: { name: "p" }, spec: { containers: [{ name: "c" }] } });
+ * const pi = newPodInfo(makePod("p"));
  * pi.key; // "default/p"
  * ```
  */
@@ -193,8 +194,9 @@ export function newPodInfo(pod: Pod, options: PodInfoOptions = {}): PodInfo {
  *
  * @example Plain pod
  * ```ts
+ * import { makePod } from "./builders.ts";
  * import { hasPodAffinityTerms, newPodInfo } from "./pod_info.ts";
- * hasPodAffinityTerms(newPodInfo({ metadata: { name: "p" }, spec: { containers: [] } })); // false
+ * hasPodAffinityTerms(newPodInfo(makePod("p"))); // false
  * ```
  */
 export function hasPodAffinityTerms(pi: PodInfo): boolean {

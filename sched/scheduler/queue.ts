@@ -79,11 +79,12 @@ interface Entry {
  *
  * @example Priority order
  * ```ts
+ * import { makePod } from "./builders.ts";
  * import { SchedulingQueue } from "./queue.ts";
  * import { newPodInfo } from "./pod_info.ts";
  * const q = new SchedulingQueue();
- * q.add(newPodInfo({ metadata: { name: "low" }, spec: { priority: 1, containers: [] } }));
- * q.add(newPodInfo({ metadata: { name: "high" }, spec: { priority: 9, containers: [] } }));
+ * q.add(newPodInfo(makePod("low", { priority: 1 })));
+ * q.add(newPodInfo(makePod("high", { priority: 9 })));
  * q.pop()?.key; // "default/high"
  * ```
  */
@@ -322,7 +323,7 @@ export class SchedulingQueue {
    * @param pi The pod.
    */
   addBackoff(pi: PodInfo): void {
-    if (!this.#inFlight.delete(pi.key)) return; // deleted while in flight
+    this.#inFlight.delete(pi.key);
     pi.queuedAt = this.#opts.now();
     const e: Entry = { pi, seq: this.#seq++, backoffUntil: 0 };
     this.#live.set(pi.key, e);

@@ -4,69 +4,28 @@
  *
  * @module
  */
+import { parseQuantity as parseApiQuantity, QuantityError } from "@tsk/api";
 import type { Container, Pod, ResourceList } from "./types.ts";
 
-/** Raised when a quantity cannot be parsed. */
-export class QuantityError extends Error {
-  /**
-   * @param message What is wrong, naming the field.
-   * @param options Standard error options (`cause`).
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "QuantityError";
-  }
-}
-
-const SUFFIX: Record<string, number> = {
-  "": 1,
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 1024,
-  Mi: 1024 ** 2,
-  Gi: 1024 ** 3,
-  Ti: 1024 ** 4,
-  Pi: 1024 ** 5,
-  Ei: 1024 ** 6,
-};
-const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$/;
+export { QuantityError };
 
 /**
- * Parses a Kubernetes quantity ("500m", "1Gi", "2", "1e3") to a number of base
- * units. TODO(unify with @tsk/api): use its quantity parser once it lands.
- *
- * @param q The quantity.
- * @param field Field path used in the error message.
- * @returns The value in base units (cores, bytes, counts).
- * @throws {QuantityError} When `q` is not a non-negative quantity.
- *
- * @example Parse memory
- * ```ts
- * import { parseQuantity } from "./resources.ts";
- * parseQuantity("1Gi"); // 1073741824
- * ```
+ * Parses one quantity of a resource list to integer units (milli-CPU for
+ * cpu, bytes for memory and other byte-sized resources, counts otherwise),
+ * naming the field when it is malformed or negative.
  */
-export function parseQuantity(q: string | number, field = "quantity"): number {
-  if (typeof q === "number") {
-    if (!Number.isFinite(q) || q < 0) {
-      throw new QuantityError(`${field}: expected a non-negative quantity, got ${q}`);
-    }
-    return q;
+function quantity(name: string, q: string | number, field: string): number {
+  let milli: bigint;
+  try {
+    milli = parseApiQuantity(q);
+  } catch (e) {
+    throw new QuantityError(`${field}.${name}: ${(e as Error).message}`, { cause: e });
   }
-  const m = QUANTITY.exec(q.trim());
-  if (!m) throw new QuantityError(`${field}: expected a quantity like 500m or 1Gi, got "${q}"`);
-  const v = m[2] ? Number(m[1] + m[2]) : Number(m[1]) * SUFFIX[m[3] ?? ""];
-  if (!Number.isFinite(v) || v < 0) {
-    throw new QuantityError(`${field}: expected a non-negative quantity, got "${q}"`);
+  if (milli < 0n) {
+    throw new QuantityError(`${field}.${name}: expected a non-negative quantity, got ${q}`);
   }
-  return v;
+  if (name === CPU) return Number(milli);
+  return Number((milli + 999n) / 1000n);
 }
 
 /** Standard resource names; everything else is a scalar (extended) resource. */
@@ -122,14 +81,17 @@ export function emptyResources(): Resources {
  * resourcesFromList({ cpu: "2", memory: "1Gi" }).milliCpu; // 2000
  * ```
  */
-export function resourcesFromList(list: ResourceList | undefined, field = "resources"): Resources {
+export function resourcesFromList(
+  list: ResourceList | Record<string, string | number> | undefined,
+  field = "resources",
+): Resources {
   const r = emptyResources();
   if (!list) return r;
   for (const [name, q] of Object.entries(list)) {
-    const v = parseQuantity(q, `${field}.${name}`);
-    if (name === CPU) r.milliCpu = Math.round(v * 1000);
-    else if (name === MEMORY) r.memory = Math.round(v);
-    else if (name === PODS) r.pods = Math.round(v);
+    const v = quantity(name, q, field);
+    if (name === CPU) r.milliCpu = v;
+    else if (name === MEMORY) r.memory = v;
+    else if (name === PODS) r.pods = v;
     else r.scalar.set(name, v);
   }
   return r;
@@ -172,11 +134,9 @@ export interface PodRequests {
  *
  * @example A pod with one container
  * ```ts
+ * import { makePod } from "./builders.ts";
  * import { podRequests } from "./resources.ts";
- * const r = podRequests({
- *   metadata: { name: "p" },
- *   spec: { containers: [{ name: "c", resources: { requests: { cpu: "250m" } } }] },
- * });
+ * const r = podRequests(makePod("p", { requests: { cpu: "250m" } }));
  * r.requests.milliCpu; // 250
  * ```
  */

@@ -137,11 +137,12 @@ function requirement(r: NodeSelectorRequirement, field: boolean): NodeMatcher {
  *
  * @example Match a zone
  * ```ts
+ * import { makeNode } from "./builders.ts";
  * import { compileNodeSelectorTerm } from "./selectors.ts";
  * const m = compileNodeSelectorTerm({
  *   matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }],
  * });
- * m({ metadata: { name: "n1", labels: { zone: "a" } } }); // true
+ * m(makeNode("n1", { labels: { zone: "a" } })); // true
  * ```
  */
 export function compileNodeSelectorTerm(term: NodeSelectorTerm): NodeMatcher {
@@ -164,12 +165,13 @@ export function compileNodeSelectorTerm(term: NodeSelectorTerm): NodeMatcher {
  *
  * @example Two zones
  * ```ts
+ * import { makeNode } from "./builders.ts";
  * import { compileNodeSelectorTerms } from "./selectors.ts";
  * const m = compileNodeSelectorTerms([
  *   { matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] },
  *   { matchExpressions: [{ key: "zone", operator: "In", values: ["b"] }] },
  * ]);
- * m({ metadata: { name: "n", labels: { zone: "b" } } }); // true
+ * m(makeNode("n", { labels: { zone: "b" } })); // true
  * ```
  */
 export function compileNodeSelectorTerms(terms: NodeSelectorTerm[]): NodeMatcher {

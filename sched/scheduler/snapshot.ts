@@ -50,11 +50,12 @@ function antiKeys(pi: PodInfo): Set<string> {
  *
  * @example Add a node and place a pod
  * ```ts
+ * import { makeNode, makePod } from "./builders.ts";
  * import { Snapshot } from "./snapshot.ts";
  * import { newPodInfo } from "./pod_info.ts";
  * const s = new Snapshot();
- * s.addNode({ metadata: { name: "n1" }, status: { allocatable: { cpu: "4", pods: 110 } } });
- * s.addPod(newPodInfo({ metadata: { name: "p" }, spec: { containers: [] } }), "n1");
+ * s.addNode(makeNode("n1", { allocatable: { cpu: "4", pods: "110" } }));
+ * s.addPod(newPodInfo(makePod("p")), "n1");
  * s.reqPods[0]; // 1
  * ```
  */
@@ -97,6 +98,10 @@ export class Snapshot {
   readonly images = new Map<string, ImageState>();
   /** Nodes with a PreferNoSchedule taint. */
   softTaintedNodes = 0;
+  /** Nodes with a NoSchedule or NoExecute taint. */
+  hardTaintedNodes = 0;
+  /** Cordoned nodes. */
+  unschedulableNodes = 0;
   /** Bumped on every node change (not on pod changes). */
   nodeGeneration = 0;
   /** Bumped on every change. */
@@ -189,9 +194,16 @@ export class Snapshot {
     this.nodeGeneration++;
     this.generation++;
     this.#topology.clear();
-    let soft = 0;
-    for (let i = 0; i < this.count; i++) if (this.flags[i] & FLAG_SOFT_TAINT) soft++;
+    let soft = 0, hard = 0, cordoned = 0;
+    for (let i = 0; i < this.count; i++) {
+      const f = this.flags[i];
+      if (f & FLAG_SOFT_TAINT) soft++;
+      if (f & FLAG_HARD_TAINT) hard++;
+      if (f & FLAG_UNSCHEDULABLE) cordoned++;
+    }
     this.softTaintedNodes = soft;
+    this.hardTaintedNodes = hard;
+    this.unschedulableNodes = cordoned;
   }
 
   /**
@@ -202,7 +214,7 @@ export class Snapshot {
    * @throws {QuantityError} When allocatable is malformed (nothing changes then).
    */
   addNode(node: Node): NodeInfo {
-    const existing = this.#byName.get(node.metadata.name);
+    const existing = this.#byName.get(node.metadata.name ?? "");
     if (existing) {
       this.updateNode(node);
       return existing;
@@ -235,7 +247,7 @@ export class Snapshot {
    * @throws {QuantityError} When allocatable is malformed (nothing changes then).
    */
   updateNode(node: Node): boolean {
-    const ni = this.#byName.get(node.metadata.name);
+    const ni = this.#byName.get(node.metadata.name ?? "");
     if (!ni) return false;
     const probe = new NodeInfo(node); // validates before mutating anything
     this.#removeImages(ni);
