@@ -239,7 +239,12 @@ export class Framework {
     this.#ensure(snap.capacity);
     const nodes = this.#nodes;
     const rejected = this.#rejected;
-    for (let i = 0; i < total; i++) nodes[i] = i;
+    const scores = this.#total;
+    // One pass sets up the node list and clears the scores prioritize adds to.
+    for (let i = 0; i < total; i++) {
+      nodes[i] = i;
+      scores[i] = 0;
+    }
     let n = total;
     for (const p of this.#points.filter) {
       if (n === 0) break;
@@ -268,7 +273,8 @@ export class Framework {
 
   /**
    * Runs preScore and score plugins over the feasible nodes and sums the
-   * weighted, normalized scores.
+   * weighted, normalized scores. Call after {@linkcode Framework.findFeasible}
+   * of the same cycle (which clears the sums).
    *
    * @param state Cycle state.
    * @param pod The pod.
@@ -277,8 +283,7 @@ export class Framework {
    */
   prioritize(state: CycleState, pod: PodInfo, nodes: Int32Array): Float64Array {
     const n = nodes.length;
-    const total = this.#total;
-    for (let j = 0; j < n; j++) total[nodes[j]] = 0;
+    const total = this.#total; // cleared by findFeasible
     if (n <= 1) return total; // one candidate: scores cannot change the choice
     for (const p of this.#points.preScore) {
       const s = p.preScore!(state, pod, nodes, n);
