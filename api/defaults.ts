@@ -7,7 +7,7 @@
  * @module
  */
 import type { ApiObject } from "./meta.ts";
-import { parseQuantity } from "./quantity.ts";
+import { isQuantity, parseQuantity } from "./quantity.ts";
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -36,7 +36,7 @@ function defaultContainer(c: unknown): void {
   if (isObj(c.resources) && isObj(c.resources.limits)) {
     const req = isObj(c.resources.requests) ? c.resources.requests : {};
     for (const [k, v] of Object.entries(c.resources.limits)) {
-      if (req[k] === undefined) req[k] = v;
+      if (req[k] === undefined && isQuantity(v)) req[k] = v;
     }
     c.resources.requests = req;
   }

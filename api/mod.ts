@@ -27,3 +27,6 @@ export * from "./validation.ts";
 export * from "./defaults.ts";
 export * from "./admission.ts";
 export * from "./store.ts";
+export * from "./client_config.ts";
+export * from "./client.ts";
+export * from "./informer.ts";

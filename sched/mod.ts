@@ -14,6 +14,19 @@
 export * from "./store/kv.ts";
 export * from "./store/object_store.ts";
 export * from "./store/sqlite.ts";
+export * from "./store/etcd.ts";
+export * from "./store/etcd_server.ts";
+export * from "./apiserver/app.ts";
+export * from "./apiserver/authn.ts";
+export * from "./apiserver/authz.ts";
+export * from "./apiserver/audit.ts";
+export * from "./apiserver/rate_limit.ts";
+export * from "./apiserver/metrics.ts";
+export * from "./apiserver/log.ts";
+export * from "./apiserver/paths.ts";
+export * from "./apiserver/merge_patch.ts";
+export * from "./apiserver/server.ts";
+export * from "./apiserver/control_plane.ts";
 export {
   jsonLineLogger,
   type LogRecord,

@@ -18,4 +18,9 @@ export const DEBIAN_DEPS: readonly DebianDep[] = [
   { name: "busybox-static", why: "root filesystems for test containers" },
   { name: "runc", why: "reference OCI runtime the runtime tests compare against" },
   { name: "crun", why: "peer in the runtime benchmark" },
+  {
+    name: "etcd-server",
+    why: "the etcd store backend's conformance tests and the apiserver benchmark",
+  },
+  { name: "etcd-client", why: "etcdctl, to inspect the etcd store by hand" },
 ];

@@ -10,7 +10,7 @@
  */
 
 /** Histogram buckets in seconds: 1 ms to about 16 s, doubling. */
-export const LATENCY_BUCKETS: readonly number[] = Array.from(
+export const SCHEDULING_LATENCY_BUCKETS: readonly number[] = Array.from(
   { length: 15 },
   (_, i) => 0.001 * 2 ** i,
 );
@@ -29,7 +29,7 @@ export class Histogram {
   /**
    * @param buckets Upper bounds, ascending.
    */
-  constructor(buckets: readonly number[] = LATENCY_BUCKETS) {
+  constructor(buckets: readonly number[] = SCHEDULING_LATENCY_BUCKETS) {
     this.buckets = buckets;
     this.counts = new Float64Array(buckets.length + 1);
   }

@@ -8,6 +8,7 @@
  */
 import { ALL_EVENTS, type ClusterEvent } from "./plugin.ts";
 import type { PodInfo } from "./pod_info.ts";
+import type { Pod } from "./types.ts";
 
 /** Options for {@linkcode SchedulingQueue}. */
 export interface SchedulingQueueOptions {
@@ -65,6 +66,11 @@ class Heap<T> {
     }
     return top;
   }
+}
+
+function schedulingChanged(a: Pod, b: Pod): boolean {
+  return JSON.stringify(a.spec) !== JSON.stringify(b.spec) ||
+    JSON.stringify(a.metadata.labels ?? {}) !== JSON.stringify(b.metadata.labels ?? {});
 }
 
 interface Entry {
@@ -157,9 +163,16 @@ export class SchedulingQueue {
   add(pi: PodInfo): void {
     const old = this.#live.get(pi.key);
     if (old) {
-      // An update: keep its place in line, take the new object.
-      old.pi.pod = pi.pod;
-      if (this.#isUnsched(old)) this.#moveToActive(old, pi);
+      // An update: keep the place in line and the history, take the new object. Only a
+      // change scheduling can see (spec, labels) retries an unschedulable pod at once;
+      // status writes (our own PodScheduled condition) do not.
+      const changed = schedulingChanged(old.pi.pod, pi.pod);
+      pi.attempts = old.pi.attempts;
+      pi.initialQueuedAt = old.pi.initialQueuedAt;
+      pi.queuedAt = old.pi.queuedAt;
+      pi.unschedulablePlugins = old.pi.unschedulablePlugins;
+      old.pi = pi;
+      if (changed && this.#isUnsched(old)) this.#moveToActive(old, pi);
       return;
     }
     const e: Entry = { pi, seq: this.#seq++, backoffUntil: 0 };

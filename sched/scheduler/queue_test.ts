@@ -91,3 +91,15 @@ Deno.test("an update to an unschedulable pod makes it active at once", () => {
   q.add(newPodInfo(makePod("p", { labels: { changed: "yes" } })));
   assert.equal(q.pop()?.pod.metadata.labels?.changed, "yes");
 });
+
+Deno.test("a status-only update does not retry an unschedulable pod", () => {
+  const q = new SchedulingQueue();
+  q.add(pod("p"));
+  const p = q.pop()!;
+  q.addUnschedulable(p);
+  const withStatus = structuredClone(p.pod);
+  withStatus.status = { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False" }] };
+  q.add(newPodInfo(withStatus));
+  assert.equal(q.pop(), undefined);
+  assert.deepEqual(q.depth(), { active: 0, backoff: 0, unschedulable: 1 });
+});

@@ -1,0 +1,170 @@
+/**
+ * Serves the API app over HTTPS with `node:https`, which (unlike
+ * `Deno.listenTls`) can ask for client certificates: the verified
+ * certificate's subject reaches the app as the caller's identity.
+ *
+ * @module
+ */
+import https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
+import { once } from "node:events";
+import { Buffer } from "node:buffer";
+import type { ConnectionInfo } from "./app.ts";
+
+/** Options of {@linkcode serveHttps}. */
+export interface ServeHttpsOptions {
+  /** The port; 0 picks a free one. @default 0 */
+  port?: number;
+  /** The address to listen on. @default "127.0.0.1" */
+  hostname?: string;
+  /** The serving certificate (PEM). */
+  certPem: string;
+  /** The serving key (PEM). */
+  keyPem: string;
+  /** The CA client certificates must chain to (PEM). */
+  caPem: string;
+  /**
+   * `require` refuses, during the TLS handshake, any client without a
+   * certificate from the CA; `optional` lets them in to try a bearer token.
+   * @default "optional"
+   */
+  clientAuth?: "optional" | "require";
+}
+
+/** A running HTTPS server. */
+export interface HttpsServer {
+  /** The port it listens on. */
+  port: number;
+  /** `https://host:port`. */
+  url: string;
+  /** Stops accepting, ends open streams and waits for the listener to close. */
+  close(): Promise<void>;
+}
+
+type FetchHandler = (req: Request, env: ConnectionInfo) => Response | Promise<Response>;
+
+function identity(socket: TLSSocket): ConnectionInfo["certificate"] {
+  if (!socket.authorized) return undefined;
+  const peer = socket.getPeerCertificate();
+  const subject = peer?.subject as unknown as Record<string, string | string[]> | undefined;
+  if (!subject?.CN) return undefined;
+  const cn = Array.isArray(subject.CN) ? subject.CN[0] : subject.CN;
+  const o = subject.O === undefined ? [] : Array.isArray(subject.O) ? subject.O : [subject.O];
+  return { commonName: cn, organizations: o };
+}
+
+/**
+ * Serves a fetch handler over HTTPS with optional or required client
+ * certificates.
+ *
+ * @param handler The app's `fetch`.
+ * @param options Port, certificates, client authentication.
+ * @returns The running server.
+ *
+ * @example Serve an app
+ * ```ts ignore
+ * import { createApiApp, serveHttps } from "@tsk/sched";
+ * const server = await serveHttps(app.fetch, { certPem, keyPem, caPem });
+ * console.log(server.url);
+ * await server.close();
+ * ```
+ */
+export async function serveHttps(
+  handler: FetchHandler,
+  options: ServeHttpsOptions,
+): Promise<HttpsServer> {
+  const open = new Set<ServerResponse>();
+  const aborts = new Set<AbortController>();
+  const server = https.createServer({
+    key: options.keyPem,
+    cert: options.certPem,
+    ca: [options.caPem],
+    requestCert: true,
+    rejectUnauthorized: options.clientAuth === "require",
+  }, (req: IncomingMessage, res: ServerResponse) => {
+    serve(req, res).catch((err) => {
+      try {
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end(`internal error: ${String(err)}`);
+      } catch { /* the connection is gone */ }
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const ac = new AbortController();
+    aborts.add(ac);
+    open.add(res);
+    res.on("close", () => {
+      ac.abort();
+      aborts.delete(ac);
+      open.delete(res);
+    });
+    const chunks: Buffer[] = [];
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+    }
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined) continue;
+      if (Array.isArray(v)) { for (const x of v) headers.append(k, x); }
+      else headers.set(k, v);
+    }
+    const url = `https://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
+    const request = new Request(url, {
+      method: req.method,
+      headers,
+      body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
+      signal: ac.signal,
+    });
+    const socket = req.socket as TLSSocket;
+    const response = await handler(request, {
+      certificate: identity(socket),
+      remoteAddr: socket.remoteAddress,
+    });
+    const outHeaders: Record<string, string> = {};
+    response.headers.forEach((v, k) => outHeaders[k] = v);
+    const streaming = /[?&]watch=(true|1)(&|$)/.test(req.url ?? "");
+    if (!response.body || !streaming) {
+      const buf = response.body ? Buffer.from(await response.arrayBuffer()) : Buffer.alloc(0);
+      outHeaders["content-length"] = String(buf.length);
+      res.writeHead(response.status, outHeaders);
+      res.end(buf);
+      return;
+    }
+    res.writeHead(response.status, outHeaders);
+    res.flushHeaders();
+    const reader = response.body.getReader();
+    ac.signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (!res.write(value)) await once(res, "drain");
+      }
+    } catch { /* the client went away */ }
+    res.end();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.hostname ?? "127.0.0.1", () => resolve());
+  });
+  const addr = server.address() as { port: number };
+  const host = options.hostname ?? "127.0.0.1";
+  return {
+    port: addr.port,
+    url: `https://${host.includes(":") ? `[${host}]` : host}:${addr.port}`,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // End open watches cleanly first, so clients see the stream end rather than break.
+      for (const ac of aborts) ac.abort();
+      const deadline = Date.now() + 1000;
+      while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      for (const res of open) res.destroy();
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await closed;
+    },
+  };
+}
