@@ -173,8 +173,12 @@ async function run(w: Workload): Promise<Result> {
   }
 }
 
-const plain = (name: string, cpu: string, memMi: number, extra: Parameters<typeof makePod>[1] = {}) =>
-  makePod(name, { requests: { cpu, memory: `${memMi}Mi` }, ...extra });
+const plain = (
+  name: string,
+  cpu: string,
+  memMi: number,
+  extra: Parameters<typeof makePod>[1] = {},
+) => makePod(name, { requests: { cpu, memory: `${memMi}Mi` }, ...extra });
 
 const basicPods = Math.round(10000 * SCALE);
 const workloads: Workload[] = [
@@ -184,48 +188,61 @@ const workloads: Workload[] = [
   },
   {
     name: "SchedulingPodAntiAffinity",
-    pods: Array.from({ length: Math.round(2000 * SCALE) }, (_, i) =>
-      plain(`anti-${i}`, "100m", 256, {
-        labels: { color: "green" },
-        spec: {
-          affinity: {
-            podAntiAffinity: {
-              requiredDuringSchedulingIgnoredDuringExecution: [{
-                labelSelector: { matchLabels: { color: "green" } },
-                topologyKey: "kubernetes.io/hostname",
-              }],
+    pods: Array.from(
+      { length: Math.round(2000 * SCALE) },
+      (_, i) =>
+        plain(`anti-${i}`, "100m", 256, {
+          labels: { color: "green" },
+          spec: {
+            affinity: {
+              podAntiAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [{
+                  labelSelector: { matchLabels: { color: "green" } },
+                  topologyKey: "kubernetes.io/hostname",
+                }],
+              },
             },
           },
-        },
-      })),
+        }),
+    ),
   },
   {
     name: "SchedulingTopologySpreading",
-    pods: Array.from({ length: Math.round(3000 * SCALE) }, (_, i) =>
-      plain(`spread-${i}`, "100m", 256, {
-        labels: { app: `spread-${i % 5}` },
-        spec: {
-          topologySpreadConstraints: [{
-            maxSkew: 1,
-            topologyKey: "topology.kubernetes.io/zone",
-            whenUnsatisfiable: "DoNotSchedule",
-            labelSelector: { matchLabels: { app: `spread-${i % 5}` } },
-          }],
-        },
-      })),
+    pods: Array.from(
+      { length: Math.round(3000 * SCALE) },
+      (_, i) =>
+        plain(`spread-${i}`, "100m", 256, {
+          labels: { app: `spread-${i % 5}` },
+          spec: {
+            topologySpreadConstraints: [{
+              maxSkew: 1,
+              topologyKey: "topology.kubernetes.io/zone",
+              whenUnsatisfiable: "DoNotSchedule",
+              labelSelector: { matchLabels: { app: `spread-${i % 5}` } },
+            }],
+          },
+        }),
+    ),
   },
   {
     name: "MixedChurn",
-    initial: Array.from({ length: 2000 }, (_, i) =>
-      plain(`old-${i}`, "200m", 512, { spec: { nodeName: `node-${i % NODES}` } })),
-    pods: Array.from({ length: Math.round(5000 * SCALE) }, (_, i) =>
-      plain(`churn-${i}`, `${100 + (i % 5) * 100}m`, 256 + (i % 4) * 256)),
+    initial: Array.from(
+      { length: 2000 },
+      (_, i) => plain(`old-${i}`, "200m", 512, { spec: { nodeName: `node-${i % NODES}` } }),
+    ),
+    pods: Array.from(
+      { length: Math.round(5000 * SCALE) },
+      (_, i) => plain(`churn-${i}`, `${100 + (i % 5) * 100}m`, 256 + (i % 4) * 256),
+    ),
     during: async (store) => {
       // Delete the old pods while the new ones are being scheduled.
       for (let i = 0; i < 2000; i += 200) {
         await Promise.all(
-          Array.from({ length: 200 }, (_, j) =>
-            store.delete("pods", `old-${i + j}`, { namespace: "default", gracePeriodSeconds: 0 })),
+          Array.from(
+            { length: 200 },
+            (_, j) =>
+              store.delete("pods", `old-${i + j}`, { namespace: "default", gracePeriodSeconds: 0 }),
+          ),
         );
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -245,8 +262,10 @@ const workloads: Workload[] = [
         }],
       }],
     },
-    pods: Array.from({ length: Math.round(5000 * SCALE) }, (_, i) =>
-      plain(`pack-${i}`, `${250 * (1 + (i % 8))}m`, 512 * (1 + (i % 6)))),
+    pods: Array.from(
+      { length: Math.round(5000 * SCALE) },
+      (_, i) => plain(`pack-${i}`, `${250 * (1 + (i % 8))}m`, 512 * (1 + (i % 6))),
+    ),
   },
 ];
 
@@ -260,9 +279,11 @@ for (const w of workloads) {
 }
 
 const rows = results.map((r) =>
-  `| ${r.name} | ${r.pods} | ${r.podsPerSecond.toFixed(0)} | ${r.podsPerCpuSecond.toFixed(0)} | ${r.p50us.toFixed(0)} | ${
-    r.p99us.toFixed(0)
-  } | ${r.e2eP50ms.toFixed(0)} / ${r.e2eP99ms.toFixed(0)} | ${r.nodesUsed} / ${r.lowerBound} |`
+  `| ${r.name} | ${r.pods} | ${r.podsPerSecond.toFixed(0)} | ${r.podsPerCpuSecond.toFixed(0)} | ${
+    r.p50us.toFixed(0)
+  } | ${r.p99us.toFixed(0)} | ${r.e2eP50ms.toFixed(0)} / ${
+    r.e2eP99ms.toFixed(0)
+  } | ${r.nodesUsed} / ${r.lowerBound} |`
 );
 console.log(
   [

@@ -85,15 +85,13 @@ export function factory(_args: Record<string, unknown>, handle: Handle): Plugin 
   ): void => {
     const pc = pod.req.nonZeroMilliCpu;
     const pm = pod.req.nonZeroMemory;
-    const nzCpu = snap.nzCpu, allocCpu = snap.allocCpu;
-    const nzMem = snap.nzMem, allocMem = snap.allocMem;
+    const nzCpu = snap.nzCpu, invCpu = snap.invCpu;
+    const nzMem = snap.nzMem, invMem = snap.invMem;
     const w = weight * MAX_NODE_SCORE;
     for (let j = 0; j < count; j++) {
       const slot = nodes[j];
-      const capC = allocCpu[slot];
-      const capM = allocMem[slot];
-      let c = capC > 0 ? (nzCpu[slot] + pc) / capC : 0;
-      let m = capM > 0 ? (nzMem[slot] + pm) / capM : 0;
+      let c = (nzCpu[slot] + pc) * invCpu[slot];
+      let m = (nzMem[slot] + pm) * invMem[slot];
       if (c > 1) c = 1;
       if (m > 1) m = 1;
       const d = c > m ? c - m : m - c;

@@ -252,23 +252,23 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
   ): void => {
     const pc = pod.req.nonZeroMilliCpu;
     const pm = pod.req.nonZeroMemory;
-    const nzCpu = snap.nzCpu, allocCpu = snap.allocCpu;
-    const nzMem = snap.nzMem, allocMem = snap.allocMem;
-    const fc = wsum === 0 ? 0 : weight * wCpu / wsum;
-    const fm = wsum === 0 ? 0 : weight * wMem / wsum;
+    const nzCpu = snap.nzCpu, invCpu = snap.invCpu;
+    const nzMem = snap.nzMem, invMem = snap.invMem;
+    // Scores are fractions of 100 weighted by the resource's share.
+    const fc = wsum === 0 ? 0 : weight * MAX_NODE_SCORE * wCpu / wsum;
+    const fm = wsum === 0 ? 0 : weight * MAX_NODE_SCORE * wMem / wsum;
     for (let j = 0; j < count; j++) {
       const slot = nodes[j];
-      const capC = allocCpu[slot];
-      const capM = allocMem[slot];
-      const rc = nzCpu[slot] + pc;
-      const rm = nzMem[slot] + pm;
+      // Utilization after placing the pod; 0 capacity gives 0 (scores 0 either way).
+      const uc = (nzCpu[slot] + pc) * invCpu[slot];
+      const um = (nzMem[slot] + pm) * invMem[slot];
       let sc: number, sm: number;
       if (least) {
-        sc = capC <= 0 || rc > capC ? 0 : (capC - rc) * MAX_NODE_SCORE / capC;
-        sm = capM <= 0 || rm > capM ? 0 : (capM - rm) * MAX_NODE_SCORE / capM;
+        sc = uc > 1 || invCpu[slot] === 0 ? 0 : 1 - uc;
+        sm = um > 1 || invMem[slot] === 0 ? 0 : 1 - um;
       } else {
-        sc = capC <= 0 ? 0 : (rc < capC ? rc : capC) * MAX_NODE_SCORE / capC;
-        sm = capM <= 0 ? 0 : (rm < capM ? rm : capM) * MAX_NODE_SCORE / capM;
+        sc = uc > 1 ? 1 : uc;
+        sm = um > 1 ? 1 : um;
       }
       const v = fc * sc + fm * sm;
       if (add) out[slot] += v;
@@ -294,15 +294,13 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
       }
       const cpu = r.milliCpu;
       const mem = r.memory;
-      const allocCpu = snap.allocCpu, reqCpu = snap.reqCpu;
-      const allocMem = snap.allocMem, reqMem = snap.reqMem;
-      const allocPods = snap.allocPods, reqPods = snap.reqPods;
+      const freeCpu = snap.freeCpu, freeMem = snap.freeMem, freePods = snap.freePods;
       let k = 0;
       for (let j = 0; j < count; j++) {
         const slot = nodes[j];
-        const badPods = reqPods[slot] + 1 > allocPods[slot];
-        const badCpu = cpu > 0 && reqCpu[slot] + cpu > allocCpu[slot];
-        const badMem = mem > 0 && reqMem[slot] + mem > allocMem[slot];
+        const badPods = freePods[slot] < 1;
+        const badCpu = cpu > 0 && cpu > freeCpu[slot];
+        const badMem = mem > 0 && mem > freeMem[slot];
         if (!(badPods || badCpu || badMem)) {
           nodes[k++] = slot;
           continue;

@@ -80,6 +80,16 @@ export class Snapshot {
   nzCpu: Float64Array = new Float64Array(INITIAL_CAPACITY);
   /** Non-zero requested memory by slot (scoring). */
   nzMem: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** Allocatable minus requested milli-CPU by slot (the filter's one read). */
+  freeCpu: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** Allocatable minus requested memory by slot. */
+  freeMem: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** Pod slots left by slot. */
+  freePods: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** 1 / allocatable milli-CPU by slot (0 when none): scores multiply instead of divide. */
+  invCpu: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /** 1 / allocatable memory by slot (0 when none). */
+  invMem: Float64Array = new Float64Array(INITIAL_CAPACITY);
   /** FLAG_* bits by slot. */
   flags: Uint8Array = new Uint8Array(INITIAL_CAPACITY);
   /** Placed pods (bound or assumed) by key. */
@@ -138,6 +148,11 @@ export class Snapshot {
     this.reqPods = g(this.reqPods);
     this.nzCpu = g(this.nzCpu);
     this.nzMem = g(this.nzMem);
+    this.freeCpu = g(this.freeCpu);
+    this.freeMem = g(this.freeMem);
+    this.freePods = g(this.freePods);
+    this.invCpu = g(this.invCpu);
+    this.invMem = g(this.invMem);
     this.flags = g(this.flags);
   }
 
@@ -151,6 +166,8 @@ export class Snapshot {
     this.allocCpu[i] = ni.allocatable.milliCpu;
     this.allocMem[i] = ni.allocatable.memory;
     this.allocPods[i] = ni.allocatable.pods;
+    this.invCpu[i] = ni.allocatable.milliCpu > 0 ? 1 / ni.allocatable.milliCpu : 0;
+    this.invMem[i] = ni.allocatable.memory > 0 ? 1 / ni.allocatable.memory : 0;
     let f = ni.node.spec?.unschedulable ? FLAG_UNSCHEDULABLE : 0;
     for (const t of ni.taints) {
       if (t.effect === "PreferNoSchedule") f |= FLAG_SOFT_TAINT;
@@ -168,6 +185,9 @@ export class Snapshot {
     this.reqPods[i] = ni.requested.pods;
     this.nzCpu[i] = ni.nonZeroMilliCpu;
     this.nzMem[i] = ni.nonZeroMemory;
+    this.freeCpu[i] = ni.allocatable.milliCpu - ni.requested.milliCpu;
+    this.freeMem[i] = ni.allocatable.memory - ni.requested.memory;
+    this.freePods[i] = ni.allocatable.pods - ni.requested.pods;
     if (ni.usedPorts.size > 0) this.flags[i] |= FLAG_HOST_PORTS;
     else this.flags[i] &= ~FLAG_HOST_PORTS;
   }
