@@ -65,5 +65,4 @@ export * from "./scheduler/snapshot.ts";
 export * from "./scheduler/queue.ts";
 export * from "./scheduler/metrics.ts";
 export * from "./scheduler/builders.ts";
-export { type InformerHandlers, type InformerOptions, runInformer } from "./scheduler/informer.ts";
 export { inTreeRegistry } from "./plugins/registry.ts";

@@ -5,9 +5,8 @@
  *
  * @module
  */
-import type { Store } from "@tsk/api";
+import { Informer, type Store } from "@tsk/api";
 import { inTreeRegistry } from "../plugins/registry.ts";
-import { runInformer } from "./informer.ts";
 import type { SchedulerConfig } from "./profile.ts";
 import type { Registry } from "./registry.ts";
 import { type LogRecord, Scheduler } from "./scheduler.ts";
@@ -71,33 +70,31 @@ export function startScheduler(
     seed: options.seed,
     recordScheduledEvents: options.recordScheduledEvents,
   });
-  const ac = new AbortController();
   const onError = (e: unknown) =>
     (log ?? (() => {}))({ level: "warn", msg: "watch failed, relisting", error: String(e) });
-  const nodesSynced = Promise.withResolvers<void>();
-  const podsSynced = Promise.withResolvers<void>();
-  const nodes = runInformer<Node>(store, "nodes", {
+  const nodes = new Informer<Node>(store, "nodes", { onError }).on({
     add: (n) => scheduler.onNodeAdd(n),
-    update: (n) => scheduler.onNodeUpdate(n),
+    update: (_old, n) => scheduler.onNodeUpdate(n),
     delete: (n) => scheduler.onNodeDelete(n),
-  }, { signal: ac.signal, onSynced: nodesSynced.resolve, onError });
-  const pods = runInformer<Pod>(store, "pods", {
+  });
+  const pods = new Informer<Pod>(store, "pods", { onError }).on({
     add: (p) => scheduler.onPodAdd(p),
-    update: (p) => scheduler.onPodUpdate(p),
+    update: (_old, p) => scheduler.onPodUpdate(p),
     delete: (p) => scheduler.onPodDelete(p),
-  }, { signal: ac.signal, onSynced: podsSynced.resolve, onError });
-  const synced = Promise.all([nodesSynced.promise, podsSynced.promise]).then(() => {});
+  });
+  const synced = Promise.all([nodes.start(), pods.start()]).then(() => {});
   // Start deciding only once the cluster is known (as kube-scheduler waits for cache sync).
-  const loop = synced.then(() => scheduler.run(ac.signal));
+  let stopping = false;
+  const loop = synced.then(() => stopping ? undefined : scheduler.run());
   return {
     scheduler,
     synced,
     async stop() {
-      ac.abort();
+      stopping = true;
+      nodes.stop();
+      pods.stop();
       scheduler.stop();
-      nodesSynced.resolve();
-      podsSynced.resolve();
-      await Promise.all([nodes, pods, loop]);
+      await Promise.all([nodes.stopped(), pods.stopped(), loop]);
     },
   };
 }
