@@ -38,6 +38,7 @@ import { MetricsRegistry } from "./metrics.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { parseResourcePath, type ResourcePath } from "./paths.ts";
 import { mergePatch } from "./merge_patch.ts";
+import type { ObjectStore } from "../store/object_store.ts";
 
 /** What the transport tells the app about a connection (Hono `env`). */
 export interface ConnectionInfo {
@@ -739,9 +740,8 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
 
   function watch(c: Context<Env>, path: ResourcePath): Response {
     const stop = new AbortController();
-    const clientGone = c.req.raw.signal;
     const timeout = intQuery(c, "timeoutSeconds");
-    const events = store.watch(path.info.plural, {
+    const options = {
       namespace: path.namespace,
       labelSelector: c.req.query("labelSelector"),
       fieldSelector: c.req.query("fieldSelector"),
@@ -749,10 +749,10 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
       allowBookmarks: ["true", "1"].includes(c.req.query("allowWatchBookmarks") ?? ""),
       signal: AbortSignal.any([
         stop.signal,
-        clientGone,
+        c.req.raw.signal,
         ...(timeout ? [AbortSignal.timeout(timeout * 1000)] : []),
       ]),
-    });
+    };
     inflightWatches++;
     let done = false;
     const finish = () => {
@@ -761,27 +761,45 @@ export function createApiApp(options: ApiAppOptions): Hono<Env> {
         inflightWatches--;
       }
     };
+    const errorLine = (err: unknown) => {
+      const status = err instanceof ApiError
+        ? err.toStatus()
+        : new ApiError(`watch: ${err instanceof Error ? err.message : String(err)}`).toStatus();
+      return enc.encode(JSON.stringify({ type: "ERROR", object: status }) + "\n");
+    };
+    const subscribable = store as Store & Partial<Pick<ObjectStore, "subscribe">>;
     const stream = new ReadableStream<Uint8Array>({
       async start(controller) {
-        try {
-          for await (const ev of events) controller.enqueue(encodeEvent(ev));
-        } catch (err) {
-          if (!stop.signal.aborted) {
-            const status = err instanceof ApiError
-              ? err.toStatus()
-              : new ApiError(`watch: ${err instanceof Error ? err.message : String(err)}`)
-                .toStatus();
-            try {
-              controller.enqueue(
-                enc.encode(JSON.stringify({ type: "ERROR", object: status }) + "\n"),
-              );
-            } catch { /* the client is gone */ }
-          }
-        } finally {
+        const close = () => {
           finish();
           try {
             controller.close();
           } catch { /* already closed */ }
+        };
+        if (typeof subscribable.subscribe === "function") {
+          // Events go straight into the stream, with no iterator per event.
+          await subscribable.subscribe(path.info.plural, options, {
+            push: (ev) => controller.enqueue(encodeEvent(ev)),
+            fail: (err) => {
+              if (!stop.signal.aborted) controller.enqueue(errorLine(err));
+            },
+            end: close,
+            backlog: () => -(controller.desiredSize ?? 0),
+          });
+          return;
+        }
+        try {
+          for await (const ev of store.watch(path.info.plural, options)) {
+            controller.enqueue(encodeEvent(ev));
+          }
+        } catch (err) {
+          if (!stop.signal.aborted) {
+            try {
+              controller.enqueue(errorLine(err));
+            } catch { /* the client is gone */ }
+          }
+        } finally {
+          close();
         }
       },
       cancel() {

@@ -69,6 +69,18 @@ export interface ObjectStoreOptions {
   maxWatcherBacklog?: number;
 }
 
+/** Where {@linkcode ObjectStore.subscribe} delivers a watch. */
+export interface WatchSink {
+  /** Receives the next event. */
+  push(event: WatchEvent): void;
+  /** Receives the error that ends the watch (then `end` follows). */
+  fail(error: Error): void;
+  /** Called once when the watch ends, for whatever reason. */
+  end(): void;
+  /** How many events wait undelivered; past the limit the watch fails as Expired. */
+  backlog(): number;
+}
+
 /** The error of an `ObjectStore` whose backend failed (503). */
 export class StoreUnavailableError extends ApiError {
   /** Creates the error. @param message What failed. @param options The cause. */
@@ -757,18 +769,71 @@ export class ObjectStore implements Store {
     from: number | undefined,
     options: WatchOptions,
   ): AsyncGenerator<WatchEvent> {
+    let cancel = () => {};
+    const queue = new AsyncQueue<WatchEvent>(() => cancel());
+    try {
+      cancel = await this.#subscribe(info, filter, from, options, {
+        push: (ev) => queue.push(ev),
+        fail: (err) => queue.fail(err),
+        end: () => queue.close(),
+        backlog: () => queue.size,
+      });
+      yield* queue;
+    } finally {
+      cancel();
+    }
+  }
+
+  /**
+   * Delivers changes to a resource to a sink, without an async iterator per
+   * event: the API server writes them straight to the watcher's stream.
+   * Same semantics as {@linkcode ObjectStore.watch}.
+   * @param resource The plural name.
+   * @param options Namespace, selectors, start version, bookmarks, signal.
+   * @param sink Receives events, the error that ends the watch, or its end.
+   * @returns A function that ends the watch.
+   */
+  subscribe(resource: string, options: WatchOptions, sink: WatchSink): Promise<() => void> {
+    const info = resourceInfo(resource);
+    const filter = this.#filter(info, options);
+    const from = parseRv(options.resourceVersion, "resourceVersion");
+    return this.#subscribe(info, filter, from, options, sink);
+  }
+
+  async #subscribe(
+    info: ResourceInfo,
+    filter: Filter,
+    from: number | undefined,
+    options: WatchOptions,
+    sink: WatchSink,
+  ): Promise<() => void> {
     const stop = new AbortController();
-    const onAbort = () => stop.abort();
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let unsubscribe = () => {};
+    let ended = false;
+    const cancel = () => {
+      if (ended) return;
+      ended = true;
+      if (timer !== undefined) clearInterval(timer);
+      unsubscribe();
+      stop.abort();
+      options.signal?.removeEventListener("abort", onAbort);
+      this.#closed.signal.removeEventListener("abort", onAbort);
+      sink.end();
+    };
+    const onAbort = () => cancel();
     options.signal?.addEventListener("abort", onAbort, { once: true });
     this.#closed.signal.addEventListener("abort", onAbort, { once: true });
-    const queue = new AsyncQueue<WatchEvent | Error>(() => stop.abort());
-    stop.signal.addEventListener("abort", () => queue.close(), { once: true });
-    let lastRev = 0;
-    let timer: ReturnType<typeof setInterval> | undefined;
-    let direct = false;
-    let unsubscribe = () => {};
+    if (options.signal?.aborted || this.#closed.signal.aborted) {
+      cancel();
+      return cancel;
+    }
+    const fail = (err: Error) => {
+      if (ended) return;
+      sink.fail(err);
+      cancel();
+    };
     try {
-      if (stop.signal.aborted) return;
       const initial: WatchEvent[] = [];
       if (from === undefined || from === 0) {
         const list = await this.list(info.plural, {
@@ -776,30 +841,30 @@ export class ObjectStore implements Store {
           labelSelector: options.labelSelector,
           fieldSelector: options.fieldSelector,
         });
-        for (const item of list.items) {
-          initial.push({ type: "ADDED", object: item });
-        }
+        for (const item of list.items) initial.push({ type: "ADDED", object: item });
         from = Number(list.metadata.resourceVersion);
       }
-      lastRev = from;
+      let lastRev = from;
       const deliver = (d: Decoded | Error) => {
-        if (d instanceof Error) return queue.fail(d);
+        if (ended) return;
+        if (d instanceof Error) return fail(d);
         if (d.revision <= lastRev) return;
         lastRev = d.revision;
         const ev = this.#toEvent(filter, d);
         if (!ev) return;
-        if (queue.size >= this.#backlog) {
-          return queue.fail(
+        if (sink.backlog() >= this.#backlog) {
+          return fail(
             new ExpiredError(
               "watch: the client fell too far behind; list again and watch from the list's resourceVersion",
             ),
           );
         }
-        queue.push(ev);
+        sink.push(ev);
       };
-      for (const ev of initial) queue.push(ev);
-      const prefix = `${ROOT}${info.plural}/`;
-      const feed = await this.#feed(prefix);
+      const feed = await this.#feed(`${ROOT}${info.plural}/`);
+      if (ended) return cancel;
+      for (const ev of initial) sink.push(ev);
+      let direct = false;
       if (from >= feed.startRev) {
         for (const d of feed.history) if (d.revision > from) deliver(d);
         feed.subscribers.add(deliver);
@@ -807,11 +872,10 @@ export class ObjectStore implements Store {
       } else {
         // Older than the shared history: a watch of its own from the backend.
         direct = true;
+        const start = from;
         (async () => {
           try {
-            for await (
-              const ev of this.kv.watch(filter.prefix, from!, stop.signal)
-            ) {
+            for await (const ev of this.kv.watch(filter.prefix, start, stop.signal)) {
               deliver(this.#decodeEvent(ev));
             }
           } catch (err) {
@@ -821,8 +885,9 @@ export class ObjectStore implements Store {
       }
       if (options.allowBookmarks) {
         timer = setInterval(() => {
+          if (ended) return;
           const rv = direct ? lastRev : Math.max(lastRev, feed.lastRev);
-          queue.push({
+          sink.push({
             type: "BOOKMARK",
             object: {
               apiVersion: info.apiVersion,
@@ -832,17 +897,10 @@ export class ObjectStore implements Store {
           });
         }, options.bookmarkIntervalMs ?? 10000);
       }
-      for await (const item of queue) {
-        if (item instanceof Error) throw item;
-        yield item;
-      }
-    } finally {
-      if (timer !== undefined) clearInterval(timer);
-      unsubscribe();
-      stop.abort();
-      options.signal?.removeEventListener("abort", onAbort);
-      this.#closed.signal.removeEventListener("abort", onAbort);
+    } catch (err) {
+      fail(err instanceof Error ? err : new Error(String(err)));
     }
+    return cancel;
   }
 
   #decodeEvent(ev: KvEvent): Decoded {
