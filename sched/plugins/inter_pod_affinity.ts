@@ -97,27 +97,42 @@ function countTerm(snap: Snapshot, term: AffinityTerm): TermCounts {
 function computePreFilter(snap: Snapshot, pod: PodInfo): PreFilterState | undefined {
   const existingByKey = new Map<string, { topo: TopologyIndex; forbidden: Uint8Array }>();
   if (snap.podsWithRequiredAntiAffinity.size > 0) {
-    const seen = new Set<PodInfo>();
-    const visit = (bucket: Set<PodInfo> | undefined) => {
-      if (!bucket) return;
-      for (const e of bucket) {
-        if (e.nodeIndex < 0 || seen.has(e)) continue;
-        seen.add(e);
-        for (const t of e.requiredAntiAffinity) {
-          if (!termMatches(t, pod)) continue;
-          let x = existingByKey.get(t.topologyKey);
-          if (!x) {
-            const topo = snap.topology(t.topologyKey);
-            x = { topo, forbidden: new Uint8Array(topo.values.length) };
-            existingByKey.set(t.topologyKey, x);
-          }
-          const d = x.topo.domainOf[e.nodeIndex];
-          if (d >= 0) x.forbidden[d] = 1;
+    // Replicas share term objects: evaluate each distinct term against the pod once.
+    const verdict = new Map<AffinityTerm, boolean>();
+    const mark = (e: PodInfo) => {
+      for (const t of e.requiredAntiAffinity) {
+        let hit = verdict.get(t);
+        if (hit === undefined) verdict.set(t, hit = termMatches(t, pod));
+        if (!hit) continue;
+        let x = existingByKey.get(t.topologyKey);
+        if (!x) {
+          const topo = snap.topology(t.topologyKey);
+          x = { topo, forbidden: new Uint8Array(topo.values.length) };
+          existingByKey.set(t.topologyKey, x);
         }
+        const d = x.topo.domainOf[e.nodeIndex];
+        if (d >= 0) x.forbidden[d] = 1;
       }
     };
-    visit(snap.antiAffinityIndex.get("*"));
-    for (const k in pod.labels) visit(snap.antiAffinityIndex.get(`${k}=${pod.labels[k]}`));
+    const buckets: Set<PodInfo>[] = [];
+    const star = snap.antiAffinityIndex.get("*");
+    if (star) buckets.push(star);
+    for (const k in pod.labels) {
+      const b = snap.antiAffinityIndex.get(`${k}=${pod.labels[k]}`);
+      if (b) buckets.push(b);
+    }
+    // A pod sits in several buckets only when its terms differ: dedupe only then.
+    const seen = buckets.length > 1 ? new Set<PodInfo>() : undefined;
+    for (const b of buckets) {
+      for (const e of b) {
+        if (e.nodeIndex < 0) continue;
+        if (seen) {
+          if (seen.has(e)) continue;
+          seen.add(e);
+        }
+        mark(e);
+      }
+    }
   }
   if (
     existingByKey.size === 0 && pod.requiredAffinity.length === 0 &&

@@ -111,14 +111,30 @@ export function normalizeImage(ref: string): string {
   return r;
 }
 
+/**
+ * Compiled terms by their text: the replicas of one workload share one term
+ * object, so a cycle can evaluate a term once and reuse the answer for every
+ * pod that carries it. Bounded: cleared when it grows past TERM_CACHE_MAX.
+ */
+const termCache = new Map<string, AffinityTerm>();
+const TERM_CACHE_MAX = 10000;
+
 function compileTerm(t: PodAffinityTerm, ownNs: string, weight: number): AffinityTerm {
-  return {
-    matches: compileLabelSelector(t.labelSelector),
-    namespaces: new Set(t.namespaces?.length ? t.namespaces : [ownNs]),
-    topologyKey: t.topologyKey,
-    indexKeys: selectorIndexKeys(t.labelSelector),
-    weight,
-  };
+  const namespaces = t.namespaces?.length ? [...t.namespaces].sort() : [ownNs];
+  const key = JSON.stringify([t.labelSelector ?? null, namespaces, t.topologyKey, weight]);
+  let c = termCache.get(key);
+  if (!c) {
+    if (termCache.size >= TERM_CACHE_MAX) termCache.clear();
+    c = Object.freeze({
+      matches: compileLabelSelector(t.labelSelector),
+      namespaces: new Set(namespaces),
+      topologyKey: t.topologyKey,
+      indexKeys: selectorIndexKeys(t.labelSelector),
+      weight,
+    });
+    termCache.set(key, c);
+  }
+  return c;
 }
 
 /**
