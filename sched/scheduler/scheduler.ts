@@ -225,6 +225,7 @@ export class Scheduler {
     if (pod.spec.nodeName) {
       if (isTerminal(pod)) return;
       if (this.#assumed.has(key) && this.snapshot.pods.has(key)) {
+        this.#assumed.delete(key); // our binding, seen by a relist
         this.snapshot.pods.get(key)!.pod = pod;
         return;
       }
@@ -263,8 +264,10 @@ export class Scheduler {
         if (placed) this.#removePlaced(key);
         return;
       }
-      if (placed && this.#assumed.has(key)) {
-        placed.pod = pod; // our own binding, confirmed
+      if (placed && this.#assumed.has(key) && placed.pod.spec.nodeName !== pod.spec.nodeName) {
+        // Our own binding, confirmed by the store: from now on the pod is like any bound pod.
+        this.#assumed.delete(key);
+        placed.pod = pod;
         return;
       }
       if (placed) {
