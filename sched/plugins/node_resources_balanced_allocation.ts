@@ -104,6 +104,7 @@ export function factory(_args: Record<string, unknown>, handle: Handle): Plugin 
     name: NAME,
     score: (_state, pod, node) => score(pod, node),
     scoreAll: (_state, pod, nodes, count, out) => kernel(pod, nodes, count, out, 1, false),
-    addScores: (_state, pod, nodes, count, total, w) => kernel(pod, nodes, count, total, w, true),
+    addScores: (_state, pod, nodes, count, total, w, assign) =>
+      kernel(pod, nodes, count, total, w, !assign),
   };
 }

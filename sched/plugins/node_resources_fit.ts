@@ -319,12 +319,14 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
         for (let j = 0; j < count; j++) out[nodes[j]] = scoreNode(pod, snap.nodes[nodes[j]]);
       } else kernel(pod, nodes, count, out, 1, false);
     },
-    addScores(_state, pod, nodes, count, total, weight) {
+    addScores(_state, pod, nodes, count, total, weight, assign) {
       if (!fast) {
         for (let j = 0; j < count; j++) {
-          total[nodes[j]] += weight * scoreNode(pod, snap.nodes[nodes[j]]);
+          const v = weight * scoreNode(pod, snap.nodes[nodes[j]]);
+          if (assign) total[nodes[j]] = v;
+          else total[nodes[j]] += v;
         }
-      } else kernel(pod, nodes, count, total, weight, true);
+      } else kernel(pod, nodes, count, total, weight, !assign);
     },
   };
 }

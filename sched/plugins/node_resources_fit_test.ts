@@ -126,7 +126,7 @@ Deno.test("the bulk filter and score agree with the per-node ones", () => {
     const out = new Float64Array(snap.capacity);
     p.scoreAll!(state, pod, nodes.subarray(0, n), n, out);
     const total = new Float64Array(snap.capacity);
-    p.addScores!(state, pod, nodes.subarray(0, n), n, total, 2);
+    p.addScores!(state, pod, nodes.subarray(0, n), n, total, 2, false);
     for (const i of kept) {
       const s = p.score!(state, pod, snap.nodes[i]);
       assert.ok(Math.abs(out[i] - s) < 1e-9, `${type} node ${i}: ${out[i]} vs ${s}`);

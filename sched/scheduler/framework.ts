@@ -65,6 +65,8 @@ export class Framework {
   #points: Record<ExtensionPoint, Plugin[]>;
   #weights: Float64Array;
   #nodes = new Int32Array(0);
+  /** 0, 1, 2, ...: copied (memcpy) into #nodes at the start of each cycle. */
+  #identity = new Int32Array(0);
   #rejected: (Status | undefined)[] = [];
   #scratch = new Float64Array(0);
   #total = new Float64Array(0);
@@ -177,6 +179,7 @@ export class Framework {
   #ensure(capacity: number): void {
     if (this.#nodes.length >= capacity) return;
     this.#nodes = new Int32Array(capacity);
+    this.#identity = Int32Array.from({ length: capacity }, (_, i) => i);
     this.#scratch = new Float64Array(capacity);
     this.#total = new Float64Array(capacity);
     this.#rejected.length = capacity;
@@ -239,12 +242,7 @@ export class Framework {
     this.#ensure(snap.capacity);
     const nodes = this.#nodes;
     const rejected = this.#rejected;
-    const scores = this.#total;
-    // One pass sets up the node list and clears the scores prioritize adds to.
-    for (let i = 0; i < total; i++) {
-      nodes[i] = i;
-      scores[i] = 0;
-    }
+    nodes.set(this.#identity.subarray(0, total));
     let n = total;
     for (const p of this.#points.filter) {
       if (n === 0) break;
@@ -273,8 +271,7 @@ export class Framework {
 
   /**
    * Runs preScore and score plugins over the feasible nodes and sums the
-   * weighted, normalized scores. Call after {@linkcode Framework.findFeasible}
-   * of the same cycle (which clears the sums).
+   * weighted, normalized scores.
    *
    * @param state Cycle state.
    * @param pod The pod.
@@ -283,20 +280,27 @@ export class Framework {
    */
   prioritize(state: CycleState, pod: PodInfo, nodes: Int32Array): Float64Array {
     const n = nodes.length;
-    const total = this.#total; // cleared by findFeasible
-    if (n <= 1) return total; // one candidate: scores cannot change the choice
+    const total = this.#total;
+    if (n <= 1) {
+      // One candidate: scores cannot change the choice.
+      for (let j = 0; j < n; j++) total[nodes[j]] = 0;
+      return total;
+    }
     for (const p of this.#points.preScore) {
       const s = p.preScore!(state, pod, nodes, n);
       if (s.code === "Skip") state.skipScore.add(p.name);
     }
     const scratch = this.#scratch;
     const score = this.#points.score;
+    // The first plugin to score writes the totals, the others add: no clearing pass.
+    let first = true;
     for (let k = 0; k < score.length; k++) {
       const p = score[k];
       const w = this.#weights[k];
       if (w === 0 || state.skipScore.has(p.name)) continue;
       if (p.addScores && !p.normalizeScore) {
-        p.addScores(state, pod, nodes, n, total, w);
+        p.addScores(state, pod, nodes, n, total, w, first);
+        first = false;
         continue;
       }
       if (p.scoreAll) p.scoreAll(state, pod, nodes, n, scratch);
@@ -305,11 +309,14 @@ export class Framework {
         for (let j = 0; j < n; j++) scratch[nodes[j]] = p.score!(state, pod, snap.nodes[nodes[j]]);
       }
       p.normalizeScore?.(state, pod, nodes, n, scratch);
-      for (let j = 0; j < n; j++) {
-        const slot = nodes[j];
-        total[slot] += w * scratch[slot];
+      if (first) {
+        for (let j = 0; j < n; j++) total[nodes[j]] = w * scratch[nodes[j]];
+        first = false;
+      } else {
+        for (let j = 0; j < n; j++) total[nodes[j]] += w * scratch[nodes[j]];
       }
     }
+    if (first) { for (let j = 0; j < n; j++) total[nodes[j]] = 0; }
     return total;
   }
 

@@ -105,8 +105,9 @@ export interface Plugin {
   ): void;
   /**
    * Fused bulk score for plugins without normalizeScore: adds
-   * `weight × score` to `total[slot]` for every slot in `nodes[0..count)`
-   * (saves the framework a pass over the nodes).
+   * `weight × score` to `total[slot]` (writes it when `assign`: the first
+   * plugin to score) for every slot in `nodes[0..count)`. Saves the
+   * framework a pass over the nodes.
    */
   addScores?(
     state: CycleState,
@@ -115,6 +116,7 @@ export interface Plugin {
     count: number,
     total: Float64Array,
     weight: number,
+    assign: boolean,
   ): void;
   /** Maps raw scores (`scores[slot]`) into [0, MAX_NODE_SCORE]. */
   normalizeScore?(
