@@ -11,6 +11,10 @@
  * extensions), so preemption to satisfy anti-affinity or spread is not
  * attempted: nodes rejected for those reasons are not candidates.
  *
+ * The scheduler then holds the nominated node's cpu, memory and pod slot for
+ * the preemptor (NodeResourcesFit counts nominated pods of equal or higher
+ * priority), so lower-priority pods cannot take the room while victims leave.
+ *
  * @module
  */
 import type { CycleState } from "../scheduler/cycle_state.ts";

@@ -11,6 +11,7 @@ import { type Handle, MAX_NODE_SCORE, type Plugin } from "../scheduler/plugin.ts
 import type { PodInfo } from "../scheduler/pod_info.ts";
 import { SchedulerConfigError } from "../scheduler/registry.ts";
 import { CPU, MEMORY } from "../scheduler/resources.ts";
+import { FLAG_NOMINATED } from "../scheduler/snapshot.ts";
 import { type Status, status, SUCCESS } from "../scheduler/status.ts";
 
 /** Plugin name. */
@@ -35,6 +36,7 @@ export interface NodeResourcesFitArgs {
  *
  * @param pod The pod.
  * @param node The node.
+ * @param held Pods the node's resources are held for (nominated preemptors that outrank the pod).
  * @returns The reasons.
  *
  * @example Not enough CPU
@@ -48,18 +50,24 @@ export interface NodeResourcesFitArgs {
  * fits(pod, node); // ["Insufficient cpu"]
  * ```
  */
-export function fits(pod: PodInfo, node: NodeInfo): string[] {
+export function fits(pod: PodInfo, node: NodeInfo, held: readonly PodInfo[] = []): string[] {
   const out: string[] = [];
   const r = pod.req.requests;
   const a = node.allocatable;
   const u = node.requested;
-  if (u.pods + 1 > a.pods) out.push("Too many pods");
-  if (r.milliCpu > 0 && u.milliCpu + r.milliCpu > a.milliCpu) out.push("Insufficient cpu");
-  if (r.memory > 0 && u.memory + r.memory > a.memory) out.push("Insufficient memory");
+  let cpu = u.milliCpu, mem = u.memory, pods = u.pods;
+  for (const h of held) {
+    cpu += h.req.requests.milliCpu;
+    mem += h.req.requests.memory;
+    pods += 1;
+  }
+  if (pods + 1 > a.pods) out.push("Too many pods");
+  if (r.milliCpu > 0 && cpu + r.milliCpu > a.milliCpu) out.push("Insufficient cpu");
+  if (r.memory > 0 && mem + r.memory > a.memory) out.push("Insufficient memory");
   for (const [name, v] of r.scalar) {
-    if (v > 0 && (u.scalar.get(name) ?? 0) + v > (a.scalar.get(name) ?? 0)) {
-      out.push(`Insufficient ${name}`);
-    }
+    let used = u.scalar.get(name) ?? 0;
+    for (const h of held) used += h.req.requests.scalar.get(name) ?? 0;
+    if (v > 0 && used + v > (a.scalar.get(name) ?? 0)) out.push(`Insufficient ${name}`);
   }
   return out;
 }
@@ -212,7 +220,10 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
     return s;
   };
   const check = (pod: PodInfo, node: NodeInfo): Status => {
-    const reasons = fits(pod, node);
+    const held = snap.flags[node.index] & FLAG_NOMINATED
+      ? snap.nominatedOn(node.name, pod.priority, pod.key)
+      : [];
+    const reasons = fits(pod, node, held);
     return reasons.length === 0 ? SUCCESS : statusFor(reasons);
   };
 
@@ -295,9 +306,16 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
       const cpu = r.milliCpu;
       const mem = r.memory;
       const freeCpu = snap.freeCpu, freeMem = snap.freeMem, freePods = snap.freePods;
+      const flags = snap.flags;
       let k = 0;
       for (let j = 0; j < count; j++) {
         const slot = nodes[j];
+        if (flags[slot] & FLAG_NOMINATED) {
+          const s = check(pod, snap.nodes[slot]);
+          if (s === SUCCESS) nodes[k++] = slot;
+          else rejected[slot] = s;
+          continue;
+        }
         const badPods = freePods[slot] < 1;
         const badCpu = cpu > 0 && cpu > freeCpu[slot];
         const badMem = mem > 0 && mem > freeMem[slot];

@@ -302,6 +302,7 @@ export class Scheduler {
     const key = keyOf(pod);
     this.queue.delete(key);
     this.#lastFailure.delete(key);
+    this.snapshot.clearNomination(key);
     this.#removePlaced(key);
   }
 
@@ -348,6 +349,7 @@ export class Scheduler {
     const node = this.snapshot.nodes[slot];
     const nodeName = node.name;
     // Assume: later cycles see the pod on the node before the binding lands.
+    this.snapshot.clearNomination(pi.key);
     this.snapshot.addPod(pi, nodeName);
     this.#assumed.add(pi.key);
     const r = fw.runReserve(state, pi, nodeName);
@@ -449,6 +451,7 @@ export class Scheduler {
       const r = await fw.runPostFilters(state, pi, diagnosis);
       if (r.status.code === "Success" && r.nominatedNodeName) {
         nominated = r.nominatedNodeName;
+        this.snapshot.nominate(pi, nominated);
         this.metrics.preemptionVictims += r.victims?.length ?? 0;
         this.#log({
           level: "info",

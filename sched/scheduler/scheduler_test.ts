@@ -190,3 +190,32 @@ Deno.test("the metrics render attempts, latency histograms and queue depth", asy
   assert.match(text, /scheduler_pending_pods\{queue="active"\} 0/);
   assert.match(text, /scheduler_scheduling_attempt_duration_seconds_bucket\{le="\+Inf"\} 1/);
 });
+
+Deno.test("a nominated node's freed resources are held for the preemptor, not taken by lower-priority pods", async () => {
+  const { client, s } = setup({
+    ...fast,
+    podInitialBackoffSeconds: 0.2,
+    podMaxBackoffSeconds: 0.2,
+  });
+  client.onDelete = () => {}; // victims leave only when the test says (graceful deletion)
+  s.onNodeAdd(makeNode("n1", { allocatable: { cpu: "2", memory: "4Gi", pods: "10" } }));
+  const low = makePod("low", {
+    requests: { cpu: "2" },
+    priority: 1,
+    spec: { nodeName: "n1", priority: 1 },
+  });
+  s.onPodAdd(low);
+  s.onPodAdd(makePod("vip", { requests: { cpu: "2" }, priority: 10 }));
+  await s.runUntilIdle();
+  assert.deepEqual(client.calls.filter((c) => c.kind === "delete").map((c) => c.pod), [
+    "default/low",
+  ]);
+  // The victim is gone; a low-priority pod arrives while the preemptor is still backing off.
+  s.onPodDelete(low);
+  s.onPodAdd(makePod("sneaky", { requests: { cpu: "1" }, priority: 0 }));
+  await s.runUntilIdle();
+  assert.deepEqual(binds(client), [], "sneaky must not take the held resources");
+  await tick(250);
+  await s.runUntilIdle();
+  assert.deepEqual(binds(client).map((b) => b.pod), ["default/vip"]);
+});

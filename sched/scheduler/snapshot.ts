@@ -18,6 +18,8 @@ export const FLAG_HARD_TAINT = 2;
 export const FLAG_SOFT_TAINT = 4;
 /** Node flag: some pod on it holds a host port. */
 export const FLAG_HOST_PORTS = 8;
+/** Node flag: a preempting pod is nominated to it (its resources are held for it). */
+export const FLAG_NOMINATED = 16;
 
 /** Node → domain mapping for one topology key. */
 export interface TopologyIndex {
@@ -120,6 +122,9 @@ export class Snapshot {
   #byName = new Map<string, NodeInfo>();
   #byLabel = new Map<string, Set<PodInfo>>();
   #topology = new Map<string, TopologyIndex>();
+  /** Pods nominated by preemption: node name → pods, and pod key → node name. */
+  #nominated = new Map<string, Map<string, PodInfo>>();
+  #nominatedNode = new Map<string, string>();
   /** Pods placed on nodes not known (yet): node name → pods. */
   #orphans = new Map<string, Set<PodInfo>>();
 
@@ -174,6 +179,7 @@ export class Snapshot {
       else f |= FLAG_HARD_TAINT;
     }
     if (ni.usedPorts.size > 0) f |= FLAG_HOST_PORTS;
+    if (this.#nominated.has(ni.name)) f |= FLAG_NOMINATED;
     this.flags[i] = f;
     this.#syncRequested(ni);
   }
@@ -390,6 +396,57 @@ export class Snapshot {
     pi.nodeIndex = -1;
     this.generation++;
     return pi;
+  }
+
+  /**
+   * Holds a node's resources for a preempting pod while its victims leave:
+   * pods of lower priority do not get them (see {@linkcode Snapshot.nominatedOn}).
+   *
+   * @param pi The preemptor.
+   * @param nodeName The node its victims are leaving.
+   */
+  nominate(pi: PodInfo, nodeName: string): void {
+    this.clearNomination(pi.key);
+    let m = this.#nominated.get(nodeName);
+    if (!m) this.#nominated.set(nodeName, m = new Map());
+    m.set(pi.key, pi);
+    this.#nominatedNode.set(pi.key, nodeName);
+    const ni = this.#byName.get(nodeName);
+    if (ni) this.flags[ni.index] |= FLAG_NOMINATED;
+  }
+
+  /**
+   * Drops a pod's nomination (it was bound, deleted, or nominated elsewhere).
+   *
+   * @param key `namespace/name`.
+   */
+  clearNomination(key: string): void {
+    const nodeName = this.#nominatedNode.get(key);
+    if (nodeName === undefined) return;
+    this.#nominatedNode.delete(key);
+    const m = this.#nominated.get(nodeName);
+    m?.delete(key);
+    if (m && m.size === 0) {
+      this.#nominated.delete(nodeName);
+      const ni = this.#byName.get(nodeName);
+      if (ni) this.flags[ni.index] &= ~FLAG_NOMINATED;
+    }
+  }
+
+  /**
+   * Pods nominated to a node that outrank (or equal) `priority`, other than `except`.
+   *
+   * @param nodeName The node.
+   * @param priority The priority of the pod being scheduled.
+   * @param except The key of the pod being scheduled.
+   * @returns The nominated pods whose resources that pod must leave free.
+   */
+  nominatedOn(nodeName: string, priority: number, except: string): PodInfo[] {
+    const m = this.#nominated.get(nodeName);
+    if (!m) return [];
+    const out: PodInfo[] = [];
+    for (const p of m.values()) if (p.priority >= priority && p.key !== except) out.push(p);
+    return out;
   }
 
   /**
