@@ -67,6 +67,7 @@ export class Framework {
   #nodes = new Int32Array(0);
   /** 0, 1, 2, ...: copied (memcpy) into #nodes at the start of each cycle. */
   #identity = new Int32Array(0);
+  #ties = new Int32Array(0);
   #rejected: (Status | undefined)[] = [];
   #scratch = new Float64Array(0);
   #total = new Float64Array(0);
@@ -321,36 +322,40 @@ export class Framework {
   }
 
   /**
-   * Picks the highest-scoring node, breaking ties uniformly at random
-   * (reservoir sampling, as kube-scheduler).
+   * Picks the highest-scoring node, breaking ties uniformly at random (as
+   * kube-scheduler does).
    *
    * @param nodes Feasible slots (non-empty).
    * @param scores Total score by slot.
    * @returns The chosen slot.
    */
   selectHost(nodes: Int32Array, scores: Float64Array): number {
-    let best = nodes[0];
-    let bestScore = scores[best];
-    let ties = 1;
-    let x = this.#rng;
-    for (let j = 1; j < nodes.length; j++) {
+    // Collect the slots tied for the best score, then draw one: a single
+    // random draw per cycle (reservoir sampling draws one per tie).
+    const ties = this.#ties.length >= nodes.length
+      ? this.#ties
+      : (this.#ties = new Int32Array(nodes.length));
+    let bestScore = -Infinity;
+    let n = 0;
+    for (let j = 0; j < nodes.length; j++) {
       const slot = nodes[j];
       const s = scores[slot];
       if (s > bestScore) {
-        best = slot;
         bestScore = s;
-        ties = 1;
+        ties[0] = slot;
+        n = 1;
       } else if (s === bestScore) {
-        ties++;
-        // xorshift32, inlined: cheap and seedable, so runs are reproducible.
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        if ((x >>> 0) % ties === 0) best = slot;
+        ties[n++] = slot;
       }
     }
+    if (n === 1) return ties[0];
+    // xorshift32: cheap and seedable, so runs are reproducible.
+    let x = this.#rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     this.#rng = x | 0 || 1;
-    return best;
+    return ties[(x >>> 0) % n];
   }
 
   /**
