@@ -62,22 +62,31 @@ interface TermCounts {
   total: number;
 }
 
-/** What preFilter computes. */
+/** One check a node must pass: its domain for a key must not be `bad`. */
+interface Check {
+  /** Domain by node slot. */
+  readonly dom: Int32Array;
+  /** 1 for the domains that fail. */
+  readonly bad: Uint8Array;
+  /** Whether a node without the topology label fails (affinity) or passes (anti-affinity). */
+  readonly missingFails: boolean;
+  /** The status of a failure. */
+  readonly status: Status;
+}
+
+/** What preFilter computes: the checks, in Kubernetes' order (affinity, anti-affinity, existing pods'). */
 interface PreFilterState {
-  /** Existing pods' anti-affinity: forbidden domains by topology key. */
-  readonly existing: { topo: TopologyIndex; forbidden: Uint8Array }[];
-  readonly anti: TermCounts[];
-  readonly affinity: TermCounts[];
-  /** No pod matches any affinity term, and the pod matches all of its own. */
-  readonly firstOfGroup: boolean;
+  readonly checks: readonly Check[];
 }
 
 function countTerm(snap: Snapshot, term: AffinityTerm): TermCounts {
   const topo = snap.topology(term.topologyKey);
   const counts = new Int32Array(topo.values.length);
   let total = 0;
+  const exact = term.exact && term.indexKeys.length === 1;
   for (const other of snap.candidates(term.indexKeys)) {
-    if (other.nodeIndex < 0 || !termMatches(term, other)) continue;
+    if (other.nodeIndex < 0) continue;
+    if (exact ? !term.namespaces.has(other.namespace) : !termMatches(term, other)) continue;
     const d = topo.domainOf[other.nodeIndex];
     if (d < 0) continue;
     counts[d]++;
@@ -139,32 +148,33 @@ function computePreFilter(snap: Snapshot, pod: PodInfo): PreFilterState | undefi
     pod.requiredAntiAffinity.length === 0
   ) return undefined;
   const affinity = pod.requiredAffinity.map((t) => countTerm(snap, t));
-  return {
-    existing: [...existingByKey.values()],
-    anti: pod.requiredAntiAffinity.map((t) => countTerm(snap, t)),
-    affinity,
-    firstOfGroup: affinity.every((c) => c.total === 0) &&
-      pod.requiredAffinity.every((t) => termMatches(t, pod)),
-  };
+  // The first pod of a group that matches its own terms may go to any labelled node.
+  const firstOfGroup = affinity.every((c) => c.total === 0) &&
+    pod.requiredAffinity.every((t) => termMatches(t, pod));
+  const checks: Check[] = [];
+  for (const c of affinity) {
+    const bad = new Uint8Array(c.counts.length);
+    if (!firstOfGroup) { for (let d = 0; d < bad.length; d++) bad[d] = c.counts[d] > 0 ? 0 : 1; }
+    checks.push({ dom: c.topo.domainOf, bad, missingFails: true, status: AFFINITY });
+  }
+  for (const t of pod.requiredAntiAffinity) {
+    const c = countTerm(snap, t);
+    const bad = new Uint8Array(c.counts.length);
+    for (let d = 0; d < bad.length; d++) bad[d] = c.counts[d] > 0 ? 1 : 0;
+    checks.push({ dom: c.topo.domainOf, bad, missingFails: false, status: ANTI });
+  }
+  for (const x of existingByKey.values()) {
+    checks.push({ dom: x.topo.domainOf, bad: x.forbidden, missingFails: false, status: EXISTING });
+  }
+  return { checks };
 }
 
 function filterSlot(s: PreFilterState, slot: number): Status {
-  if (s.affinity.length > 0) {
-    let podsExist = true;
-    for (const c of s.affinity) {
-      const d = c.topo.domainOf[slot];
-      if (d < 0) return AFFINITY; // the node must carry every topology label
-      if (c.counts[d] <= 0) podsExist = false;
-    }
-    if (!podsExist && !s.firstOfGroup) return AFFINITY;
-  }
-  for (const c of s.anti) {
-    const d = c.topo.domainOf[slot];
-    if (d >= 0 && c.counts[d] > 0) return ANTI;
-  }
-  for (const x of s.existing) {
-    const d = x.topo.domainOf[slot];
-    if (d >= 0 && x.forbidden[d]) return EXISTING;
+  const checks = s.checks;
+  for (let i = 0; i < checks.length; i++) {
+    const c = checks[i];
+    const d = c.dom[slot];
+    if (d < 0 ? c.missingFails : c.bad[d] === 1) return c.status;
   }
   return SUCCESS;
 }
@@ -288,6 +298,16 @@ export function factory(args: Record<string, unknown>, handle: Handle): Plugin {
       const s = pre(state);
       if (!s) return count;
       let k = 0;
+      if (s.checks.length === 1) {
+        const { dom, bad, missingFails, status } = s.checks[0];
+        for (let j = 0; j < count; j++) {
+          const slot = nodes[j];
+          const d = dom[slot];
+          if (d < 0 ? missingFails : bad[d] === 1) rejected[slot] = status;
+          else nodes[k++] = slot;
+        }
+        return k;
+      }
       for (let j = 0; j < count; j++) {
         const slot = nodes[j];
         const r = filterSlot(s, slot);

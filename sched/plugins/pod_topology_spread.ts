@@ -52,6 +52,8 @@ interface Counted {
   readonly min: number;
   /** Number of eligible domains. */
   readonly domains: number;
+  /** 1 for the domains a new matching pod may join without exceeding maxSkew. */
+  readonly allowed: Uint8Array;
 }
 
 /**
@@ -77,22 +79,26 @@ function count(
   snap: Snapshot,
   pod: PodInfo,
   c: TopologySpreadConstraint,
-  nodeOk: Uint8Array,
+  nodeOk: Uint8Array | undefined,
   allKeys: readonly string[],
 ): Counted {
   const topo = snap.topology(c.topologyKey);
   const nd = topo.values.length;
   const eligible = new Uint8Array(nd);
-  for (let i = 0; i < snap.count; i++) {
-    if (!nodeOk[i]) continue;
-    const d = topo.domainOf[i];
-    if (d >= 0) eligible[d] = 1;
+  if (!nodeOk) eligible.fill(1); // every domain has a node, and every node is eligible
+  else {
+    for (let i = 0; i < snap.count; i++) {
+      if (!nodeOk[i]) continue;
+      const d = topo.domainOf[i];
+      if (d >= 0) eligible[d] = 1;
+    }
   }
   const counts = new Int32Array(nd);
   const match: LabelMatcher = compileLabelSelector(c.labelSelector);
   for (const other of snap.candidates(selectorIndexKeys(c.labelSelector))) {
     const n = other.nodeIndex;
-    if (n < 0 || !nodeOk[n] || other.namespace !== pod.namespace || !match(other.labels)) continue;
+    if (n < 0 || (nodeOk && !nodeOk[n])) continue;
+    if (other.namespace !== pod.namespace || !match(other.labels)) continue;
     if (allKeys.length > 1 && !allKeys.every((k) => snap.nodes[n].labels[k] !== undefined)) {
       continue;
     }
@@ -108,22 +114,18 @@ function count(
   }
   const minDomains = c.minDomains ?? 1;
   if (domains < minDomains || min === Infinity) min = 0;
-  return {
-    maxSkew: c.maxSkew,
-    minDomains,
-    topo,
-    counts,
-    eligible,
-    self: match(pod.labels) ? 1 : 0,
-    min,
-    domains,
-  };
+  const self = match(pod.labels) ? 1 : 0;
+  const allowed = new Uint8Array(nd);
+  for (let d = 0; d < nd; d++) allowed[d] = skew(counts[d], self, min) <= c.maxSkew ? 1 : 0;
+  return { maxSkew: c.maxSkew, minDomains, topo, counts, eligible, allowed, self, min, domains };
 }
 
-function nodeFilterMask(snap: Snapshot, pod: PodInfo): Uint8Array {
-  const ok = new Uint8Array(snap.capacity);
+/** Nodes passing the pod's node selector and required affinity; undefined: all. */
+function nodeFilterMask(snap: Snapshot, pod: PodInfo): Uint8Array | undefined {
   const m = requiredNodeMatcher(pod);
-  for (let i = 0; i < snap.count; i++) ok[i] = !m || m(snap.nodes[i].node) ? 1 : 0;
+  if (!m) return undefined;
+  const ok = new Uint8Array(snap.capacity);
+  for (let i = 0; i < snap.count; i++) ok[i] = m(snap.nodes[i].node) ? 1 : 0;
   return ok;
 }
 
@@ -145,7 +147,7 @@ function filterSlot(cs: readonly Counted[], slot: number): Status {
   for (const c of cs) {
     const d = c.topo.domainOf[slot];
     if (d < 0) return MISSING;
-    if (skew(c.counts[d], c.self, c.min) > c.maxSkew) return SKEW;
+    if (!c.allowed[d]) return SKEW;
   }
   return SUCCESS;
 }
@@ -209,6 +211,16 @@ export function factory(_args: Record<string, unknown>, handle: Handle): Plugin 
     filterAll(state, _pod, nodes, n, rejected) {
       const cs = pre(state);
       let k = 0;
+      if (cs.length === 1) {
+        const dom = cs[0].topo.domainOf, allowed = cs[0].allowed;
+        for (let j = 0; j < n; j++) {
+          const slot = nodes[j];
+          const d = dom[slot];
+          if (d >= 0 && allowed[d]) nodes[k++] = slot;
+          else rejected[slot] = d < 0 ? MISSING : SKEW;
+        }
+        return k;
+      }
       for (let j = 0; j < n; j++) {
         const slot = nodes[j];
         const r = filterSlot(cs, slot);

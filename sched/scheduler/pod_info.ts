@@ -26,6 +26,11 @@ export interface AffinityTerm {
   readonly indexKeys: readonly string[];
   /** Weight for preferred terms; 1 for required ones. */
   readonly weight: number;
+  /**
+   * The selector is exactly its one index key (`matchLabels` with one pair):
+   * every pod in that label bucket matches, no need to run `matches`.
+   */
+  readonly exact: boolean;
 }
 
 /** A host port a pod holds on its node. */
@@ -131,6 +136,8 @@ function compileTerm(t: PodAffinityTerm, ownNs: string, weight: number): Affinit
       topologyKey: t.topologyKey,
       indexKeys: selectorIndexKeys(t.labelSelector),
       weight,
+      exact: Object.keys(t.labelSelector?.matchLabels ?? {}).length === 1 &&
+        (t.labelSelector?.matchExpressions ?? []).length === 0,
     });
     termCache.set(key, c);
   }
