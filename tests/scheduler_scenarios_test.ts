@@ -207,6 +207,26 @@ Deno.test("taints are respected and the aggregate message counts each reason", a
   }
 });
 
+Deno.test("removing a taint from a node schedules the pods that waited for it", async () => {
+  const c = await cluster([
+    makeNode("only", { taints: [{ key: "maintenance", effect: "NoSchedule" }] }),
+  ]);
+  try {
+    await c.store.create(makePod("waiting", { requests: { cpu: "100m" } }));
+    const msg = await podScheduledMessage(c.store, "waiting");
+    assert.match(msg, /1 node\(s\) had untolerated taint \{maintenance: \}/);
+    const node = await c.store.get<Node>("nodes", "only");
+    await c.store.update({ ...node, spec: { ...node.spec, taints: [] } });
+    const bound = await waitFor("waiting bound", async () => {
+      const p = await c.store.get<Pod>("pods", "waiting", { namespace: "default" });
+      return p.spec.nodeName;
+    });
+    assert.equal(bound, "only");
+  } finally {
+    await c.close();
+  }
+});
+
 Deno.test("preemption evicts the fewest, lowest-priority victims and the preemptor then binds", async () => {
   const small = { cpu: "4", memory: "8Gi", pods: "110" };
   const c = await cluster([
