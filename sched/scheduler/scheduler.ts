@@ -192,7 +192,9 @@ export class Scheduler {
    */
   onNodeUpdate(node: Node): void {
     try {
-      if (!this.snapshot.updateNode(node)) this.snapshot.addNode(node);
+      const r = this.snapshot.updateNode(node);
+      if (r === "unchanged") return;
+      if (r === "unknown") this.snapshot.addNode(node);
     } catch (e) {
       this.#log({
         level: "error",

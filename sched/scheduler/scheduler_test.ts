@@ -219,3 +219,25 @@ Deno.test("a nominated node's freed resources are held for the preemptor, not ta
   await s.runUntilIdle();
   assert.deepEqual(binds(client).map((b) => b.pod), ["default/vip"]);
 });
+
+Deno.test("a node heartbeat does not requeue unschedulable pods; a real change does", async () => {
+  const { client, s } = setup();
+  const node = makeNode("n1", { allocatable: { cpu: "1", memory: "1Gi", pods: "10" } });
+  s.onNodeAdd(node);
+  s.onPodAdd(makePod("big", { requests: { cpu: "2" } }));
+  await s.runUntilIdle();
+  const beat = structuredClone(node);
+  beat.status!.conditions = [{
+    type: "Ready",
+    status: "True",
+    lastHeartbeatTime: "2026-01-01T00:00:10Z",
+  }];
+  s.onNodeUpdate(beat);
+  assert.deepEqual(s.queue.depth(), { active: 0, backoff: 0, unschedulable: 1 });
+  const bigger = structuredClone(beat);
+  bigger.status!.allocatable = { cpu: "4", memory: "1Gi", pods: "10" };
+  s.onNodeUpdate(bigger);
+  await tick();
+  await s.runUntilIdle();
+  assert.deepEqual(binds(client).map((b) => b.pod), ["default/big"]);
+});

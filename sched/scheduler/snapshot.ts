@@ -41,6 +41,17 @@ export interface ImageState {
 
 const INITIAL_CAPACITY = 64;
 
+/** The fields of a node that scheduling reads, as one comparable string. */
+function schedulingView(n: Node): string {
+  return JSON.stringify([
+    n.metadata.labels ?? null,
+    n.spec?.taints ?? null,
+    n.spec?.unschedulable ?? false,
+    n.status?.allocatable ?? n.status?.capacity ?? null,
+    n.status?.images ?? null,
+  ]);
+}
+
 function antiKeys(pi: PodInfo): Set<string> {
   const keys = new Set<string>();
   for (const t of pi.requiredAntiAffinity) keys.add(t.indexKeys[0] ?? "*");
@@ -266,22 +277,29 @@ export class Snapshot {
   }
 
   /**
-   * Updates a node's object (labels, taints, allocatable, images).
+   * Updates a node's object (labels, taints, allocatable, images). Updates
+   * that change none of what scheduling reads (agent heartbeats) only swap
+   * the object: no recount, no requeue.
    *
    * @param node The new object.
-   * @returns False when the node is unknown.
+   * @returns Whether the node was unknown, changed for scheduling, or not.
    * @throws {QuantityError} When allocatable is malformed (nothing changes then).
    */
-  updateNode(node: Node): boolean {
+  updateNode(node: Node): "unknown" | "unchanged" | "changed" {
     const ni = this.#byName.get(node.metadata.name ?? "");
-    if (!ni) return false;
+    if (!ni) return "unknown";
+    if (schedulingView(ni.node) === schedulingView(node)) {
+      // A heartbeat or status condition: nothing a plugin reads changed.
+      ni.node = node;
+      return "unchanged";
+    }
     const probe = new NodeInfo(node); // validates before mutating anything
     this.#removeImages(ni);
     ni.setNode(probe.node);
     this.#syncNode(ni);
     this.#addImages(ni);
     this.#nodeChanged();
-    return true;
+    return "changed";
   }
 
   /**
