@@ -5,20 +5,23 @@
  * constraints score domains with fewer matching pods higher.
  *
  * Only domains of nodes that pass the pod's node selector and required node
- * affinity count (Kubernetes' nodeAffinityPolicy: Honor).
+ * affinity count (Kubernetes' nodeAffinityPolicy: Honor). Pods without
+ * constraints that a controller owns (a ReplicaSet's replicas) get the
+ * system default constraints, counted over that controller's pods.
  *
  * @module
  */
 import type { CycleState } from "../scheduler/cycle_state.ts";
 import type { NodeInfo } from "../scheduler/node_info.ts";
 import { type Handle, MAX_NODE_SCORE, type Plugin } from "../scheduler/plugin.ts";
-import type { PodInfo } from "../scheduler/pod_info.ts";
+import { ownerIndexKey, type PodInfo } from "../scheduler/pod_info.ts";
 import {
   compileLabelSelector,
   type LabelMatcher,
   selectorIndexKeys,
 } from "../scheduler/selectors.ts";
 import type { Snapshot, TopologyIndex } from "../scheduler/snapshot.ts";
+import { SchedulerConfigError } from "../scheduler/registry.ts";
 import { SKIP, type Status, status, SUCCESS } from "../scheduler/status.ts";
 import type { TopologySpreadConstraint } from "../scheduler/types.ts";
 import { requiredNodeMatcher } from "./node_affinity.ts";
@@ -75,12 +78,27 @@ export function skew(domainCount: number, selfMatch: number, globalMin: number):
   return domainCount + selfMatch - globalMin;
 }
 
+/** Which pods a constraint counts: a matcher and the index keys every match carries. */
+interface Selection {
+  readonly matches: (other: PodInfo) => boolean;
+  readonly indexKeys: readonly string[];
+}
+
+function labelSelection(c: TopologySpreadConstraint, pod: PodInfo): Selection {
+  const match: LabelMatcher = compileLabelSelector(c.labelSelector);
+  return {
+    matches: (o) => o.namespace === pod.namespace && match(o.labels),
+    indexKeys: selectorIndexKeys(c.labelSelector),
+  };
+}
+
 function count(
   snap: Snapshot,
   pod: PodInfo,
   c: TopologySpreadConstraint,
   nodeOk: Uint8Array | undefined,
   allKeys: readonly string[],
+  sel: Selection = labelSelection(c, pod),
 ): Counted {
   const topo = snap.topology(c.topologyKey);
   const nd = topo.values.length;
@@ -94,11 +112,10 @@ function count(
     }
   }
   const counts = new Int32Array(nd);
-  const match: LabelMatcher = compileLabelSelector(c.labelSelector);
-  for (const other of snap.candidates(selectorIndexKeys(c.labelSelector))) {
+  for (const other of snap.candidates(sel.indexKeys)) {
     const n = other.nodeIndex;
     if (n < 0 || (nodeOk && !nodeOk[n])) continue;
-    if (other.namespace !== pod.namespace || !match(other.labels)) continue;
+    if (!sel.matches(other)) continue;
     if (allKeys.length > 1 && !allKeys.every((k) => snap.nodes[n].labels[k] !== undefined)) {
       continue;
     }
@@ -114,7 +131,7 @@ function count(
   }
   const minDomains = c.minDomains ?? 1;
   if (domains < minDomains || min === Infinity) min = 0;
-  const self = match(pod.labels) ? 1 : 0;
+  const self = sel.matches(pod) ? 1 : 0;
   const allowed = new Uint8Array(nd);
   for (let d = 0; d < nd; d++) allowed[d] = skew(counts[d], self, min) <= c.maxSkew ? 1 : 0;
   return { maxSkew: c.maxSkew, minDomains, topo, counts, eligible, allowed, self, min, domains };
@@ -133,14 +150,43 @@ function compute(
   snap: Snapshot,
   pod: PodInfo,
   mode: TopologySpreadConstraint["whenUnsatisfiable"],
+  defaults: readonly TopologySpreadConstraint[] = [],
 ): Counted[] {
-  const cs = (pod.pod.spec.topologySpreadConstraints ?? []).filter((c) =>
-    c.whenUnsatisfiable === mode
-  );
+  const own = pod.pod.spec.topologySpreadConstraints ?? [];
+  if (own.length === 0 && pod.ownerUid && defaults.length > 0) {
+    // Default constraints spread the pods of one controller (ReplicaSet, ...).
+    const cs = defaults.filter((c) => c.whenUnsatisfiable === mode);
+    if (cs.length === 0) return [];
+    const owner = pod.ownerUid;
+    const sel: Selection = {
+      matches: (o) => o.ownerUid === owner,
+      indexKeys: [ownerIndexKey(owner)],
+    };
+    const ok = nodeFilterMask(snap, pod);
+    return cs.map((c) => count(snap, pod, c, ok, [c.topologyKey], sel));
+  }
+  const cs = own.filter((c) => c.whenUnsatisfiable === mode);
   if (cs.length === 0) return [];
   const ok = nodeFilterMask(snap, pod);
   const keys = cs.map((c) => c.topologyKey);
   return cs.map((c) => count(snap, pod, c, ok, keys));
+}
+
+/**
+ * Kubernetes' system default constraints: spread a controller's pods over
+ * hosts (maxSkew 3) and zones (maxSkew 5), as a preference.
+ */
+export const SYSTEM_DEFAULT_CONSTRAINTS: readonly TopologySpreadConstraint[] = Object.freeze([
+  { maxSkew: 3, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway" },
+  { maxSkew: 5, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway" },
+]);
+
+/** Plugin args. */
+export interface PodTopologySpreadArgs {
+  /** `System` (the defaults above) or `List` (`defaultConstraints`). @default "System" */
+  defaultingType?: "System" | "List";
+  /** Constraints for pods that have none, with `defaultingType: List` (no labelSelector: they count the pod's controller's pods). */
+  defaultConstraints?: TopologySpreadConstraint[];
 }
 
 function filterSlot(cs: readonly Counted[], slot: number): Status {
@@ -183,7 +229,7 @@ export function fits(pod: PodInfo, node: NodeInfo, snap: Snapshot): Status {
 /**
  * Builds the plugin.
  *
- * @param _args None (no cluster-wide default constraints yet).
+ * @param args {@linkcode PodTopologySpreadArgs}.
  * @param handle Framework handle.
  * @returns The plugin.
  *
@@ -194,15 +240,30 @@ export function fits(pod: PodInfo, node: NodeInfo, snap: Snapshot): Status {
  * factory({}, { snapshot: new Snapshot() } as never).name; // "PodTopologySpread"
  * ```
  */
-export function factory(_args: Record<string, unknown>, handle: Handle): Plugin {
+export function factory(args: Record<string, unknown>, handle: Handle): Plugin {
   const snap = handle.snapshot;
+  const a = args as PodTopologySpreadArgs;
+  const type = a.defaultingType ?? "System";
+  if (type !== "System" && type !== "List") {
+    throw new SchedulerConfigError(
+      `${NAME}.args.defaultingType: expected System or List, got ${JSON.stringify(type)}`,
+    );
+  }
+  const defaults = type === "System" ? SYSTEM_DEFAULT_CONSTRAINTS : a.defaultConstraints ?? [];
+  for (const [i, c] of defaults.entries()) {
+    if (c.labelSelector) {
+      throw new SchedulerConfigError(
+        `${NAME}.args.defaultConstraints[${i}].labelSelector: must be empty (defaults count the pod's controller's pods)`,
+      );
+    }
+  }
   const SCORE_KEY = `${NAME}/score`;
   const pre = (state: CycleState) => state.read<Counted[]>(NAME) ?? [];
   return {
     name: NAME,
     events: ["NodeAdd", "NodeUpdate", "AssignedPodAdd", "AssignedPodUpdate", "AssignedPodDelete"],
     preFilter(state, pod) {
-      const cs = compute(snap, pod, "DoNotSchedule");
+      const cs = compute(snap, pod, "DoNotSchedule", defaults);
       if (cs.length === 0) return SKIP;
       state.write(NAME, cs);
       return SUCCESS;
@@ -230,7 +291,7 @@ export function factory(_args: Record<string, unknown>, handle: Handle): Plugin 
       return k;
     },
     preScore(state, pod) {
-      const cs = compute(snap, pod, "ScheduleAnyway");
+      const cs = compute(snap, pod, "ScheduleAnyway", defaults);
       if (cs.length === 0) return SKIP;
       state.write(SCORE_KEY, cs);
       return SUCCESS;

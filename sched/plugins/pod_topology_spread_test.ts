@@ -106,3 +106,60 @@ Deno.test("ScheduleAnyway scores emptier domains higher", () => {
   assert.ok(out[2] > out[1] && out[1] > out[0], `scores ${[...out]}`);
   assert.equal(out[2], 100);
 });
+
+Deno.test("pods of one controller with no constraints are spread over hosts and zones by default", async () => {
+  const { Scheduler } = await import("../scheduler/scheduler.ts");
+  const { inTreeRegistry } = await import("./registry.ts");
+  const client = new MemoryClient();
+  // Resource scores off: only spreading tells the nodes apart (ties are random).
+  const s = new Scheduler(client, {
+    registry: inTreeRegistry(),
+    log: () => {},
+    config: {
+      profiles: [{
+        schedulerName: "default-scheduler",
+        plugins: {
+          score: {
+            disabled: [{ name: "NodeResourcesFit" }, { name: "NodeResourcesBalancedAllocation" }],
+          },
+        },
+      }],
+    },
+  });
+  for (let i = 0; i < 6; i++) {
+    s.onNodeAdd(makeNode(`n${i}`, { labels: { "topology.kubernetes.io/zone": `z${i % 3}` } }));
+  }
+  const owned = (name: string) => {
+    const p = makePod(name, { requests: { cpu: "100m", memory: "100Mi" } });
+    p.metadata.ownerReferences = [{
+      apiVersion: "apps/v1",
+      kind: "ReplicaSet",
+      name: "web-1",
+      uid: "rs-uid",
+      controller: true,
+    }];
+    return p;
+  };
+  for (let i = 0; i < 6; i++) s.onPodAdd(owned(`web-${i}`));
+  await s.runUntilIdle();
+  const nodes = client.calls.filter((c) => c.kind === "bind").map((c) =>
+    c.kind === "bind" ? c.nodeName : ""
+  );
+  assert.equal(new Set(nodes).size, 6, `replicas doubled up: ${nodes}`);
+});
+
+Deno.test("defaultConstraints with a labelSelector are refused naming the field", () => {
+  assert.throws(
+    () =>
+      factory({
+        defaultingType: "List",
+        defaultConstraints: [{
+          maxSkew: 1,
+          topologyKey: "zone",
+          whenUnsatisfiable: "ScheduleAnyway",
+          labelSelector: { matchLabels: { a: "b" } },
+        }],
+      }, { snapshot: new Snapshot() } as never),
+    /PodTopologySpread\.args\.defaultConstraints\[0\]\.labelSelector/,
+  );
+});

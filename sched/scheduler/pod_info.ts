@@ -8,6 +8,23 @@ import { type PodRequests, podRequests } from "./resources.ts";
 import { compileLabelSelector, type LabelMatcher, selectorIndexKeys } from "./selectors.ts";
 import type { Pod, PodAffinityTerm } from "./types.ts";
 
+/**
+ * The label-index key under which pods are also filed by their controller
+ * owner (not a real label: it cannot collide with one).
+ *
+ * @param uid The owner's uid.
+ * @returns The key.
+ *
+ * @example Key
+ * ```ts
+ * import { ownerIndexKey } from "./pod_info.ts";
+ * ownerIndexKey("abc"); // "\u0000owner=abc"
+ * ```
+ */
+export function ownerIndexKey(uid: string): string {
+  return `\u0000owner=${uid}`;
+}
+
 /** Priorities of the built-in priority classes, as in Kubernetes. */
 export const BUILTIN_PRIORITY_CLASSES: Readonly<Record<string, number>> = Object.freeze({
   "system-cluster-critical": 2000000000,
@@ -65,6 +82,8 @@ export interface PodInfo {
   readonly labels: Record<string, string>;
   /** Resolved priority. */
   readonly priority: number;
+  /** The uid of the controller that owns the pod (its ReplicaSet, ...), if any. */
+  readonly ownerUid?: string;
   /** Effective requests. */
   readonly req: PodRequests;
   /** Host ports. */
@@ -194,6 +213,7 @@ export function newPodInfo(pod: Pod, options: PodInfoOptions = {}): PodInfo {
     namespace: ns,
     labels: pod.metadata.labels ?? {},
     priority: priority ?? 0,
+    ownerUid: pod.metadata.ownerReferences?.find((o) => o.controller)?.uid,
     req: podRequests(pod),
     hostPorts,
     images,

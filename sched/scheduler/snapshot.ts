@@ -7,7 +7,7 @@
  * @module
  */
 import { NodeInfo } from "./node_info.ts";
-import type { PodInfo } from "./pod_info.ts";
+import { ownerIndexKey, type PodInfo } from "./pod_info.ts";
 import type { Node } from "./types.ts";
 
 /** Node flag: `spec.unschedulable`. */
@@ -40,6 +40,14 @@ export interface ImageState {
 }
 
 const INITIAL_CAPACITY = 64;
+
+/** The label-index keys of a pod: `k=v` per label, and its controller owner. */
+function indexKeysOf(pi: PodInfo): string[] {
+  const keys: string[] = [];
+  for (const k in pi.labels) keys.push(`${k}=${pi.labels[k]}`);
+  if (pi.ownerUid) keys.push(ownerIndexKey(pi.ownerUid));
+  return keys;
+}
 
 /** The fields of a node that scheduling reads, as one comparable string. */
 function schedulingView(n: Node): string {
@@ -342,8 +350,7 @@ export class Snapshot {
     const prev = this.pods.get(pi.key);
     if (prev) this.removePod(pi.key);
     this.pods.set(pi.key, pi);
-    for (const k in pi.labels) {
-      const lk = `${k}=${pi.labels[k]}`;
+    for (const lk of indexKeysOf(pi)) {
       let set = this.#byLabel.get(lk);
       if (!set) this.#byLabel.set(lk, set = new Set());
       set.add(pi);
@@ -384,8 +391,7 @@ export class Snapshot {
     const pi = this.pods.get(key);
     if (!pi) return undefined;
     this.pods.delete(key);
-    for (const k in pi.labels) {
-      const lk = `${k}=${pi.labels[k]}`;
+    for (const lk of indexKeysOf(pi)) {
       const set = this.#byLabel.get(lk);
       if (set) {
         set.delete(pi);
