@@ -169,15 +169,15 @@ export interface Probe {
   httpGet?: { path?: string; port: number | string; host?: string; scheme?: "HTTP" | "HTTPS" };
   /** Open a TCP connection. */
   tcpSocket?: { port: number | string; host?: string };
-  /** @default 0 */
+  /** Seconds after start before the first probe. @default 0 */
   initialDelaySeconds?: number;
-  /** @default 1 */
+  /** Seconds a probe may take. @default 1 */
   timeoutSeconds?: number;
-  /** @default 10 */
+  /** Seconds between probes. @default 10 */
   periodSeconds?: number;
-  /** @default 1 */
+  /** Successes in a row that count as healthy. @default 1 */
   successThreshold?: number;
-  /** @default 3 */
+  /** Failures in a row that count as unhealthy. @default 3 */
   failureThreshold?: number;
 }
 
@@ -344,7 +344,7 @@ export interface Affinity {
 export interface Toleration {
   /** The taint key; empty with operator Exists matches every key. */
   key?: string;
-  /** @default "Equal" */
+  /** How the value compares. @default "Equal" */
   operator?: "Equal" | "Exists";
   /** The value to compare with `Equal`. */
   value?: string;
@@ -588,7 +588,7 @@ export interface EndpointPort {
   name?: string;
   /** The port on the pods. */
   port: number;
-  /** @default "TCP" */
+  /** The protocol. @default "TCP" */
   protocol?: "TCP" | "UDP" | "SCTP";
 }
 

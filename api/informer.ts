@@ -32,6 +32,12 @@ export interface InformerOptions {
   backoffMs?: number;
   /** Called with errors that forced a relist. */
   onError?: (err: unknown) => void;
+  /**
+   * Milliseconds between resyncs, which call `update(obj, obj)` for every
+   * cached object so level-triggered controllers revisit them; 0 disables.
+   * @default 0
+   */
+  resyncMs?: number;
 }
 
 /** The cache key of an object: `namespace/name` or `name`. */
@@ -56,6 +62,7 @@ export function objectKey(obj: ApiObject): string {
  * ```
  */
 export class Informer<T extends ApiObject = ApiObject> {
+  /** The plural resource it follows. */
   readonly resource: string;
   #store: Store;
   #options: InformerOptions;
@@ -70,6 +77,7 @@ export class Informer<T extends ApiObject = ApiObject> {
   lists = 0;
 
   /**
+   * Creates an informer; nothing happens until `start()`.
    * @param store The server's client (or any Store).
    * @param resource The plural resource name.
    * @param options Filters, backoff, error hook.
@@ -179,6 +187,21 @@ export class Informer<T extends ApiObject = ApiObject> {
   }
 
   async #run(): Promise<void> {
+    const resync = this.#options.resyncMs ?? 0;
+    const timer = resync > 0
+      ? setInterval(() => {
+        if (!this.#synced) return;
+        for (const obj of this.#cache.values()) this.#emit("update", obj, obj);
+      }, resync)
+      : undefined;
+    try {
+      await this.#watchLoop();
+    } finally {
+      if (timer !== undefined) clearInterval(timer);
+    }
+  }
+
+  async #watchLoop(): Promise<void> {
     let backoff = this.#options.backoffMs ?? 200;
     let needList = true;
     while (!this.#stop.signal.aborted) {

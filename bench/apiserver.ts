@@ -11,7 +11,10 @@
  *
  * The API server runs as its own process (`sched/main.ts`) so that its
  * RSS and CPU are its own. Flags: --watchers N (default 10000),
- * --seconds N per throughput run (default 6).
+ * --seconds N per throughput run (default 6), --watch-client raw|api
+ * (default raw: bare TLS connections that only scan for event names, so
+ * the fan-out figure is mostly the server's; api: `ApiClient.watch`,
+ * which also parses every event).
  *
  * @module
  */
@@ -24,9 +27,11 @@ const { values } = parseArgs({
   options: {
     watchers: { type: "string", default: "10000" },
     seconds: { type: "string", default: "6" },
+    "watch-client": { type: "string", default: "raw" },
   },
 });
 const WATCHERS = Number(values.watchers);
+const RAW = values["watch-client"] !== "api";
 const SECONDS = Number(values.seconds);
 const CLIENTS = 50;
 const MAIN = new URL("../sched/main.ts", import.meta.url).pathname;
@@ -89,7 +94,9 @@ async function startServer(
 
 async function stopServer(child: Deno.ChildProcess): Promise<void> {
   child.kill("SIGTERM");
+  const t = setTimeout(() => child.kill("SIGKILL"), 15_000);
   await child.status;
+  clearTimeout(t);
 }
 
 /** Runs `CLIENTS` loops calling `op` for `seconds`; returns ops/s and latencies (ms). */
@@ -183,11 +190,46 @@ function row(name: string, value: string, note = "") {
   console.error(`  ${name}: ${value} ${note}`);
 }
 
+/** Creates/s of the server's own logic, in one process without network or TLS: the ceiling. */
+async function inProcess(): Promise<{ store: number; app: number }> {
+  const { Authenticator, createApiApp, ObjectStore, SqliteKv } = await import("@tsk/sched");
+  const dir = await Deno.makeTempDir({ prefix: "tsk-bench-inproc-" });
+  const store = new ObjectStore(new SqliteKv(`${dir}/state.db`));
+  try {
+    await store.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "default" } });
+    const token = "bench-token-0123456789";
+    const app = createApiApp({
+      store,
+      authenticator: new Authenticator([{ token, user: "bench", groups: ["system:masters"] }]),
+    });
+    const a = await closedLoop(2, (c, i) => store.create(cm(`s-${c}-${i}`)).then(() => {}));
+    const b = await closedLoop(2, async (c, i) => {
+      const r = await app.request("/api/v1/namespaces/default/configmaps", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        body: JSON.stringify(cm(`a-${c}-${i}`)),
+      });
+      await r.body?.cancel();
+    });
+    return { store: a.rate, app: b.rate };
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 // ---------------------------------------------------------------- SQLite
 const homeA = await Deno.makeTempDir({ prefix: "tsk-bench-api-" });
 const etcd = await startEtcd();
 const homeB = await Deno.makeTempDir({ prefix: "tsk-bench-api-" });
 try {
+  console.error("apiserver bench: in-process ceiling");
+  const ceiling = await inProcess();
+  row(
+    "creates/s in-process: store / app (no TLS)",
+    `${round(ceiling.store, 0)} / ${round(ceiling.app, 0)}`,
+    "SQLite, 50 callers",
+  );
   console.error("apiserver bench: SQLite store");
   const sqlite = await startServer(homeA, []);
   const idleRss = await rssOf(sqlite.child.pid);
@@ -199,6 +241,16 @@ try {
   );
 
   const pacedClients = Array.from({ length: CLIENTS }, () => new ApiClient(sqlite.config));
+  const p500 = await paced(
+    500,
+    4,
+    (i) => pacedClients[i % CLIENTS].create(cm(`paced5-${i}`)).then(() => {}),
+  );
+  row(
+    "mutating p99 at 500 writes/s, SQLite",
+    `${round(pct(p500.lat, 99))} ms`,
+    `p50 ${round(pct(p500.lat, 50))} ms, achieved ${round(p500.achieved, 0)}/s`,
+  );
   const p = await paced(
     1000,
     5,
@@ -218,50 +270,135 @@ try {
   const httpClients = Array.from({ length: watchClientCount }, () => new ApiClient(sqlite.config));
   const rv = (await httpClients[0].list("leases", { namespace: ns })).metadata.resourceVersion!;
   const arrivals = new Map<string, number[]>();
-  let opened = 0;
   const stop = new AbortController();
   const watchers: Promise<void>[] = [];
-  const openStart = performance.now();
-  for (let w = 0; w < WATCHERS; w++) {
-    const client = httpClients[w % watchClientCount];
+  const retry: number[] = [];
+  let active = 0;
+  let gaveUp = 0;
+  const attempts = new Map<number, number>();
+  const server = new URL(sqlite.config.server);
+  const token = sqlite.config.token!;
+  const watchPath =
+    `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases?watch=1&resourceVersion=${rv}`;
+  const names = /"name":"(fan-\d+)"/g;
+  // A bare TLS connection per watcher that only scans for event names: the
+  // client does as little as possible, so the figure is mostly the server's.
+  const runRawWatcher = (w: number) => {
+    active++;
     watchers.push((async () => {
+      let conn: Deno.TlsConn | undefined;
       try {
-        const it = client.watch("leases", {
-          namespace: ns,
-          resourceVersion: rv,
-          signal: stop.signal,
+        conn = await Deno.connectTls({
+          hostname: server.hostname,
+          port: Number(server.port),
+          caCerts: [sqlite.config.certificateAuthority!],
         });
-        opened++;
-        for await (const ev of it) {
+        stop.signal.addEventListener("abort", () => {
+          try {
+            conn!.close();
+          } catch { /* closed */ }
+        }, { once: true });
+        await conn.write(
+          new TextEncoder().encode(
+            `GET ${watchPath} HTTP/1.1\r\nHost: ${server.host}\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+          ),
+        );
+        const buf = new Uint8Array(65536);
+        const dec = new TextDecoder();
+        let tail = "";
+        while (true) {
+          const n = await conn.read(buf);
+          if (n === null) break;
           const now = performance.now();
+          const text = tail + dec.decode(buf.subarray(0, n), { stream: true });
+          for (const m of text.matchAll(names)) {
+            let a = arrivals.get(m[1]);
+            if (!a) arrivals.set(m[1], a = []);
+            a.push(now);
+          }
+          // Keep a short tail without a complete name, so a name split across reads still counts once.
+          const cut = text.lastIndexOf('"name":"fan-');
+          tail = cut >= 0 && !/"name":"fan-\d+"/.test(text.slice(cut)) ? text.slice(cut) : "";
+        }
+      } catch (err) {
+        if (stop.signal.aborted) return;
+        const n = (attempts.get(w) ?? 0) + 1;
+        attempts.set(w, n);
+        if (n < 5) retry.push(w);
+        else {
+          gaveUp++;
+          console.error(`watcher ${w}: ${err}`);
+        }
+      } finally {
+        active--;
+        try {
+          conn?.close();
+        } catch { /* closed */ }
+      }
+    })());
+  };
+  const runWatcher = (w: number) => {
+    if (RAW) return runRawWatcher(w);
+    const client = httpClients[w % watchClientCount];
+    active++;
+    watchers.push((async () => {
+      let got = 0;
+      try {
+        for await (
+          const ev of client.watch("leases", {
+            namespace: ns,
+            resourceVersion: rv,
+            signal: stop.signal,
+          })
+        ) {
+          const now = performance.now();
+          got++;
           const name = ev.object.metadata.name!;
           let a = arrivals.get(name);
           if (!a) arrivals.set(name, a = []);
           a.push(now);
         }
       } catch (err) {
-        if (!stop.signal.aborted) console.error(`watcher ${w}: ${err}`);
+        if (stop.signal.aborted) return;
+        const n = (attempts.get(w) ?? 0) + 1;
+        attempts.set(w, n);
+        if (got === 0 && n < 5) retry.push(w);
+        else {
+          gaveUp++;
+          console.error(`watcher ${w}: ${err}`);
+        }
+      } finally {
+        active--;
       }
     })());
-    if (w % 200 === 199) await new Promise((r) => setTimeout(r, 0));
-  }
-  // Wait until every watcher is registered on the server.
+  };
+  // Open the watchers in batches, as many clients reconnecting after a restart would.
   const metricsClient = Deno.createHttpClient({ caCerts: [sqlite.config.certificateAuthority!] });
   const serverWatchers = async () => {
     const text = await (await fetch(`${sqlite.config.server}/metrics`, { client: metricsClient }))
       .text();
     return Number(/^apiserver_watchers (\d+)/m.exec(text)?.[1] ?? 0);
   };
-  const openDeadline = performance.now() + 180_000;
-  while ((await serverWatchers()) < WATCHERS && performance.now() < openDeadline) {
-    await new Promise((r) => setTimeout(r, 250));
+  const openStart = performance.now();
+  let next = 0;
+  while (next < WATCHERS || retry.length > 0) {
+    const batch: number[] = retry.splice(0, 250);
+    while (batch.length < 250 && next < WATCHERS) batch.push(next++);
+    for (const w of batch) runWatcher(w);
+    const deadline = performance.now() + 20_000;
+    while (performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      if ((await serverWatchers()) >= active) break;
+    }
+    if (performance.now() - openStart > 300_000) break;
   }
   const established = await serverWatchers();
   row(
     "watchers established",
     `${established}`,
-    `in ${round((performance.now() - openStart) / 1000)} s`,
+    `in ${round((performance.now() - openStart) / 1000)} s${gaveUp ? `, ${gaveUp} gave up` : ""}`,
   );
+  const withWatchersRss = await rssOf(sqlite.child.pid);
   const writer = new ApiClient(sqlite.config);
   const writes = 20;
   const toLast: number[] = [];
@@ -289,7 +426,7 @@ try {
   }
   toLast.sort((a, b) => a - b);
   perWatcher.sort((a, b) => a - b);
-  const fanRss = await rssOf(sqlite.child.pid);
+  const fanRss = Math.max(withWatchersRss, await rssOf(sqlite.child.pid));
   row(
     `write → last of ${established} watchers`,
     `p50 ${round(pct(toLast, 50))} ms`,
@@ -306,7 +443,7 @@ try {
     `${round(fanRss / 2 ** 20)} MiB`,
   );
   stop.abort();
-  await Promise.all(watchers);
+  await Promise.race([Promise.all(watchers), new Promise((r) => setTimeout(r, 15_000))]);
   writer.close();
   metricsClient.close();
   for (const c of httpClients) c.close();
@@ -353,6 +490,22 @@ try {
       peer: "etcd raw put",
       "peer_value": round(pct(raw.lat, 99)),
       ratio: round(pct(raw.lat, 99) / pct(s.lat, 99), 2),
+    },
+    {
+      metric: "create_p99_at_500_per_s_sqlite",
+      unit: "ms",
+      tsk: round(pct(p500.lat, 99)),
+      peer: null,
+      "peer_value": null,
+      ratio: null,
+    },
+    {
+      metric: "creates_per_s_in_process_app",
+      unit: "ops/s",
+      tsk: round(ceiling.app, 0),
+      peer: null,
+      "peer_value": null,
+      ratio: null,
     },
     {
       metric: "create_p99_at_1000_per_s_sqlite",

@@ -1,5 +1,5 @@
 /**
- * Resolves what commands name: `pods`, `po web db`, `deploy/web`.
+ * Resolves what commands name: `pods`, `po web db`, `pods,svc`, `deploy/web`.
  *
  * @module
  */
@@ -34,7 +34,7 @@ export function resolveType(word: string): ResourceInfo {
 }
 
 /**
- * Parses `TYPE [NAME...]` or `TYPE/NAME [TYPE/NAME...]`.
+ * Parses `TYPE [NAME...]`, `TYPE,TYPE` or `TYPE/NAME [TYPE/NAME...]`.
  *
  * @param args The positional arguments.
  * @returns The targets.
@@ -52,6 +52,13 @@ export function parseTargets(args: string[]): Target[] {
     });
   }
   const [type, ...names] = args;
+  if (type.includes(",")) {
+    if (names.length > 0) throw new UsageError("name objects of one type only, or use TYPE/NAME");
+    return type.split(",").filter((t) => t !== "").map((t) => ({
+      info: resolveType(t),
+      names: [],
+    }));
+  }
   for (const n of names) {
     if (n.includes("/")) {
       throw new UsageError(`cannot mix TYPE NAME and TYPE/NAME forms: ${JSON.stringify(n)}`);

@@ -123,7 +123,7 @@ export const applyCommand: Command = {
             io.out(`${label(object)} configured (dry run)`);
             continue;
           }
-          const after = await client.patch(info.plural, meta.name, patch, { namespace });
+          const after = await client.patch(info.plural, { name: meta.name, patch, namespace });
           io.out(
             `${label(object)} ${
               after.metadata.resourceVersion === live.metadata.resourceVersion

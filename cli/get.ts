@@ -13,6 +13,7 @@ import { parseTargets } from "./_targets.ts";
 import { columns, renderTable } from "./_table.ts";
 
 const HELP = `Usage: tsk get TYPE [NAME...] [flags]
+       tsk get TYPE,TYPE... [flags]
        tsk get TYPE/NAME [flags]
 
 Shows objects as a table, or as YAML or JSON.
@@ -66,7 +67,8 @@ export const getCommand: Command = {
     const targets = parseTargets(positionals);
     const client = await clientFor(io, values.server);
     try {
-      for (const t of targets) {
+      for (const [ti, t] of targets.entries()) {
+        if (ti > 0 && (!output || output === "wide")) io.out("");
         const ns = t.info.namespaced
           ? (values["all-namespaces"] ? undefined : values.namespace ?? "default")
           : undefined;

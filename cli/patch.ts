@@ -60,7 +60,9 @@ export const patchCommand: Command = {
       for (const t of targets) {
         if (t.names.length === 0) throw new UsageError(`name the ${t.info.singular} to patch`);
         for (const name of t.names) {
-          await client.patch(t.info.plural, name, patch, {
+          await client.patch(t.info.plural, {
+            name,
+            patch,
             namespace: t.info.namespaced ? values.namespace ?? "default" : undefined,
             subresource: sub,
           });

@@ -48,7 +48,7 @@ export const scaleCommand: Command = {
         }
         if (t.names.length === 0) throw new UsageError(`name the ${t.info.singular} to scale`);
         for (const name of t.names) {
-          await client.scale(t.info.plural, name, replicas, values.namespace ?? "default");
+          await client.scale(t.info.plural, { name, replicas, namespace: values.namespace });
           io.out(`${t.info.kind.toLowerCase()}/${name} scaled to ${replicas}`);
         }
       }

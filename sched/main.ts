@@ -106,6 +106,7 @@ export async function main(args: string[]): Promise<number> {
       config,
       logger: log,
     });
+    // The scheduler and controllers start here, on cp.store.
     const schedConfig = values["scheduler-config"]
       ? parseSchedulerConfig(await Deno.readTextFile(values["scheduler-config"]))
       : undefined;

@@ -27,6 +27,7 @@ export * from "./apiserver/paths.ts";
 export * from "./apiserver/merge_patch.ts";
 export * from "./apiserver/server.ts";
 export * from "./apiserver/control_plane.ts";
+export * from "./apiserver/event_ttl.ts";
 export {
   jsonLineLogger,
   type LogRecord,

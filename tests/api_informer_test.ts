@@ -64,3 +64,22 @@ Deno.test("Informer relists after an Expired watch and reports what changed mean
     await store.close();
   }
 });
+
+Deno.test("Informer resyncs every cached object on its period", async () => {
+  const store = new ObjectStore(new SqliteKv(":memory:"));
+  try {
+    await store.create(cm("a"));
+    const updates: string[] = [];
+    const inf = new Informer<ConfigMap>(store, "configmaps", { resyncMs: 30 });
+    inf.on({ update: (o, n) => o === n && updates.push(n.metadata.name!) });
+    await inf.start();
+    const deadline = Date.now() + 5000;
+    while (updates.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(updates.length >= 2);
+    assert.ok(updates.every((n) => n === "a"));
+    inf.stop();
+    await inf.stopped();
+  } finally {
+    await store.close();
+  }
+});

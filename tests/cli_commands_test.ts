@@ -122,6 +122,9 @@ Deno.test("tsk get prints tables, YAML and JSON, filters by label, and names mis
     assert.equal(await main(["get", "pods", "a", "-o", "yaml"], c), 0);
     assert.match(c.out_.join("\n"), /^apiVersion: v1\nkind: Pod/);
     c = io(t.env);
+    assert.equal(await main(["get", "pods,ns", "-o", "name"], c), 0);
+    assert.deepEqual(c.out_, ["pod/a", "pod/b", "namespace/default", "namespace/tsk-system"]);
+    c = io(t.env);
     assert.equal(await main(["get", "ns"], c), 0);
     assert.match(c.out_.join("\n"), /default\s+Active/);
     c = io(t.env);

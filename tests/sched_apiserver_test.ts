@@ -72,21 +72,22 @@ Deno.test("API server: CRUD, defaulting, conflicts, subresources and merge patch
     assert.equal(afterStatus.spec.containers[0].image, "busybox:1.36");
 
     // Merge patch: add and remove a label.
-    const patched = await c.patch<Pod>("pods", "web", {
-      metadata: { labels: { v: null, tier: "front" } },
+    const patched = await c.patch<Pod>("pods", {
+      name: "web",
+      patch: { metadata: { labels: { v: null, tier: "front" } } },
     });
     assert.deepEqual(patched.metadata.labels, { app: "web", tier: "front" });
 
     // Binding: once, then Conflict.
-    await c.bind("default", "web", "node-1");
+    await c.bind({ name: "web" }, "node-1");
     const bound = await c.get<Pod>("pods", "web");
     assert.equal(bound.spec.nodeName, "node-1");
     assert.equal(bound.status?.conditions?.find((x) => x.type === "PodScheduled")?.status, "True");
-    await assert.rejects(c.bind("default", "web", "node-2"), /already assigned to node "node-1"/);
+    await assert.rejects(c.bind({ name: "web" }, "node-2"), /already assigned to node "node-1"/);
 
     // Scale subresource.
     await c.create(deployment("app"));
-    const scale = await c.scale("deployments", "app", 4);
+    const scale = await c.scale("deployments", { name: "app", replicas: 4 });
     assert.equal(scale.kind, "Scale");
     assert.equal(scale.spec.replicas, 4);
     assert.equal(scale.status?.selector, "app=app");
@@ -252,7 +253,7 @@ Deno.test("API server: an informer's cache follows the server through list and w
     await inf.start();
     assert.deepEqual(inf.list().map((p) => p.metadata.name), ["one"]);
     await c.create(pod("two"));
-    await c.patch("pods", "one", { metadata: { labels: { x: "y" } } });
+    await c.patch("pods", { name: "one", patch: { metadata: { labels: { x: "y" } } } });
     await c.delete("pods", "two");
     const deadline = Date.now() + 10000;
     while (seen.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -405,6 +406,77 @@ Deno.test("API server: /healthz, /readyz and /metrics answer without credentials
     assert.match(m, /apiserver_request_total\{verb="list",resource="pods",code="200"\} 1/);
     assert.match(m, /process_resident_memory_bytes \d+/);
     http.close();
+  } finally {
+    await t.stop();
+  }
+});
+
+Deno.test("API server: dry run stores nothing; deleting a namespace empties it; protected namespaces stay", async () => {
+  const t = await startTestControlPlane();
+  try {
+    const c = t.admin;
+    const dry = await c.create(pod("dry"), { dryRun: true });
+    assert.equal(dry.spec.restartPolicy, "Always");
+    await assert.rejects(c.get("pods", "dry"), NotFoundError);
+
+    await c.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "team" } });
+    await c.create({ ...pod("p1"), metadata: { name: "p1", namespace: "team" } });
+    await c.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "c1", namespace: "team" },
+    });
+    await c.delete("namespaces", "team");
+    await assert.rejects(c.get("namespaces", "team"), NotFoundError);
+    assert.equal((await c.list("pods", { namespace: "team" })).items.length, 0);
+    assert.equal((await c.list("configmaps", { namespace: "team" })).items.length, 0);
+    await assert.rejects(
+      c.delete("namespaces", "default"),
+      (e) => e instanceof ApiError && e.code === 403,
+    );
+
+    for (const n of ["a", "b", "c"]) {
+      await c.create({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: n, labels: { batch: n === "c" ? "2" : "1" } },
+      });
+    }
+    const removed = await c.request<{ items: { metadata: { name: string } }[] }>(
+      "DELETE",
+      "/api/v1/namespaces/default/configmaps?labelSelector=batch%3D1",
+    );
+    assert.deepEqual(removed.items.map((i) => i.metadata.name), ["a", "b"]);
+    assert.deepEqual((await c.list("configmaps")).items.map((i) => i.metadata.name), ["c"]);
+  } finally {
+    await t.stop();
+  }
+});
+
+Deno.test("API server: concurrent merge patches without a version all apply; with a stale version, Conflict", async () => {
+  const t = await startTestControlPlane();
+  try {
+    const c = t.admin;
+    const first = await c.create<ConfigMap>({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "m" },
+    });
+    await Promise.all(
+      Array.from(
+        { length: 10 },
+        (_, i) => c.patch("configmaps", { name: "m", patch: { data: { [`k${i}`]: String(i) } } }),
+      ),
+    );
+    const got = await c.get<ConfigMap>("configmaps", "m");
+    assert.equal(Object.keys(got.data ?? {}).length, 10);
+    await assert.rejects(
+      c.patch("configmaps", {
+        name: "m",
+        patch: { metadata: { resourceVersion: first.metadata.resourceVersion }, data: { x: "1" } },
+      }),
+      ConflictError,
+    );
   } finally {
     await t.stop();
   }

@@ -43,7 +43,10 @@ function digest(token: string): string {
 export class Authenticator {
   #tokens = new Map<string, UserInfo>();
 
-  /** @param tokens The token table. */
+  /**
+   * Creates an authenticator.
+   * @param tokens The token table.
+   */
   constructor(tokens: TokenEntry[] = []) {
     for (const t of tokens) this.addToken(t);
   }

@@ -104,6 +104,7 @@ export class Authorizer {
   #bindings: RoleBinding[];
 
   /**
+   * Creates an authorizer.
    * @param policy Extra roles and bindings; the built-in ones are always present.
    */
   constructor(policy: { roles?: Role[]; bindings?: RoleBinding[] } = {}) {

@@ -28,6 +28,7 @@ import { RateLimiter } from "./rate_limit.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { jsonLogger, type Logger } from "./log.ts";
 import { type HttpsServer, serveHttps } from "./server.ts";
+import { expireEvents } from "./event_ttl.ts";
 
 /** Options of {@linkcode startControlPlane}. */
 export interface ControlPlaneOptions {
@@ -65,6 +66,8 @@ export interface ControlPlaneConfig {
   rateLimit?: { qps?: number; burst?: number };
   /** Events kept for watches resuming from old versions (SQLite). */
   watchHistory?: number;
+  /** Seconds an Event object lives after its last occurrence. @default 3600 */
+  eventTtlSeconds?: number;
 }
 
 /** A running control plane. */
@@ -289,6 +292,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     }, 5 * 60_000);
   }
 
+  const eventTtl = config.eventTtlSeconds ?? 3600;
+  const eventTimer = setInterval(async () => {
+    try {
+      const n = await expireEvents(store, { ttlSeconds: eventTtl });
+      if (n > 0) log.info("expired events", { count: n });
+    } catch (err) {
+      log.warn("event expiry failed", { error: String(err) });
+    }
+  }, Math.min(60_000, Math.max(1000, eventTtl * 100)));
+
   log.info("listening", {
     url,
     port: server.port,
@@ -309,6 +322,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       if (closed) return;
       closed = true;
       if (compactTimer !== undefined) clearInterval(compactTimer);
+      clearInterval(eventTimer);
       await server.close();
       await store.close();
       audit?.close();

@@ -5,7 +5,8 @@
  * @module
  */
 
-type Labels = Record<string, string>;
+/** Label names to values. */
+export type Labels = Record<string, string>;
 
 function labelText(labels: Labels): string {
   const parts = Object.entries(labels).map(([k, v]) =>
@@ -14,15 +15,20 @@ function labelText(labels: Labels): string {
   return parts.length ? `{${parts.join(",")}}` : "";
 }
 
+interface Series {
+  labels: Labels;
+  value: number;
+  buckets?: number[];
+  sum?: number;
+  count?: number;
+}
+
 interface Family {
   type: "counter" | "gauge" | "histogram";
   help: string;
-  values: Map<
-    string,
-    { labels: Labels; value: number; buckets?: number[]; sum?: number; count?: number }
-  >;
+  series: Map<string, Series>;
   buckets?: number[];
-  collect?: () => number;
+  read?: () => number;
 }
 
 /** Default histogram buckets for request latency, in seconds. */
@@ -41,6 +47,24 @@ export const LATENCY_BUCKETS: readonly number[] = [
   5,
 ];
 
+/** A counter family. */
+export interface Counter {
+  /** Adds `by` (default 1) to the series with these labels. */
+  inc(labels?: Labels, by?: number): void;
+}
+
+/** A gauge family. */
+export interface Gauge {
+  /** Sets the series with these labels. */
+  set(labels: Labels, value: number): void;
+}
+
+/** A histogram family. */
+export interface Histogram {
+  /** Records an observation in the series with these labels. */
+  observe(labels: Labels, value: number): void;
+}
+
 /**
  * A registry of metric families.
  *
@@ -48,78 +72,78 @@ export const LATENCY_BUCKETS: readonly number[] = [
  * ```ts
  * import { MetricsRegistry } from "@tsk/sched";
  * const m = new MetricsRegistry();
- * m.inc("requests_total", "Requests served.", { code: "200" });
+ * m.counter("requests_total", "Requests served.").inc({ code: "200" });
  * console.log(m.render());
  * ```
  */
 export class MetricsRegistry {
   #families = new Map<string, Family>();
 
-  #family(name: string, type: Family["type"], help: string, buckets?: readonly number[]): Family {
+  #family(name: string, type: Family["type"], help: string): Family {
     let f = this.#families.get(name);
     if (!f) {
-      f = { type, help, values: new Map(), buckets: buckets ? [...buckets] : undefined };
+      f = { type, help, series: new Map() };
       this.#families.set(name, f);
+    } else if (f.type !== type) {
+      throw new Error(`metrics: ${name} is a ${f.type}, not a ${type}`);
     }
     return f;
   }
 
   /**
-   * Adds to a counter.
-   * @param name The metric name.
+   * Registers (or finds) a counter.
+   * @param name The metric name, e.g. `apiserver_request_total`.
    * @param help One line of help.
-   * @param labels Label values.
-   * @param by The increment. @default 1
+   * @returns The counter.
    */
-  inc(name: string, help: string, labels: Labels = {}, by = 1): void {
+  counter(name: string, help: string): Counter {
     const f = this.#family(name, "counter", help);
-    const key = labelText(labels);
-    const v = f.values.get(key);
-    if (v) v.value += by;
-    else f.values.set(key, { labels, value: by });
+    return {
+      inc(labels = {}, by = 1) {
+        const key = labelText(labels);
+        const s = f.series.get(key);
+        if (s) s.value += by;
+        else f.series.set(key, { labels, value: by });
+      },
+    };
   }
 
   /**
-   * Sets a gauge.
+   * Registers (or finds) a gauge; with `read`, its value is read when rendering.
    * @param name The metric name.
    * @param help One line of help.
-   * @param labels Label values.
-   * @param value The value.
+   * @param read Returns the unlabelled value at render time.
+   * @returns The gauge.
    */
-  set(name: string, help: string, labels: Labels, value: number): void {
+  gauge(name: string, help: string, read?: () => number): Gauge {
     const f = this.#family(name, "gauge", help);
-    f.values.set(labelText(labels), { labels, value });
+    if (read) f.read = read;
+    return { set: (labels, value) => void f.series.set(labelText(labels), { labels, value }) };
   }
 
   /**
-   * Registers a gauge read when rendering.
+   * Registers (or finds) a histogram with {@linkcode LATENCY_BUCKETS}.
    * @param name The metric name.
    * @param help One line of help.
-   * @param collect Returns the value.
+   * @returns The histogram.
    */
-  gaugeFn(name: string, help: string, collect: () => number): void {
-    const f = this.#family(name, "gauge", help);
-    f.collect = collect;
-  }
-
-  /**
-   * Records an observation in a histogram.
-   * @param name The metric name.
-   * @param help One line of help.
-   * @param labels Label values.
-   * @param value The observation (seconds for latencies).
-   */
-  observe(name: string, help: string, labels: Labels, value: number): void {
-    const f = this.#family(name, "histogram", help, LATENCY_BUCKETS);
-    const key = labelText(labels);
-    let v = f.values.get(key);
-    if (!v) {
-      v = { labels, value: 0, buckets: f.buckets!.map(() => 0), sum: 0, count: 0 };
-      f.values.set(key, v);
-    }
-    for (let i = 0; i < f.buckets!.length; i++) if (value <= f.buckets![i]) v.buckets![i]++;
-    v.sum! += value;
-    v.count!++;
+  histogram(name: string, help: string): Histogram {
+    const f = this.#family(name, "histogram", help);
+    f.buckets ??= [...LATENCY_BUCKETS];
+    const buckets = f.buckets;
+    return {
+      observe(labels, value) {
+        const key = labelText(labels);
+        let s = f.series.get(key);
+        if (!s) {
+          s = { labels, value: 0, buckets: buckets.map(() => 0), sum: 0, count: 0 };
+          f.series.set(key, s);
+        }
+        for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]) s.buckets![i]++;
+        s.sum! += value;
+        s.count!++;
+      },
+    };
   }
 
   /**
@@ -130,18 +154,18 @@ export class MetricsRegistry {
     const out: string[] = [];
     for (const [name, f] of this.#families) {
       out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`);
-      if (f.collect) out.push(`${name} ${f.collect()}`);
-      for (const v of f.values.values()) {
+      if (f.read) out.push(`${name} ${f.read()}`);
+      for (const s of f.series.values()) {
         if (f.type !== "histogram") {
-          out.push(`${name}${labelText(v.labels)} ${v.value}`);
+          out.push(`${name}${labelText(s.labels)} ${s.value}`);
           continue;
         }
         f.buckets!.forEach((b, i) => {
-          out.push(`${name}_bucket${labelText({ ...v.labels, le: String(b) })} ${v.buckets![i]}`);
+          out.push(`${name}_bucket${labelText({ ...s.labels, le: String(b) })} ${s.buckets![i]}`);
         });
-        out.push(`${name}_bucket${labelText({ ...v.labels, le: "+Inf" })} ${v.count}`);
-        out.push(`${name}_sum${labelText(v.labels)} ${v.sum}`);
-        out.push(`${name}_count${labelText(v.labels)} ${v.count}`);
+        out.push(`${name}_bucket${labelText({ ...s.labels, le: "+Inf" })} ${s.count}`);
+        out.push(`${name}_sum${labelText(s.labels)} ${s.sum}`);
+        out.push(`${name}_count${labelText(s.labels)} ${s.count}`);
       }
     }
     return out.join("\n") + "\n";

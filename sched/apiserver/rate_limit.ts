@@ -26,12 +26,17 @@ export interface RateLimitOptions {
  * ```
  */
 export class RateLimiter {
+  /** Requests per second per client. */
   readonly qps: number;
+  /** The burst per client. */
   readonly burst: number;
   #now: () => number;
   #buckets = new Map<string, { tokens: number; at: number }>();
 
-  /** @param options Rate, burst, clock. */
+  /**
+   * Creates a limiter.
+   * @param options Rate, burst, clock.
+   */
   constructor(options: RateLimitOptions = {}) {
     this.qps = options.qps ?? 5000;
     this.burst = options.burst ?? Math.max(1, this.qps * 2);

@@ -15,8 +15,8 @@ export const SCHEDULING_LATENCY_BUCKETS: readonly number[] = Array.from(
   (_, i) => 0.001 * 2 ** i,
 );
 
-/** A cumulative histogram with fixed buckets. */
-export class Histogram {
+/** A histogram with fixed buckets that can also estimate quantiles (the benchmark reads p50/p99). */
+export class LatencyHistogram {
   /** Upper bounds. */
   readonly buckets: readonly number[];
   /** Count per bucket (not cumulative); the last slot is +Inf. */
@@ -114,9 +114,9 @@ export class SchedulerMetrics {
   /** Attempts by `profile\u0000result`. */
   readonly attempts = new Map<string, number>();
   /** Queued → bound latency. */
-  readonly e2e: Histogram = new Histogram();
+  readonly e2e: LatencyHistogram = new LatencyHistogram();
   /** Duration of one scheduling cycle (filter + score + reserve). */
-  readonly attemptDuration: Histogram = new Histogram(
+  readonly attemptDuration: LatencyHistogram = new LatencyHistogram(
     Array.from({ length: 15 }, (_, i) => 0.00001 * 2 ** i),
   );
   /** Pods evicted by preemption. */

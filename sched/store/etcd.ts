@@ -8,6 +8,7 @@
  */
 import {
   type KvBackend,
+  type KvChange,
   KvCompactedError,
   KvConflictError,
   type KvEntry,
@@ -15,6 +16,7 @@ import {
   type KvRange,
   type KvRangeOptions,
   KvUnavailableError,
+  type KvWatchOptions,
 } from "./kv.ts";
 
 /** Options of {@linkcode EtcdKv}. */
@@ -89,7 +91,9 @@ function toEntry(kv: RawKv): KvEntry {
  * ```
  */
 export class EtcdKv implements KvBackend {
+  /** The backend's name, for logs and metrics. */
   readonly name = "etcd";
+  /** The etcd client URLs. */
   readonly endpoints: string[];
   #timeout: number;
   #fetch: typeof fetch;
@@ -218,10 +222,15 @@ export class EtcdKv implements KvBackend {
     });
   }
 
-  /** Updates a key at a revision. @param key The key. @param value The value. @param expect The modRevision. @returns The revision. */
-  update(key: string, value: string, expect: number): Promise<number> {
-    return this.#txn(key, { target: "MOD", mod_revision: String(expect) }, {
-      request_put: { key: b64(key), value: b64(value) },
+  /**
+   * Updates a key at a revision.
+   * @param key The key.
+   * @param change The value and the modRevision the key must have.
+   * @returns The revision.
+   */
+  update(key: string, change: KvChange): Promise<number> {
+    return this.#txn(key, { target: "MOD", mod_revision: String(change.expect) }, {
+      request_put: { key: b64(key), value: b64(change.value) },
     });
   }
 
@@ -235,12 +244,12 @@ export class EtcdKv implements KvBackend {
   /**
    * Streams changes after a revision through `/v3/watch`.
    * @param prefix The key prefix.
-   * @param after Deliver revisions above this.
-   * @param signal Ends the stream.
+   * @param options `after`: deliver revisions above it; `signal`: ends the stream.
    * @returns The events in revision order.
    * @throws {KvCompactedError} When `after` was compacted.
    */
-  async *watch(prefix: string, after: number, signal: AbortSignal): AsyncIterable<KvEvent> {
+  async *watch(prefix: string, options: KvWatchOptions): AsyncIterable<KvEvent> {
+    const { after, signal } = options;
     const both = AbortSignal.any([signal, this.#closed.signal]);
     let res: Response;
     let base = this.endpoints[this.#next];

@@ -32,6 +32,22 @@ export interface KvEvent {
   revision: number;
 }
 
+/** A compare-and-swap write: the new value and the modRevision the key must have. */
+export interface KvChange {
+  /** The new value. */
+  value: string;
+  /** The modRevision the key must still have. */
+  expect: number;
+}
+
+/** Options of `KvBackend.watch`. */
+export interface KvWatchOptions {
+  /** Deliver revisions above this one. */
+  after: number;
+  /** Ends the stream. */
+  signal: AbortSignal;
+}
+
 /** A page of a range read. */
 export interface KvRange {
   /** The entries, in key order. */
@@ -100,11 +116,11 @@ export interface KvBackend {
    */
   create(key: string, value: string): Promise<number>;
   /**
-   * Writes a key whose modRevision must be `expect`.
+   * Writes a key whose modRevision must be `change.expect`.
    * @returns The new revision.
    * @throws {KvConflictError} When it differs or the key is gone.
    */
-  update(key: string, value: string, expect: number): Promise<number>;
+  update(key: string, change: KvChange): Promise<number>;
   /**
    * Deletes a key whose modRevision must be `expect`.
    * @returns The new revision.
@@ -112,14 +128,10 @@ export interface KvBackend {
    */
   delete(key: string, expect: number): Promise<number>;
   /**
-   * Streams changes under a prefix with a revision above `after`, in order.
+   * Streams changes under a prefix with a revision above `options.after`, in order.
    * @throws {KvCompactedError} When `after` is older than the history kept.
    */
-  watch(
-    prefix: string,
-    after: number,
-    signal: AbortSignal,
-  ): AsyncIterable<KvEvent>;
+  watch(prefix: string, options: KvWatchOptions): AsyncIterable<KvEvent>;
   /** The latest revision. */
   revision(): Promise<number>;
   /**

@@ -259,11 +259,10 @@ class Feed {
   async #run(): Promise<void> {
     try {
       for await (
-        const ev of this.#kv.watch(
-          this.#prefix,
-          this.lastRev,
-          this.#abort.signal,
-        )
+        const ev of this.#kv.watch(this.#prefix, {
+          after: this.lastRev,
+          signal: this.#abort.signal,
+        })
       ) {
         const d: Decoded = {
           type: ev.type,
@@ -327,6 +326,7 @@ class Feed {
  * ```
  */
 export class ObjectStore implements Store {
+  /** The key-value backend underneath. */
   readonly kv: KvBackend;
   #now: () => Date;
   #window: number;
@@ -578,7 +578,7 @@ export class ObjectStore implements Store {
           return next as T;
         }
         if (encode(next) === encode(prev)) return prev as T;
-        const rev = await this.kv.update(key, encode(next), cur.modRevision);
+        const rev = await this.kv.update(key, { value: encode(next), expect: cur.modRevision });
         next.metadata.resourceVersion = String(rev);
         return next as T;
       } catch (err) {
@@ -718,11 +718,7 @@ export class ObjectStore implements Store {
       }
       try {
         if (marked) {
-          const rev = await this.kv.update(
-            key,
-            encode(marked),
-            cur.modRevision,
-          );
+          const rev = await this.kv.update(key, { value: encode(marked), expect: cur.modRevision });
           marked.metadata.resourceVersion = String(rev);
           return marked as T;
         }
@@ -789,11 +785,15 @@ export class ObjectStore implements Store {
    * event: the API server writes them straight to the watcher's stream.
    * Same semantics as {@linkcode ObjectStore.watch}.
    * @param resource The plural name.
-   * @param options Namespace, selectors, start version, bookmarks, signal.
    * @param sink Receives events, the error that ends the watch, or its end.
+   * @param options Namespace, selectors, start version, bookmarks, signal.
    * @returns A function that ends the watch.
    */
-  subscribe(resource: string, options: WatchOptions, sink: WatchSink): Promise<() => void> {
+  subscribe(
+    resource: string,
+    sink: WatchSink,
+    options: WatchOptions = {},
+  ): Promise<() => void> {
     const info = resourceInfo(resource);
     const filter = this.#filter(info, options);
     const from = parseRv(options.resourceVersion, "resourceVersion");
@@ -875,7 +875,9 @@ export class ObjectStore implements Store {
         const start = from;
         (async () => {
           try {
-            for await (const ev of this.kv.watch(filter.prefix, start, stop.signal)) {
+            for await (
+              const ev of this.kv.watch(filter.prefix, { after: start, signal: stop.signal })
+            ) {
               deliver(this.#decodeEvent(ev));
             }
           } catch (err) {

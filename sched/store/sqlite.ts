@@ -10,6 +10,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
   type KvBackend,
+  type KvChange,
   KvCompactedError,
   KvConflictError,
   type KvEntry,
@@ -17,6 +18,7 @@ import {
   type KvRange,
   type KvRangeOptions,
   KvUnavailableError,
+  type KvWatchOptions,
 } from "./kv.ts";
 import { AsyncQueue } from "./_queue.ts";
 
@@ -68,7 +70,9 @@ function upper(prefix: string): string {
  * ```
  */
 export class SqliteKv implements KvBackend {
+  /** The backend's name, for logs and metrics. */
   readonly name = "sqlite";
+  /** The database file. */
   readonly path: string;
   #db: DatabaseSync;
   #history: number;
@@ -168,9 +172,14 @@ export class SqliteKv implements KvBackend {
     return this.#enqueue({ kind: "create", key, value });
   }
 
-  /** Updates a key at a revision. @param key The key. @param value The value. @param expect The modRevision. @returns The revision. */
-  update(key: string, value: string, expect: number): Promise<number> {
-    return this.#enqueue({ kind: "update", key, value, expect });
+  /**
+   * Updates a key at a revision.
+   * @param key The key.
+   * @param change The value and the modRevision the key must have.
+   * @returns The revision.
+   */
+  update(key: string, change: KvChange): Promise<number> {
+    return this.#enqueue({ kind: "update", key, value: change.value, expect: change.expect });
   }
 
   /** Deletes a key at a revision. @param key The key. @param expect The modRevision. @returns The revision. */
@@ -278,11 +287,11 @@ export class SqliteKv implements KvBackend {
   /**
    * Streams changes after a revision.
    * @param prefix The key prefix.
-   * @param after Deliver revisions above this.
-   * @param signal Ends the stream.
+   * @param options `after`: deliver revisions above it; `signal`: ends the stream.
    * @returns The events in revision order.
    */
-  async *watch(prefix: string, after: number, signal: AbortSignal): AsyncIterable<KvEvent> {
+  async *watch(prefix: string, options: KvWatchOptions): AsyncIterable<KvEvent> {
+    const { after, signal } = options;
     this.#check();
     if (after < this.#compacted) {
       throw new KvCompactedError(
