@@ -9,7 +9,7 @@
 import type { CycleState } from "../scheduler/cycle_state.ts";
 import type { NodeInfo } from "../scheduler/node_info.ts";
 import { type Handle, MAX_NODE_SCORE, type Plugin } from "../scheduler/plugin.ts";
-import type { AffinityTerm, PodInfo } from "../scheduler/pod_info.ts";
+import { type AffinityTerm, type PodInfo, termMatchesPod } from "../scheduler/pod_info.ts";
 import type { Snapshot, TopologyIndex } from "../scheduler/snapshot.ts";
 import { SKIP, type Status, status, SUCCESS } from "../scheduler/status.ts";
 
@@ -51,7 +51,7 @@ const EXISTING: Status = status(
  * ```
  */
 export function termMatches(term: AffinityTerm, pod: PodInfo): boolean {
-  return term.namespaces.has(pod.namespace) && term.matches(pod.labels);
+  return termMatchesPod(term, pod);
 }
 
 /** Counts of matching pods per domain for one term. */
@@ -62,14 +62,19 @@ interface TermCounts {
   total: number;
 }
 
-/** One check a node must pass: its domain for a key must not be `bad`. */
+/**
+ * One check a node must pass, on the pod counts of its domain for a key.
+ * `need`: the node must carry the label and (unless `counts` is absent) its
+ * domain must hold a counted pod. Otherwise: a labelled node fails when its
+ * domain holds one.
+ */
 interface Check {
   /** Domain by node slot. */
   readonly dom: Int32Array;
-  /** 1 for the domains that fail. */
-  readonly bad: Uint8Array;
-  /** Whether a node without the topology label fails (affinity) or passes (anti-affinity). */
-  readonly missingFails: boolean;
+  /** Pods per domain (live counts from the snapshot: read only). */
+  readonly counts: Int32Array | undefined;
+  /** Affinity (need) or anti-affinity (forbid). */
+  readonly need: boolean;
   /** The status of a failure. */
   readonly status: Status;
 }
@@ -80,19 +85,8 @@ interface PreFilterState {
 }
 
 function countTerm(snap: Snapshot, term: AffinityTerm): TermCounts {
-  const topo = snap.topology(term.topologyKey);
-  const counts = new Int32Array(topo.values.length);
-  let total = 0;
-  const exact = term.exact && term.indexKeys.length === 1;
-  for (const other of snap.candidates(term.indexKeys)) {
-    if (other.nodeIndex < 0) continue;
-    if (exact ? !term.namespaces.has(other.namespace) : !termMatches(term, other)) continue;
-    const d = topo.domainOf[other.nodeIndex];
-    if (d < 0) continue;
-    counts[d]++;
-    total++;
-  }
-  return { term, topo, counts, total };
+  const { counts, total } = snap.termMatchCounts(term);
+  return { term, topo: snap.topology(term.topologyKey), counts, total };
 }
 
 /**
@@ -104,69 +98,34 @@ function countTerm(snap: Snapshot, term: AffinityTerm): TermCounts {
  * @returns The state, or undefined when nothing constrains the pod.
  */
 function computePreFilter(snap: Snapshot, pod: PodInfo): PreFilterState | undefined {
-  const existingByKey = new Map<string, { topo: TopologyIndex; forbidden: Uint8Array }>();
-  if (snap.podsWithRequiredAntiAffinity.size > 0) {
-    // Replicas share term objects: evaluate each distinct term against the pod once.
-    const verdict = new Map<AffinityTerm, boolean>();
-    const mark = (e: PodInfo) => {
-      for (const t of e.requiredAntiAffinity) {
-        let hit = verdict.get(t);
-        if (hit === undefined) verdict.set(t, hit = termMatches(t, pod));
-        if (!hit) continue;
-        let x = existingByKey.get(t.topologyKey);
-        if (!x) {
-          const topo = snap.topology(t.topologyKey);
-          x = { topo, forbidden: new Uint8Array(topo.values.length) };
-          existingByKey.set(t.topologyKey, x);
-        }
-        const d = x.topo.domainOf[e.nodeIndex];
-        if (d >= 0) x.forbidden[d] = 1;
-      }
-    };
-    const buckets: Set<PodInfo>[] = [];
-    const star = snap.antiAffinityIndex.get("*");
-    if (star) buckets.push(star);
-    for (const k in pod.labels) {
-      const b = snap.antiAffinityIndex.get(`${k}=${pod.labels[k]}`);
-      if (b) buckets.push(b);
-    }
-    // A pod sits in several buckets only when its terms differ: dedupe only then.
-    const seen = buckets.length > 1 ? new Set<PodInfo>() : undefined;
-    for (const b of buckets) {
-      for (const e of b) {
-        if (e.nodeIndex < 0) continue;
-        if (seen) {
-          if (seen.has(e)) continue;
-          seen.add(e);
-        }
-        mark(e);
-      }
-    }
-  }
-  if (
-    existingByKey.size === 0 && pod.requiredAffinity.length === 0 &&
-    pod.requiredAntiAffinity.length === 0
-  ) return undefined;
-  const affinity = pod.requiredAffinity.map((t) => countTerm(snap, t));
-  // The first pod of a group that matches its own terms may go to any labelled node.
-  const firstOfGroup = affinity.every((c) => c.total === 0) &&
-    pod.requiredAffinity.every((t) => termMatches(t, pod));
   const checks: Check[] = [];
-  for (const c of affinity) {
-    const bad = new Uint8Array(c.counts.length);
-    if (!firstOfGroup) { for (let d = 0; d < bad.length; d++) bad[d] = c.counts[d] > 0 ? 0 : 1; }
-    checks.push({ dom: c.topo.domainOf, bad, missingFails: true, status: AFFINITY });
+  if (pod.requiredAffinity.length > 0) {
+    const affinity = pod.requiredAffinity.map((t) => countTerm(snap, t));
+    // The first pod of a group that matches its own terms may go to any labelled node.
+    const firstOfGroup = affinity.every((c) => c.total === 0) &&
+      pod.requiredAffinity.every((t) => termMatches(t, pod));
+    for (const c of affinity) {
+      checks.push({
+        dom: c.topo.domainOf,
+        counts: firstOfGroup ? undefined : c.counts,
+        need: true,
+        status: AFFINITY,
+      });
+    }
   }
   for (const t of pod.requiredAntiAffinity) {
     const c = countTerm(snap, t);
-    const bad = new Uint8Array(c.counts.length);
-    for (let d = 0; d < bad.length; d++) bad[d] = c.counts[d] > 0 ? 1 : 0;
-    checks.push({ dom: c.topo.domainOf, bad, missingFails: false, status: ANTI });
+    checks.push({ dom: c.topo.domainOf, counts: c.counts, need: false, status: ANTI });
   }
-  for (const x of existingByKey.values()) {
-    checks.push({ dom: x.topo.domainOf, bad: x.forbidden, missingFails: false, status: EXISTING });
+  if (snap.podsWithRequiredAntiAffinity.size > 0) {
+    // Replicas share terms: one check per distinct term that selects this pod.
+    for (const [t, counts] of snap.antiAffinityCarriers()) {
+      if (!termMatches(t, pod)) continue;
+      const dom = snap.topology(t.topologyKey).domainOf;
+      checks.push({ dom, counts, need: false, status: EXISTING });
+    }
   }
-  return { checks };
+  return checks.length === 0 ? undefined : { checks };
 }
 
 function filterSlot(s: PreFilterState, slot: number): Status {
@@ -174,7 +133,9 @@ function filterSlot(s: PreFilterState, slot: number): Status {
   for (let i = 0; i < checks.length; i++) {
     const c = checks[i];
     const d = c.dom[slot];
-    if (d < 0 ? c.missingFails : c.bad[d] === 1) return c.status;
+    if (c.need) {
+      if (d < 0 || (c.counts !== undefined && c.counts[d] <= 0)) return c.status;
+    } else if (d >= 0 && c.counts![d] > 0) return c.status;
   }
   return SUCCESS;
 }
@@ -298,12 +259,12 @@ export function factory(args: Record<string, unknown>, handle: Handle): Plugin {
       const s = pre(state);
       if (!s) return count;
       let k = 0;
-      if (s.checks.length === 1) {
-        const { dom, bad, missingFails, status } = s.checks[0];
+      if (s.checks.length === 1 && !s.checks[0].need) {
+        const { dom, counts, status } = s.checks[0];
         for (let j = 0; j < count; j++) {
           const slot = nodes[j];
           const d = dom[slot];
-          if (d < 0 ? missingFails : bad[d] === 1) rejected[slot] = status;
+          if (d >= 0 && counts![d] > 0) rejected[slot] = status;
           else nodes[k++] = slot;
         }
         return k;

@@ -230,6 +230,27 @@ export function newPodInfo(pod: Pod, options: PodInfoOptions = {}): PodInfo {
 }
 
 /**
+ * Whether a term selects a pod (its namespace and labels).
+ *
+ * @param term The compiled term.
+ * @param pod The other pod.
+ * @returns True when selected.
+ *
+ * @example Same namespace and labels
+ * ```ts
+ * import { newPodInfo, termMatchesPod } from "./pod_info.ts";
+ * import { makePod } from "./builders.ts";
+ * const a = newPodInfo(makePod("a", { labels: { app: "db" }, spec: { affinity: {
+ *   podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [
+ *     { labelSelector: { matchLabels: { app: "db" } }, topologyKey: "zone" }] } } } }));
+ * termMatchesPod(a.requiredAntiAffinity[0], a); // true
+ * ```
+ */
+export function termMatchesPod(term: AffinityTerm, pod: PodInfo): boolean {
+  return term.namespaces.has(pod.namespace) && term.matches(pod.labels);
+}
+
+/**
  * Whether a pod has any pod (anti-)affinity term.
  *
  * @param pi The pod info.

@@ -7,7 +7,7 @@
  * @module
  */
 import { NodeInfo } from "./node_info.ts";
-import { ownerIndexKey, type PodInfo } from "./pod_info.ts";
+import { type AffinityTerm, ownerIndexKey, type PodInfo, termMatchesPod } from "./pod_info.ts";
 import type { Node } from "./types.ts";
 
 /** Node flag: `spec.unschedulable`. */
@@ -58,12 +58,6 @@ function schedulingView(n: Node): string {
     n.status?.allocatable ?? n.status?.capacity ?? null,
     n.status?.images ?? null,
   ]);
-}
-
-function antiKeys(pi: PodInfo): Set<string> {
-  const keys = new Set<string>();
-  for (const t of pi.requiredAntiAffinity) keys.add(t.indexKeys[0] ?? "*");
-  return keys;
 }
 
 /**
@@ -117,12 +111,6 @@ export class Snapshot {
   readonly pods = new Map<string, PodInfo>();
   /** Placed pods with required anti-affinity terms. */
   readonly podsWithRequiredAntiAffinity = new Set<PodInfo>();
-  /**
-   * Placed pods with required anti-affinity, indexed by a `k=v` pair every pod
-   * their terms match must carry ("*" when a term has none): an incoming pod
-   * only looks at the buckets of its own labels.
-   */
-  readonly antiAffinityIndex = new Map<string, Set<PodInfo>>();
   /** Placed pods with terms that score others: required affinity or any preferred term. */
   readonly podsWithAffinity = new Set<PodInfo>();
   /** Images across nodes. */
@@ -141,6 +129,10 @@ export class Snapshot {
   #byName = new Map<string, NodeInfo>();
   #byLabel = new Map<string, Set<PodInfo>>();
   #topology = new Map<string, TopologyIndex>();
+  /** Placed pods matching a term, per domain; kept while in use, rebuilt after node changes. */
+  #matchCounts = new Map<AffinityTerm, { gen: number; counts: Int32Array; total: number }>();
+  /** Placed pods carrying each required anti-affinity term, per domain. */
+  #carriers = { gen: -1, byTerm: new Map<AffinityTerm, Int32Array>() };
   /** Pods nominated by preemption: node name → pods, and pod key → node name. */
   #nominated = new Map<string, Map<string, PodInfo>>();
   #nominatedNode = new Map<string, string>();
@@ -355,14 +347,7 @@ export class Snapshot {
       if (!set) this.#byLabel.set(lk, set = new Set());
       set.add(pi);
     }
-    if (pi.requiredAntiAffinity.length > 0) {
-      this.podsWithRequiredAntiAffinity.add(pi);
-      for (const k of antiKeys(pi)) {
-        let set = this.antiAffinityIndex.get(k);
-        if (!set) this.antiAffinityIndex.set(k, set = new Set());
-        set.add(pi);
-      }
-    }
+    if (pi.requiredAntiAffinity.length > 0) this.podsWithRequiredAntiAffinity.add(pi);
     if (
       pi.requiredAffinity.length > 0 || pi.preferredAffinity.length > 0 ||
       pi.preferredAntiAffinity.length > 0
@@ -373,6 +358,7 @@ export class Snapshot {
       ni.addPod(pi);
       pi.nodeIndex = ni.index;
       this.#syncRequested(ni);
+      this.#countPod(pi, 1);
     } else {
       let set = this.#orphans.get(nodeName);
       if (!set) this.#orphans.set(nodeName, set = new Set());
@@ -398,17 +384,10 @@ export class Snapshot {
         if (set.size === 0) this.#byLabel.delete(lk);
       }
     }
-    if (this.podsWithRequiredAntiAffinity.delete(pi)) {
-      for (const k of antiKeys(pi)) {
-        const set = this.antiAffinityIndex.get(k);
-        if (set) {
-          set.delete(pi);
-          if (set.size === 0) this.antiAffinityIndex.delete(k);
-        }
-      }
-    }
+    this.podsWithRequiredAntiAffinity.delete(pi);
     this.podsWithAffinity.delete(pi);
     if (pi.nodeIndex >= 0) {
+      this.#countPod(pi, -1);
       const ni = this.nodes[pi.nodeIndex];
       ni.removePod(pi);
       this.#syncRequested(ni);
@@ -420,6 +399,76 @@ export class Snapshot {
     pi.nodeIndex = -1;
     this.generation++;
     return pi;
+  }
+
+  #countPod(pi: PodInfo, delta: number): void {
+    const gen = this.nodeGeneration;
+    for (const [t, e] of this.#matchCounts) {
+      if (e.gen !== gen || !termMatchesPod(t, pi)) continue;
+      const d = this.topology(t.topologyKey).domainOf[pi.nodeIndex];
+      if (d >= 0) {
+        e.counts[d] += delta;
+        e.total += delta;
+      }
+    }
+    if (this.#carriers.gen === gen) this.#carry(pi, delta);
+  }
+
+  #carry(pi: PodInfo, delta: number): void {
+    for (const t of pi.requiredAntiAffinity) {
+      const topo = this.topology(t.topologyKey);
+      let counts = this.#carriers.byTerm.get(t);
+      if (!counts) this.#carriers.byTerm.set(t, counts = new Int32Array(topo.values.length));
+      const d = topo.domainOf[pi.nodeIndex];
+      if (d >= 0) counts[d] += delta;
+    }
+  }
+
+  /**
+   * Placed pods that a term selects, per domain of its topology key. Kept up
+   * to date incrementally while the term is in use (replicas share terms),
+   * rebuilt when nodes change.
+   *
+   * @param term The term.
+   * @returns Counts by domain id of `topology(term.topologyKey)`, and their total. Do not modify.
+   */
+  termMatchCounts(term: AffinityTerm): { counts: Int32Array; total: number } {
+    let e = this.#matchCounts.get(term);
+    if (e && e.gen === this.nodeGeneration) return e;
+    if (this.#matchCounts.size >= 1024) this.#matchCounts.clear();
+    const topo = this.topology(term.topologyKey);
+    const counts = new Int32Array(topo.values.length);
+    let total = 0;
+    const exact = term.exact && term.indexKeys.length === 1;
+    for (const other of this.candidates(term.indexKeys)) {
+      if (other.nodeIndex < 0) continue;
+      if (exact ? !term.namespaces.has(other.namespace) : !termMatchesPod(term, other)) continue;
+      const d = topo.domainOf[other.nodeIndex];
+      if (d < 0) continue;
+      counts[d]++;
+      total++;
+    }
+    e = { gen: this.nodeGeneration, counts, total };
+    this.#matchCounts.set(term, e);
+    return e;
+  }
+
+  /**
+   * For each distinct required anti-affinity term of the placed pods, how
+   * many placed pods carry it per domain of its topology key (the domains an
+   * incoming pod that the term selects must avoid). Kept up to date
+   * incrementally, rebuilt when nodes change.
+   *
+   * @returns Counts by term, by domain id of `topology(term.topologyKey)`. Do not modify.
+   */
+  antiAffinityCarriers(): ReadonlyMap<AffinityTerm, Int32Array> {
+    if (this.#carriers.gen !== this.nodeGeneration) {
+      this.#carriers = { gen: this.nodeGeneration, byTerm: new Map() };
+      for (const pi of this.podsWithRequiredAntiAffinity) {
+        if (pi.nodeIndex >= 0) this.#carry(pi, 1);
+      }
+    }
+    return this.#carriers.byTerm;
   }
 
   /**

@@ -53,3 +53,59 @@ Deno.test("topology indexes are rebuilt when node labels change", () => {
   s.updateNode(makeNode("n", { labels: { zone: "b" } }));
   assert.deepEqual(s.topology("zone").values, ["b"]);
 });
+
+Deno.test("term counts and anti-affinity carriers stay exact through adds, removals and node changes", () => {
+  const s = new Snapshot();
+  for (let i = 0; i < 8; i++) s.addNode(makeNode(`n${i}`, { labels: { zone: `z${i % 3}` } }));
+  const anti = (name: string, app: string) =>
+    newPodInfo(makePod(name, {
+      labels: { app },
+      spec: {
+        affinity: {
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [{
+              labelSelector: { matchLabels: { app } },
+              topologyKey: "zone",
+            }],
+          },
+        },
+      },
+    }));
+  const probe = anti("probe", "a");
+  const term = probe.requiredAntiAffinity[0];
+  let seed = 7;
+  const rand = (n: number) => (seed = (seed * 16807) % 2147483647) % n;
+  const placed = new Map<string, string>();
+  const brute = () => {
+    const topo = s.topology("zone");
+    const want = new Int32Array(topo.values.length);
+    for (const [key, node] of placed) {
+      const pi = s.pods.get(key)!;
+      if (pi.labels.app === "a") want[topo.idOf.get(s.nodeInfo(node)!.labels.zone)!]++;
+    }
+    return want;
+  };
+  for (let step = 0; step < 300; step++) {
+    const op = rand(10);
+    if (op < 6) {
+      const name = `p${rand(40)}`;
+      const node = `n${rand(8)}`;
+      s.addPod(anti(name, rand(2) ? "a" : "b"), node);
+      placed.set(`default/${name}`, node);
+    } else if (op < 9) {
+      const name = `default/p${rand(40)}`;
+      s.removePod(name);
+      placed.delete(name);
+    } else {
+      const i = rand(8);
+      s.updateNode(makeNode(`n${i}`, { labels: { zone: `z${rand(4)}` } }));
+    }
+    assert.deepEqual([...s.termMatchCounts(term).counts], [...brute()], `step ${step}`);
+    const carriers = s.antiAffinityCarriers().get(term);
+    assert.deepEqual(
+      [...(carriers ?? new Int32Array(brute().length))],
+      [...brute()],
+      `carriers, step ${step}`,
+    );
+  }
+});
