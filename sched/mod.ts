@@ -67,3 +67,6 @@ export * from "./scheduler/queue.ts";
 export * from "./scheduler/metrics.ts";
 export * from "./scheduler/builders.ts";
 export { inTreeRegistry } from "./plugins/registry.ts";
+export type { LabelMatcher, NodeMatcher } from "./scheduler/selectors.ts";
+export type { MemoryClientCall } from "./scheduler/client.ts";
+export { type PodRequests, type Resources } from "./scheduler/resources.ts";

@@ -40,6 +40,8 @@ export class BatchBinder {
   #inFlight = new Set<Promise<void>>();
 
   /**
+   * Creates it.
+   *
    * @param client Where bindings are written.
    * @param options Batch size.
    */

@@ -74,6 +74,8 @@ export class Framework {
   #rng: number;
 
   /**
+   * Creates it.
+   *
    * @param profile The profile configuration.
    * @param registry Factories to build plugins from.
    * @param deps The snapshot and the client.

@@ -27,6 +27,8 @@ export class LatencyHistogram {
   count = 0;
 
   /**
+   * Creates it.
+   *
    * @param buckets Upper bounds, ascending.
    */
   constructor(buckets: readonly number[] = SCHEDULING_LATENCY_BUCKETS) {

@@ -24,7 +24,7 @@ import type { Node, Taint } from "./types.ts";
  */
 export class NodeInfo {
   /** Slot in the snapshot's arrays; -1 when not in a snapshot. */
-  index = -1;
+  index: number = -1;
   /** The node object. */
   node!: Node;
   /** Node name. */
@@ -51,6 +51,8 @@ export class NodeInfo {
   generation = 0;
 
   /**
+   * Creates it.
+   *
    * @param node The node.
    */
   constructor(node: Node) {

@@ -113,6 +113,8 @@ export class SchedulingQueue {
   #pluginEvents: ReadonlyMap<string, readonly ClusterEvent[]>;
 
   /**
+   * Creates it.
+   *
    * @param options Backoff and clock.
    */
   constructor(options: SchedulingQueueOptions = {}) {

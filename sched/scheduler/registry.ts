@@ -9,6 +9,8 @@ import type { PluginFactory } from "./plugin.ts";
 /** Raised on scheduler configuration mistakes (unknown plugin, duplicate, bad args). */
 export class SchedulerConfigError extends Error {
   /**
+   * Creates it.
+   *
    * @param message What is wrong, naming the field.
    * @param options Standard error options (`cause`).
    */
@@ -33,6 +35,8 @@ export class Registry {
   #factories = new Map<string, PluginFactory>();
 
   /**
+   * Creates it.
+   *
    * @param entries Initial factories.
    * @throws {SchedulerConfigError} On a duplicate name.
    */

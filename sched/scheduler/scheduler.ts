@@ -121,6 +121,8 @@ export class Scheduler {
   #stopped = false;
 
   /**
+   * Creates it.
+   *
    * @param client Where decisions are written.
    * @param options Profiles, registry, logging.
    * @throws {SchedulerConfigError} On a bad profile.

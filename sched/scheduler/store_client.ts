@@ -27,6 +27,8 @@ export interface StoreClientOptions {
 /** Raised when a binding cannot be written. */
 export class BindingError extends Error {
   /**
+   * Creates it.
+   *
    * @param message What failed, naming the pod.
    * @param options Standard error options (`cause`).
    */
@@ -63,6 +65,8 @@ export class StoreClient implements SchedulerClient {
   #seq = 0;
 
   /**
+   * Creates it.
+   *
    * @param store The store.
    * @param options Component name, eviction grace, clock.
    */
