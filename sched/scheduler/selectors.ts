@@ -2,17 +2,16 @@
  * Label and node selectors compiled once per pod into plain predicates, so the
  * per-node loops do no parsing.
  *
- * TODO(unify with @tsk/api): the api package owns label selectors; switch to
- * its matcher when it lands (the semantics here follow Kubernetes').
+ * The semantics are `@tsk/api`'s (`matchesSelector`); this module only
+ * compiles a selector once and adds a fast path for the one-label case.
  *
  * @module
  */
+import { matchesSelector, type Selector, selectorFromLabelSelector } from "@tsk/api";
 import type { LabelSelector, Node, NodeSelectorRequirement, NodeSelectorTerm } from "./types.ts";
 
 /** A compiled selector over a label map. */
 export type LabelMatcher = (labels: Record<string, string> | undefined) => boolean;
-
-const EMPTY: Record<string, string> = {};
 
 /**
  * Compiles a label selector. An empty selector matches everything; an absent
@@ -31,40 +30,13 @@ const EMPTY: Record<string, string> = {};
 export function compileLabelSelector(sel: LabelSelector | undefined): LabelMatcher {
   if (!sel) return () => false;
   const pairs = Object.entries(sel.matchLabels ?? {});
-  const exprs = (sel.matchExpressions ?? []).map((e) => ({
-    key: e.key,
-    op: e.operator,
-    values: new Set(e.values ?? []),
-  }));
-  if (pairs.length === 1 && exprs.length === 0) {
+  if (pairs.length === 1 && (sel.matchExpressions ?? []).length === 0) {
+    // The common case (one app label), without the generic loop.
     const [k, v] = pairs[0];
     return (labels) => labels !== undefined && labels[k] === v;
   }
-  return (labels) => {
-    const l = labels ?? EMPTY;
-    for (let i = 0; i < pairs.length; i++) if (l[pairs[i][0]] !== pairs[i][1]) return false;
-    for (let i = 0; i < exprs.length; i++) {
-      const e = exprs[i];
-      const has = Object.hasOwn(l, e.key);
-      switch (e.op) {
-        case "In":
-          if (!has || !e.values.has(l[e.key])) return false;
-          break;
-        case "NotIn":
-          if (has && e.values.has(l[e.key])) return false;
-          break;
-        case "Exists":
-          if (!has) return false;
-          break;
-        case "DoesNotExist":
-          if (has) return false;
-          break;
-        default:
-          return false;
-      }
-    }
-    return true;
-  };
+  const requirements = selectorFromLabelSelector(sel);
+  return (labels) => matchesSelector(requirements, labels);
 }
 
 /**
@@ -93,10 +65,19 @@ export function selectorIndexKeys(sel: LabelSelector | undefined): string[] {
 export type NodeMatcher = (node: Node) => boolean;
 
 function requirement(r: NodeSelectorRequirement, field: boolean): NodeMatcher {
+  if (!field) {
+    const req: Selector = [{ key: r.key, operator: r.operator, values: [...(r.values ?? [])] }];
+    return (n) => {
+      try {
+        return matchesSelector(req, n.metadata.labels);
+      } catch {
+        return false; // a Gt/Lt bound that is not an integer matches nothing
+      }
+    };
+  }
+  // Fields: only metadata.name, as in Kubernetes.
   const values = new Set(r.values ?? []);
-  const get = field
-    ? (n: Node) => (r.key === "metadata.name" ? n.metadata.name : undefined)
-    : (n: Node) => n.metadata.labels?.[r.key];
+  const get = (n: Node) => (r.key === "metadata.name" ? n.metadata.name : undefined);
   switch (r.operator) {
     case "In":
       return (n) => {
@@ -112,17 +93,6 @@ function requirement(r: NodeSelectorRequirement, field: boolean): NodeMatcher {
       return (n) => get(n) !== undefined;
     case "DoesNotExist":
       return (n) => get(n) === undefined;
-    case "Gt":
-    case "Lt": {
-      const bound = Number.parseInt(r.values?.[0] ?? "", 10);
-      const gt = r.operator === "Gt";
-      return (n) => {
-        const v = get(n);
-        if (v === undefined || !/^-?\d+$/.test(v) || Number.isNaN(bound)) return false;
-        const x = Number.parseInt(v, 10);
-        return gt ? x > bound : x < bound;
-      };
-    }
     default:
       return () => false;
   }
