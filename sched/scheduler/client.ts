@@ -2,9 +2,9 @@
  * What the scheduler writes to the store: bindings (in batches), pod status
  * (the PodScheduled condition, nominatedNodeName), evictions, events.
  *
- * TODO(unify with @tsk/api): the Store contract lands on the api branch; an
- * adapter from that Store to this interface lives in `store_client.ts` once
- * it does. This interface is what the scheduler needs, nothing more.
+ * This interface is what the scheduler needs, nothing more: `StoreClient`
+ * (store_client.ts) implements it over any `@tsk/api` Store (the SQLite or
+ * etcd object store in process, or the HTTP client of a remote API server).
  *
  * @module
  */
