@@ -96,6 +96,10 @@ export async function main(args: string[]): Promise<number> {
     const config = values.config
       ? parseControlPlaneConfig(await Deno.readTextFile(values.config), values.config)
       : undefined;
+    // Read before anything starts: a bad file stops the program with nothing running.
+    const schedConfig = values["scheduler-config"]
+      ? parseSchedulerConfig(await Deno.readTextFile(values["scheduler-config"]))
+      : undefined;
     const cp = await startControlPlane({
       dataDir: values.data ?? join(tskHome(), "control-plane"),
       port,
@@ -107,17 +111,20 @@ export async function main(args: string[]): Promise<number> {
       logger: log,
     });
     // The scheduler and controllers start here, on cp.store.
-    const schedConfig = values["scheduler-config"]
-      ? parseSchedulerConfig(await Deno.readTextFile(values["scheduler-config"]))
-      : undefined;
-    const sched = startScheduler(cp.store, {
-      config: schedConfig,
-      log: ({ level, msg, ...fields }) =>
-        (level === "error" ? log.error : level === "warn" ? log.warn : log.info)(
-          String(msg),
-          fields,
-        ),
-    });
+    let sched;
+    try {
+      sched = startScheduler(cp.store, {
+        config: schedConfig,
+        log: ({ level, msg, ...fields }) =>
+          (level === "error" ? log.error : level === "warn" ? log.warn : log.info)(
+            String(msg),
+            fields,
+          ),
+      });
+    } catch (err) {
+      await cp.close(); // a profile naming an unknown plugin, say: stop what started
+      throw err;
+    }
     // /metrics shows the scheduler's metrics after the API server's.
     const renderApi = cp.metrics.render.bind(cp.metrics);
     cp.metrics.render = () => renderApi() + sched.scheduler.metrics.render();
