@@ -25,6 +25,9 @@ Flags:
                          (default $TSK_HOME/control-plane)
   --store sqlite|etcd    where objects live (default sqlite)
   --etcd-endpoints URLS  etcd client URLs, comma-separated (with --store etcd)
+  --etcd-cafile FILE     CA of etcd's https endpoints
+  --etcd-certfile FILE   client certificate for etcd
+  --etcd-keyfile FILE    client key for etcd
   --client-auth MODE     optional (tokens or certificates) or require
                          (client certificates only, refused at the handshake)
   --config FILE          YAML with tokens, roles, bindings, rateLimit
@@ -56,6 +59,9 @@ export async function main(args: string[]): Promise<number> {
         data: { type: "string" },
         store: { type: "string", default: "sqlite" },
         "etcd-endpoints": { type: "string" },
+        "etcd-cafile": { type: "string" },
+        "etcd-certfile": { type: "string" },
+        "etcd-keyfile": { type: "string" },
         "client-auth": { type: "string", default: "optional" },
         config: { type: "string" },
         "scheduler-config": { type: "string" },
@@ -96,6 +102,14 @@ export async function main(args: string[]): Promise<number> {
     const config = values.config
       ? parseControlPlaneConfig(await Deno.readTextFile(values.config), values.config)
       : undefined;
+    const read = (f: string | undefined) => f ? Deno.readTextFile(f) : Promise.resolve(undefined);
+    const etcdTls = values["etcd-cafile"] || values["etcd-certfile"]
+      ? {
+        caPem: await read(values["etcd-cafile"]),
+        certPem: await read(values["etcd-certfile"]),
+        keyPem: await read(values["etcd-keyfile"]),
+      }
+      : undefined;
     // Read before anything starts: a bad file stops the program with nothing running.
     const schedConfig = values["scheduler-config"]
       ? parseSchedulerConfig(await Deno.readTextFile(values["scheduler-config"]))
@@ -106,6 +120,7 @@ export async function main(args: string[]): Promise<number> {
       hostname: values.host,
       store: values.store,
       etcdEndpoints: values["etcd-endpoints"],
+      etcdTls,
       clientAuth,
       config,
       logger: log,

@@ -20,6 +20,7 @@ export * from "./apiserver/app.ts";
 export * from "./apiserver/authn.ts";
 export * from "./apiserver/authz.ts";
 export * from "./apiserver/audit.ts";
+export * from "./apiserver/event_ttl.ts";
 export * from "./apiserver/rate_limit.ts";
 export * from "./apiserver/metrics.ts";
 export * from "./apiserver/log.ts";
@@ -27,7 +28,6 @@ export * from "./apiserver/paths.ts";
 export * from "./apiserver/merge_patch.ts";
 export * from "./apiserver/server.ts";
 export * from "./apiserver/control_plane.ts";
-export * from "./apiserver/event_ttl.ts";
 export {
   jsonLineLogger,
   type LogRecord,

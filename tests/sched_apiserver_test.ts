@@ -481,3 +481,19 @@ Deno.test("API server: concurrent merge patches without a version all apply; wit
     await t.stop();
   }
 });
+
+Deno.test("API server: a request body over 3 MiB is refused with 413 and nothing is stored", async () => {
+  const t = await startTestControlPlane();
+  try {
+    const big = {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "big" },
+      data: { k: "x".repeat(4 * 1024 * 1024) },
+    };
+    await assert.rejects(t.admin.create(big), (e) => e instanceof ApiError && e.code === 413);
+    await assert.rejects(t.admin.get("configmaps", "big"), NotFoundError);
+  } finally {
+    await t.stop();
+  }
+});

@@ -23,4 +23,10 @@ export const DEBIAN_DEPS: readonly DebianDep[] = [
     why: "the etcd store backend's conformance tests and the apiserver benchmark",
   },
   { name: "etcd-client", why: "etcdctl, to inspect the etcd store by hand" },
+  { name: "skopeo", why: "registry tests: copy images into and out of the registry" },
+  { name: "podman", why: "registry tests: podman push and pull" },
+  { name: "curl", why: "registry tests: raw HTTP, a client killed mid-upload" },
+  { name: "openssl", why: "registry tests: a self-signed certificate for TLS" },
+  { name: "docker-registry", why: "peer in the registry benchmark" },
+  { name: "hey", why: "registry benchmark: manifest GETs with 50 clients" },
 ];

@@ -39,11 +39,22 @@ export interface AuditSink {
   close(): void;
 }
 
+/** Options of {@linkcode fileAuditSink}. */
+export interface FileAuditSinkOptions {
+  /**
+   * Size at which the file is rotated to `<path>.1` (replacing the previous
+   * one) and a new file begun.
+   * @default 104857600 (100 MiB)
+   */
+  maxBytes?: number;
+}
+
 /**
  * An audit sink appending JSON lines to a file. Each line is written with
  * one `write` call on a file opened for appending.
  *
  * @param path The file.
+ * @param options Rotation size.
  * @returns The sink.
  *
  * @example Audit to a file
@@ -58,20 +69,30 @@ export interface AuditSink {
  * audit.close();
  * ```
  */
-export function fileAuditSink(path: string): AuditSink {
-  const file = Deno.openSync(path, { append: true, create: true, mode: 0o600 });
+export function fileAuditSink(path: string, options: FileAuditSinkOptions = {}): AuditSink {
+  const maxBytes = options.maxBytes ?? 100 * 1024 * 1024;
+  const open = () => Deno.openSync(path, { append: true, create: true, mode: 0o600 });
+  let file = open();
+  let size = file.statSync().size;
   const enc = new TextEncoder();
-  let open = true;
+  let closed = false;
   return {
     write(entry) {
-      if (!open) return;
+      if (closed) return;
       const bytes = enc.encode(JSON.stringify(entry) + "\n");
+      if (size > 0 && size + bytes.length > maxBytes) {
+        file.close();
+        Deno.renameSync(path, `${path}.1`);
+        file = open();
+        size = 0;
+      }
       let off = 0;
       while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
+      size += bytes.length;
     },
     close() {
-      if (!open) return;
-      open = false;
+      if (closed) return;
+      closed = true;
       file.close();
     },
   };

@@ -42,6 +42,8 @@ export interface ControlPlaneOptions {
   store?: "sqlite" | "etcd";
   /** etcd client URLs, comma-separated, for `store: "etcd"`. */
   etcdEndpoints?: string;
+  /** TLS to etcd: CA, client certificate and key (PEM text), for `https://` endpoints. */
+  etcdTls?: { caPem?: string; certPem?: string; keyPem?: string };
   /** Client certificates required at the TLS handshake (tokens then cannot be used). @default "optional" */
   clientAuth?: "optional" | "require";
   /** Extra tokens, roles, bindings and limits (the `--config` file). */
@@ -220,7 +222,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   let kv: KvBackend;
   if ((options.store ?? "sqlite") === "etcd") {
     if (!options.etcdEndpoints) throw new Error("--etcd-endpoints: required with --store etcd");
-    kv = new EtcdKv(options.etcdEndpoints);
+    kv = new EtcdKv(options.etcdEndpoints, { tls: options.etcdTls });
   } else {
     kv = new SqliteKv(join(dataDir, "state.db"), { history: config.watchHistory });
   }

@@ -42,6 +42,9 @@ export interface HttpsServer {
   close(): Promise<void>;
 }
 
+/** The largest request body accepted (as kube-apiserver's 3 MiB). */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
 type FetchHandler = (req: Request, env: ConnectionInfo) => Response | Promise<Response>;
 
 function identity(socket: TLSSocket): ConnectionInfo["certificate"] {
@@ -103,7 +106,25 @@ export async function serveHttps(
     });
     const chunks: Buffer[] = [];
     if (req.method !== "GET" && req.method !== "HEAD") {
-      for await (const chunk of req) chunks.push(chunk as Buffer);
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_BODY_BYTES) {
+          const body = JSON.stringify({
+            apiVersion: "v1",
+            kind: "Status",
+            status: "Failure",
+            message: `body: larger than ${MAX_BODY_BYTES} bytes; split the request`,
+            reason: "RequestEntityTooLarge",
+            code: 413,
+          });
+          res.writeHead(413, { "content-type": "application/json", connection: "close" });
+          res.end(body);
+          req.destroy();
+          return;
+        }
+        chunks.push(chunk as Buffer);
+      }
     }
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) {

@@ -26,8 +26,10 @@ export interface EtcdKvOptions {
    * @default 10000
    */
   timeoutMs?: number;
-  /** A `fetch` to use (for TLS client settings). @default globalThis.fetch */
+  /** A `fetch` to use. @default globalThis.fetch */
   fetch?: typeof fetch;
+  /** TLS to etcd (`https://` endpoints): the CA, and a client certificate and key (PEM). */
+  tls?: { caPem?: string; certPem?: string; keyPem?: string };
 }
 
 interface RawKv {
@@ -97,6 +99,7 @@ export class EtcdKv implements KvBackend {
   readonly endpoints: string[];
   #timeout: number;
   #fetch: typeof fetch;
+  #httpClient: Deno.HttpClient | undefined;
   #next = 0;
   #closed = new AbortController();
 
@@ -121,7 +124,19 @@ export class EtcdKv implements KvBackend {
     }
     this.endpoints = list;
     this.#timeout = options.timeoutMs ?? 10000;
-    this.#fetch = options.fetch ?? fetch;
+    const base = options.fetch ?? fetch;
+    if (options.tls) {
+      const client = Deno.createHttpClient({
+        caCerts: options.tls.caPem ? [options.tls.caPem] : undefined,
+        ...(options.tls.certPem && options.tls.keyPem
+          ? { cert: options.tls.certPem, key: options.tls.keyPem }
+          : {}),
+      });
+      this.#httpClient = client;
+      this.#fetch = (input, init) => base(input, { ...init, client });
+    } else {
+      this.#fetch = base;
+    }
   }
 
   async #call<T>(path: string, body: unknown): Promise<T> {
@@ -370,6 +385,7 @@ export class EtcdKv implements KvBackend {
   /** Ends watches and pending requests. */
   close(): Promise<void> {
     this.#closed.abort();
+    this.#httpClient?.close();
     return Promise.resolve();
   }
 }

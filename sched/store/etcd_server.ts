@@ -15,6 +15,11 @@ export interface StartEtcdOptions {
   dataDir?: string;
   /** Milliseconds to wait until it answers. @default 20000 */
   timeoutMs?: number;
+  /**
+   * Serve clients over TLS with this certificate and key, requiring client
+   * certificates signed by `caPem` (PEM text).
+   */
+  tls?: { certPem: string; keyPem: string; caPem: string };
 }
 
 /** A running etcd. */
@@ -54,7 +59,28 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "tsk-etcd-" });
   const clientPort = freePort();
   const peerPort = freePort();
-  const url = `http://127.0.0.1:${clientPort}`;
+  const scheme = options.tls ? "https" : "http";
+  const url = `${scheme}://127.0.0.1:${clientPort}`;
+  const tlsArgs: string[] = [];
+  if (options.tls) {
+    const files = {
+      cert: `${dataDir}/server.crt`,
+      key: `${dataDir}/server.key`,
+      ca: `${dataDir}/ca.crt`,
+    };
+    await Deno.writeTextFile(files.cert, options.tls.certPem);
+    await Deno.writeTextFile(files.key, options.tls.keyPem, { mode: 0o600 });
+    await Deno.writeTextFile(files.ca, options.tls.caPem);
+    tlsArgs.push(
+      "--cert-file",
+      files.cert,
+      "--key-file",
+      files.key,
+      "--trusted-ca-file",
+      files.ca,
+      "--client-cert-auth",
+    );
+  }
   const peer = `http://127.0.0.1:${peerPort}`;
   let child: Deno.ChildProcess;
   try {
@@ -76,6 +102,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
         `tsk=${peer}`,
         "--log-level",
         "error",
+        ...tlsArgs,
       ],
       stdout: "null",
       stderr: "piped",
@@ -118,6 +145,13 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
   while (Date.now() < deadline) {
     if (exited) break;
     try {
+      if (options.tls) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: clientPort });
+        conn.close();
+        // etcd listens before it serves; give it a moment.
+        await new Promise((r) => setTimeout(r, 500));
+        return { url, dataDir, stop };
+      }
       const r = await fetch(`${url}/v3/kv/range`, {
         method: "POST",
         body: JSON.stringify({ key: btoa("x") }),

@@ -1,13 +1,15 @@
 /**
  * The embedded key-value backend: one SQLite file through `node:sqlite`,
  * WAL journal with `synchronous=FULL` so every commit is fsynced before a
- * write is acknowledged. Writes that arrive together are committed in one
- * transaction (group commit), which keeps one fsync per batch rather than
- * per write. A table of recent changes serves watches from a revision.
+ * write is acknowledged. Writes that arrive while a commit is under way are
+ * committed together in the next transaction (group commit). For a file,
+ * the write connection lives in a worker, so a commit's fsync does not hold
+ * the event loop; reads use a connection of their own (WAL readers never
+ * wait for the writer). A table of recent changes serves watches from a
+ * revision.
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
   type KvBackend,
   type KvChange,
@@ -20,6 +22,16 @@ import {
   KvUnavailableError,
   type KvWatchOptions,
 } from "./kv.ts";
+import {
+  type BatchResult,
+  compactDb,
+  type Db,
+  openDb,
+  readMeta,
+  toEntry,
+  writeBatch,
+  type WriteOp,
+} from "./_sqlite_db.ts";
 import { AsyncQueue } from "./_queue.ts";
 
 /** Options of {@linkcode SqliteKv}. */
@@ -30,27 +42,24 @@ export interface SqliteKvOptions {
    * @default 50000
    */
   history?: number;
+  /**
+   * Where commits run: `worker` (a writer thread; the default for files) or
+   * `inline` (this thread; always for `:memory:`).
+   * @default "worker"
+   */
+  writer?: "worker" | "inline";
 }
 
-interface Op {
-  kind: "create" | "update" | "delete";
-  key: string;
-  value?: string;
-  expect?: number;
+interface Op extends WriteOp {
   resolve: (rev: number) => void;
   reject: (err: unknown) => void;
-}
-
-interface Row {
-  key: string;
-  value: string;
-  createRev: number;
-  modRev: number;
 }
 
 interface Subscriber {
   prefix: string;
   queue: AsyncQueue<KvEvent>;
+  /** The last revision delivered; later copies of it are skipped. */
+  last: number;
 }
 
 function upper(prefix: string): string {
@@ -74,65 +83,62 @@ export class SqliteKv implements KvBackend {
   readonly name = "sqlite";
   /** The database file. */
   readonly path: string;
-  #db: DatabaseSync;
+  #read: Db;
   #history: number;
+  #worker: Worker | undefined;
+  #calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  #nextId = 1;
   #pending: Op[] = [];
   #scheduled = false;
+  #inFlight = false;
   #subscribers = new Set<Subscriber>();
-  #rev: number;
-  #compacted: number;
   #closed = false;
-  #st: Record<string, StatementSync>;
 
   /**
    * Opens (creating when absent) the database file.
    * @param path The file, or `:memory:`.
-   * @param options History kept for watches.
+   * @param options History kept for watches; where commits run.
    */
   constructor(path: string, options: SqliteKvOptions = {}) {
     this.path = path;
     this.#history = options.history ?? 50000;
     try {
-      this.#db = new DatabaseSync(path);
-      this.#db.exec(`
-        PRAGMA journal_mode = WAL;
-        PRAGMA synchronous = FULL;
-        PRAGMA busy_timeout = 5000;
-        CREATE TABLE IF NOT EXISTS kv (
-          key TEXT PRIMARY KEY, value TEXT NOT NULL,
-          createRev INTEGER NOT NULL, modRev INTEGER NOT NULL
-        ) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS events (
-          rev INTEGER PRIMARY KEY, key TEXT NOT NULL, type INTEGER NOT NULL,
-          value TEXT, prev TEXT
-        );
-        CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-        INSERT OR IGNORE INTO meta VALUES ('revision', 1), ('compacted', 0);
-      `);
+      this.#read = openDb(path);
     } catch (err) {
       throw new KvUnavailableError(`Cannot open SQLite database ${path}: ${String(err)}`, {
         cause: err,
       });
     }
-    const db = this.#db;
-    this.#st = {
-      get: db.prepare("SELECT key, value, createRev, modRev FROM kv WHERE key = ?"),
-      range: db.prepare(
-        "SELECT key, value, createRev, modRev FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
-      ),
-      insert: db.prepare("INSERT INTO kv (key, value, createRev, modRev) VALUES (?, ?, ?, ?)"),
-      update: db.prepare("UPDATE kv SET value = ?, modRev = ? WHERE key = ?"),
-      delete: db.prepare("DELETE FROM kv WHERE key = ?"),
-      event: db.prepare("INSERT INTO events (rev, key, type, value, prev) VALUES (?, ?, ?, ?, ?)"),
-      events: db.prepare(
-        "SELECT rev, key, type, value, prev FROM events WHERE rev > ? AND key >= ? AND key < ? ORDER BY rev",
-      ),
-      setMeta: db.prepare("UPDATE meta SET value = ? WHERE name = ?"),
-      meta: db.prepare("SELECT value FROM meta WHERE name = ?"),
-      compact: db.prepare("DELETE FROM events WHERE rev <= ?"),
-    };
-    this.#rev = Number((this.#st.meta.get("revision") as { value: number }).value);
-    this.#compacted = Number((this.#st.meta.get("compacted") as { value: number }).value);
+    if (path !== ":memory:" && (options.writer ?? "worker") === "worker") {
+      const worker = new Worker(new URL("./_sqlite_writer.ts", import.meta.url), {
+        type: "module",
+      });
+      worker.onmessage = (
+        e: MessageEvent<{ id: number; ok: boolean; value?: unknown; error?: string }>,
+      ) => {
+        const call = this.#calls.get(e.data.id);
+        if (!call) return;
+        this.#calls.delete(e.data.id);
+        if (e.data.ok) call.resolve(e.data.value);
+        else call.reject(new KvUnavailableError(`sqlite: ${e.data.error}`));
+      };
+      worker.onerror = (e) => {
+        e.preventDefault();
+        const err = new KvUnavailableError(`sqlite: the writer thread failed: ${e.message}`);
+        for (const call of this.#calls.values()) call.reject(err);
+        this.#calls.clear();
+      };
+      this.#worker = worker;
+      this.#call({ type: "open", path, history: this.#history }).catch(() => {});
+    }
+  }
+
+  #call(msg: Record<string, unknown>): Promise<unknown> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#calls.set(id, { resolve, reject });
+      this.#worker!.postMessage({ ...msg, id });
+    });
   }
 
   #check(): void {
@@ -142,13 +148,14 @@ export class SqliteKv implements KvBackend {
   /** Reads one key. @param key The key. @returns The entry or undefined. */
   get(key: string): Promise<KvEntry | undefined> {
     this.#check();
-    const row = this.#st.get.get(key) as Row | undefined;
+    const row = this.#read.st.get.get(key) as Parameters<typeof toEntry>[0] | undefined;
     return Promise.resolve(row ? toEntry(row) : undefined);
   }
 
   /**
-   * Reads keys under a prefix in order. SQLite keeps no old versions, so
-   * `revision` is ignored and each page reads the current state.
+   * Reads keys under a prefix in order, with the revision of the same
+   * snapshot. SQLite keeps no old versions, so `revision` is ignored and each
+   * page reads the current state.
    * @param prefix The prefix.
    * @param options Start key and limit.
    * @returns The page.
@@ -157,14 +164,24 @@ export class SqliteKv implements KvBackend {
     this.#check();
     const start = options.startKey && options.startKey > prefix ? options.startKey : prefix;
     const limit = options.limit && options.limit > 0 ? options.limit : -1;
-    const rows = this.#st.range.all(
-      start,
-      upper(prefix),
-      limit > 0 ? limit + 1 : -1,
-    ) as unknown as Row[];
-    const more = limit > 0 && rows.length > limit;
-    if (more) rows.length = limit;
-    return Promise.resolve({ entries: rows.map(toEntry), revision: this.#rev, more });
+    const db = this.#read.db;
+    // One read transaction: the rows and the revision come from the same snapshot.
+    db.exec("BEGIN");
+    try {
+      const rows = this.#read.st.range.all(
+        start,
+        upper(prefix),
+        limit > 0 ? limit + 1 : -1,
+      ) as unknown as Parameters<
+        typeof toEntry
+      >[0][];
+      const revision = readMeta(this.#read, "revision");
+      const more = limit > 0 && rows.length > limit;
+      if (more) rows.length = limit;
+      return Promise.resolve({ entries: rows.map(toEntry), revision, more });
+    } finally {
+      db.exec("COMMIT");
+    }
   }
 
   /** Creates a key. @param key The key. @param value The value. @returns The revision. */
@@ -187,100 +204,66 @@ export class SqliteKv implements KvBackend {
     return this.#enqueue({ kind: "delete", key, expect });
   }
 
-  #enqueue(op: Omit<Op, "resolve" | "reject">): Promise<number> {
+  #enqueue(op: WriteOp): Promise<number> {
     this.#check();
     return new Promise((resolve, reject) => {
       this.#pending.push({ ...op, resolve, reject });
-      if (!this.#scheduled) {
+      if (!this.#scheduled && !this.#inFlight) {
         this.#scheduled = true;
         setTimeout(() => this.#flush(), 0);
       }
     });
   }
 
-  #flush(): void {
+  /** Commits what is queued; with a worker, one batch at a time. */
+  async #flush(): Promise<void> {
     this.#scheduled = false;
+    if (this.#inFlight || this.#pending.length === 0) return;
     const ops = this.#pending;
     this.#pending = [];
-    if (ops.length === 0) return;
-    if (this.#closed) {
-      for (const op of ops) op.reject(new KvUnavailableError("sqlite: the store is closed"));
-      return;
-    }
-    const results: (number | Error)[] = [];
-    const events: KvEvent[] = [];
-    let rev = this.#rev;
-    const st = this.#st;
+    const plain: WriteOp[] = ops.map(({ kind, key, value, expect }) => ({
+      kind,
+      key,
+      value,
+      expect,
+    }));
+    this.#inFlight = true;
+    let result: BatchResult;
     try {
-      this.#db.exec("BEGIN IMMEDIATE");
-      for (const op of ops) {
-        const cur = st.get.get(op.key) as Row | undefined;
-        if (op.kind === "create") {
-          if (cur) {
-            results.push(new KvConflictError(`key ${op.key} exists`, toEntry(cur)));
-            continue;
-          }
-          rev++;
-          st.insert.run(op.key, op.value!, rev, rev);
-          st.event.run(rev, op.key, 0, op.value!, null);
-          events.push({ type: "put", key: op.key, value: op.value, revision: rev });
-        } else {
-          if (!cur || cur.modRev !== op.expect) {
-            results.push(
-              new KvConflictError(
-                `key ${op.key}: expected revision ${op.expect}, found ${cur?.modRev ?? "none"}`,
-                cur ? toEntry(cur) : undefined,
-              ),
-            );
-            continue;
-          }
-          rev++;
-          if (op.kind === "update") {
-            st.update.run(op.value!, rev, op.key);
-            st.event.run(rev, op.key, 0, op.value!, cur.value);
-            events.push({
-              type: "put",
-              key: op.key,
-              value: op.value,
-              prevValue: cur.value,
-              revision: rev,
-            });
-          } else {
-            st.delete.run(op.key);
-            st.event.run(rev, op.key, 1, null, cur.value);
-            events.push({ type: "delete", key: op.key, prevValue: cur.value, revision: rev });
-          }
-        }
-        results.push(rev);
-      }
-      if (rev !== this.#rev) {
-        st.setMeta.run(rev, "revision");
-        if (rev - this.#compacted > this.#history * 1.1) {
-          const upTo = rev - this.#history;
-          st.compact.run(upTo);
-          st.setMeta.run(upTo, "compacted");
-          this.#compacted = upTo;
-        }
-      }
-      this.#db.exec("COMMIT");
+      result = this.#worker
+        ? await this.#call({ type: "batch", ops: plain }) as BatchResult
+        : writeBatch(this.#read, plain, this.#history);
     } catch (err) {
-      try {
-        this.#db.exec("ROLLBACK");
-      } catch {
-        // The transaction may not have begun.
-      }
-      const e = new KvUnavailableError(`sqlite: write failed: ${String(err)}`, { cause: err });
+      const e = err instanceof KvUnavailableError
+        ? err
+        : new KvUnavailableError(`sqlite: write failed: ${String(err)}`, { cause: err });
       for (const op of ops) op.reject(e);
+      this.#inFlight = false;
+      this.#next();
       return;
     }
-    this.#rev = rev;
+    this.#inFlight = false;
     ops.forEach((op, i) => {
-      const r = results[i];
-      if (r instanceof Error) op.reject(r);
-      else op.resolve(r);
+      const r = result.results[i];
+      if ("rev" in r) op.resolve(r.rev);
+      else op.reject(new KvConflictError(r.conflict, r.current));
     });
-    for (const ev of events) {
-      for (const s of this.#subscribers) if (ev.key.startsWith(s.prefix)) s.queue.push(ev);
+    for (const ev of result.events) {
+      for (const s of this.#subscribers) {
+        if (ev.revision > s.last && ev.key.startsWith(s.prefix)) {
+          s.last = ev.revision;
+          s.queue.push(ev);
+        }
+      }
+    }
+    this.#next();
+  }
+
+  #next(): void {
+    // Writes that queued up during the commit go together in the next one.
+    if (this.#pending.length > 0 && !this.#scheduled) {
+      this.#scheduled = true;
+      setTimeout(() => this.#flush(), 0);
     }
   }
 
@@ -293,14 +276,18 @@ export class SqliteKv implements KvBackend {
   async *watch(prefix: string, options: KvWatchOptions): AsyncIterable<KvEvent> {
     const { after, signal } = options;
     this.#check();
-    if (after < this.#compacted) {
+    const compacted = readMeta(this.#read, "compacted");
+    if (after < compacted) {
       throw new KvCompactedError(
-        `revision ${after} was compacted; the oldest available is ${this.#compacted}`,
-        this.#compacted,
+        `revision ${after} was compacted; the oldest available is ${compacted}`,
+        compacted,
       );
     }
     const queue = new AsyncQueue<KvEvent>();
-    const rows = this.#st.events.all(after, prefix, upper(prefix)) as unknown as {
+    const sub: Subscriber = { prefix, queue, last: after };
+    // Committed changes come from the table; the ones still being acknowledged
+    // arrive from the writer afterwards and are skipped when already read.
+    const rows = this.#read.st.events.all(after, prefix, upper(prefix)) as unknown as {
       rev: number;
       key: string;
       type: number;
@@ -315,8 +302,8 @@ export class SqliteKv implements KvBackend {
         prevValue: r.prev ?? undefined,
         revision: r.rev,
       });
+      sub.last = r.rev;
     }
-    const sub: Subscriber = { prefix, queue };
     this.#subscribers.add(sub);
     const onAbort = () => queue.close();
     signal.addEventListener("abort", onAbort, { once: true });
@@ -329,43 +316,35 @@ export class SqliteKv implements KvBackend {
     }
   }
 
-  /** The latest revision. @returns The revision. */
+  /** The latest committed revision. @returns The revision. */
   revision(): Promise<number> {
     this.#check();
-    return Promise.resolve(this.#rev);
+    return Promise.resolve(readMeta(this.#read, "revision"));
   }
 
   /**
    * Forgets changes up to a revision.
    * @param revision The last revision to forget.
    */
-  compact(revision: number): Promise<void> {
+  async compact(revision: number): Promise<void> {
     this.#check();
-    const upTo = Math.min(revision, this.#rev);
-    if (upTo > this.#compacted) {
-      this.#st.compact.run(upTo);
-      this.#st.setMeta.run(upTo, "compacted");
-      this.#compacted = upTo;
-    }
-    return Promise.resolve();
+    if (this.#worker) await this.#call({ type: "compact", revision });
+    else compactDb(this.#read, revision);
   }
 
-  /** Writes what is queued, ends watches and closes the file. */
-  close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    this.#flush();
+  /** Commits what is queued, ends watches and closes the file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    while (this.#inFlight || this.#pending.length > 0) {
+      if (!this.#inFlight) await this.#flush();
+      else await new Promise((r) => setTimeout(r, 1));
+    }
     this.#closed = true;
     for (const s of this.#subscribers) s.queue.close();
-    this.#db.close();
-    return Promise.resolve();
+    if (this.#worker) {
+      await this.#call({ type: "close" }).catch(() => {});
+      this.#worker.terminate();
+    }
+    this.#read.db.close();
   }
-}
-
-function toEntry(row: Row): KvEntry {
-  return {
-    key: row.key,
-    value: row.value,
-    createRevision: Number(row.createRev),
-    modRevision: Number(row.modRev),
-  };
 }

@@ -1,0 +1,279 @@
+/**
+ * Blob files addressed by digest, and upload files that become blobs by an
+ * atomic rename once their bytes are verified. Bodies are streamed, hashing
+ * as they go, so a blob of any size is never held in memory.
+ *
+ * @module
+ */
+import { createHash, type Hash } from "node:crypto";
+import { join } from "node:path";
+import { RegistryError } from "./errors.ts";
+import { parseDigest } from "./_reference.ts";
+
+/** An upload's running hash, kept in memory between chunks. */
+interface HashState {
+  algorithm: string;
+  hash: Hash;
+  offset: number;
+}
+
+/** Options for {@linkcode BlobStore}. */
+export interface BlobStoreOptions {
+  /**
+   * Refuse a single upload longer than this many bytes.
+   * @default Infinity
+   */
+  maxBlobSize?: number;
+}
+
+/**
+ * The file store under `<data>/blobs` and `<data>/uploads`.
+ *
+ * @example Make a store
+ * ```ts
+ * import { BlobStore } from "./storage.ts";
+ * const store = new BlobStore(await Deno.makeTempDir());
+ * await store.init();
+ * ```
+ */
+export class BlobStore {
+  /** The data directory. */
+  readonly root: string;
+  #hashes = new Map<string, HashState>();
+  #maxBlobSize: number;
+
+  /**
+   * Makes a store rooted at `root`.
+   *
+   * @param root The data directory.
+   * @param options Limits.
+   */
+  constructor(root: string, options: BlobStoreOptions = {}) {
+    this.root = root;
+    this.#maxBlobSize = options.maxBlobSize ?? Infinity;
+  }
+
+  /** Creates the directories. */
+  async init(): Promise<void> {
+    await Deno.mkdir(join(this.root, "blobs"), { recursive: true });
+    await Deno.mkdir(join(this.root, "uploads"), { recursive: true });
+  }
+
+  /**
+   * The path of a blob's file.
+   *
+   * @param digest The digest.
+   * @returns The path.
+   */
+  blobPath(digest: string): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(this.root, "blobs", algorithm, hex.slice(0, 2), hex);
+  }
+
+  /**
+   * The path of an upload's file.
+   *
+   * @param id The upload id.
+   * @returns The path.
+   */
+  uploadPath(id: string): string {
+    return join(this.root, "uploads", id);
+  }
+
+  /**
+   * Creates an empty upload file.
+   *
+   * @param id The upload id.
+   */
+  async createUpload(id: string): Promise<void> {
+    await Deno.writeFile(this.uploadPath(id), new Uint8Array(0));
+  }
+
+  /**
+   * Appends a stream to an upload, hashing it. The bytes written are counted
+   * even when the stream breaks, so the session's offset stays true.
+   *
+   * @param id The upload id.
+   * @param body The bytes.
+   * @param offset Where the file ends now (the session's offset).
+   * @returns The new offset.
+   */
+  async append(
+    id: string,
+    body: ReadableStream<Uint8Array> | null,
+    offset: number,
+  ): Promise<number> {
+    let state = this.#hashes.get(id);
+    if (state && state.offset !== offset) {
+      this.#hashes.delete(id);
+      state = undefined;
+    }
+    if (!state && offset === 0) {
+      state = { algorithm: "sha256", hash: createHash("sha256"), offset: 0 };
+      this.#hashes.set(id, state);
+    }
+    const file = await Deno.open(this.uploadPath(id), { write: true });
+    let written = offset;
+    try {
+      // Drop anything a broken earlier request left past the recorded offset.
+      await file.truncate(offset);
+      await file.seek(offset, Deno.SeekMode.Start);
+      if (body) {
+        for await (const chunk of body) {
+          if (written + chunk.byteLength > this.#maxBlobSize) {
+            throw new RegistryError(
+              "SIZE_INVALID",
+              `body: the upload exceeds the limit of ${this.#maxBlobSize} bytes`,
+              { status: 413 },
+            );
+          }
+          let n = 0;
+          while (n < chunk.byteLength) n += await file.write(chunk.subarray(n));
+          state?.hash.update(chunk);
+          written += chunk.byteLength;
+          if (state) state.offset = written;
+        }
+      }
+    } catch (err) {
+      // The hash saw only whole chunks that were written; still, drop it
+      // so the final digest is computed from the file itself.
+      this.#hashes.delete(id);
+      await file.truncate(written).catch(() => {});
+      throw Object.assign(err as Error, { written });
+    } finally {
+      file.close();
+    }
+    return written;
+  }
+
+  /**
+   * Computes the digest of an upload's bytes with `algorithm`, from the
+   * running hash when it is current, else by reading the file.
+   *
+   * @param id The upload id.
+   * @param algorithm The digest algorithm.
+   * @param offset The session's offset.
+   * @returns The digest.
+   */
+  async uploadDigest(id: string, algorithm: string, offset: number): Promise<string> {
+    const state = this.#hashes.get(id);
+    if (state && state.algorithm === algorithm && state.offset === offset) {
+      return `${algorithm}:${state.hash.copy().digest("hex")}`;
+    }
+    const hash = createHash(algorithm);
+    const file = await Deno.open(this.uploadPath(id));
+    try {
+      let left = offset;
+      for await (const chunk of file.readable) {
+        const part = chunk.byteLength > left ? chunk.subarray(0, left) : chunk;
+        hash.update(part);
+        left -= part.byteLength;
+        if (left === 0) break;
+      }
+    } catch {
+      // readable closes the file when done; ignore the double close
+    }
+    return `${algorithm}:${hash.digest("hex")}`;
+  }
+
+  /**
+   * Moves a verified upload into place as a blob. Synchronous so the caller
+   * can record the blob in the same tick; if the blob exists the upload is
+   * just removed.
+   *
+   * @param id The upload id.
+   * @param digest The verified digest.
+   */
+  commitSync(id: string, digest: string): void {
+    const dest = this.blobPath(digest);
+    this.#hashes.delete(id);
+    try {
+      Deno.mkdirSync(join(dest, ".."), { recursive: true });
+      Deno.renameSync(this.uploadPath(id), dest);
+    } catch (err) {
+      this.removeUploadSync(id);
+      throw err;
+    }
+  }
+
+  /**
+   * Removes an upload's file and hash.
+   *
+   * @param id The upload id.
+   */
+  removeUploadSync(id: string): void {
+    this.#hashes.delete(id);
+    try {
+      Deno.removeSync(this.uploadPath(id));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+
+  /**
+   * Removes a blob's file.
+   *
+   * @param digest The digest.
+   */
+  removeBlobSync(digest: string): void {
+    try {
+      Deno.removeSync(this.blobPath(digest));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+
+  /**
+   * Upload files on disk (including ones whose session is gone).
+   *
+   * @returns The ids.
+   */
+  async uploadFiles(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const e of Deno.readDir(join(this.root, "uploads"))) out.push(e.name);
+    return out;
+  }
+
+  /**
+   * Every blob file on disk, with its modification time.
+   *
+   * @returns Digest and mtime (ms) of each file.
+   */
+  async *blobFiles(): AsyncGenerator<{ digest: string; mtime: number }> {
+    const root = join(this.root, "blobs");
+    for await (const alg of Deno.readDir(root)) {
+      if (!alg.isDirectory) continue;
+      for await (const pre of Deno.readDir(join(root, alg.name))) {
+        if (!pre.isDirectory) continue;
+        for await (const f of Deno.readDir(join(root, alg.name, pre.name))) {
+          try {
+            const st = await Deno.stat(join(root, alg.name, pre.name, f.name));
+            yield { digest: `${alg.name}:${f.name}`, mtime: st.mtime?.getTime() ?? 0 };
+          } catch {
+            // removed meanwhile
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Opens a blob for reading.
+   *
+   * @param digest The digest.
+   * @returns The open file.
+   */
+  async open(digest: string): Promise<Deno.FsFile> {
+    return await Deno.open(this.blobPath(digest));
+  }
+}
+
+/**
+ * The digest algorithm of a digest string, for hashing an upload.
+ *
+ * @param digest The digest.
+ * @returns The algorithm.
+ */
+export function digestAlgorithm(digest: string): string {
+  return parseDigest(digest).algorithm;
+}

@@ -1,0 +1,157 @@
+/**
+ * The one place that opens libc through `Deno.dlopen`. Every call here is
+ * synchronous and runs on the calling thread, and errno is read through
+ * `__errno_location()` right after the call that failed, on that same thread
+ * (DESIGN.md: per-thread calls such as unshare, setns, capset, prctl and the
+ * raw setresuid must never run on a pool thread). The only `nonblocking`
+ * symbols are `read`/`waitpid` twins used by the parent to wait without
+ * blocking the event loop; their errno is never read.
+ *
+ * @module
+ */
+
+const SYMBOLS = {
+  __errno_location: { parameters: [], result: "pointer" },
+  syscall: {
+    parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"],
+    result: "i64",
+  },
+  unshare: { parameters: ["i32"], result: "i32" },
+  setns: { parameters: ["i32", "i32"], result: "i32" },
+  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  chdir: { parameters: ["buffer"], result: "i32" },
+  fchdir: { parameters: ["i32"], result: "i32" },
+  getcwd: { parameters: ["buffer", "usize"], result: "pointer" },
+  sethostname: { parameters: ["buffer", "usize"], result: "i32" },
+  setdomainname: { parameters: ["buffer", "usize"], result: "i32" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  read_async: {
+    name: "read",
+    parameters: ["i32", "buffer", "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
+  dup3: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
+  mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
+  symlink: { parameters: ["buffer", "buffer"], result: "i32" },
+  umask: { parameters: ["u32"], result: "u32" },
+  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  getpid: { parameters: [], result: "i32" },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  waitpid_async: {
+    name: "waitpid",
+    parameters: ["i32", "buffer", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  poll_async: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  posix_spawn: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
+  posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  posix_spawn_file_actions_addopen: {
+    parameters: ["buffer", "i32", "buffer", "i32", "u32"],
+    result: "i32",
+  },
+  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
+  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+  posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" },
+  posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
+  statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
+  sigemptyset: { parameters: ["buffer"], result: "i32" },
+  sigfillset: { parameters: ["buffer"], result: "i32" },
+} as const;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let lib: Libc | undefined;
+
+/** Opens libc once, on first use. */
+export function libc(): Libc {
+  if (lib === undefined) lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  return lib;
+}
+
+/** Reads errno of the calling thread; call it right after the failing call. */
+export function errno(): number {
+  const p = libc().__errno_location();
+  if (p === null) return 0;
+  return new Deno.UnsafePointerView(p).getInt32(0);
+}
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated copy of `s` for passing as `const char *`. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
+  const b = encoder.encode(s);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}
+
+/**
+ * A NULL-terminated `char *[]` for `s`; the returned `keep` array must stay
+ * referenced until the call that uses the vector returns.
+ */
+export function cstrv(
+  items: readonly string[],
+): { vec: Uint8Array<ArrayBuffer>; keep: Uint8Array<ArrayBuffer>[] } {
+  const keep = items.map(cstr);
+  const ptrs = new BigUint64Array(items.length + 1);
+  keep.forEach((b, i) => {
+    ptrs[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
+  });
+  return { vec: new Uint8Array(ptrs.buffer), keep };
+}
+
+/** The address of a buffer as an integer, for raw syscall arguments. */
+export function addr(b: Uint8Array<ArrayBuffer> | null): bigint {
+  if (b === null) return 0n;
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
+}
+
+/** Raw system call numbers for the architectures tsk runs on. */
+export const SYS: Readonly<Record<string, number>> = Deno.build.arch === "aarch64"
+  ? {
+    pivot_root: 41,
+    capget: 90,
+    capset: 91,
+    prctl: 167,
+    seccomp: 277,
+    setresuid: 147,
+    setresgid: 149,
+    setgroups: 159,
+    prlimit64: 261,
+    close_range: 436,
+    pidfd_open: 434,
+  }
+  : {
+    pivot_root: 155,
+    capget: 125,
+    capset: 126,
+    prctl: 157,
+    seccomp: 317,
+    setresuid: 117,
+    setresgid: 119,
+    setgroups: 116,
+    prlimit64: 302,
+    close_range: 436,
+    pidfd_open: 434,
+  };

@@ -1,0 +1,155 @@
+/**
+ * The messages between the parent stage and the init stage, and their
+ * framing (a 4-byte little-endian length, then JSON). The init reads its
+ * configuration from fd 3 (`INIT_CONFIG_FD`) and answers on fd 4
+ * (`INIT_REPLY_FD`); both are O_CLOEXEC in the init, so neither reaches the
+ * container's process.
+ *
+ * @module
+ */
+import type { Mount, POSIXRlimit, Spec, User } from "./spec/config.ts";
+import type { Syscalls } from "./syscalls.ts";
+
+/** The init's end of the configuration pipe. */
+export const INIT_CONFIG_FD = 3;
+/** The init's end of the reply pipe. */
+export const INIT_REPLY_FD = 4;
+
+/** Overlay root filesystem layers. */
+export interface OverlayRootfs {
+  /** Read-only lower directories, uppermost first (overlayfs `lowerdir` order). */
+  lowerDirs: string[];
+  /** Writable upper directory; absent makes a read-only overlay. */
+  upperDir?: string;
+  /** overlayfs work directory on the same filesystem as `upperDir`. */
+  workDir?: string;
+}
+
+/** Security settings computed by the parent from the spec. */
+export interface SecurityConfig {
+  /** Capability masks as decimal strings (bigint does not survive JSON). */
+  caps: {
+    bounding: string;
+    effective: string;
+    permitted: string;
+    inheritable: string;
+    ambient: string;
+  } | null;
+  /** The compiled seccomp program, base64 of `struct sock_filter[]`. */
+  seccomp: string | null;
+  /** seccomp(2) filter flags. */
+  seccompFlags: number;
+  /** Set no_new_privs. */
+  noNewPrivileges: boolean;
+  /** The process credentials. */
+  user: User;
+  /** rlimits. */
+  rlimits: POSIXRlimit[];
+}
+
+/** `waitForInitConfig`: what a container's init builds. */
+export interface InitConfigMessage {
+  /** Discriminator. */
+  type: "init";
+  /** The validated spec, with `root.path` absolute. */
+  spec: Spec;
+  /** Overlay layers mounted at `spec.root.path`, when asked. */
+  overlay: OverlayRootfs | null;
+  /** Path of the start FIFO the init blocks on until `start`. */
+  fifo: string;
+  /** Security settings. */
+  security: SecurityConfig;
+  /** The cgroup mounts of the host to reproduce for `cgroup` mounts. */
+  cgroupMounts: Mount[];
+  /** Replace fds 0-2 by opening these paths (pre-started inits from a pool). */
+  stdio: (string | null)[] | null;
+}
+
+/** `waitForExecConfig`: what an exec'd process joins. */
+export interface ExecConfigMessage {
+  /** Discriminator. */
+  type: "exec";
+  /** The container's init pid (host view). */
+  pid: number;
+  /** Namespace files (`/proc/<pid>/ns/<name>`) to join, in order, with their CLONE flag. */
+  namespaces: { path: string; flag: number }[];
+  /** The process. */
+  process: Spec["process"];
+  /** Security settings. */
+  security: SecurityConfig;
+}
+
+/** A message from the parent. */
+export type ParentMessage = InitConfigMessage | ExecConfigMessage;
+
+/** `initReady`, or an error before it. */
+export type InitReply =
+  | { type: "ready" }
+  | { type: "error"; message: string; field?: string; errno?: number };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes one framed message. */
+export function encodeMessage(msg: unknown): Uint8Array<ArrayBuffer> {
+  const body = encoder.encode(JSON.stringify(msg));
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, body.length, true);
+  out.set(body, 4);
+  return out;
+}
+
+/** Writes one framed message, synchronously. */
+export function writeMessageSync(sys: Syscalls, fd: number, msg: unknown): void {
+  const data = encodeMessage(msg);
+  let off = 0;
+  while (off < data.length) off += sys.write(fd, data.subarray(off) as Uint8Array<ArrayBuffer>);
+}
+
+function readExactSync(sys: Syscalls, fd: number, n: number): Uint8Array<ArrayBuffer> | null {
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const got = sys.read(fd, out.subarray(off) as Uint8Array<ArrayBuffer>);
+    if (got === 0) return null;
+    off += got;
+  }
+  return out;
+}
+
+/** Reads one framed message synchronously; `null` at end of file. */
+export function readMessageSync<T>(sys: Syscalls, fd: number): T | null {
+  const head = readExactSync(sys, fd, 4);
+  if (head === null) return null;
+  const len = new DataView(head.buffer).getUint32(0, true);
+  const body = readExactSync(sys, fd, len);
+  if (body === null) return null;
+  return JSON.parse(decoder.decode(body)) as T;
+}
+
+async function readExactAsync(
+  sys: Syscalls,
+  fd: number,
+  n: number,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const buf = new Uint8Array(n - off);
+    const got = await sys.readAsync(fd, buf);
+    if (got === 0) return null;
+    out.set(buf.subarray(0, got), off);
+    off += got;
+  }
+  return out;
+}
+
+/** Reads one framed message on a pool thread; `null` at end of file. */
+export async function readMessageAsync<T>(sys: Syscalls, fd: number): Promise<T | null> {
+  const head = await readExactAsync(sys, fd, 4);
+  if (head === null) return null;
+  const len = new DataView(head.buffer).getUint32(0, true);
+  const body = await readExactAsync(sys, fd, len);
+  if (body === null) return null;
+  return JSON.parse(decoder.decode(body)) as T;
+}

@@ -1,0 +1,805 @@
+/**
+ * The container lifecycle and the library API: {@linkcode createContainer},
+ * {@linkcode loadContainer}, {@linkcode listContainers} and
+ * {@linkcode runContainer}. The `tsk-runtime` command line is a thin layer
+ * over these.
+ *
+ * @module
+ */
+import { posix } from "node:path";
+import { type CgroupManager, type CgroupStats, createCgroupManager } from "./cgroup/manager.ts";
+import { DEFAULT_DEVICE_RULES, type LinuxResources } from "./cgroup/resources.ts";
+import { resolveCapabilities } from "./capabilities.ts";
+import { compileSeccomp } from "./seccomp/compile.ts";
+import { seccompFilterFlags } from "./seccomp/profile.ts";
+import { encodeBase64 } from "./_base64.ts";
+import type { ExecConfigMessage, OverlayRootfs, SecurityConfig } from "./_messages.ts";
+import {
+  ConfigError,
+  ContainerNotFoundError,
+  ContainerStateError,
+  RuntimeError,
+} from "./errors.ts";
+import {
+  closeStage,
+  type InitProcess,
+  sendConfig,
+  spawnStage,
+  waitForInitReady,
+} from "./parent.ts";
+import type { Mount, Process, Spec } from "./spec/config.ts";
+import { rootfsPath, validateConfig } from "./spec/validate.ts";
+import {
+  type ContainerStatus,
+  DEFAULT_ROOT,
+  listIds,
+  type OciState,
+  procStat,
+  readState,
+  statePaths,
+  statusOf,
+  type StoredState,
+  validateId,
+  writeState,
+} from "./state.ts";
+import { CLONE, linuxSyscalls, O, type Syscalls } from "./syscalls.ts";
+import { signalNumber } from "./signals.ts";
+import type { InitPool } from "./pool.ts";
+
+/** Annotation with overlay lower dirs (colon-separated, uppermost first) for the CLI. */
+export const ANNOTATION_LOWERDIRS = "dev.tsk.rootfs.lowerdirs";
+/** Annotation with the overlay upper dir for the CLI. */
+export const ANNOTATION_UPPERDIR = "dev.tsk.rootfs.upperdir";
+/** Annotation with the overlay work dir for the CLI. */
+export const ANNOTATION_WORKDIR = "dev.tsk.rootfs.workdir";
+
+/**
+ * One of the container's standard streams: inherit this process's, connect
+ * to /dev/null, make a pipe readable/writable from this process, or pass one
+ * of this process's file descriptors.
+ */
+export type StdioOption = "inherit" | "null" | "pipe" | number;
+
+/** The container's stdin, stdout and stderr. */
+export interface StdioOptions {
+  /** @default "null" */
+  stdin?: StdioOption;
+  /** @default "inherit" */
+  stdout?: StdioOption;
+  /** @default "inherit" */
+  stderr?: StdioOption;
+}
+
+/** Options for {@linkcode createContainer}. */
+export interface CreateContainerOptions {
+  /**
+   * The bundle directory: holds `config.json` unless `spec` is given, and
+   * relative `root.path`s resolve against it.
+   * @default Deno.cwd()
+   */
+  bundle?: string;
+  /** The spec to use instead of `<bundle>/config.json`. */
+  spec?: Spec;
+  /**
+   * State directory.
+   * @default "/run/tsk-runtime"
+   */
+  root?: string;
+  /** The container's stdio. */
+  stdio?: StdioOptions;
+  /**
+   * Mount an overlayfs of these layers at `root.path` instead of binding
+   * `root.path`. The CLI takes the same through the annotations
+   * `dev.tsk.rootfs.lowerdirs` (colon-separated, uppermost first),
+   * `dev.tsk.rootfs.upperdir` and `dev.tsk.rootfs.workdir`.
+   */
+  rootfs?: OverlayRootfs;
+  /** Write the init's pid here once created. */
+  pidFile?: string;
+  /**
+   * The host.
+   * @default linuxSyscalls()
+   */
+  sys?: Syscalls;
+  /** Take a pre-started init from this pool instead of spawning one. */
+  pool?: InitPool;
+}
+
+/** How a container or exec'd process ended. */
+export interface ExitStatus {
+  /** Exit code, or `null` if a signal ended it or the code is unknown. */
+  exitCode: number | null;
+  /** The signal number that ended it, if any. */
+  signal?: number;
+  /** Whether the kernel's OOM killer killed a process of the container. */
+  oomKilled: boolean;
+}
+
+/** Options for {@linkcode Container.exec}. */
+export interface ExecOptions {
+  /** The process's stdio. */
+  stdio?: StdioOptions;
+}
+
+/** A process started by {@linkcode Container.exec}. */
+export interface ExecProcess {
+  /** Host pid. */
+  readonly pid: number;
+  /** Pipe to the process's stdin when `stdin: "pipe"`. */
+  readonly stdin: WritableStream<Uint8Array> | null;
+  /** Pipe from the process's stdout when `stdout: "pipe"`. */
+  readonly stdout: ReadableStream<Uint8Array> | null;
+  /** Pipe from the process's stderr when `stderr: "pipe"`. */
+  readonly stderr: ReadableStream<Uint8Array> | null;
+  /** Waits for the process to end. */
+  wait(): Promise<ExitStatus>;
+}
+
+/** Options for {@linkcode Container.delete}. */
+export interface DeleteOptions {
+  /**
+   * Kill the container's processes if it still runs.
+   * @default false
+   */
+  force?: boolean;
+}
+
+/** A container this process created or loaded. */
+export interface Container {
+  /** Container id. */
+  readonly id: string;
+  /** Absolute bundle path. */
+  readonly bundle: string;
+  /** Host pid of the container's init. */
+  readonly pid: number;
+  /** The validated spec. */
+  readonly spec: Spec;
+  /** Pipe to the container's stdin when created with `stdin: "pipe"`. */
+  readonly stdin: WritableStream<Uint8Array> | null;
+  /** Pipe from stdout when created with `stdout: "pipe"`. */
+  readonly stdout: ReadableStream<Uint8Array> | null;
+  /** Pipe from stderr when created with `stderr: "pipe"`. */
+  readonly stderr: ReadableStream<Uint8Array> | null;
+  /** Lets the init execve the entrypoint. */
+  start(): Promise<void>;
+  /** Waits until the init exits. */
+  wait(): Promise<ExitStatus>;
+  /** Sends a signal (name like `SIGTERM`/`TERM` or number) to the init. */
+  kill(signal?: string | number): void;
+  /** The OCI state. */
+  state(): OciState;
+  /** cgroup statistics. */
+  stats(): Promise<CgroupStats>;
+  /** The pids in the container's cgroup. */
+  pids(): Promise<number[]>;
+  /** Starts another process in the running container. */
+  exec(process: Process, options?: ExecOptions): Promise<ExecProcess>;
+  /** Removes the container: cgroup, state and (with `force`) its processes. */
+  delete(options?: DeleteOptions): Promise<void>;
+}
+
+interface StdioSetup {
+  childFds: [number | null, number | null, number | null];
+  toClose: number[];
+  stdin: WritableStream<Uint8Array> | null;
+  stdout: ReadableStream<Uint8Array> | null;
+  stderr: ReadableStream<Uint8Array> | null;
+}
+
+function setupStdio(sys: Syscalls, opts: StdioOptions | undefined): StdioSetup {
+  const want = [opts?.stdin ?? "null", opts?.stdout ?? "inherit", opts?.stderr ?? "inherit"];
+  const out: StdioSetup = {
+    childFds: [null, null, null],
+    toClose: [],
+    stdin: null,
+    stdout: null,
+    stderr: null,
+  };
+  want.forEach((w, i) => {
+    if (w === "null") return;
+    if (w === "inherit") {
+      out.childFds[i] = i;
+      return;
+    }
+    if (typeof w === "number") {
+      out.childFds[i] = w;
+      return;
+    }
+    const [r, wr] = sys.pipe();
+    const [childEnd, ourEnd] = i === 0 ? [r, wr] : [wr, r];
+    out.childFds[i] = childEnd;
+    out.toClose.push(childEnd);
+    // Reopening through /proc gives a Deno file on the same pipe.
+    const file = Deno.openSync(`/proc/self/fd/${ourEnd}`, { read: i !== 0, write: i === 0 });
+    sys.close(ourEnd);
+    if (i === 0) out.stdin = file.writable;
+    else if (i === 1) out.stdout = file.readable;
+    else out.stderr = file.readable;
+  });
+  return out;
+}
+
+function securityFor(process: Process, spec: Spec): SecurityConfig {
+  let caps: SecurityConfig["caps"] = null;
+  if (process.capabilities !== undefined) {
+    const m = resolveCapabilities(process.capabilities, "process.capabilities");
+    caps = {
+      bounding: String(m.bounding),
+      effective: String(m.effective),
+      permitted: String(m.permitted),
+      inheritable: String(m.inheritable),
+      ambient: String(m.ambient),
+    };
+  }
+  let seccomp: string | null = null;
+  let seccompFlags = 0;
+  if (spec.linux?.seccomp !== undefined) {
+    seccomp = encodeBase64(compileSeccomp(spec.linux.seccomp));
+    seccompFlags = seccompFilterFlags(spec.linux.seccomp);
+  }
+  return {
+    caps,
+    seccomp,
+    seccompFlags,
+    noNewPrivileges: process.noNewPrivileges ?? false,
+    user: process.user,
+    rlimits: process.rlimits ?? [],
+  };
+}
+
+/** The host's cgroup mounts, reproduced inside the container for `cgroup` mounts. */
+function hostCgroupMounts(): Mount[] {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync("/proc/self/mountinfo");
+  } catch {
+    return [];
+  }
+  const out: Mount[] = [];
+  for (const line of text.split("\n")) {
+    const [left, right] = line.split(" - ");
+    if (!right) continue;
+    const mountPoint = left.split(" ")[4];
+    const [fstype, , superOpts] = right.split(" ");
+    if (!mountPoint.startsWith("/sys/fs/cgroup")) continue;
+    const rel = posix.relative("/sys/fs/cgroup", mountPoint);
+    if (fstype === "cgroup2") out.push({ destination: rel, type: "cgroup2", options: [] });
+    else if (fstype === "cgroup") {
+      const opts = superOpts.split(",").filter((o) =>
+        !["rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode"].includes(o) &&
+        !o.startsWith("release_agent=")
+      );
+      out.push({ destination: rel, type: "cgroup", options: opts });
+    }
+  }
+  return out;
+}
+
+function overlayFromAnnotations(spec: Spec): OverlayRootfs | undefined {
+  const a = spec.annotations ?? {};
+  const lower = a[ANNOTATION_LOWERDIRS];
+  if (lower === undefined) {
+    for (const k of [ANNOTATION_UPPERDIR, ANNOTATION_WORKDIR]) {
+      if (a[k] !== undefined) {
+        throw new ConfigError(`annotations.${k}`, `needs annotations.${ANNOTATION_LOWERDIRS}`);
+      }
+    }
+    return undefined;
+  }
+  return {
+    lowerDirs: lower.split(":").filter(Boolean),
+    upperDir: a[ANNOTATION_UPPERDIR],
+    workDir: a[ANNOTATION_WORKDIR],
+  };
+}
+
+function validateOverlay(o: OverlayRootfs, field: string): void {
+  if (!Array.isArray(o.lowerDirs) || o.lowerDirs.length === 0) {
+    throw new ConfigError(`${field}.lowerDirs`, "expected at least one directory");
+  }
+  o.lowerDirs.forEach((d, i) => {
+    if (!d.startsWith("/") || d.includes(":") || d.includes(",")) {
+      throw new ConfigError(`${field}.lowerDirs[${i}]`, `expected an absolute path without : or ,`);
+    }
+  });
+  if ((o.upperDir === undefined) !== (o.workDir === undefined)) {
+    throw new ConfigError(
+      `${field}.${o.upperDir === undefined ? "upperDir" : "workDir"}`,
+      "upperDir and workDir go together",
+    );
+  }
+  for (const k of ["upperDir", "workDir"] as const) {
+    const v = o[k];
+    if (v !== undefined && (!v.startsWith("/") || v.includes(",") || v.includes(":"))) {
+      throw new ConfigError(`${field}.${k}`, "expected an absolute path without : or ,");
+    }
+  }
+}
+
+function loadSpec(options: CreateContainerOptions, bundle: string): Spec {
+  if (options.spec !== undefined) return validateConfig(structuredClone(options.spec));
+  const file = posix.join(bundle, "config.json");
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (e) {
+    throw new ConfigError("bundle", `cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError("config.json", `not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+  return validateConfig(json);
+}
+
+function cgroupPathFor(spec: Spec, id: string): string {
+  const p = spec.linux?.cgroupsPath;
+  if (p === undefined || p === "") return `/tsk-runtime/${id}`;
+  return p.startsWith("/") ? p : `/${p}`;
+}
+
+/**
+ * Creates a container: validates the spec, sets up its cgroup, starts its
+ * init (which builds the namespaces and root filesystem) and returns once
+ * the init waits for {@linkcode Container.start}. On any failure nothing is
+ * left behind: no state, no cgroup, no process.
+ *
+ * @param id The container id (letters, digits, `_ . + -`).
+ * @param options Bundle or spec, state root, stdio, overlay layers.
+ * @returns The created container.
+ * @throws {ConfigError} For a malformed or unsupported spec, naming the field.
+ * @throws {ContainerStateError} When the id is taken.
+ *
+ * @example Run `echo hi` in a busybox bundle
+ * ```ts ignore
+ * import { createContainer } from "@tsk/runtime";
+ * const c = await createContainer("demo", { bundle: "/tmp/bundle" });
+ * await c.start();
+ * console.log(await c.wait()); // { exitCode: 0, oomKilled: false }
+ * await c.delete();
+ * ```
+ */
+export async function createContainer(
+  id: string,
+  options: CreateContainerOptions = {},
+): Promise<Container> {
+  validateId(id);
+  const sys = options.sys ?? linuxSyscalls();
+  const root = posix.resolve(options.root ?? DEFAULT_ROOT);
+  const bundle = posix.resolve(options.bundle ?? Deno.cwd());
+  const spec = loadSpec(options, bundle);
+  spec.root.path = rootfsPath(spec, bundle);
+  const overlay = options.rootfs ?? overlayFromAnnotations(spec) ?? null;
+  if (overlay) validateOverlay(overlay, options.rootfs ? "rootfs" : "annotations");
+  const security = securityFor(spec.process, spec);
+  if (!(spec.linux?.namespaces ?? []).some((n) => n.type === "mount" && !n.path)) {
+    throw new ConfigError(
+      "linux.namespaces",
+      'tsk-runtime needs a new mount namespace: add {"type": "mount"}',
+    );
+  }
+  try {
+    if (!Deno.statSync(spec.root.path).isDirectory) throw new Error("not a directory");
+  } catch (e) {
+    throw new ConfigError("root.path", `${spec.root.path}: not a directory`, { cause: e });
+  }
+
+  Deno.mkdirSync(root, { recursive: true, mode: 0o700 });
+  const paths = statePaths(root, id);
+  try {
+    Deno.mkdirSync(paths.dir, { mode: 0o700 });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new ContainerStateError(id, "already exists", { cause: e });
+    }
+    throw e;
+  }
+
+  const cgroupPath = cgroupPathFor(spec, id);
+  let cgroup: CgroupManager | undefined;
+  let init: InitProcess | undefined;
+  let stdio: StdioSetup | undefined;
+  try {
+    sys.mkfifo(paths.fifo, 0o600);
+    cgroup = await createCgroupManager(cgroupPath);
+    await cgroup.create();
+    await cgroup.set(effectiveResources(spec));
+    stdio = setupStdio(sys, options.stdio);
+    const pidNs = spec.linux?.namespaces?.find((n) => n.type === "pid");
+    const pooled = options.pool && pidNs && !pidNs.path ? options.pool.take() : undefined;
+    init = pooled ?? spawnStage(sys, {
+      stdio: stdio.childFds,
+      pidNamespace: pidNs === undefined
+        ? { kind: "inherit" }
+        : pidNs.path
+        ? { kind: "join", path: pidNs.path }
+        : { kind: "new" },
+    });
+    await cgroup.apply(init.pid);
+    await sendConfig(sys, init, {
+      type: "init",
+      spec,
+      overlay,
+      fifo: paths.fifo,
+      security,
+      cgroupMounts: hostCgroupMounts(),
+      stdio: pooled
+        ? stdio.childFds.map((fd) => fd === null ? null : `/proc/${Deno.pid}/fd/${fd}`)
+        : null,
+    });
+    await waitForInitReady(sys, init);
+    for (const fd of stdio.toClose) sys.close(fd);
+    stdio.toClose = [];
+    const stat = procStat(init.pid);
+    if (stat === null) throw new RuntimeError(`Container ${id}: init exited after ready`);
+    const state: StoredState = {
+      id,
+      pid: init.pid,
+      initStartTime: stat.startTime,
+      bundle,
+      created: new Date().toISOString(),
+      cgroupPath,
+      overlay,
+      spec,
+    };
+    writeState(root, state);
+    if (options.pidFile) writePidFile(options.pidFile, init.pid);
+    return new LiveContainer(sys, root, state, cgroup, true, stdio);
+  } catch (e) {
+    if (init) {
+      closeStage(sys, init);
+      try {
+        sys.kill(init.pid, 9);
+      } catch { /* gone */ }
+      try {
+        await sys.waitpidAsync(init.pid);
+      } catch { /* not ours */ }
+    }
+    if (stdio) { for (const fd of stdio.toClose) sys.close(fd); }
+    if (cgroup) await cgroup.destroy().catch(() => {});
+    Deno.removeSync(paths.dir, { recursive: true });
+    throw e;
+  }
+}
+
+/**
+ * The spec's resources with runc's device rules added: after the spec's own
+ * rules, the default devices (and mknod) are allowed, and so is every node
+ * in `linux.devices`.
+ */
+function effectiveResources(spec: Spec): LinuxResources {
+  const r: LinuxResources = structuredClone(spec.linux?.resources ?? {});
+  const extra = (spec.linux?.devices ?? [])
+    .filter((d) => d.type === "c" || d.type === "b")
+    .map((d) => ({
+      allow: true,
+      type: d.type as "c" | "b",
+      major: d.major,
+      minor: d.minor,
+      access: "rwm",
+    }));
+  r.devices = [...(r.devices ?? []), ...DEFAULT_DEVICE_RULES.slice(1), ...extra];
+  return r;
+}
+
+function writePidFile(path: string, pid: number): void {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  Deno.writeTextFileSync(tmp, String(pid));
+  Deno.renameSync(tmp, path);
+}
+
+/** Options for {@linkcode loadContainer} and {@linkcode listContainers}. */
+export interface LoadContainerOptions {
+  /**
+   * State directory.
+   * @default "/run/tsk-runtime"
+   */
+  root?: string;
+  /**
+   * The host.
+   * @default linuxSyscalls()
+   */
+  sys?: Syscalls;
+}
+
+/**
+ * Loads a container created earlier (by this or another process).
+ *
+ * @param id The container id.
+ * @param options The state root.
+ * @returns The container.
+ * @throws {ContainerNotFoundError} When there is no such container.
+ *
+ * @example Print a container's status
+ * ```ts ignore
+ * import { loadContainer } from "@tsk/runtime";
+ * const c = await loadContainer("demo");
+ * console.log(c.state().status);
+ * ```
+ */
+export async function loadContainer(
+  id: string,
+  options: LoadContainerOptions = {},
+): Promise<Container> {
+  const root = posix.resolve(options.root ?? DEFAULT_ROOT);
+  const state = readState(root, id);
+  const cgroup = await createCgroupManager(state.cgroupPath);
+  return new LiveContainer(options.sys ?? linuxSyscalls(), root, state, cgroup, false, null);
+}
+
+/**
+ * Lists the containers under a state root with their OCI state.
+ *
+ * @param options The state root.
+ * @returns One state per container, sorted by id.
+ *
+ * @example List containers
+ * ```ts
+ * import { listContainers } from "@tsk/runtime";
+ * const all = await listContainers({ root: "/nonexistent-tsk-root" });
+ * console.log(all.length); // 0
+ * ```
+ */
+export function listContainers(options: LoadContainerOptions = {}): Promise<OciState[]> {
+  const root = posix.resolve(options.root ?? DEFAULT_ROOT);
+  const out: OciState[] = [];
+  for (const id of listIds(root)) {
+    try {
+      out.push(ociState(root, readState(root, id)));
+    } catch (e) {
+      if (!(e instanceof ContainerNotFoundError)) throw e;
+    }
+  }
+  return Promise.resolve(out);
+}
+
+function ociState(root: string, s: StoredState): OciState {
+  const status: ContainerStatus = statusOf(root, s);
+  return {
+    ociVersion: s.spec.ociVersion,
+    id: s.id,
+    status,
+    pid: status === "stopped" ? 0 : s.pid,
+    bundle: s.bundle,
+    annotations: s.spec.annotations ?? {},
+    created: s.created,
+  };
+}
+
+const NS_FILES: Record<string, [string, number]> = {
+  ipc: ["ipc", CLONE.NEWIPC],
+  uts: ["uts", CLONE.NEWUTS],
+  network: ["net", CLONE.NEWNET],
+  cgroup: ["cgroup", CLONE.NEWCGROUP],
+  mount: ["mnt", CLONE.NEWNS],
+};
+
+class LiveContainer implements Container {
+  readonly stdin: WritableStream<Uint8Array> | null;
+  readonly stdout: ReadableStream<Uint8Array> | null;
+  readonly stderr: ReadableStream<Uint8Array> | null;
+  #exit: Promise<ExitStatus> | undefined;
+
+  constructor(
+    private readonly sys: Syscalls,
+    private readonly root: string,
+    private readonly stored: StoredState,
+    private readonly cgroup: CgroupManager,
+    private readonly isParent: boolean,
+    stdio: StdioSetup | null,
+  ) {
+    this.stdin = stdio?.stdin ?? null;
+    this.stdout = stdio?.stdout ?? null;
+    this.stderr = stdio?.stderr ?? null;
+  }
+
+  get id(): string {
+    return this.stored.id;
+  }
+  get bundle(): string {
+    return this.stored.bundle;
+  }
+  get pid(): number {
+    return this.stored.pid;
+  }
+  get spec(): Spec {
+    return this.stored.spec;
+  }
+
+  state(): OciState {
+    return ociState(this.root, this.stored);
+  }
+
+  start(): Promise<void> {
+    const status = statusOf(this.root, this.stored);
+    if (status !== "created") {
+      return Promise.reject(new ContainerStateError(this.id, `cannot start: status is ${status}`));
+    }
+    const { fifo } = statePaths(this.root, this.id);
+    let fd: number;
+    try {
+      fd = this.sys.open(fifo, O.WRONLY | O.NONBLOCK | O.CLOEXEC);
+    } catch (e) {
+      return Promise.reject(
+        new ContainerStateError(this.id, "cannot start: the init is not waiting", { cause: e }),
+      );
+    }
+    try {
+      this.sys.write(fd, new Uint8Array([0]));
+    } finally {
+      this.sys.close(fd);
+    }
+    Deno.removeSync(fifo);
+    return Promise.resolve();
+  }
+
+  wait(): Promise<ExitStatus> {
+    this.#exit ??= this.#waitExit();
+    return this.#exit;
+  }
+
+  async #waitExit(): Promise<ExitStatus> {
+    let exitCode: number | null = null;
+    let signal: number | undefined;
+    if (this.isParent) {
+      const st = await this.sys.waitpidAsync(this.pid);
+      exitCode = st.exitCode;
+      if (st.signal !== null) signal = st.signal;
+    } else {
+      await waitGone(this.sys, this.stored);
+    }
+    const oomKilled = await this.cgroup.oomKilled().catch(() => false);
+    return signal === undefined ? { exitCode, oomKilled } : { exitCode, signal, oomKilled };
+  }
+
+  kill(signal: string | number = "SIGTERM"): void {
+    const status = statusOf(this.root, this.stored);
+    if (status === "stopped") throw new ContainerStateError(this.id, "cannot kill: not running");
+    this.sys.kill(this.pid, signalNumber(signal));
+  }
+
+  stats(): Promise<CgroupStats> {
+    return this.cgroup.stats();
+  }
+
+  pids(): Promise<number[]> {
+    return this.cgroup.pids();
+  }
+
+  async exec(process: Process, options: ExecOptions = {}): Promise<ExecProcess> {
+    const status = statusOf(this.root, this.stored);
+    if (status !== "running" && status !== "created") {
+      throw new ContainerStateError(this.id, `cannot exec: status is ${status}`);
+    }
+    const spec = validateConfig({ ...this.stored.spec, process });
+    const security = securityFor(spec.process, spec);
+    const namespaces: ExecConfigMessage["namespaces"] = [];
+    for (const ns of spec.linux?.namespaces ?? []) {
+      const f = NS_FILES[ns.type];
+      if (f) namespaces.push({ path: `/proc/${this.pid}/ns/${f[0]}`, flag: f[1] });
+    }
+    // The mount namespace last: joining it changes what /proc means.
+    namespaces.sort((a, b) => (a.flag === CLONE.NEWNS ? 1 : 0) - (b.flag === CLONE.NEWNS ? 1 : 0));
+    const hasPidNs = (spec.linux?.namespaces ?? []).some((n) => n.type === "pid");
+    const stdio = setupStdio(this.sys, options.stdio);
+    let stage: InitProcess | undefined;
+    try {
+      stage = spawnStage(this.sys, {
+        stdio: stdio.childFds,
+        pidNamespace: hasPidNs
+          ? { kind: "join", path: `/proc/${this.pid}/ns/pid` }
+          : { kind: "inherit" },
+      });
+      await this.cgroup.apply(stage.pid);
+      await sendConfig(this.sys, stage, {
+        type: "exec",
+        pid: this.pid,
+        namespaces,
+        process: spec.process,
+        security,
+      });
+      await waitForInitReady(this.sys, stage);
+    } catch (e) {
+      if (stage) {
+        closeStage(this.sys, stage);
+        try {
+          this.sys.kill(stage.pid, 9);
+          await this.sys.waitpidAsync(stage.pid);
+        } catch { /* gone */ }
+      }
+      throw e;
+    } finally {
+      for (const fd of stdio.toClose) this.sys.close(fd);
+    }
+    const pid = stage.pid;
+    const sys = this.sys;
+    const cgroup = this.cgroup;
+    let exit: Promise<ExitStatus> | undefined;
+    return {
+      pid,
+      stdin: stdio.stdin,
+      stdout: stdio.stdout,
+      stderr: stdio.stderr,
+      wait() {
+        exit ??= sys.waitpidAsync(pid).then(async (st) => {
+          const oomKilled = await cgroup.oomKilled().catch(() => false);
+          return st.signal === null
+            ? { exitCode: st.exitCode, oomKilled }
+            : { exitCode: null, signal: st.signal, oomKilled };
+        });
+        return exit;
+      },
+    };
+  }
+
+  async delete(options: DeleteOptions = {}): Promise<void> {
+    const status = statusOf(this.root, this.stored);
+    if (status === "running" && !options.force) {
+      throw new ContainerStateError(
+        this.id,
+        "cannot delete: the container is running; stop it or use force",
+      );
+    }
+    if (status !== "stopped") {
+      await this.cgroup.killAll("SIGKILL").catch(() => {});
+      try {
+        this.sys.kill(this.pid, 9);
+      } catch { /* already gone */ }
+    }
+    if (this.isParent) {
+      await this.wait();
+    } else if (status !== "stopped") {
+      await waitGone(this.sys, this.stored);
+    }
+    await this.cgroup.destroy();
+    Deno.removeSync(statePaths(this.root, this.id).dir, { recursive: true });
+  }
+}
+
+async function waitGone(sys: Syscalls, stored: StoredState): Promise<void> {
+  let fd: number;
+  try {
+    fd = sys.pidfdOpen(stored.pid);
+  } catch {
+    return;
+  }
+  try {
+    const st = procStat(stored.pid);
+    if (st === null || st.startTime !== stored.initStartTime) return;
+    while (!(await sys.pollReadable(fd, 1000))) { /* still running */ }
+  } finally {
+    sys.close(fd);
+  }
+}
+
+/** Options for {@linkcode runContainer}. */
+export type RunContainerOptions = CreateContainerOptions;
+
+/**
+ * Creates, starts and waits for a container, then deletes it, also when
+ * anything fails on the way.
+ *
+ * @param id The container id.
+ * @param options As for {@linkcode createContainer}.
+ * @returns How the container's init ended.
+ *
+ * @example Run a bundle to completion
+ * ```ts ignore
+ * import { runContainer } from "@tsk/runtime";
+ * const { exitCode } = await runContainer("once", { bundle: "/tmp/bundle" });
+ * ```
+ */
+export async function runContainer(
+  id: string,
+  options: RunContainerOptions = {},
+): Promise<ExitStatus> {
+  const c = await createContainer(id, options);
+  try {
+    await c.start();
+    return await c.wait();
+  } finally {
+    await c.delete({ force: true });
+  }
+}

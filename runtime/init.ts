@@ -1,0 +1,202 @@
+/**
+ * The init stage: the module the runtime re-executes (a fresh Deno process,
+ * spawned by the parent stage as PID 1 of the container's PID namespace).
+ * It waits for its configuration on fd 3, builds the container from the main
+ * thread only (namespaces are per thread, and execve keeps the calling
+ * thread's), reports `ready` on fd 4, blocks on the start FIFO, drops
+ * privileges and execve's the entrypoint. The same module joins a running
+ * container for `exec`.
+ *
+ * Only synchronous calls run here: async Deno operations run on pool
+ * threads, which stay in the host's namespaces.
+ *
+ * CVE-2019-5736: the init marks itself non-dumpable first, so no process
+ * of the container can open /proc/<init>/exe (the Deno binary) before the
+ * execve replaces it; the parent spawns it from a read-only bind mount of
+ * the Deno binary, so even a handle on that file cannot be opened for
+ * writing; and execve happens after pivot_root, so the container never sees
+ * the host's binary as /proc/self/exe of a process it can trace.
+ *
+ * @module
+ */
+import * as posix from "./_path.ts";
+import {
+  type ExecConfigMessage,
+  INIT_CONFIG_FD,
+  INIT_REPLY_FD,
+  type InitConfigMessage,
+  type InitReply,
+  type ParentMessage,
+  readMessageSync,
+  writeMessageSync,
+} from "./_messages.ts";
+import { ConfigError } from "./errors.ts";
+import { applyProcessSecurity, applyRlimits, lookPath, readLastCap } from "./process_security.ts";
+import { pivotRoot, prepareRootfs, protectPaths } from "./rootfs.ts";
+import { CLONE, linuxSyscalls, O, PR, type Syscalls } from "./syscalls.ts";
+
+const NS_FLAGS: Record<string, number> = {
+  mount: CLONE.NEWNS,
+  uts: CLONE.NEWUTS,
+  ipc: CLONE.NEWIPC,
+  network: CLONE.NEWNET,
+  cgroup: CLONE.NEWCGROUP,
+};
+
+function reply(sys: Syscalls, msg: InitReply): void {
+  writeMessageSync(sys, INIT_REPLY_FD, msg);
+}
+
+/**
+ * Runs the init or exec stage on the calling thread. Returns only on error
+ * (after reporting it to the parent when still possible).
+ *
+ * @param sys The host.
+ */
+export function runStage(sys: Syscalls): void {
+  // Before anything else: /proc/<us>/exe must not be reachable by others.
+  sys.prctl(PR.SET_DUMPABLE, 0n);
+  const msg = readMessageSync<ParentMessage>(sys, INIT_CONFIG_FD);
+  if (msg === null) return; // The parent went away before configuring us.
+  sys.close(INIT_CONFIG_FD);
+  let ready = false;
+  try {
+    if (msg.type === "init") runInit(sys, msg, () => (ready = true));
+    else runExec(sys, msg, () => (ready = true));
+  } catch (e) {
+    const err = e as Error & { field?: string; errno?: number };
+    if (!ready) {
+      try {
+        reply(sys, { type: "error", message: err.message, field: err.field, errno: err.errno });
+      } catch { /* parent gone */ }
+    } else {
+      const text = new TextEncoder().encode(`tsk-runtime init: ${err.message}\n`);
+      try {
+        sys.write(2, text);
+      } catch { /* stderr closed */ }
+    }
+  }
+}
+
+function openStdio(sys: Syscalls, stdio: (string | null)[]): void {
+  stdio.forEach((path, i) => {
+    const fd = sys.open(path ?? "/dev/null", (i === 0 ? O.RDONLY : O.WRONLY) | O.CLOEXEC);
+    sys.dup3(fd, i, 0);
+    sys.close(fd);
+  });
+}
+
+function runInit(sys: Syscalls, msg: InitConfigMessage, markReady: () => void): void {
+  const { spec } = msg;
+  if (msg.stdio) openStdio(sys, msg.stdio);
+  const lastCap = readLastCap();
+  if (spec.process.oomScoreAdj !== undefined) {
+    Deno.writeTextFileSync("/proc/self/oom_score_adj", String(spec.process.oomScoreAdj));
+  }
+  // The start FIFO is opened read-write so that this open does not block;
+  // `start` writes one byte into it.
+  const fifo = sys.open(msg.fifo, O.RDWR | O.CLOEXEC);
+
+  // Join namespaces by path first (their files live in the host's /proc),
+  // then create the rest in one unshare.
+  const namespaces = spec.linux?.namespaces ?? [];
+  let fresh = 0;
+  const joins: { fd: number; flag: number }[] = [];
+  for (const ns of namespaces) {
+    if (ns.type === "pid") continue;
+    const flag = NS_FLAGS[ns.type];
+    if (ns.path) joins.push({ fd: sys.open(ns.path, O.RDONLY | O.CLOEXEC), flag });
+    else fresh |= flag;
+  }
+  if (joins.some((j) => j.flag === CLONE.NEWNS)) sys.unshare(CLONE.FS);
+  for (const j of joins) {
+    sys.setns(j.fd, j.flag);
+    sys.close(j.fd);
+  }
+  if (fresh !== 0) sys.unshare(fresh);
+  const newMount = (fresh & CLONE.NEWNS) !== 0;
+  if (!newMount) {
+    throw new ConfigError(
+      "linux.namespaces",
+      "tsk-runtime needs a new mount namespace to build the root filesystem",
+    );
+  }
+
+  prepareRootfs(sys, { spec, overlay: msg.overlay, cgroupMounts: msg.cgroupMounts });
+  pivotRoot(sys, spec.root.path);
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    Deno.writeTextFileSync(`/proc/sys/${key.replaceAll(".", "/")}`, value);
+  }
+  protectPaths(sys, spec);
+  if (spec.hostname !== undefined) sys.sethostname(spec.hostname);
+  if (spec.domainname !== undefined) sys.setdomainname(spec.domainname);
+  applyRlimits(sys, msg.security);
+  const exe = enterCwdAndResolve(sys, spec.process);
+  sys.umask(spec.process.user.umask ?? 0o022);
+
+  reply(sys, { type: "ready" });
+  markReady();
+  sys.close(INIT_REPLY_FD);
+  // waitForStart: one byte from `start`.
+  const one = new Uint8Array(1);
+  while (sys.read(fifo, one) !== 1) { /* spurious wakeup */ }
+  sys.close(fifo);
+
+  applyProcessSecurity(sys, msg.security, lastCap);
+  sys.execve(exe, spec.process.args, spec.process.env ?? []);
+}
+
+function enterCwdAndResolve(sys: Syscalls, process: InitConfigMessage["spec"]["process"]): string {
+  try {
+    sys.chdir(process.cwd);
+  } catch (e) {
+    throw new ConfigError("process.cwd", `cannot enter ${process.cwd} in the container`, {
+      cause: e,
+    });
+  }
+  // A working directory reached through a leaked descriptor would not be
+  // under the container's root (CVE-2024-21626); refuse anything else.
+  const cwd = sys.getcwd();
+  if (!cwd.startsWith("/") || posix.normalize(cwd) !== cwd) {
+    throw new ConfigError("process.cwd", `resolves outside the root filesystem: ${cwd}`);
+  }
+  const exe = lookPath(process.args[0], process.env ?? []);
+  if (exe === null) {
+    throw new ConfigError(
+      "process.args[0]",
+      `executable file not found in the container: ${process.args[0]}`,
+    );
+  }
+  return exe;
+}
+
+function runExec(sys: Syscalls, msg: ExecConfigMessage, markReady: () => void): void {
+  const lastCap = readLastCap();
+  if (msg.process.oomScoreAdj !== undefined) {
+    Deno.writeTextFileSync("/proc/self/oom_score_adj", String(msg.process.oomScoreAdj));
+  }
+  // Open every namespace file while /proc is still the host's.
+  const fds = msg.namespaces.map((n) => ({
+    fd: sys.open(n.path, O.RDONLY | O.CLOEXEC),
+    flag: n.flag,
+  }));
+  if (fds.some((n) => n.flag === CLONE.NEWNS)) sys.unshare(CLONE.FS);
+  for (const n of fds) {
+    sys.setns(n.fd, n.flag);
+    sys.close(n.fd);
+  }
+  applyRlimits(sys, msg.security);
+  const exe = enterCwdAndResolve(sys, msg.process);
+  sys.umask(msg.process.user.umask ?? 0o022);
+  reply(sys, { type: "ready" });
+  markReady();
+  sys.close(INIT_REPLY_FD);
+  applyProcessSecurity(sys, msg.security, lastCap);
+  sys.execve(exe, msg.process.args, msg.process.env ?? []);
+}
+
+if (import.meta.main) {
+  runStage(linuxSyscalls());
+  Deno.exit(127);
+}
+

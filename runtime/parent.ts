@@ -1,0 +1,204 @@
+/**
+ * The parent stage: starts the init stage (a Deno process running
+ * `init.ts`) as PID 1 of a new (or joined) PID namespace, hands it its
+ * configuration and waits for it to report `ready`. Descriptors are closed on
+ * purpose at each hand-off: the child gets only its stdio and its two pipe
+ * ends (fds 3 and 4, both close-on-exec in the child's own exec), and the
+ * parent closes the child's ends as soon as the spawn returns.
+ *
+ * @module
+ */
+import { posix } from "node:path";
+import {
+  encodeMessage,
+  type InitReply,
+  type ParentMessage,
+  readMessageAsync,
+} from "./_messages.ts";
+import { ConfigError, RuntimeError } from "./errors.ts";
+import { MS, O, type SpawnPidNamespace, type Syscalls } from "./syscalls.ts";
+
+/** A started, not yet configured init or exec stage. */
+export interface InitProcess {
+  /** Host pid of the stage. */
+  pid: number;
+  /** Parent's write end of the configuration pipe. */
+  configFd: number;
+  /** Parent's read end of the reply pipe. */
+  replyFd: number;
+}
+
+/** Where read-only bind mounts of the Deno binary live (see {@linkcode runtimeExecutable}). */
+export const EXE_DIR = "/run/tsk-runtime-exe";
+
+let cachedExe: string | undefined;
+
+/**
+ * The path the init stage is spawned from: a read-only bind mount of the
+ * Deno binary (one per binary, kept for the host's lifetime), so that a
+ * container process that got hold of the init's executable still cannot open
+ * it for writing (CVE-2019-5736: EROFS).
+ *
+ * @param sys The host.
+ * @returns The path to spawn.
+ */
+export function runtimeExecutable(sys: Syscalls): string {
+  if (cachedExe !== undefined) return cachedExe;
+  const real = Deno.realPathSync(Deno.execPath());
+  const st = Deno.statSync(real);
+  const path = posix.join(EXE_DIR, `deno-${st.dev}-${st.ino}`);
+  const isReadOnlyCopy = () => {
+    try {
+      const t = Deno.statSync(path);
+      return t.ino === st.ino && t.dev === st.dev && (sys.mountFlags(path) & MS.RDONLY) !== 0;
+    } catch {
+      return false;
+    }
+  };
+  if (!isReadOnlyCopy()) {
+    Deno.mkdirSync(EXE_DIR, { recursive: true, mode: 0o700 });
+    try {
+      Deno.writeFileSync(path, new Uint8Array(0), { createNew: true, mode: 0o500 });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    sys.mount(real, path, null, MS.BIND, null);
+    sys.mount(null, path, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV, null);
+    // Another runtime may have raced us; stacked read-only mounts are harmless.
+  }
+  cachedExe = path;
+  return path;
+}
+
+/** The init module's specifier for `deno run`. */
+export function initModule(): string {
+  const url = new URL("./init.ts", import.meta.url);
+  return url.protocol === "file:" ? url.pathname : url.href;
+}
+
+/** Options for {@linkcode spawnStage}. */
+export interface SpawnStageOptions {
+  /** The child's fds 0, 1, 2 (parent descriptors; `null` for /dev/null). */
+  stdio: [number | null, number | null, number | null];
+  /** PID namespace of the child. */
+  pidNamespace: SpawnPidNamespace;
+}
+
+/**
+ * Spawns the init (or exec) stage. The child starts Deno and blocks reading
+ * its configuration; nothing container-specific has happened yet.
+ *
+ * @param sys The host.
+ * @param options stdio and PID namespace.
+ * @returns The stage's pid and the parent's pipe ends.
+ */
+export function spawnStage(sys: Syscalls, options: SpawnStageOptions): InitProcess {
+  const exe = runtimeExecutable(sys);
+  const [configRead, configWrite] = sys.pipe();
+  const [replyRead, replyWrite] = sys.pipe();
+  try {
+    const pid = sys.spawn({
+      path: exe,
+      argv: [
+        "deno",
+        "run",
+        "--allow-all",
+        "--no-config",
+        "--no-lock",
+        "--quiet",
+        "--no-prompt",
+        "--v8-flags=--max-old-space-size=64",
+        initModule(),
+      ],
+      env: Object.entries(Deno.env.toObject())
+        .filter(([k]) => k.startsWith("DENO_") || k === "HOME" || k === "XDG_CACHE_HOME")
+        .map(([k, v]) => `${k}=${v}`),
+      fds: [...options.stdio, configRead, replyWrite],
+      pidNamespace: options.pidNamespace,
+      setsid: true,
+    });
+    return { pid, configFd: configWrite, replyFd: replyRead };
+  } catch (e) {
+    sys.close(configWrite);
+    sys.close(replyRead);
+    throw e;
+  } finally {
+    sys.close(configRead);
+    sys.close(replyWrite);
+  }
+}
+
+/**
+ * `sendConfig`: writes the stage's configuration and closes the pipe.
+ *
+ * @param sys The host.
+ * @param init The stage.
+ * @param msg The configuration.
+ */
+export async function sendConfig(
+  sys: Syscalls,
+  init: InitProcess,
+  msg: ParentMessage,
+): Promise<void> {
+  const data = encodeMessage(msg);
+  let off = 0;
+  try {
+    while (off < data.length) {
+      const chunk = data.subarray(off, off + 65536) as Uint8Array<ArrayBuffer>;
+      const n = sys.write(init.configFd, chunk);
+      off += n;
+      if (off < data.length) await new Promise((r) => setTimeout(r, 0));
+    }
+  } finally {
+    sys.close(init.configFd);
+    init.configFd = -1;
+  }
+}
+
+/**
+ * `waitForInitReady`: reads the stage's reply; its failure is rethrown
+ * here, as a {@linkcode ConfigError} when it names a field.
+ *
+ * @param sys The host.
+ * @param init The stage.
+ */
+export async function waitForInitReady(sys: Syscalls, init: InitProcess): Promise<void> {
+  let reply: InitReply | null;
+  try {
+    reply = await readMessageAsync<InitReply>(sys, init.replyFd);
+  } finally {
+    sys.close(init.replyFd);
+    init.replyFd = -1;
+  }
+  if (reply === null) {
+    throw new RuntimeError("Cannot create container: the init process exited before it was ready");
+  }
+  if (reply.type === "error") {
+    if (reply.field) {
+      const prefix = `${reply.field}: `;
+      const detail = reply.message.startsWith(prefix)
+        ? reply.message.slice(prefix.length)
+        : reply.message;
+      throw new ConfigError(reply.field, detail);
+    }
+    throw new RuntimeError(`Cannot create container: ${reply.message}`);
+  }
+}
+
+/** Closes whatever pipe ends of `init` are still open. */
+export function closeStage(sys: Syscalls, init: InitProcess): void {
+  for (const fd of [init.configFd, init.replyFd]) {
+    if (fd >= 0) {
+      try {
+        sys.close(fd);
+      } catch { /* already closed */ }
+    }
+  }
+  init.configFd = -1;
+  init.replyFd = -1;
+}
+
+/** Opens a descriptor for the child's stdio from a path, close-on-exec. */
+export function openForStdio(sys: Syscalls, path: string, write: boolean): number {
+  return sys.open(path, (write ? O.WRONLY : O.RDONLY) | O.CLOEXEC);
+}

@@ -1,0 +1,96 @@
+/**
+ * The last steps of the init and exec stages, in runc's order: rlimits,
+ * capability bounding set, user and groups (raw per-thread system calls:
+ * glibc's wrappers would signal every thread of the Deno process), the
+ * remaining capability sets, no_new_privs, and the seccomp filter as the last
+ * call before execve.
+ *
+ * @module
+ */
+import { decodeBase64 } from "./_base64.ts";
+import type { SecurityConfig } from "./_messages.ts";
+import { PR, type Syscalls } from "./syscalls.ts";
+import { RLIMITS } from "./spec/rlimits.ts";
+
+/** Applies `process.rlimits` to the calling process. */
+export function applyRlimits(sys: Syscalls, sec: SecurityConfig): void {
+  for (const r of sec.rlimits) sys.setrlimit(RLIMITS[r.type], BigInt(r.soft), BigInt(r.hard));
+}
+
+/**
+ * Drops privileges and installs the seccomp filter; the next call must be
+ * execve. Without no_new_privs the filter goes in before capabilities are
+ * dropped (installing one needs CAP_SYS_ADMIN then), as runc does.
+ *
+ * @param sys The host.
+ * @param sec The security settings.
+ * @param lastCap The highest capability number the kernel knows.
+ */
+export function applyProcessSecurity(sys: Syscalls, sec: SecurityConfig, lastCap: number): void {
+  const program = sec.seccomp === null ? null : decodeBase64(sec.seccomp);
+  if (program !== null && !sec.noNewPrivileges) sys.seccompFilter(program, sec.seccompFlags);
+  const caps = sec.caps;
+  if (caps !== null) {
+    const bounding = BigInt(caps.bounding);
+    for (let n = 0; n <= lastCap; n++) {
+      if (((bounding >> BigInt(n)) & 1n) === 0n) sys.prctl(PR.CAPBSET_DROP, BigInt(n));
+    }
+  }
+  sys.prctl(PR.SET_KEEPCAPS, 1n);
+  sys.setgroups(sec.user.additionalGids ?? []);
+  sys.setresgid(sec.user.gid);
+  sys.setresuid(sec.user.uid);
+  sys.prctl(PR.SET_KEEPCAPS, 0n);
+  if (caps !== null) {
+    sys.capset(BigInt(caps.effective), BigInt(caps.permitted), BigInt(caps.inheritable));
+    sys.prctl(PR.CAP_AMBIENT, BigInt(PR.CAP_AMBIENT_CLEAR_ALL));
+    const ambient = BigInt(caps.ambient);
+    for (let n = 0; n <= lastCap; n++) {
+      if ((ambient >> BigInt(n)) & 1n) {
+        sys.prctl(PR.CAP_AMBIENT, BigInt(PR.CAP_AMBIENT_RAISE), BigInt(n));
+      }
+    }
+  }
+  if (sec.noNewPrivileges) sys.prctl(PR.SET_NO_NEW_PRIVS, 1n);
+  // Every descriptor the runtime still holds (Deno's own included) closes
+  // at execve; fds 0-2 are the container's stdio.
+  sys.cloexecFrom(3);
+  if (program !== null && sec.noNewPrivileges) sys.seccompFilter(program, sec.seccompFlags);
+}
+
+/** Reads /proc/sys/kernel/cap_last_cap (before pivot_root). */
+export function readLastCap(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
+  } catch {
+    return 40;
+  }
+}
+
+/**
+ * Finds the executable for `args[0]` like execvp(3): a name with a slash is
+ * used as is (relative to the working directory), anything else is looked
+ * up in the container's PATH.
+ *
+ * @param arg0 The program.
+ * @param env The process environment.
+ * @returns The path to execve, or `null` when no executable file matches.
+ */
+export function lookPath(arg0: string, env: readonly string[]): string | null {
+  const isExec = (p: string) => {
+    try {
+      const st = Deno.statSync(p);
+      return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
+    } catch {
+      return false;
+    }
+  };
+  if (arg0.includes("/")) return isExec(arg0) ? arg0 : null;
+  const pathVar = env.find((e) => e.startsWith("PATH="))?.slice(5) ??
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const dir of pathVar.split(":")) {
+    const p = `${dir || "."}/${arg0}`;
+    if (isExec(p)) return p;
+  }
+  return null;
+}

@@ -1,0 +1,404 @@
+/**
+ * The container's root filesystem, built by the init stage inside its new
+ * mount namespace: overlayfs or a bind of `root.path`, the spec's mounts, a
+ * minimal /dev, pivot_root, masked and read-only paths. Only synchronous
+ * calls: after unshare(CLONE_NEWNS) only this thread is in the new
+ * namespace (DESIGN.md).
+ *
+ * @module
+ */
+import * as posix from "./_path.ts";
+import { MS, type Syscalls } from "./syscalls.ts";
+import { ConfigError, SyscallError } from "./errors.ts";
+import type { LinuxDevice, Mount, Spec } from "./spec/config.ts";
+import type { OverlayRootfs } from "./_messages.ts";
+
+/** The result of {@linkcode parseMountOptions}. */
+export interface MountOptions {
+  /** MS_* flags to pass to mount(2). */
+  flags: number;
+  /** MS_* propagation flags applied by a separate mount(2) call. */
+  propagation: number[];
+  /** Options passed to the filesystem as `data`. */
+  data: string[];
+  /** A bind mount (`bind` or `rbind`). */
+  bind: boolean;
+}
+
+const FLAG_OPTIONS: Record<string, [set: boolean, flag: number]> = {
+  async: [false, MS.SYNCHRONOUS],
+  atime: [false, MS.NOATIME],
+  bind: [true, MS.BIND],
+  defaults: [true, 0],
+  dev: [false, MS.NODEV],
+  diratime: [false, MS.NODIRATIME],
+  dirsync: [true, MS.DIRSYNC],
+  exec: [false, MS.NOEXEC],
+  lazytime: [true, MS.LAZYTIME],
+  mand: [true, MS.MANDLOCK],
+  noatime: [true, MS.NOATIME],
+  nodev: [true, MS.NODEV],
+  nodiratime: [true, MS.NODIRATIME],
+  noexec: [true, MS.NOEXEC],
+  nolazytime: [false, MS.LAZYTIME],
+  nomand: [false, MS.MANDLOCK],
+  norelatime: [false, MS.RELATIME],
+  nostrictatime: [false, MS.STRICTATIME],
+  nosuid: [true, MS.NOSUID],
+  nosymfollow: [true, MS.NOSYMFOLLOW],
+  rbind: [true, MS.BIND | MS.REC],
+  relatime: [true, MS.RELATIME],
+  remount: [true, MS.REMOUNT],
+  ro: [true, MS.RDONLY],
+  rw: [false, MS.RDONLY],
+  strictatime: [true, MS.STRICTATIME],
+  suid: [false, MS.NOSUID],
+  symfollow: [false, MS.NOSYMFOLLOW],
+  sync: [true, MS.SYNCHRONOUS],
+};
+
+const PROPAGATION_OPTIONS: Record<string, number> = {
+  private: MS.PRIVATE,
+  rprivate: MS.PRIVATE | MS.REC,
+  shared: MS.SHARED,
+  rshared: MS.SHARED | MS.REC,
+  slave: MS.SLAVE,
+  rslave: MS.SLAVE | MS.REC,
+  unbindable: MS.UNBINDABLE,
+  runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+/** The mount options tsk-runtime interprets (others go to the filesystem as data). */
+export const MOUNT_OPTION_NAMES: readonly string[] = [
+  ...Object.keys(FLAG_OPTIONS),
+  ...Object.keys(PROPAGATION_OPTIONS),
+].sort();
+
+/**
+ * Turns mount(8)-style options into mount(2) flags, propagation changes and
+ * filesystem data, as runc does.
+ *
+ * @param options The spec's `mounts[].options`.
+ * @returns Flags, propagation and data.
+ *
+ * @example Parse a read-only bind mount
+ * ```ts
+ * import { parseMountOptions } from "@tsk/runtime";
+ * const m = parseMountOptions(["rbind", "ro", "rprivate", "size=1m"]);
+ * console.log(m.bind, m.data); // true ["size=1m"]
+ * ```
+ */
+export function parseMountOptions(options: readonly string[]): MountOptions {
+  let flags = 0;
+  const propagation: number[] = [];
+  const data: string[] = [];
+  for (const o of options) {
+    const f = FLAG_OPTIONS[o];
+    if (f !== undefined) {
+      flags = f[0] ? flags | f[1] : flags & ~f[1];
+    } else if (o in PROPAGATION_OPTIONS) {
+      propagation.push(PROPAGATION_OPTIONS[o]);
+    } else {
+      data.push(o);
+    }
+  }
+  return { flags, propagation, data, bind: (flags & MS.BIND) !== 0 };
+}
+
+/**
+ * Joins `path` to `root` resolving every symbolic link inside `root`, so
+ * that no link in the container's filesystem can point a mount outside it
+ * (links are resolved as if `root` were `/`).
+ *
+ * @param root The root directory (absolute).
+ * @param path The path inside it.
+ * @returns An absolute host path under `root`.
+ *
+ * @example Resolve a path
+ * ```ts
+ * import { secureJoin } from "@tsk/runtime";
+ * console.log(secureJoin("/nonexistent-root", "/a/../b")); // "/nonexistent-root/b"
+ * ```
+ */
+export function secureJoin(root: string, path: string): string {
+  const parts = path.split("/").filter((p) => p !== "" && p !== ".");
+  const resolved: string[] = [];
+  let links = 0;
+  while (parts.length > 0) {
+    const part = parts.shift()!;
+    if (part === "..") {
+      resolved.pop();
+      continue;
+    }
+    const candidate = posix.join(root, ...resolved, part);
+    let target: string | null = null;
+    try {
+      if (Deno.lstatSync(candidate).isSymlink) target = Deno.readLinkSync(candidate);
+    } catch {
+      // A missing component is created later; keep it as is.
+    }
+    if (target === null) {
+      resolved.push(part);
+      continue;
+    }
+    if (++links > 255) throw new SyscallError("secureJoin", 40, path);
+    if (target.startsWith("/")) resolved.length = 0;
+    parts.unshift(...target.split("/").filter((p) => p !== "" && p !== "."));
+  }
+  return posix.join(root, ...resolved);
+}
+
+function mkdirAll(path: string): void {
+  Deno.mkdirSync(path, { recursive: true });
+}
+
+function ensureFile(path: string): void {
+  mkdirAll(posix.dirname(path));
+  try {
+    Deno.lstatSync(path);
+  } catch {
+    Deno.writeFileSync(path, new Uint8Array(0), { mode: 0o755 });
+  }
+}
+
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** What {@linkcode prepareRootfs} needs besides the spec. */
+export interface RootfsRequest {
+  /** The validated spec; `root.path` is absolute. */
+  spec: Spec;
+  /** overlayfs layers mounted at `root.path`. */
+  overlay: OverlayRootfs | null;
+  /** Host cgroup v1/v2 mounts to reproduce for a `cgroup` mount. */
+  cgroupMounts: Mount[];
+}
+
+const LOCKABLE = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME |
+  MS.RELATIME;
+
+/**
+ * Builds the root filesystem at `root.path` and mounts everything the spec
+ * asks for under it, still before pivot_root.
+ *
+ * @param sys The host.
+ * @param req The spec and rootfs options.
+ */
+export function prepareRootfs(sys: Syscalls, req: RootfsRequest): void {
+  const { spec } = req;
+  const root = spec.root.path;
+  const prop = spec.linux?.rootfsPropagation;
+  const propFlag = prop ? PROPAGATION_OPTIONS[prop] : MS.SLAVE | MS.REC;
+  sys.mount(null, "/", null, propFlag | MS.REC, null);
+
+  if (req.overlay) {
+    const o = req.overlay;
+    const opts = [`lowerdir=${o.lowerDirs.join(":")}`];
+    if (o.upperDir) opts.push(`upperdir=${o.upperDir}`, `workdir=${o.workDir}`);
+    sys.mount("overlay", root, "overlay", 0, opts.join(","));
+  } else {
+    sys.mount(root, root, null, MS.BIND | MS.REC, null);
+  }
+
+  const mounts = spec.mounts ?? [];
+  for (const m of mounts) mountEntry(sys, root, m, req.cgroupMounts);
+  const dests = new Set(mounts.map((m) => posix.normalize(m.destination)));
+  const dev = secureJoin(root, "/dev");
+  if (!dests.has("/dev")) {
+    mkdirAll(dev);
+    sys.mount("tmpfs", dev, "tmpfs", MS.NOSUID | MS.STRICTATIME, "mode=755,size=65536k");
+  }
+  if (!dests.has("/dev/pts")) {
+    mountEntry(sys, root, {
+      destination: "/dev/pts",
+      type: "devpts",
+      source: "devpts",
+      options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
+    }, []);
+  }
+  if (!dests.has("/dev/shm")) {
+    mountEntry(sys, root, {
+      destination: "/dev/shm",
+      type: "tmpfs",
+      source: "shm",
+      options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+    }, []);
+  }
+  createDevices(sys, root, spec.linux?.devices ?? []);
+}
+
+function mountEntry(sys: Syscalls, root: string, m: Mount, cgroupMounts: Mount[]): void {
+  const opts = parseMountOptions(m.options ?? []);
+  const bind = opts.bind || m.type === "bind";
+  const dest = secureJoin(root, m.destination);
+  if (m.type === "cgroup") return mountCgroup(sys, dest, opts, cgroupMounts);
+  if (bind) {
+    const src = m.source!;
+    let srcIsDir: boolean;
+    try {
+      srcIsDir = Deno.statSync(src).isDirectory;
+    } catch (e) {
+      throw new ConfigError(`mounts[${m.destination}].source`, `cannot bind ${src}: not found`, {
+        cause: e,
+      });
+    }
+    if (srcIsDir) mkdirAll(dest);
+    else ensureFile(dest);
+    sys.mount(src, dest, null, MS.BIND | (opts.flags & MS.REC), null);
+    const extra = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+    if (extra !== 0) {
+      const keep = sys.mountFlags(dest) & LOCKABLE;
+      sys.mount(null, dest, null, MS.BIND | MS.REMOUNT | keep | extra, null);
+    }
+  } else {
+    mkdirAll(dest);
+    let data = opts.data.join(",");
+    if (m.type === "tmpfs" && m.destination === "/dev" && !data.includes("mode=")) {
+      data = data ? `${data},mode=755` : "mode=755";
+    }
+    sys.mount(m.source ?? m.type ?? "none", dest, m.type!, opts.flags, data || null);
+  }
+  for (const p of opts.propagation) sys.mount(null, dest, null, p, null);
+}
+
+function mountCgroup(sys: Syscalls, dest: string, opts: MountOptions, host: Mount[]): void {
+  mkdirAll(dest);
+  const flags = opts.flags & ~MS.RDONLY;
+  const unifiedOnly = host.length === 1 && host[0].type === "cgroup2" &&
+    host[0].destination === "";
+  if (unifiedOnly) {
+    sys.mount("cgroup2", dest, "cgroup2", opts.flags, null);
+    return;
+  }
+  sys.mount("tmpfs", dest, "tmpfs", flags | MS.NOSUID | MS.NODEV | MS.NOEXEC, "mode=755");
+  for (const h of host) {
+    const sub = posix.join(dest, h.destination);
+    mkdirAll(sub);
+    const data = (h.options ?? []).join(",") || null;
+    sys.mount(h.type!, sub, h.type!, opts.flags, data);
+  }
+  if (opts.flags & MS.RDONLY) {
+    sys.mount(
+      null,
+      dest,
+      null,
+      MS.REMOUNT | MS.BIND | MS.RDONLY | (sys.mountFlags(dest) & LOCKABLE),
+      null,
+    );
+  }
+}
+
+const DEFAULT_DEVICES: LinuxDevice[] = [
+  { type: "c", path: "/dev/null", major: 1, minor: 3, fileMode: 0o666 },
+  { type: "c", path: "/dev/zero", major: 1, minor: 5, fileMode: 0o666 },
+  { type: "c", path: "/dev/full", major: 1, minor: 7, fileMode: 0o666 },
+  { type: "c", path: "/dev/random", major: 1, minor: 8, fileMode: 0o666 },
+  { type: "c", path: "/dev/urandom", major: 1, minor: 9, fileMode: 0o666 },
+  { type: "c", path: "/dev/tty", major: 5, minor: 0, fileMode: 0o666 },
+];
+
+/** makedev(3). */
+function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major), mi = BigInt(minor);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) |
+    (mi & 0xffn);
+}
+
+function createDevices(sys: Syscalls, root: string, extra: LinuxDevice[]): void {
+  const old = sys.umask(0);
+  try {
+    const all = new Map<string, LinuxDevice>();
+    for (const d of [...DEFAULT_DEVICES, ...extra]) all.set(d.path, d);
+    for (const d of all.values()) {
+      const path = secureJoin(root, d.path);
+      mkdirAll(posix.dirname(path));
+      try {
+        Deno.removeSync(path);
+      } catch { /* absent */ }
+      const type = d.type === "b" ? 0o060000 : d.type === "p" ? 0o010000 : 0o020000;
+      const mode = type | ((d.fileMode ?? 0o666) & 0o7777);
+      sys.mknod(path, mode, d.type === "p" ? 0n : makedev(d.major ?? 0, d.minor ?? 0));
+      if (d.uid !== undefined || d.gid !== undefined) {
+        Deno.chownSync(path, d.uid ?? 0, d.gid ?? 0);
+      }
+    }
+    const links: [string, string][] = [
+      ["/proc/self/fd", "/dev/fd"],
+      ["/proc/self/fd/0", "/dev/stdin"],
+      ["/proc/self/fd/1", "/dev/stdout"],
+      ["/proc/self/fd/2", "/dev/stderr"],
+      ["pts/ptmx", "/dev/ptmx"],
+    ];
+    for (const [target, link] of links) {
+      const path = secureJoin(root, link);
+      try {
+        Deno.lstatSync(path);
+        continue;
+      } catch { /* absent: create it */ }
+      sys.symlink(target, path);
+    }
+  } finally {
+    sys.umask(old);
+  }
+}
+
+/**
+ * Makes `root` the process's `/` with pivot_root(2) and detaches the old
+ * root, so nothing of the host's mount tree stays reachable.
+ *
+ * @param sys The host.
+ * @param root The prepared root filesystem.
+ */
+export function pivotRoot(sys: Syscalls, root: string): void {
+  sys.chdir(root);
+  // pivot_root(".", ".") stacks the old root on top of the new one; it is
+  // then made a slave so the lazy unmount cannot propagate to the host.
+  sys.pivotRoot(".", ".");
+  sys.mount(null, ".", null, MS.SLAVE | MS.REC, null);
+  sys.umount(".", 2 /* MNT_DETACH */);
+  sys.chdir("/");
+}
+
+/**
+ * Masks and write-protects paths after pivot_root: a masked directory gets
+ * an empty read-only tmpfs, a masked file gets /dev/null bound over it, and
+ * a read-only path is bound onto itself read-only. Missing paths are
+ * skipped, as in runc.
+ *
+ * @param sys The host.
+ * @param spec The validated spec.
+ */
+export function protectPaths(sys: Syscalls, spec: Spec): void {
+  for (const p of spec.linux?.maskedPaths ?? []) {
+    let dir: boolean;
+    try {
+      dir = Deno.statSync(p).isDirectory;
+    } catch {
+      continue;
+    }
+    if (dir) sys.mount("tmpfs", p, "tmpfs", MS.RDONLY, null);
+    else sys.mount("/dev/null", p, null, MS.BIND, null);
+  }
+  for (const p of spec.linux?.readonlyPaths ?? []) {
+    try {
+      Deno.statSync(p);
+    } catch {
+      continue;
+    }
+    sys.mount(p, p, null, MS.BIND | MS.REC, null);
+    const keep = sys.mountFlags(p) & LOCKABLE;
+    sys.mount(null, p, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | keep, null);
+  }
+  if (spec.root.readonly) {
+    const keep = sys.mountFlags("/") & LOCKABLE;
+    sys.mount(null, "/", null, MS.BIND | MS.REMOUNT | MS.RDONLY | keep, null);
+  }
+}
+
+/** Whether `path` is a directory (exported for the init's cwd check). */
+export { isDir };

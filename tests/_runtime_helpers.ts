@@ -1,0 +1,108 @@
+/**
+ * Shared fixtures of the runtime's end-to-end tests: one busybox root
+ * filesystem per test file, a bundle per container, and a capture helper.
+ *
+ * @module
+ */
+import { posix } from "node:path";
+import {
+  createContainer,
+  type CreateContainerOptions,
+  defaultSpec,
+  type ExitStatus,
+  type Spec,
+} from "@tsk/runtime";
+import { busyboxRootfs } from "@tsk/runtime/testing";
+
+/** A temporary directory tree for one test file. */
+export interface Fixture {
+  /** Temporary base directory. */
+  base: string;
+  /** Shared busybox rootfs (read-only use). */
+  rootfs: string;
+  /** State root for containers of this file. */
+  root: string;
+  /** Removes everything. */
+  cleanup(): Promise<void>;
+}
+
+/** Creates the fixture: temp dir, busybox rootfs, state root. */
+export async function fixture(): Promise<Fixture> {
+  const base = await Deno.makeTempDir({ prefix: "tsk-runtime-test-" });
+  const rootfs = await busyboxRootfs(posix.join(base, "rootfs"));
+  const root = posix.join(base, "state");
+  return {
+    base,
+    rootfs,
+    root,
+    async cleanup() {
+      await Deno.remove(base, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** A unique container id. */
+export function uid(prefix: string): string {
+  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** A default spec running `sh -c script` on the fixture's rootfs. */
+export function shSpec(fx: Fixture, script: string, edit?: (s: Spec) => void): Spec {
+  const spec = defaultSpec({ args: ["sh", "-c", script] });
+  spec.root.path = fx.rootfs;
+  edit?.(spec);
+  return spec;
+}
+
+/** What {@linkcode capture} returns. */
+export interface Captured {
+  /** How the container ended. */
+  status: ExitStatus;
+  /** Everything it wrote to stdout. */
+  stdout: string;
+  /** Everything it wrote to stderr. */
+  stderr: string;
+}
+
+async function text(s: ReadableStream<Uint8Array> | null): Promise<string> {
+  if (s === null) return "";
+  return await new Response(s).text();
+}
+
+/** Runs a container to completion, capturing stdout and stderr, and deletes it. */
+export async function capture(
+  fx: Fixture,
+  spec: Spec,
+  options: Partial<CreateContainerOptions> & {
+    during?: (c: Awaited<ReturnType<typeof createContainer>>) => Promise<void>;
+  } = {},
+): Promise<Captured> {
+  const c = await createContainer(uid("t"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec,
+    stdio: { stdout: "pipe", stderr: "pipe" },
+    ...options,
+  });
+  try {
+    const out = text(c.stdout), err = text(c.stderr);
+    await c.start();
+    if (options.during) await options.during(c);
+    const status = await c.wait();
+    return { status, stdout: await out, stderr: await err };
+  } finally {
+    await c.delete({ force: true });
+  }
+}
+
+/** cgroup directories named `name` anywhere under /sys/fs/cgroup's hierarchies. */
+export function cgroupDirsNamed(parent: string): string[] {
+  const out: string[] = [];
+  for (const h of Deno.readDirSync("/sys/fs/cgroup")) {
+    const dir = posix.join("/sys/fs/cgroup", h.name, parent);
+    try {
+      for (const e of Deno.readDirSync(dir)) if (e.isDirectory) out.push(posix.join(dir, e.name));
+    } catch { /* no such parent */ }
+  }
+  return out;
+}

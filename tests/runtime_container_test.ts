@@ -1,0 +1,480 @@
+/**
+ * End-to-end tests of `@tsk/runtime`'s library API against the real kernel:
+ * every container here is real (namespaces, cgroups, pivot_root, seccomp).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { posix } from "node:path";
+import {
+  ConfigError,
+  ContainerNotFoundError,
+  createContainer,
+  DEFAULT_SECCOMP_PROFILE,
+  listContainers,
+  loadContainer,
+  runContainer,
+} from "@tsk/runtime";
+import { requireRoot } from "@tsk/runtime/testing";
+import { capture, cgroupDirsNamed, fixture, shSpec, uid } from "./_runtime_helpers.ts";
+
+const ignore = !requireRoot();
+const fx = ignore ? undefined! : await fixture();
+
+function test(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore, fn, sanitizeResources: false, sanitizeOps: false });
+}
+
+test("runtime: the entrypoint is PID 1 and host processes are invisible", async () => {
+  const r = await capture(
+    fx,
+    shSpec(fx, "echo $$; ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '"),
+  );
+  const [pid, count, cmdline] = r.stdout.trim().split("\n");
+  assert.equal(pid, "1");
+  // sh, ls and grep at most: nothing of the host.
+  assert.ok(Number(count) <= 3, `expected at most 3 processes, saw ${count}`);
+  assert.equal(
+    cmdline.trim(),
+    "sh -c echo $$; ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '",
+  );
+  assert.equal(r.status.exitCode, 0);
+});
+
+test("runtime: the container has the spec's hostname", async () => {
+  const r = await capture(fx, shSpec(fx, "hostname", (s) => (s.hostname = "box-42")));
+  assert.equal(r.stdout.trim(), "box-42");
+});
+
+test("runtime: host mounts are invisible inside", async () => {
+  const marker = await Deno.makeTempDir({ prefix: "tsk-host-mount-" });
+  const { MS, linuxSyscalls } = await import("@tsk/runtime");
+  const sys = linuxSyscalls();
+  sys.mount("tmpfs", marker, "tmpfs", MS.NOSUID, "size=1m");
+  try {
+    const r = await capture(fx, shSpec(fx, "cat /proc/self/mountinfo"));
+    assert.ok(!r.stdout.includes(marker), "a host mount leaked into the container");
+    const points = r.stdout.trim().split("\n").map((l) => l.split(" ")[4]);
+    assert.ok(
+      points.every((p) => !p.startsWith("/tmp/") && !p.startsWith("/work")),
+      points.join(" "),
+    );
+    assert.ok(points.includes("/") && points.includes("/proc") && points.includes("/dev"));
+  } finally {
+    sys.umount(marker, 2);
+    await Deno.remove(marker);
+  }
+});
+
+test("runtime: overlay writes land in the upper dir and lower dirs stay untouched", async () => {
+  const base = await Deno.makeTempDir({ prefix: "tsk-overlay-" });
+  try {
+    const lower2 = posix.join(base, "lower2"), upper = posix.join(base, "upper");
+    const work = posix.join(base, "work"), mnt = posix.join(base, "merged");
+    for (const d of [lower2, upper, work, mnt]) await Deno.mkdir(d);
+    await Deno.writeTextFile(posix.join(lower2, "layer.txt"), "from layer 2\n");
+    const before = await snapshot(fx.rootfs);
+    const r = await capture(
+      fx,
+      shSpec(
+        fx,
+        "cat /layer.txt; echo written > /new.txt; echo changed > /layer.txt; rm /bin/vi; echo ok",
+        (s) => {
+          s.root = { path: mnt, readonly: false };
+        },
+      ),
+      { rootfs: { lowerDirs: [lower2, fx.rootfs], upperDir: upper, workDir: work } },
+    );
+    assert.equal(r.stdout, "from layer 2\nok\n", r.stderr);
+    assert.equal(await Deno.readTextFile(posix.join(upper, "new.txt")), "written\n");
+    assert.equal(await Deno.readTextFile(posix.join(upper, "layer.txt")), "changed\n");
+    assert.equal(await Deno.readTextFile(posix.join(lower2, "layer.txt")), "from layer 2\n");
+    // The whiteout for /bin/vi is a 0/0 character device in the upper dir.
+    const wh = await Deno.lstat(posix.join(upper, "bin/vi"));
+    assert.ok(wh.isCharDevice);
+    assert.deepEqual(await snapshot(fx.rootfs), before);
+    assert.deepEqual(
+      [...Deno.readDirSync(mnt)],
+      [],
+      "the overlay must not stay mounted on the host",
+    );
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+async function snapshot(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = posix.join(d, e.name);
+      const st = await Deno.lstat(p);
+      out.push(`${p}:${st.size}:${st.mtime?.getTime()}`);
+      if (e.isDirectory) await walk(p);
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+test("runtime: a memory limit gets the process OOM-killed and reported", async () => {
+  const r = await capture(
+    fx,
+    shSpec(fx, "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done", (s) => {
+      s.linux!.resources = { memory: { limit: 32 << 20, swap: 32 << 20 } };
+    }),
+  );
+  assert.equal(r.status.oomKilled, true, JSON.stringify(r.status));
+  assert.equal(r.status.signal, 9);
+  assert.equal(r.status.exitCode, null);
+});
+
+test("runtime: pids.max stops a fork bomb", async () => {
+  let seen = 0;
+  const r = await capture(
+    fx,
+    shSpec(fx, "for i in $(seq 1 40); do sleep 2 & done; wait; echo done", (s) => {
+      s.linux!.resources = { pids: { limit: 10 } };
+    }),
+    {
+      during: async (c) => {
+        for (let i = 0; i < 10; i++) {
+          const st = await c.stats();
+          seen = Math.max(seen, st.pids.current);
+          assert.equal(st.pids.limit, 10);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      },
+    },
+  );
+  assert.ok(seen <= 10, `saw ${seen} tasks with pids.max 10`);
+  assert.match(r.stderr, /fork|Resource temporarily unavailable/i);
+});
+
+test("runtime: a CPU quota shows throttling in the cgroup stats", async () => {
+  let throttled = 0;
+  await capture(
+    fx,
+    shSpec(fx, "timeout 1 sh -c 'while :; do :; done'; true", (s) => {
+      s.linux!.resources = { cpu: { quota: 10000, period: 100000 } };
+    }),
+    {
+      during: async (c) => {
+        await new Promise((r) => setTimeout(r, 800));
+        throttled = (await c.stats()).cpu.nrThrottled;
+      },
+    },
+  );
+  assert.ok(throttled > 0, `expected throttled periods, got ${throttled}`);
+});
+
+test("runtime: the capability mask inside matches the spec (root)", async () => {
+  const caps = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SYS_TIME"];
+  const r = await capture(
+    fx,
+    shSpec(fx, "grep Cap /proc/self/status; grep NoNewPrivs /proc/self/status", (s) => {
+      s.process.capabilities = {
+        bounding: caps,
+        effective: caps.slice(0, 3),
+        permitted: caps,
+        inheritable: ["CAP_KILL"],
+      };
+    }),
+  );
+  const line = (k: string) => BigInt(`0x${r.stdout.match(new RegExp(`${k}:\\s*([0-9a-f]+)`))![1]}`);
+  // CAP_CHOWN 0, CAP_KILL 5, CAP_NET_RAW 13, CAP_SYS_TIME 25.
+  const all = (1n << 0n) | (1n << 5n) | (1n << 13n) | (1n << 25n);
+  assert.equal(line("CapBnd"), all);
+  // For uid 0 execve makes permitted = effective = bounding | inheritable
+  // (the kernel's legacy root rule; runc containers see the same).
+  assert.equal(line("CapPrm"), all);
+  assert.equal(line("CapEff"), all);
+  assert.equal(line("CapInh"), 1n << 5n);
+  assert.equal(line("CapAmb"), 0n);
+  assert.match(r.stdout, /NoNewPrivs:\s*1/);
+});
+
+test("runtime: the capability mask inside matches the spec (non-root, ambient)", async () => {
+  const r = await capture(
+    fx,
+    shSpec(fx, "grep Cap /proc/self/status", (s) => {
+      s.process.user = { uid: 1000, gid: 1000 };
+      s.process.capabilities = {
+        bounding: ["CAP_NET_RAW", "CAP_KILL"],
+        effective: ["CAP_NET_RAW"],
+        permitted: ["CAP_NET_RAW"],
+        inheritable: ["CAP_NET_RAW"],
+        ambient: ["CAP_NET_RAW"],
+      };
+    }),
+  );
+  const line = (k: string) => BigInt(`0x${r.stdout.match(new RegExp(`${k}:\\s*([0-9a-f]+)`))![1]}`);
+  assert.equal(line("CapBnd"), (1n << 13n) | (1n << 5n));
+  for (const k of ["CapPrm", "CapEff", "CapInh", "CapAmb"]) assert.equal(line(k), 1n << 13n, k);
+});
+
+test("runtime: the default seccomp profile blocks mount, unshare and reboot with EPERM", async () => {
+  const all = ["CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN"];
+  const caps = { bounding: all, effective: all, permitted: all };
+  const script = "grep Seccomp: /proc/self/status; mount -t tmpfs none /tmp && echo mounted; " +
+    "unshare -m true && echo unshared; echo hello | tr a-z A-Z; reboot -f; echo alive";
+  const withFilter = await capture(
+    fx,
+    shSpec(fx, script, (s) => {
+      s.process.capabilities = caps;
+      s.linux!.seccomp = DEFAULT_SECCOMP_PROFILE;
+    }),
+  );
+  assert.equal(withFilter.stdout, "Seccomp:\t2\nHELLO\nalive\n", withFilter.stderr);
+  assert.equal(
+    withFilter.stderr.match(/Operation not permitted|permission denied/gi)?.length,
+    3,
+    withFilter.stderr,
+  );
+  // The same container without the filter can mount and unshare: the
+  // capabilities alone did not block them.
+  const without = await capture(
+    fx,
+    shSpec(
+      fx,
+      "mount -t tmpfs none /tmp && echo mounted; unshare -m true && echo unshared",
+      (s) => {
+        s.process.capabilities = caps;
+      },
+    ),
+  );
+  assert.equal(without.stdout, "mounted\nunshared\n", without.stderr);
+});
+
+test("runtime: a non-root user gets its uid, gid and groups", async () => {
+  const r = await capture(
+    fx,
+    shSpec(fx, "id -u; id -g; id -G", (s) => {
+      s.process.user = { uid: 1234, gid: 2345, additionalGids: [3000, 3001] };
+    }),
+  );
+  assert.deepEqual(r.stdout.trim().split("\n"), ["1234", "2345", "2345 3000 3001"]);
+});
+
+test("runtime: only fds 0-2 are open in the container's init", async () => {
+  // The entrypoint is exec'd by sh: /proc/1/fd is the init's own table.
+  const r = await capture(fx, shSpec(fx, "exec ls /proc/self/fd"));
+  // ls opens one directory fd (3) to list /proc/self/fd itself.
+  assert.deepEqual(r.stdout.trim().split("\n"), ["0", "1", "2", "3"]);
+  const c = await createContainer(uid("fds"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "", (s) => (s.process.args = ["sleep", "5"])),
+    stdio: { stdout: "null", stderr: "null" },
+  });
+  try {
+    await c.start();
+    await new Promise((r) => setTimeout(r, 100));
+    const fds = [...Deno.readDirSync(`/proc/${c.pid}/fd`)].map((e) => e.name).sort();
+    assert.deepEqual(fds, ["0", "1", "2"]);
+  } finally {
+    await c.delete({ force: true });
+  }
+});
+
+test("runtime: a cwd outside the root filesystem is refused", async () => {
+  await assert.rejects(
+    createContainer(uid("cwd"), {
+      root: fx.root,
+      bundle: fx.base,
+      spec: shSpec(fx, "pwd", (s) => (s.process.cwd = "/../../../etc")),
+    }),
+    (e: Error) => e instanceof ConfigError && e.message.startsWith("process.cwd:"),
+  );
+  await assert.rejects(
+    createContainer(uid("cwd"), {
+      root: fx.root,
+      bundle: fx.base,
+      spec: shSpec(fx, "pwd", (s) => (s.process.cwd = "relative/dir")),
+    }),
+    /process\.cwd: expected an absolute path/,
+  );
+  // A symlink pointing out of the rootfs resolves inside it after pivot_root.
+  const r = await capture(
+    fx,
+    shSpec(fx, "pwd; ls", (s) => (s.process.cwd = "/proc/self/root/etc")),
+  );
+  assert.match(r.stdout, /passwd/);
+  assert.deepEqual(await listContainers({ root: fx.root }), []);
+});
+
+test("runtime: a read-only root is read-only", async () => {
+  const r = await capture(
+    fx,
+    shSpec(fx, "touch /x || echo refused; touch /tmp/x || echo tmp-refused"),
+  );
+  assert.match(r.stderr, /Read-only file system/);
+  assert.equal(r.stdout, "refused\ntmp-refused\n");
+});
+
+test("runtime: masked paths are unreadable and read-only paths are read-only", async () => {
+  const r = await capture(
+    fx,
+    shSpec(
+      fx,
+      "wc -c < /etc/passwd; wc -c < /proc/timer_list; ls /sys/firmware | wc -l; " +
+        "echo 1 > /proc/sys/kernel/domainname || echo ro; echo x > /sys/firmware/x || echo ro2",
+      (s) => s.linux!.maskedPaths!.push("/etc/passwd"),
+    ),
+  );
+  assert.deepEqual(r.stdout.trim().split("\n"), ["0", "0", "0", "ro", "ro2"]);
+  assert.ok(Deno.statSync(posix.join(fx.rootfs, "etc/passwd")).size > 0);
+});
+
+test("runtime: exec joins a running container's namespaces and cgroup", async () => {
+  const c = await createContainer(uid("exec"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "sleep 10", (s) => (s.hostname = "exec-host")),
+    stdio: { stdout: "null" },
+  });
+  try {
+    await c.start();
+    const p = await c.exec(
+      { ...c.spec.process, args: ["sh", "-c", "hostname; echo $$; cat /proc/1/cmdline; exit 7"] },
+      { stdio: { stdout: "pipe" } },
+    );
+    const out = await new Response(p.stdout).text();
+    const st = await p.wait();
+    assert.equal(st.exitCode, 7);
+    const [host, pid, cmd] = out.split("\n");
+    assert.equal(host, "exec-host");
+    assert.ok(Number(pid) > 1);
+    // busybox sh execs its last command itself.
+    assert.equal(cmd.replaceAll("\0", " ").trim(), "sleep 10");
+    assert.ok((await c.pids()).includes(c.pid));
+  } finally {
+    await c.delete({ force: true });
+  }
+});
+
+test("runtime: exit codes and signals are reported; state follows the lifecycle", async () => {
+  assert.equal((await capture(fx, shSpec(fx, "exit 3"))).status.exitCode, 3);
+  const c = await createContainer(uid("life"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "sleep 30"),
+  });
+  try {
+    assert.equal(c.state().status, "created");
+    const loaded = await loadContainer(c.id, { root: fx.root });
+    assert.equal(loaded.state().pid, c.pid);
+    await c.start();
+    assert.equal(c.state().status, "running");
+    await assert.rejects(c.delete(), /cannot delete: the container is running/);
+    c.kill("SIGKILL");
+    const st = await c.wait();
+    assert.deepEqual(st, { exitCode: null, signal: 9, oomKilled: false });
+    assert.equal(c.state().status, "stopped");
+  } finally {
+    await c.delete({ force: true });
+  }
+  await assert.rejects(loadContainer(c.id, { root: fx.root }), ContainerNotFoundError);
+});
+
+test("runtime: a malformed config names the field and leaves no state", async () => {
+  const bundle = await Deno.makeTempDir({ prefix: "tsk-bad-bundle-" });
+  try {
+    const spec = shSpec(fx, "true") as unknown as Record<string, unknown>;
+    (spec.process as Record<string, unknown>).args = [];
+    await Deno.writeTextFile(posix.join(bundle, "config.json"), JSON.stringify(spec));
+    await assert.rejects(
+      createContainer(uid("bad"), { root: fx.root, bundle }),
+      /^ConfigError: process\.args: expected a non-empty array of strings$/m,
+    );
+    await Deno.writeTextFile(posix.join(bundle, "config.json"), "{ not json");
+    await assert.rejects(
+      createContainer(uid("bad"), { root: fx.root, bundle }),
+      /config\.json: not valid JSON/,
+    );
+    assert.deepEqual(await listContainers({ root: fx.root }), []);
+    assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.includes("bad-")), []);
+  } finally {
+    await Deno.remove(bundle, { recursive: true });
+  }
+});
+
+test("runtime: 100 create/delete cycles leave no cgroups, mounts, processes or state", async () => {
+  const spec = shSpec(fx, "true");
+  await runContainer(uid("warm"), { root: fx.root, bundle: fx.base, spec });
+  const ours = () =>
+    Deno.readTextFileSync("/proc/self/mountinfo").split("\n").filter((l) =>
+      l.includes(fx.base) || l.includes("tsk-runtime")
+    );
+  const mountsBefore = ours();
+  for (let i = 0; i < 100; i++) {
+    const c = await createContainer(uid("cycle"), { root: fx.root, bundle: fx.base, spec });
+    if (i % 2 === 0) {
+      await c.delete({ force: true });
+    } else {
+      await c.start();
+      await c.wait();
+      await c.delete();
+    }
+  }
+  assert.deepEqual(ours(), mountsBefore);
+  assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.includes("/cycle-")), []);
+  assert.deepEqual([...Deno.readDirSync(fx.root)], []);
+  const children = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${Deno.pid}/children`).trim();
+  assert.equal(children, "");
+});
+
+test("runtime: runContainer deletes the container even when it fails", async () => {
+  const st = await runContainer(uid("once"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "exit 5"),
+    stdio: { stdout: "null" },
+  });
+  assert.equal(st.exitCode, 5);
+  assert.deepEqual(await listContainers({ root: fx.root }), []);
+});
+
+test("runtime: the init runs from a read-only copy of the runtime binary (CVE-2019-5736)", async () => {
+  const { linuxSyscalls } = await import("@tsk/runtime");
+  const sys = linuxSyscalls();
+  const c = await createContainer(uid("exe"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "true"),
+  });
+  let exe = "";
+  try {
+    // Before start the init is still the Deno binary: its exe must be unwritable,
+    // and the process must be non-dumpable (nothing can open /proc/<pid>/exe).
+    exe = Deno.readLinkSync(`/proc/${c.pid}/exe`);
+    assert.ok(exe.startsWith("/run/tsk-runtime-exe/"), exe);
+    assert.equal(sys.mountFlags(exe) & 1, 1, "the init's executable must be on a read-only mount");
+  } finally {
+    await c.delete({ force: true });
+  }
+  // This test process runs the same Deno inode, so the kernel answers
+  // ETXTBSY before it checks the mount; once no Deno runs, EROFS remains.
+  assert.throws(
+    () => Deno.openSync(exe, { write: true }),
+    /Read-only file system|os error 30|Text file busy|os error 26/,
+  );
+  // From inside: no process can write through any /proc/*/exe.
+  const r = await capture(
+    fx,
+    shSpec(
+      fx,
+      "for p in /proc/[0-9]*; do echo x >> $p/exe 2>/dev/null && echo WROTE $p; done; echo checked",
+      (s) => {
+        s.root.readonly = false;
+      },
+    ),
+  );
+  assert.equal(r.stdout.trim(), "checked");
+});
+
+if (!ignore) {
+  globalThis.addEventListener("unload", () => {
+    Deno.removeSync(fx.base, { recursive: true });
+  });
+}
