@@ -38,6 +38,8 @@ export interface SchedulerOptions {
   priorityOf?: (className: string) => number | undefined;
   /** Milliseconds of scheduling before yielding to the event loop. @default 5 */
   sliceMs?: number;
+  /** The queue's clock for backoff, ms (tests pass a fake one). @default performance.now */
+  now?: () => number;
 }
 
 function keyOf(pod: Pod): string {
@@ -153,6 +155,7 @@ export class Scheduler {
       initialBackoffMs: (config.podInitialBackoffSeconds ?? 1) * 1000,
       maxBackoffMs: (config.podMaxBackoffSeconds ?? 10) * 1000,
       pluginEvents,
+      now: options.now,
     });
     this.metrics.queueDepth = () => this.queue.depth();
   }

@@ -192,10 +192,13 @@ Deno.test("the metrics render attempts, latency histograms and queue depth", asy
 });
 
 Deno.test("a nominated node's freed resources are held for the preemptor, not taken by lower-priority pods", async () => {
-  const { client, s } = setup({
-    ...fast,
-    podInitialBackoffSeconds: 0.2,
-    podMaxBackoffSeconds: 0.2,
+  let now = 0;
+  const client = new MemoryClient();
+  const s = new Scheduler(client, {
+    registry: inTreeRegistry(),
+    config: { ...fast, podInitialBackoffSeconds: 1, podMaxBackoffSeconds: 1 },
+    log: () => {},
+    now: () => now, // the preemptor's backoff ends only when the test says
   });
   client.onDelete = () => {}; // victims leave only when the test says (graceful deletion)
   s.onNodeAdd(makeNode("n1", { allocatable: { cpu: "2", memory: "4Gi", pods: "10" } }));
@@ -215,7 +218,7 @@ Deno.test("a nominated node's freed resources are held for the preemptor, not ta
   s.onPodAdd(makePod("sneaky", { requests: { cpu: "1" }, priority: 0 }));
   await s.runUntilIdle();
   assert.deepEqual(binds(client), [], "sneaky must not take the held resources");
-  await tick(250);
+  now += 1500;
   await s.runUntilIdle();
   assert.deepEqual(binds(client).map((b) => b.pod), ["default/vip"]);
 });
