@@ -1,6 +1,6 @@
 /**
- * The `scheduler` program: the control plane. Today it hosts the API
- * server; the scheduler and controllers start here too.
+ * The `scheduler` program: the control plane. It hosts the API server and
+ * the scheduler; the controllers start here too.
  *
  * Usage: `deno task scheduler --port 6443 --data DIR [--store sqlite|etcd]`
  *
@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { tskHome } from "@tsk/api";
 import { parseControlPlaneConfig, startControlPlane } from "./apiserver/control_plane.ts";
 import { jsonLogger } from "./apiserver/log.ts";
+import { parseConfig as parseSchedulerConfig } from "./scheduler/profile.ts";
+import { startScheduler } from "./scheduler/start.ts";
 
 const HELP = `Usage: deno task scheduler [flags]
 
@@ -29,6 +31,7 @@ Flags:
   --client-auth MODE     optional (tokens or certificates) or require
                          (client certificates only, refused at the handshake)
   --config FILE          YAML with tokens, roles, bindings, rateLimit
+  --scheduler-config FILE  YAML with scheduler profiles (plugins, weights, args)
   -h, --help             show this help
 
 It writes the admin client config to $TSK_HOME/config, which 'tsk' reads.`;
@@ -61,6 +64,7 @@ export async function main(args: string[]): Promise<number> {
         "etcd-keyfile": { type: "string" },
         "client-auth": { type: "string", default: "optional" },
         config: { type: "string" },
+        "scheduler-config": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -106,6 +110,10 @@ export async function main(args: string[]): Promise<number> {
         keyPem: await read(values["etcd-keyfile"]),
       }
       : undefined;
+    // Read before anything starts: a bad file stops the program with nothing running.
+    const schedConfig = values["scheduler-config"]
+      ? parseSchedulerConfig(await Deno.readTextFile(values["scheduler-config"]))
+      : undefined;
     const cp = await startControlPlane({
       dataDir: values.data ?? join(tskHome(), "control-plane"),
       port,
@@ -117,6 +125,24 @@ export async function main(args: string[]): Promise<number> {
       config,
       logger: log,
     });
+    // The scheduler and controllers start here, on cp.store.
+    let sched;
+    try {
+      sched = startScheduler(cp.store, {
+        config: schedConfig,
+        log: ({ level, msg, ...fields }) =>
+          (level === "error" ? log.error : level === "warn" ? log.warn : log.info)(
+            String(msg),
+            fields,
+          ),
+      });
+    } catch (err) {
+      await cp.close(); // a profile naming an unknown plugin, say: stop what started
+      throw err;
+    }
+    // /metrics shows the scheduler's metrics after the API server's.
+    const renderApi = cp.metrics.render.bind(cp.metrics);
+    cp.metrics.render = () => renderApi() + sched.scheduler.metrics.render();
     const stop = new Promise<string>((resolve) => {
       for (const sig of ["SIGTERM", "SIGINT"] as const) {
         Deno.addSignalListener(sig, () => resolve(sig));
@@ -124,6 +150,7 @@ export async function main(args: string[]): Promise<number> {
     });
     const sig = await stop;
     log.info("shutting down", { signal: sig });
+    await sched.stop();
     await cp.close();
     return 0;
   } catch (err) {

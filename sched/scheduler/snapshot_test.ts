@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { makeNode, makePod } from "./builders.ts";
+import { newPodInfo } from "./pod_info.ts";
+import { QuantityError } from "./resources.ts";
+import { Snapshot } from "./snapshot.ts";
+
+Deno.test("the snapshot's arrays follow pods added and removed", () => {
+  const s = new Snapshot();
+  s.addNode(makeNode("n1", { allocatable: { cpu: "2", memory: "1Gi", pods: "10" } }));
+  const p = newPodInfo(makePod("p", { requests: { cpu: "500m", memory: "100Mi" } }));
+  s.addPod(p, "n1");
+  assert.deepEqual([s.reqCpu[0], s.reqMem[0], s.reqPods[0]], [500, 100 * 1024 * 1024, 1]);
+  s.removePod(p.key);
+  assert.deepEqual([s.reqCpu[0], s.reqMem[0], s.reqPods[0]], [0, 0, 0]);
+});
+
+Deno.test("removing a node moves the last node into its slot and keeps pods attached", () => {
+  const s = new Snapshot();
+  for (let i = 0; i < 3; i++) s.addNode(makeNode(`n${i}`));
+  const p = newPodInfo(makePod("p", { requests: { cpu: "1" } }));
+  s.addPod(p, "n2");
+  s.removeNode("n0");
+  assert.equal(s.count, 2);
+  assert.equal(s.nodes[0].name, "n2");
+  assert.equal(p.nodeIndex, 0);
+  assert.equal(s.reqCpu[0], 1000);
+  s.removePod(p.key);
+  assert.equal(s.reqCpu[0], 0);
+});
+
+Deno.test("a pod bound to a node not seen yet is attached when the node arrives", () => {
+  const s = new Snapshot();
+  const p = newPodInfo(makePod("p", { requests: { cpu: "1" } }));
+  s.addPod(p, "late");
+  assert.equal(p.nodeIndex, -1);
+  s.addNode(makeNode("late"));
+  assert.equal(s.reqCpu[s.nodeInfo("late")!.index], 1000);
+});
+
+Deno.test("a node with a malformed allocatable changes nothing", () => {
+  const s = new Snapshot();
+  s.addNode(makeNode("n", { allocatable: { cpu: "2", memory: "1Gi", pods: "10" } }));
+  assert.throws(() => s.updateNode(makeNode("n", { allocatable: { cpu: "lots" } })), QuantityError);
+  assert.equal(s.allocCpu[0], 2000);
+  assert.throws(() => s.addNode(makeNode("m", { allocatable: { memory: "-1Gi" } })), /memory/);
+  assert.equal(s.count, 1);
+});
+
+Deno.test("topology indexes are rebuilt when node labels change", () => {
+  const s = new Snapshot();
+  s.addNode(makeNode("n", { labels: { zone: "a" } }));
+  assert.deepEqual(s.topology("zone").values, ["a"]);
+  s.updateNode(makeNode("n", { labels: { zone: "b" } }));
+  assert.deepEqual(s.topology("zone").values, ["b"]);
+});
+
+Deno.test("term counts and anti-affinity carriers stay exact through adds, removals and node changes", () => {
+  const s = new Snapshot();
+  for (let i = 0; i < 8; i++) s.addNode(makeNode(`n${i}`, { labels: { zone: `z${i % 3}` } }));
+  const anti = (name: string, app: string) =>
+    newPodInfo(makePod(name, {
+      labels: { app },
+      spec: {
+        affinity: {
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [{
+              labelSelector: { matchLabels: { app } },
+              topologyKey: "zone",
+            }],
+          },
+        },
+      },
+    }));
+  const probe = anti("probe", "a");
+  const term = probe.requiredAntiAffinity[0];
+  let seed = 7;
+  const rand = (n: number) => (seed = (seed * 16807) % 2147483647) % n;
+  const placed = new Map<string, string>();
+  const brute = () => {
+    const topo = s.topology("zone");
+    const want = new Int32Array(topo.values.length);
+    for (const [key, node] of placed) {
+      const pi = s.pods.get(key)!;
+      if (pi.labels.app === "a") want[topo.idOf.get(s.nodeInfo(node)!.labels.zone)!]++;
+    }
+    return want;
+  };
+  for (let step = 0; step < 300; step++) {
+    const op = rand(10);
+    if (op < 6) {
+      const name = `p${rand(40)}`;
+      const node = `n${rand(8)}`;
+      s.addPod(anti(name, rand(2) ? "a" : "b"), node);
+      placed.set(`default/${name}`, node);
+    } else if (op < 9) {
+      const name = `default/p${rand(40)}`;
+      s.removePod(name);
+      placed.delete(name);
+    } else {
+      const i = rand(8);
+      s.updateNode(makeNode(`n${i}`, { labels: { zone: `z${rand(4)}` } }));
+    }
+    assert.deepEqual([...s.termMatchCounts(term).counts], [...brute()], `step ${step}`);
+    const carriers = s.antiAffinityCarriers().get(term);
+    assert.deepEqual(
+      [...(carriers ?? new Int32Array(brute().length))],
+      [...brute()],
+      `carriers, step ${step}`,
+    );
+  }
+});
