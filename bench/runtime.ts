@@ -153,6 +153,8 @@ try {
       ) => [
         "run",
         "-A",
+        "--no-config",
+        "--no-lock",
         MAIN,
         "--root",
         posix.join(base, "cli-state"),
