@@ -1,31 +1,46 @@
 import assert from "node:assert/strict";
-import { initEntry, sourceKey } from "./_init_bundle.ts";
+import { bundleEntry, initEntry } from "./_init_bundle.ts";
 
-Deno.test("sourceKey() changes with a source file and ignores tests", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tsk-init-key-" });
+Deno.test("bundleEntry() builds once, reuses the bundle, and rebuilds when a module of the graph changes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsk-init-bundle-graph-" });
   try {
-    await Deno.mkdir(`${dir}/sub`);
-    await Deno.writeTextFile(`${dir}/a.ts`, "export const a = 1;\n");
-    await Deno.writeTextFile(`${dir}/sub/b.ts`, "export const b = 1;\n");
-    const k1 = sourceKey(dir);
-    assert.match(k1, /^[0-9a-f]{16}$/);
-    assert.equal(sourceKey(dir), k1);
-    await Deno.writeTextFile(`${dir}/a_test.ts`, "// a test\n");
-    assert.equal(sourceKey(dir), k1, "test files are not part of the init");
-    await Deno.writeTextFile(`${dir}/sub/b.ts`, "export const b = 22;\n");
-    assert.notEqual(sourceKey(dir), k1, "an edited file in a subdirectory changes the key");
+    await Deno.mkdir(`${dir}/src/sub`, { recursive: true });
+    await Deno.writeTextFile(
+      `${dir}/src/main.ts`,
+      'import { b } from "./sub/b.ts";\nconsole.log(b);\n',
+    );
+    await Deno.writeTextFile(`${dir}/src/sub/b.ts`, "export const b: number = 1;\n");
+    await Deno.writeTextFile(`${dir}/src/unrelated.ts`, "export const u = 1;\n");
+    const source = `${dir}/src/main.ts`;
+    const first = bundleEntry(source, `${dir}/exe`);
+    assert.match(first, new RegExp(`^${dir}/exe/init-[0-9a-f]{16}\\.js$`));
+    assert.equal(bundleEntry(source, `${dir}/exe`), first, "reused while nothing changed");
+    await Deno.writeTextFile(`${dir}/src/unrelated.ts`, "export const u = 22;\n");
+    assert.equal(
+      bundleEntry(source, `${dir}/exe`),
+      first,
+      "a file outside the graph does not count",
+    );
+    await Deno.writeTextFile(`${dir}/src/sub/b.ts`, "export const b: number = 22;\n");
+    const second = bundleEntry(source, `${dir}/exe`);
+    assert.notEqual(second, first, "an edited module of the graph rebuilds the bundle");
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-config", second],
+      stdout: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(r.stdout), "22\n");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("initEntry() bundles init.ts once into the private directory, and the bundle runs as the init", async () => {
+Deno.test("initEntry() bundles init.ts into the private directory, and the bundle runs as the init", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tsk-init-bundle-" });
   try {
     const url = new URL("./init.ts", import.meta.url);
     const entry = initEntry(url, `${dir}/exe`);
     assert.match(entry, new RegExp(`^${dir}/exe/init-[0-9a-f]{16}\\.js$`));
-    assert.equal(initEntry(url, `${dir}/exe`), entry, "built once, then reused");
+    assert.equal(initEntry(url, `${dir}/exe`), entry);
     assert.equal((await Deno.stat(`${dir}/exe`)).mode! & 0o777, 0o700);
     assert.equal((await Deno.stat(entry)).mode! & 0o777, 0o400);
     // Run as the init with an empty configuration (fd 3 is /dev/null): it
@@ -42,12 +57,12 @@ Deno.test("initEntry() bundles init.ts once into the private directory, and the 
   }
 });
 
-Deno.test("initEntry() falls back to init.ts when it cannot write its directory", () => {
-  const url = new URL("./init.ts", import.meta.url);
+Deno.test("bundleEntry() falls back to the module when it cannot write its directory", () => {
+  const source = new URL("./init.ts", import.meta.url).pathname;
   // A directory under a regular file cannot be created.
   const file = Deno.makeTempFileSync({ prefix: "tsk-init-nodir-" });
   try {
-    assert.equal(initEntry(url, `${file}/exe`), url.pathname);
+    assert.equal(bundleEntry(source, `${file}/exe`), source);
   } finally {
     Deno.removeSync(file);
   }
