@@ -26,8 +26,13 @@ const cache = new Map<string, string>();
 interface Manifest {
   deno: string;
   bundle: string | null;
+  /** When bundling failed (ms since the epoch); retried after {@linkcode RETRY_MS}. */
+  failedAt?: number;
   files: [path: string, signature: string][];
 }
+
+/** A failed build (e.g. offline, esbuild not cached) is retried after this long. */
+const RETRY_MS = 10 * 60_000;
 
 /** FNV-1a over `text`, twice with different offsets: 64 bits as hex. */
 function hash(text: string): string {
@@ -64,10 +69,25 @@ function readManifest(path: string): Manifest | null {
     if (m.deno !== Deno.version.deno || !Array.isArray(m.files) || m.files.length === 0) {
       return null;
     }
+    if (m.bundle === null && Date.now() - (m.failedAt ?? 0) > RETRY_MS) return null;
     for (const [file, sig] of m.files) if (signature(file) !== sig) return null;
     return m;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Whether `dir` is safe to run code from: a directory of ours that nobody
+ * else can write to (anyone who could replace the bundle would run code as
+ * the container's init).
+ */
+function privateDir(dir: string): boolean {
+  try {
+    const st = Deno.lstatSync(dir);
+    return st.isDirectory && st.uid === Deno.uid() && (st.mode! & 0o022) === 0;
+  } catch {
+    return false;
   }
 }
 
@@ -106,6 +126,8 @@ function graphFiles(source: string): string[] | null {
  */
 export function bundleEntry(source: string, dir: string): string {
   try {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!privateDir(dir)) return source;
     const manifestPath = posix.join(dir, `init-${hash(source)}.json`);
     const found = readManifest(manifestPath);
     if (found && (found.bundle === null || exists(found.bundle))) return found.bundle ?? source;
@@ -116,7 +138,6 @@ export function bundleEntry(source: string, dir: string): string {
     const entries = files.map((f) => [f, signature(f)] as [string, string | null]);
     if (entries.some(([, s]) => s === null)) return source;
     const sigs = entries as [string, string][];
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const out = posix.join(
       dir,
       `init-${hash(`${Deno.version.deno}\n${sigs.map((e) => e.join(" ")).join("\n")}`)}.js`,
@@ -134,7 +155,10 @@ export function bundleEntry(source: string, dir: string): string {
         try {
           Deno.removeSync(tmp);
         } catch { /* not written */ }
-        writeAtomic(manifestPath, JSON.stringify({ ...manifest, bundle: null }));
+        writeAtomic(
+          manifestPath,
+          JSON.stringify({ ...manifest, bundle: null, failedAt: Date.now() }),
+        );
         return source;
       }
       Deno.chmodSync(tmp, 0o400);

@@ -68,6 +68,19 @@ Deno.test("bundleEntry() falls back to the module when it cannot write its direc
   }
 });
 
+Deno.test("bundleEntry() does not run code from a directory others can write to", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsk-init-bundle-perm-" });
+  try {
+    await Deno.mkdir(`${dir}/exe`, { mode: 0o700 });
+    await Deno.chmod(`${dir}/exe`, 0o777);
+    const source = new URL("./init.ts", import.meta.url).pathname;
+    assert.equal(bundleEntry(source, `${dir}/exe`), source);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/exe`)], [], "nothing was written there");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("initEntry() passes a remote init module through", () => {
   const url = new URL("https://example.invalid/runtime/init.ts");
   assert.equal(initEntry(url, "/nonexistent"), url.href);
