@@ -52,6 +52,8 @@ const NS_FLAGS: Record<string, number> = {
 export interface StageOptions {
   /** Create a network namespace before the configuration arrives (pooled inits). */
   prepareNetns?: boolean;
+  /** The stage idles in a pool first: bind every libc symbol while waiting. */
+  idle?: boolean;
 }
 
 interface PreparedNetns {
@@ -72,13 +74,13 @@ function reply(sys: Syscalls, msg: InitReply): void {
 export function runStage(sys: Syscalls, options: StageOptions = {}): void {
   // Before anything else: /proc/<us>/exe must not be reachable by others.
   sys.prctl(PR.SET_DUMPABLE, 0n);
+  // Idle time is free: bind every libc symbol now rather than on first use.
+  if (options.idle) bindAll();
   let prepared: PreparedNetns | null = null;
   if (options.prepareNetns) {
     // A pooled init creates its network namespace while idle: it is the
     // slowest namespace to create (over 10 ms here). The host's stays
     // reachable through a descriptor for specs that do not want a new one.
-    // Idle time is free: bind every libc symbol now rather than on first use.
-    bindAll();
     const host = sys.open("/proc/self/ns/net", O.RDONLY | O.CLOEXEC);
     sys.unshare(CLONE.NEWNET);
     prepared = { hostFd: host };
@@ -254,6 +256,9 @@ function runExec(sys: Syscalls, msg: ExecConfigMessage, markReady: () => void): 
 }
 
 if (import.meta.main) {
-  runStage(linuxSyscalls(), { prepareNetns: Deno.args.includes("--prepare-netns") });
+  runStage(linuxSyscalls(), {
+    prepareNetns: Deno.args.includes("--prepare-netns"),
+    idle: Deno.args.includes("--idle"),
+  });
   Deno.exit(127);
 }

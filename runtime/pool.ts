@@ -131,6 +131,7 @@ export class InitPool implements InitSource {
       stdio: [null, null, null],
       pidNamespace: { kind: "new" },
       prepareNetns: true,
+      idle: true,
     });
     // Idle inits start at low priority so refilling does not take CPU from
     // containers being created; take() restores the default.

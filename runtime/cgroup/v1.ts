@@ -404,7 +404,11 @@ export class CgroupV1Manager implements CgroupManager {
    * @returns True after an OOM kill.
    */
   async oomKilled(): Promise<boolean> {
-    return (await this.stats()).memory.oomKillEvents > 0;
+    // One file, not the whole stats(): this runs on every container's exit.
+    const dir = this.dirs().memory;
+    if (!dir) return false;
+    const oom = parseFlatKeyed((await readOptional(this.#fs, `${dir}/memory.oom_control`)) ?? "");
+    return (oom.get("oom_kill") ?? 0) > 0;
   }
 
   #procsDir(): string | undefined {

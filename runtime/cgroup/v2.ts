@@ -395,7 +395,11 @@ export class CgroupV2Manager implements CgroupManager {
    * @returns True after an OOM kill.
    */
   async oomKilled(): Promise<boolean> {
-    return (await this.stats()).memory.oomKillEvents > 0;
+    // One file, not the whole stats(): this runs on every container's exit.
+    const events = parseFlatKeyed(
+      (await readOptional(this.#fs, `${this.#dirPath}/memory.events`)) ?? "",
+    );
+    return (events.get("oom_kill") ?? 0) > 0;
   }
 
   /**
