@@ -79,10 +79,16 @@ async function rssOf(pid: number): Promise<number> {
 
 /** CPU time (user + system) a process has used, in ms. */
 async function cpuMsOf(pid: number): Promise<number> {
+  const [user, system] = await cpuSplitOf(pid);
+  return user + system;
+}
+
+/** User and system CPU time a process has used, in ms. */
+async function cpuSplitOf(pid: number): Promise<[number, number]> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second here).
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return [Number(fields[11]) * 10, Number(fields[12]) * 10];
 }
 
 async function startServer(
@@ -486,6 +492,8 @@ async function watchFanOut(config: ClientConfig, home: string, pid: number): Pro
     const withWatchersRss = await rssOf(pid);
     const writes = 20;
     const cpuBefore = await cpuMsOf(pid);
+    const splitBefore = await cpuSplitOf(pid);
+    const clientsBefore = await Promise.all(procs.map((p) => cpuMsOf(p.child.pid)));
     let cpuDuring = 0;
     const starts = new Map<string, number>();
     const toLast: number[] = [];
@@ -513,10 +521,17 @@ async function watchFanOut(config: ClientConfig, home: string, pid: number): Pro
       await new Promise((r) => setTimeout(r, 200));
     }
     const serverCpuPerWrite = cpuDuring / writes;
+    const splitAfter = await cpuSplitOf(pid);
+    const clientsAfter = await Promise.all(procs.map((p) => cpuMsOf(p.child.pid)));
+    const clientCpu = clientsAfter.reduce((n, c, i) => n + c - clientsBefore[i], 0);
     console.error(
       `  server CPU: ${round(serverCpuPerWrite)} ms per write fanned out (${
         round(((await cpuMsOf(pid)) - cpuBefore) / writes)
-      } ms per write with the pauses between writes)`,
+      } ms per write with the pauses between writes: user ${
+        round((splitAfter[0] - splitBefore[0]) / writes)
+      }, system ${round((splitAfter[1] - splitBefore[1]) / writes)}); watch clients: ${
+        round(clientCpu / writes)
+      } ms per write`,
     );
     await send("report");
     const reportBy = performance.now() + 30_000;
