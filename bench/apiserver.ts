@@ -490,6 +490,14 @@ async function watchFanOut(config: ClientConfig, home: string, pid: number): Pro
       `in ${round((performance.now() - openStart) / 1000)} s, ${WATCH_PROCS} client processes`,
     );
     const withWatchersRss = await rssOf(pid);
+    // What the open watches cost with nothing to send.
+    const idle0 = await cpuMsOf(pid);
+    await new Promise((r) => setTimeout(r, 3000));
+    console.error(
+      `  server CPU with ${established} idle watchers: ${
+        round(((await cpuMsOf(pid)) - idle0) / 3000 * 100)
+      }% of a core`,
+    );
     const writes = 20;
     const cpuBefore = await cpuMsOf(pid);
     const splitBefore = await cpuSplitOf(pid);
