@@ -162,6 +162,8 @@ export async function serveHttps(
       // The app's events, framed once, go straight to the TLS socket: no
       // stream reader, no per-write chunk framing (see _watch_wire.ts).
       // The body stream is left unread; it starts nothing until read.
+      // Small events must not wait for the previous one's ACK (Nagle).
+      socket.setNoDelay(true);
       const wire = new SocketWire(socket, res.chunkedEncoding, () => res.end());
       if (attach(wire)) return;
     }
