@@ -10,11 +10,20 @@
  * - the API server's resident memory, idle and with the watchers.
  *
  * The API server runs as its own process (`sched/main.ts`) so that its
- * RSS and CPU are its own. Flags: --watchers N (default 10000),
- * --seconds N per throughput run (default 6), --watch-client raw|api
- * (default raw: bare TLS connections that only scan for event names, so
- * the fan-out figure is mostly the server's; api: `ApiClient.watch`,
- * which also parses every event).
+ * RSS and CPU are its own. The watch clients run in their own processes
+ * too (`--watch-procs`, default 2), so that reading 10,000 streams does
+ * not hold up the process that writes and takes the start time: each
+ * client stamps an event when the read that carries its first byte
+ * returns, on the wall clock shared by all processes
+ * (`performance.timeOrigin + performance.now()`).
+ *
+ * Flags: --watchers N (default 10000), --seconds N per throughput run
+ * (default 6), --watch-client raw|api (default raw: bare TLS connections
+ * that only scan for event names, so the fan-out figure is mostly the
+ * server's; api: `ApiClient.watch`, which also parses every event),
+ * --watch-procs N (default 2), --only watch (the fan-out alone),
+ * --server-flags "..." (extra `deno run` flags for the API server, e.g.
+ * `--cpu-prof`).
  *
  * @module
  */
@@ -28,13 +37,24 @@ const { values } = parseArgs({
     watchers: { type: "string", default: "10000" },
     seconds: { type: "string", default: "6" },
     "watch-client": { type: "string", default: "raw" },
+    "watch-procs": { type: "string", default: "2" },
+    only: { type: "string" },
+    "server-flags": { type: "string", default: "" },
+    // Internal: the role of a watch-client process.
+    role: { type: "string" },
+    home: { type: "string" },
+    path: { type: "string" },
+    count: { type: "string" },
   },
 });
 const WATCHERS = Number(values.watchers);
 const RAW = values["watch-client"] !== "api";
 const SECONDS = Number(values.seconds);
+const WATCH_PROCS = Math.max(1, Number(values["watch-procs"]));
 const CLIENTS = 50;
 const MAIN = new URL("../sched/main.ts", import.meta.url).pathname;
+/** Wall-clock milliseconds, comparable between processes. */
+const wall = () => performance.timeOrigin + performance.now();
 
 interface Metric {
   metric: string;
@@ -57,6 +77,20 @@ async function rssOf(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
+/** CPU time (user + system) a process has used, in ms. */
+async function cpuMsOf(pid: number): Promise<number> {
+  const [user, system] = await cpuSplitOf(pid);
+  return user + system;
+}
+
+/** User and system CPU time a process has used, in ms. */
+async function cpuSplitOf(pid: number): Promise<[number, number]> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second here).
+  return [Number(fields[11]) * 10, Number(fields[12]) * 10];
+}
+
 async function startServer(
   home: string,
   extra: string[],
@@ -66,6 +100,7 @@ async function startServer(
     args: [
       "run",
       "-A",
+      ...values["server-flags"].split(/\s+/).filter((f) => f),
       MAIN,
       "--port",
       "0",
@@ -218,6 +253,398 @@ async function inProcess(): Promise<{ store: number; app: number }> {
   }
 }
 
+// ---------------------------------------------------------------- watch clients
+
+/**
+ * A watch-client process (`--role watchers`): opens `--count` watches of
+ * `--path`, reports on stdout how many are established, and for each event
+ * name the time its last watcher got it; on "report" from stdin prints
+ * every arrival time, on "stop" (or end of stdin) closes and exits.
+ */
+async function watcherProcess(): Promise<void> {
+  const config = await loadClientConfig({ env: { TSK_HOME: values.home! } });
+  const server = new URL(config.server);
+  const count = Number(values.count);
+  const path = values.path!;
+  const out = (v: unknown) => console.log(JSON.stringify(v));
+  const arrivals = new Map<string, number[]>();
+  let established = 0;
+  let failed = 0;
+  const stop = new AbortController();
+  const seen = (name: string, now: number) => {
+    let a = arrivals.get(name);
+    if (!a) arrivals.set(name, a = []);
+    a.push(now);
+    if (a.length === established) out({ name, n: a.length, last: now });
+  };
+  const names = /"name":"(fan-\d+)"/g;
+  const request = new TextEncoder().encode(
+    `GET ${path} HTTP/1.1\r\nHost: ${server.host}\r\nAuthorization: Bearer ${config.token}\r\n\r\n`,
+  );
+  // A bare TLS connection per watcher that only scans for event names: the
+  // client does as little as possible, so the figure is mostly the server's.
+  const raw = async () => {
+    let conn: Deno.TlsConn | undefined;
+    let counted = false;
+    const onStop = () => {
+      try {
+        conn?.close();
+      } catch { /* closed */ }
+    };
+    stop.signal.addEventListener("abort", onStop, { once: true });
+    try {
+      conn = await Deno.connectTls({
+        hostname: server.hostname,
+        port: Number(server.port),
+        caCerts: [config.certificateAuthority!],
+      });
+      await conn.write(request);
+      const buf = new Uint8Array(65536);
+      const dec = new TextDecoder();
+      let tail = "";
+      while (true) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        const now = wall();
+        const text = tail + dec.decode(buf.subarray(0, n), { stream: true });
+        if (!counted) {
+          if (!text.startsWith("HTTP/1.1 200")) throw new Error(text.split("\r\n")[0]);
+          counted = true;
+          established++;
+        }
+        for (const m of text.matchAll(names)) seen(m[1], now);
+        // Keep a short tail without a complete name, so a name split across reads still counts once.
+        const cut = text.lastIndexOf('"name":"fan-');
+        tail = cut >= 0 && !/"name":"fan-\d+"/.test(text.slice(cut)) ? text.slice(cut) : "";
+      }
+      return true;
+    } catch (err) {
+      if (!stop.signal.aborted && failed < 5) console.error(`watcher: ${err}`);
+      return stop.signal.aborted;
+    } finally {
+      if (counted) established--;
+      stop.signal.removeEventListener("abort", onStop);
+      onStop();
+    }
+  };
+  const api = async () => {
+    const client = new ApiClient(config);
+    let counted = false;
+    try {
+      for await (
+        const ev of client.watch("leases", {
+          namespace: "default",
+          resourceVersion: new URL(path, server).searchParams.get("resourceVersion") ?? undefined,
+          signal: stop.signal,
+        })
+      ) {
+        if (!counted) {
+          counted = true;
+          established++;
+        }
+        seen(ev.object.metadata.name!, wall());
+      }
+      return true;
+    } catch (err) {
+      if (!stop.signal.aborted && failed < 5) console.error(`watcher: ${err}`);
+      return stop.signal.aborted;
+    } finally {
+      if (counted) established--;
+      client.close();
+    }
+  };
+  const run = async () => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (await (RAW ? raw() : api())) return;
+      if (stop.signal.aborted) return;
+    }
+    failed++;
+  };
+  // Open the watches in batches, as many clients reconnecting after a restart would.
+  const all: Promise<void>[] = [];
+  let last = -1;
+  const progress = setInterval(() => {
+    if (established !== last) out({ established: last = established, failed });
+  }, 100);
+  (async () => {
+    for (let i = 0; i < count; i += 250) {
+      for (let j = i; j < Math.min(count, i + 250); j++) all.push(run());
+      const until = performance.now() + 10_000;
+      while (established + failed < Math.min(count, i + 250) && performance.now() < until) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  })();
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+  let buf = "";
+  for await (const chunk of lines) {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const cmd = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (cmd === "report") out({ report: Object.fromEntries(arrivals) });
+      if (cmd === "stop") stop.abort();
+    }
+    if (stop.signal.aborted) break;
+  }
+  stop.abort();
+  clearInterval(progress);
+  await Promise.race([Promise.all(all), new Promise((r) => setTimeout(r, 10_000))]);
+}
+
+interface FanOut {
+  established: number;
+  toLast: number[];
+  perWatcher: number[];
+  withWatchersRss: number;
+  serverCpuPerWrite: number;
+}
+
+/**
+ * Opens `WATCHERS` watches from `WATCH_PROCS` client processes, writes 20
+ * Leases one after another, and measures for each the time from just before
+ * the create call to each watcher's read of it.
+ */
+async function watchFanOut(config: ClientConfig, home: string, pid: number): Promise<FanOut> {
+  console.error(`apiserver bench: opening ${WATCHERS} watchers in ${WATCH_PROCS} processes`);
+  const ns = "default";
+  const writer = new ApiClient(config);
+  const rv = (await writer.list("leases", { namespace: ns })).metadata.resourceVersion!;
+  const watchPath =
+    `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases?watch=1&resourceVersion=${rv}`;
+  const procs = Array.from({ length: WATCH_PROCS }, (_, i) => {
+    const count = Math.floor(WATCHERS / WATCH_PROCS) + (i < WATCHERS % WATCH_PROCS ? 1 : 0);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL(import.meta.url).pathname,
+        "--role",
+        "watchers",
+        "--home",
+        home,
+        "--path",
+        watchPath,
+        "--count",
+        String(count),
+        "--watch-client",
+        RAW ? "raw" : "api",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const state = {
+      child,
+      count,
+      established: 0,
+      lasts: new Map<string, number>(),
+      report: undefined as Record<string, number[]> | undefined,
+      stdin: child.stdin.getWriter(),
+    };
+    (async () => {
+      let buf = "";
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+        buf += chunk;
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const msg = JSON.parse(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+          if (typeof msg.established === "number") state.established = msg.established;
+          if (typeof msg.name === "string" && msg.n >= state.established) {
+            state.lasts.set(msg.name, msg.last);
+          }
+          if (msg.report) state.report = msg.report;
+        }
+      }
+    })().catch(() => {});
+    return state;
+  });
+  const send = (cmd: string) =>
+    Promise.all(procs.map((p) => p.stdin.write(new TextEncoder().encode(`${cmd}\n`))));
+  const metricsClient = Deno.createHttpClient({ caCerts: [config.certificateAuthority!] });
+  try {
+    const serverWatchers = async () => {
+      const text = await (await fetch(`${config.server}/metrics`, { client: metricsClient }))
+        .text();
+      return Number(/^apiserver_watchers (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const openStart = performance.now();
+    let settled = 0;
+    let prev = -1;
+    while (performance.now() - openStart < 300_000) {
+      await new Promise((r) => setTimeout(r, 200));
+      const clients = procs.reduce((n, p) => n + p.established, 0);
+      const onServer = await serverWatchers();
+      if (clients >= WATCHERS && onServer >= WATCHERS) break;
+      // Stop waiting when nothing has moved for 10 s.
+      settled = clients === prev ? settled + 1 : 0;
+      prev = clients;
+      if (settled > 50) break;
+    }
+    const established = procs.reduce((n, p) => n + p.established, 0);
+    row(
+      "watchers established",
+      `${established}`,
+      `in ${round((performance.now() - openStart) / 1000)} s, ${WATCH_PROCS} client processes`,
+    );
+    const withWatchersRss = await rssOf(pid);
+    // What the open watches cost with nothing to send.
+    const idle0 = await cpuMsOf(pid);
+    await new Promise((r) => setTimeout(r, 3000));
+    console.error(
+      `  server CPU with ${established} idle watchers: ${
+        round(((await cpuMsOf(pid)) - idle0) / 3000 * 100)
+      }% of a core`,
+    );
+    const writes = 20;
+    const cpuBefore = await cpuMsOf(pid);
+    const splitBefore = await cpuSplitOf(pid);
+    const clientsBefore = await Promise.all(procs.map((p) => cpuMsOf(p.child.pid)));
+    let cpuDuring = 0;
+    const starts = new Map<string, number>();
+    const toLast: number[] = [];
+    for (let i = 0; i < writes; i++) {
+      const name = `fan-${i}`;
+      const t0 = wall();
+      starts.set(name, t0);
+      const cpu0 = await cpuMsOf(pid);
+      await writer.create({
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { name, namespace: ns },
+        spec: { holderIdentity: "bench" },
+      });
+      const deadline = performance.now() + 30_000;
+      while (procs.some((p) => !p.lasts.has(name)) && performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      if (procs.some((p) => !p.lasts.has(name))) {
+        console.error(`write ${i}: not every watcher got it within 30 s`);
+      } else {
+        toLast.push(Math.max(...procs.map((p) => p.lasts.get(name)!)) - t0);
+      }
+      cpuDuring += (await cpuMsOf(pid)) - cpu0;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const serverCpuPerWrite = cpuDuring / writes;
+    const splitAfter = await cpuSplitOf(pid);
+    const clientsAfter = await Promise.all(procs.map((p) => cpuMsOf(p.child.pid)));
+    const clientCpu = clientsAfter.reduce((n, c, i) => n + c - clientsBefore[i], 0);
+    console.error(
+      `  server CPU: ${round(serverCpuPerWrite)} ms per write fanned out (${
+        round(((await cpuMsOf(pid)) - cpuBefore) / writes)
+      } ms per write with the pauses between writes: user ${
+        round((splitAfter[0] - splitBefore[0]) / writes)
+      }, system ${round((splitAfter[1] - splitBefore[1]) / writes)}); watch clients: ${
+        round(clientCpu / writes)
+      } ms per write`,
+    );
+    await send("report");
+    const reportBy = performance.now() + 30_000;
+    while (procs.some((p) => !p.report) && performance.now() < reportBy) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const perWatcher: number[] = [];
+    for (const p of procs) {
+      for (const [name, times] of Object.entries(p.report ?? {})) {
+        const t0 = starts.get(name);
+        if (t0 !== undefined) { for (const t of times) perWatcher.push(t - t0); }
+      }
+    }
+    return { established, toLast, perWatcher, withWatchersRss, serverCpuPerWrite };
+  } finally {
+    await send("stop").catch(() => {});
+    for (const p of procs) await p.stdin.close().catch(() => {});
+    const killBy = setTimeout(() => procs.forEach((p) => p.child.kill("SIGKILL")), 20_000);
+    await Promise.all(procs.map((p) => p.child.status));
+    clearTimeout(killBy);
+    writer.close();
+    metricsClient.close();
+  }
+}
+
+function fanOutRows(fan: FanOut, idleRss: number, fanRss: number): void {
+  fan.toLast.sort((a, b) => a - b);
+  fan.perWatcher.sort((a, b) => a - b);
+  row(
+    `write → last of ${fan.established} watchers`,
+    `p50 ${round(pct(fan.toLast, 50))} ms`,
+    `p99 ${round(pct(fan.toLast, 99))} ms, max ${round(Math.max(...fan.toLast))} ms`,
+  );
+  row(
+    "API server CPU per write fanned out",
+    `${round(fan.serverCpuPerWrite)} ms`,
+    "user + system, from the create call to the last watcher's read",
+  );
+  row(
+    "write → each watcher",
+    `p50 ${round(pct(fan.perWatcher, 50))} ms`,
+    `p99 ${round(pct(fan.perWatcher, 99))} ms`,
+  );
+  row(
+    "API server RSS idle / with watchers",
+    `${round(idleRss / 2 ** 20)} MiB`,
+    `${round(fanRss / 2 ** 20)} MiB`,
+  );
+}
+
+function printTable(): void {
+  const w = [
+    Math.max(...table.map((r) => r[0].length)),
+    Math.max(...table.map((r) => r[1].length)),
+  ];
+  console.log(`\n${"measure".padEnd(w[0])}  ${"value".padEnd(w[1])}  detail`);
+  for (const r of table) console.log(`${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2]}`);
+  console.log();
+  for (const r of results) console.log(JSON.stringify({ bench: "apiserver", ...r }));
+}
+
+function fanOutMetrics(fan: FanOut, idleRss: number, fanRss: number): Metric[] {
+  const m = (metric: string, unit: string, tsk: number): Metric => ({
+    metric,
+    unit,
+    tsk,
+    peer: null,
+    "peer_value": null,
+    ratio: null,
+  });
+  return [
+    m(`watch_fanout_${fan.established}_last_watcher_p50`, "ms", round(pct(fan.toLast, 50))),
+    m(`watch_fanout_${fan.established}_last_watcher_p99`, "ms", round(pct(fan.toLast, 99))),
+    m(`watch_fanout_${fan.established}_each_watcher_p99`, "ms", round(pct(fan.perWatcher, 99))),
+    m(`watch_fanout_${fan.established}_server_cpu_per_write`, "ms", round(fan.serverCpuPerWrite)),
+    m("apiserver_rss_idle", "MiB", round(idleRss / 2 ** 20)),
+    m(`apiserver_rss_${fan.established}_watchers`, "MiB", round(fanRss / 2 ** 20)),
+  ];
+}
+
+if (values.role === "watchers") {
+  await watcherProcess();
+  Deno.exit(0);
+}
+
+if (values.only === "watch") {
+  const home = await Deno.makeTempDir({ prefix: "tsk-bench-api-" });
+  try {
+    const server = await startServer(home, []);
+    try {
+      const idleRss = await rssOf(server.child.pid);
+      const fan = await watchFanOut(server.config, home, server.child.pid);
+      const fanRss = Math.max(fan.withWatchersRss, await rssOf(server.child.pid));
+      fanOutRows(fan, idleRss, fanRss);
+      results.push(...fanOutMetrics(fan, idleRss, fanRss));
+    } finally {
+      await stopServer(server.child);
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+  printTable();
+  Deno.exit(0);
+}
+
 // ---------------------------------------------------------------- SQLite
 const homeA = await Deno.makeTempDir({ prefix: "tsk-bench-api-" });
 const etcd = await startEtcd();
@@ -264,189 +691,9 @@ try {
   );
 
   // ---------------------------------------------------------------- watch fan-out
-  console.error(`apiserver bench: opening ${WATCHERS} watchers`);
-  const ns = "default";
-  const watchClientCount = Math.ceil(WATCHERS / 500);
-  const httpClients = Array.from({ length: watchClientCount }, () => new ApiClient(sqlite.config));
-  const rv = (await httpClients[0].list("leases", { namespace: ns })).metadata.resourceVersion!;
-  const arrivals = new Map<string, number[]>();
-  const stop = new AbortController();
-  const watchers: Promise<void>[] = [];
-  const retry: number[] = [];
-  let active = 0;
-  let gaveUp = 0;
-  const attempts = new Map<number, number>();
-  const server = new URL(sqlite.config.server);
-  const token = sqlite.config.token!;
-  const watchPath =
-    `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases?watch=1&resourceVersion=${rv}`;
-  const names = /"name":"(fan-\d+)"/g;
-  // A bare TLS connection per watcher that only scans for event names: the
-  // client does as little as possible, so the figure is mostly the server's.
-  const runRawWatcher = (w: number) => {
-    active++;
-    watchers.push((async () => {
-      let conn: Deno.TlsConn | undefined;
-      try {
-        conn = await Deno.connectTls({
-          hostname: server.hostname,
-          port: Number(server.port),
-          caCerts: [sqlite.config.certificateAuthority!],
-        });
-        stop.signal.addEventListener("abort", () => {
-          try {
-            conn!.close();
-          } catch { /* closed */ }
-        }, { once: true });
-        await conn.write(
-          new TextEncoder().encode(
-            `GET ${watchPath} HTTP/1.1\r\nHost: ${server.host}\r\nAuthorization: Bearer ${token}\r\n\r\n`,
-          ),
-        );
-        const buf = new Uint8Array(65536);
-        const dec = new TextDecoder();
-        let tail = "";
-        while (true) {
-          const n = await conn.read(buf);
-          if (n === null) break;
-          const now = performance.now();
-          const text = tail + dec.decode(buf.subarray(0, n), { stream: true });
-          for (const m of text.matchAll(names)) {
-            let a = arrivals.get(m[1]);
-            if (!a) arrivals.set(m[1], a = []);
-            a.push(now);
-          }
-          // Keep a short tail without a complete name, so a name split across reads still counts once.
-          const cut = text.lastIndexOf('"name":"fan-');
-          tail = cut >= 0 && !/"name":"fan-\d+"/.test(text.slice(cut)) ? text.slice(cut) : "";
-        }
-      } catch (err) {
-        if (stop.signal.aborted) return;
-        const n = (attempts.get(w) ?? 0) + 1;
-        attempts.set(w, n);
-        if (n < 5) retry.push(w);
-        else {
-          gaveUp++;
-          console.error(`watcher ${w}: ${err}`);
-        }
-      } finally {
-        active--;
-        try {
-          conn?.close();
-        } catch { /* closed */ }
-      }
-    })());
-  };
-  const runWatcher = (w: number) => {
-    if (RAW) return runRawWatcher(w);
-    const client = httpClients[w % watchClientCount];
-    active++;
-    watchers.push((async () => {
-      let got = 0;
-      try {
-        for await (
-          const ev of client.watch("leases", {
-            namespace: ns,
-            resourceVersion: rv,
-            signal: stop.signal,
-          })
-        ) {
-          const now = performance.now();
-          got++;
-          const name = ev.object.metadata.name!;
-          let a = arrivals.get(name);
-          if (!a) arrivals.set(name, a = []);
-          a.push(now);
-        }
-      } catch (err) {
-        if (stop.signal.aborted) return;
-        const n = (attempts.get(w) ?? 0) + 1;
-        attempts.set(w, n);
-        if (got === 0 && n < 5) retry.push(w);
-        else {
-          gaveUp++;
-          console.error(`watcher ${w}: ${err}`);
-        }
-      } finally {
-        active--;
-      }
-    })());
-  };
-  // Open the watchers in batches, as many clients reconnecting after a restart would.
-  const metricsClient = Deno.createHttpClient({ caCerts: [sqlite.config.certificateAuthority!] });
-  const serverWatchers = async () => {
-    const text = await (await fetch(`${sqlite.config.server}/metrics`, { client: metricsClient }))
-      .text();
-    return Number(/^apiserver_watchers (\d+)/m.exec(text)?.[1] ?? 0);
-  };
-  const openStart = performance.now();
-  let next = 0;
-  while (next < WATCHERS || retry.length > 0) {
-    const batch: number[] = retry.splice(0, 250);
-    while (batch.length < 250 && next < WATCHERS) batch.push(next++);
-    for (const w of batch) runWatcher(w);
-    const deadline = performance.now() + 20_000;
-    while (performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      if ((await serverWatchers()) >= active) break;
-    }
-    if (performance.now() - openStart > 300_000) break;
-  }
-  const established = await serverWatchers();
-  row(
-    "watchers established",
-    `${established}`,
-    `in ${round((performance.now() - openStart) / 1000)} s${gaveUp ? `, ${gaveUp} gave up` : ""}`,
-  );
-  const withWatchersRss = await rssOf(sqlite.child.pid);
-  const writer = new ApiClient(sqlite.config);
-  const writes = 20;
-  const toLast: number[] = [];
-  const perWatcher: number[] = [];
-  for (let i = 0; i < writes; i++) {
-    const name = `fan-${i}`;
-    const t0 = performance.now();
-    await writer.create({
-      apiVersion: "coordination.k8s.io/v1",
-      kind: "Lease",
-      metadata: { name, namespace: ns },
-      spec: { holderIdentity: "bench" },
-    });
-    const deadline = performance.now() + 30_000;
-    while ((arrivals.get(name)?.length ?? 0) < established && performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    const got = arrivals.get(name) ?? [];
-    if (got.length < established) {
-      console.error(`write ${i}: only ${got.length} of ${established} watchers got it`);
-    }
-    for (const t of got) perWatcher.push(t - t0);
-    toLast.push(Math.max(...got) - t0);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  toLast.sort((a, b) => a - b);
-  perWatcher.sort((a, b) => a - b);
-  const fanRss = Math.max(withWatchersRss, await rssOf(sqlite.child.pid));
-  row(
-    `write → last of ${established} watchers`,
-    `p50 ${round(pct(toLast, 50))} ms`,
-    `p99 ${round(pct(toLast, 99))} ms`,
-  );
-  row(
-    "write → each watcher",
-    `p50 ${round(pct(perWatcher, 50))} ms`,
-    `p99 ${round(pct(perWatcher, 99))} ms`,
-  );
-  row(
-    "API server RSS idle / with watchers",
-    `${round(idleRss / 2 ** 20)} MiB`,
-    `${round(fanRss / 2 ** 20)} MiB`,
-  );
-  stop.abort();
-  await Promise.race([Promise.all(watchers), new Promise((r) => setTimeout(r, 15_000))]);
-  writer.close();
-  metricsClient.close();
-  for (const c of httpClients) c.close();
+  const fan = await watchFanOut(sqlite.config, homeA, sqlite.child.pid);
+  const fanRss = Math.max(fan.withWatchersRss, await rssOf(sqlite.child.pid));
+  fanOutRows(fan, idleRss, fanRss);
   await stopServer(sqlite.child);
 
   // ---------------------------------------------------------------- etcd
@@ -515,38 +762,7 @@ try {
       "peer_value": null,
       ratio: null,
     },
-    {
-      metric: `watch_fanout_${established}_last_watcher_p50`,
-      unit: "ms",
-      tsk: round(pct(toLast, 50)),
-      peer: null,
-      "peer_value": null,
-      ratio: null,
-    },
-    {
-      metric: `watch_fanout_${established}_last_watcher_p99`,
-      unit: "ms",
-      tsk: round(pct(toLast, 99)),
-      peer: null,
-      "peer_value": null,
-      ratio: null,
-    },
-    {
-      metric: "apiserver_rss_idle",
-      unit: "MiB",
-      tsk: round(idleRss / 2 ** 20),
-      peer: null,
-      "peer_value": null,
-      ratio: null,
-    },
-    {
-      metric: `apiserver_rss_${established}_watchers`,
-      unit: "MiB",
-      tsk: round(fanRss / 2 ** 20),
-      peer: null,
-      "peer_value": null,
-      ratio: null,
-    },
+    ...fanOutMetrics(fan, idleRss, fanRss),
   );
 } finally {
   await etcd.stop();
@@ -554,8 +770,4 @@ try {
   await Deno.remove(homeB, { recursive: true }).catch(() => {});
 }
 
-const w = [Math.max(...table.map((r) => r[0].length)), Math.max(...table.map((r) => r[1].length))];
-console.log(`\n${"measure".padEnd(w[0])}  ${"value".padEnd(w[1])}  detail`);
-for (const r of table) console.log(`${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2]}`);
-console.log();
-for (const r of results) console.log(JSON.stringify({ bench: "apiserver", ...r }));
+printTable();

@@ -497,3 +497,88 @@ Deno.test("API server: a request body over 3 MiB is refused with 413 and nothing
     await t.stop();
   }
 });
+
+Deno.test("API server: raw HTTP/1.1 and HTTP/1.0 watches get framed, filtered events and a clean end", async () => {
+  const t = await startTestControlPlane();
+  let stopped = false;
+  const conns: Deno.TlsConn[] = [];
+  try {
+    const cfg = t.cp.adminConfig;
+    const url = new URL(cfg.server);
+    const rv = (await t.admin.list("configmaps")).metadata.resourceVersion!;
+    const open = async (version: string) => {
+      const conn = await Deno.connectTls({
+        hostname: url.hostname,
+        port: Number(url.port),
+        caCerts: [cfg.certificateAuthority!],
+      });
+      conns.push(conn);
+      await conn.write(
+        new TextEncoder().encode(
+          `GET /api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}` +
+            `&labelSelector=app%3Dweb HTTP/${version}\r\nHost: ${url.host}\r\n` +
+            `Authorization: Bearer ${cfg.token}\r\n\r\n`,
+        ),
+      );
+      // Everything until the server closes or ends the response.
+      const body = (async () => {
+        const dec = new TextDecoder();
+        const buf = new Uint8Array(65536);
+        let text = "";
+        while (!text.endsWith("\r\n0\r\n\r\n")) {
+          const n = await conn.read(buf).catch(() => null);
+          if (n === null) break;
+          text += dec.decode(buf.subarray(0, n), { stream: true });
+        }
+        return text;
+      })();
+      return { body };
+    };
+    const h11 = await open("1.1");
+    const h10 = await open("1.0");
+    const cm = (name: string, app: string): ConfigMap => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name, namespace: "default", labels: { app } },
+    });
+    await t.admin.create(cm("w1", "web"));
+    await t.admin.create(cm("x1", "other"));
+    await t.admin.create(cm("w2", "web"));
+    await t.admin.delete("configmaps", "w1", { namespace: "default" });
+    await new Promise((r) => setTimeout(r, 300));
+    await t.stop();
+    stopped = true;
+    const [a, b] = await Promise.all([h11.body, h10.body]);
+    const lines = (body: string) =>
+      body.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).map((e) =>
+        `${e.type} ${e.object.metadata.name}`
+      );
+    // HTTP/1.1: chunked, each event one chunk, ended with the last chunk.
+    assert.match(a, /^HTTP\/1\.1 200/);
+    assert.match(a, /transfer-encoding: chunked/i);
+    assert.ok(
+      a.endsWith("\r\n0\r\n\r\n"),
+      `chunked body not ended: ${JSON.stringify(a.slice(-40))}`,
+    );
+    const body11 = a.slice(a.indexOf("\r\n\r\n") + 4);
+    for (const m of body11.matchAll(/([0-9a-f]+)\r\n(\{[^\r]*\n)\r\n/g)) {
+      assert.equal(parseInt(m[1], 16), new TextEncoder().encode(m[2]).length);
+    }
+    assert.deepEqual(lines(body11), ["ADDED w1", "ADDED w2", "DELETED w1"]);
+    // HTTP/1.0: the bare lines, ended by closing the connection.
+    assert.match(b, /^HTTP\/1\.1 200/);
+    assert.doesNotMatch(b, /transfer-encoding/i);
+    assert.deepEqual(lines(b.slice(b.indexOf("\r\n\r\n") + 4)), [
+      "ADDED w1",
+      "ADDED w2",
+      "DELETED w1",
+    ]);
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    if (!stopped) await t.stop();
+  }
+});

@@ -38,6 +38,7 @@ import { MetricsRegistry } from "./metrics.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { parseResourcePath, type ResourcePath } from "./paths.ts";
 import { mergePatch } from "./merge_patch.ts";
+import { type EncodedEvent, encodeLine, setWatchAttach, type WatchWire } from "./_watch_wire.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 
 /** What the transport tells the app about a connection (Hono `env`). */
@@ -83,11 +84,6 @@ export type ApiAppEnv = {
   /** Per-request values. */
   Variables: { user: UserInfo; verb: string };
 };
-
-interface Encoded {
-  type: string;
-  bytes: Uint8Array;
-}
 
 /**
  * Builds the API server's Hono app.
@@ -748,9 +744,10 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
     }, 201);
   }
 
-  const lineCache = new WeakMap<object, Map<string, Uint8Array>>();
-  const enc = new TextEncoder();
-  function encodeEvent(ev: WatchEvent): Uint8Array {
+  // Each event is encoded once, however many watchers get it (the store hands
+  // every watcher of a resource the same object for the same change).
+  const lineCache = new WeakMap<object, Map<string, EncodedEvent>>();
+  function encodeEvent(ev: WatchEvent): EncodedEvent {
     let byType = lineCache.get(ev.object);
     if (!byType) {
       byType = new Map();
@@ -758,7 +755,7 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
     }
     let bytes = byType.get(ev.type);
     if (!bytes) {
-      bytes = enc.encode(JSON.stringify(ev) + "\n");
+      bytes = encodeLine(JSON.stringify(ev));
       byType.set(ev.type, bytes);
     }
     return bytes;
@@ -767,17 +764,18 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
   function watch(c: Context<ApiAppEnv>, path: ResourcePath): Response {
     const stop = new AbortController();
     const timeout = intQuery(c, "timeoutSeconds");
+    const signal = AbortSignal.any([
+      stop.signal,
+      c.req.raw.signal,
+      ...(timeout ? [AbortSignal.timeout(timeout * 1000)] : []),
+    ]);
     const options = {
       namespace: path.namespace,
       labelSelector: c.req.query("labelSelector"),
       fieldSelector: c.req.query("fieldSelector"),
       resourceVersion: c.req.query("resourceVersion"),
       allowBookmarks: ["true", "1"].includes(c.req.query("allowWatchBookmarks") ?? ""),
-      signal: AbortSignal.any([
-        stop.signal,
-        c.req.raw.signal,
-        ...(timeout ? [AbortSignal.timeout(timeout * 1000)] : []),
-      ]),
+      signal,
     };
     inflightWatches++;
     let done = false;
@@ -791,49 +789,67 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
       const status = err instanceof ApiError
         ? err.toStatus()
         : new ApiError(`watch: ${err instanceof Error ? err.message : String(err)}`).toStatus();
-      return enc.encode(JSON.stringify({ type: "ERROR", object: status }) + "\n");
+      return encodeLine(JSON.stringify({ type: "ERROR", object: status }));
     };
     const subscribable = store as Store & Partial<Pick<ObjectStore, "subscribe">>;
-    const stream = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        const close = () => {
-          finish();
-          try {
-            controller.close();
-          } catch { /* already closed */ }
-        };
+    // The watch starts once, on whichever output asks first: the server's
+    // wire (see _watch_wire.ts) or the response body's first read.
+    let started = false;
+    const run = async (out: WatchWire): Promise<void> => {
+      started = true;
+      const close = () => {
+        finish();
+        out.end();
+      };
+      try {
         if (typeof subscribable.subscribe === "function") {
-          // Events go straight into the stream, with no iterator per event.
+          // Events go straight to the output, with no iterator per event.
           await subscribable.subscribe(path.info.plural, {
-            push: (ev) => controller.enqueue(encodeEvent(ev)),
+            push: (ev) => out.send(encodeEvent(ev)),
             fail: (err) => {
-              if (!stop.signal.aborted) controller.enqueue(errorLine(err));
+              if (!stop.signal.aborted) out.send(errorLine(err));
             },
             end: close,
-            backlog: () => -(controller.desiredSize ?? 0),
+            backlog: () => out.backlog(),
           }, options);
           return;
         }
-        try {
-          for await (const ev of store.watch(path.info.plural, options)) {
-            controller.enqueue(encodeEvent(ev));
-          }
-        } catch (err) {
-          if (!stop.signal.aborted) {
+        for await (const ev of store.watch(path.info.plural, options)) out.send(encodeEvent(ev));
+      } catch (err) {
+        if (!stop.signal.aborted) out.send(errorLine(err));
+      }
+      close();
+    };
+    signal.addEventListener("abort", () => {
+      if (!started) finish();
+    }, { once: true });
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (started) return;
+        let open = true;
+        run({
+          send: (ev) => {
+            if (!open) return;
             try {
-              controller.enqueue(errorLine(err));
-            } catch { /* the client is gone */ }
-          }
-        } finally {
-          close();
-        }
+              controller.enqueue(ev.line);
+            } catch { /* cancelled: the watch is ending */ }
+          },
+          end: () => {
+            if (!open) return;
+            open = false;
+            try {
+              controller.close();
+            } catch { /* already closed */ }
+          },
+          backlog: () => -(controller.desiredSize ?? 0),
+        });
       },
       cancel() {
         stop.abort();
         finish();
       },
-    });
-    return new Response(stream, {
+    }, { highWaterMark: 0 });
+    const response = new Response(stream, {
       status: 200,
       headers: {
         "content-type": "application/json",
@@ -841,6 +857,12 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
         "x-content-type-options": "nosniff",
       },
     });
+    setWatchAttach(response, (wire) => {
+      if (started) return false;
+      run(wire);
+      return true;
+    });
+    return response;
   }
 
   return app;

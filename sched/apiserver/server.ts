@@ -11,6 +11,7 @@ import type { TLSSocket } from "node:tls";
 import { once } from "node:events";
 import { Buffer } from "node:buffer";
 import type { ConnectionInfo } from "./app.ts";
+import { SocketWire, watchAttachOf } from "./_watch_wire.ts";
 
 /** Options of {@linkcode serveHttps}. */
 export interface ServeHttpsOptions {
@@ -156,6 +157,16 @@ export async function serveHttps(
     }
     res.writeHead(response.status, outHeaders);
     res.flushHeaders();
+    const attach = watchAttachOf(response);
+    if (attach && !res.destroyed) {
+      // The app's events, framed once, go straight to the TLS socket: no
+      // stream reader, no per-write chunk framing (see _watch_wire.ts).
+      // The body stream is left unread; it starts nothing until read.
+      // Small events must not wait for the previous one's ACK (Nagle).
+      socket.setNoDelay(true);
+      const wire = new SocketWire(socket, res.chunkedEncoding, () => res.end());
+      if (attach(wire)) return;
+    }
     const reader = response.body.getReader();
     ac.signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
     try {

@@ -96,6 +96,8 @@ interface Decoded {
   key: string;
   object?: ApiObject;
   prev?: ApiObject;
+  /** The DELETED event, made once when the first watcher needs it. */
+  deleted?: WatchEvent;
 }
 
 interface Filter {
@@ -220,6 +222,37 @@ function wrap(err: unknown): unknown {
   return err;
 }
 
+/**
+ * Timers shared by every watch with the same interval: one `setInterval`
+ * per distinct interval rather than one per watcher, so 10,000 watchers'
+ * bookmarks go out together, once per interval (a watcher's first may come
+ * sooner than one interval after it started, never later).
+ */
+class Ticker {
+  #groups = new Map<number, { timer: ReturnType<typeof setInterval>; entries: Set<() => void> }>();
+
+  add(everyMs: number, fire: () => void): () => void {
+    let group = this.#groups.get(everyMs);
+    if (!group) {
+      const entries = new Set<() => void>();
+      const timer = setInterval(() => {
+        for (const f of [...entries]) f();
+      }, everyMs);
+      group = { timer, entries };
+      this.#groups.set(everyMs, group);
+    }
+    const g = group;
+    g.entries.add(fire);
+    return () => {
+      g.entries.delete(fire);
+      if (g.entries.size === 0 && this.#groups.get(everyMs) === g) {
+        clearInterval(g.timer);
+        this.#groups.delete(everyMs);
+      }
+    };
+  }
+}
+
 /** One resource's shared upstream watch and recent history. */
 class Feed {
   readonly history: Decoded[] = [];
@@ -333,6 +366,8 @@ export class ObjectStore implements Store {
   #backlog: number;
   #feeds = new Map<string, Feed>();
   #closed = new AbortController();
+  #bookmarks = new Ticker();
+  #lastBookmark = new Map<string, WatchEvent>();
 
   /**
    * Creates an object store.
@@ -808,13 +843,13 @@ export class ObjectStore implements Store {
     sink: WatchSink,
   ): Promise<() => void> {
     const stop = new AbortController();
-    let timer: ReturnType<typeof setInterval> | undefined;
+    let stopBookmarks = () => {};
     let unsubscribe = () => {};
     let ended = false;
     const cancel = () => {
       if (ended) return;
       ended = true;
-      if (timer !== undefined) clearInterval(timer);
+      stopBookmarks();
       unsubscribe();
       stop.abort();
       options.signal?.removeEventListener("abort", onAbort);
@@ -886,23 +921,35 @@ export class ObjectStore implements Store {
         })();
       }
       if (options.allowBookmarks) {
-        timer = setInterval(() => {
+        stopBookmarks = this.#bookmarks.add(options.bookmarkIntervalMs ?? 10000, () => {
           if (ended) return;
           const rv = direct ? lastRev : Math.max(lastRev, feed.lastRev);
-          sink.push({
-            type: "BOOKMARK",
-            object: {
-              apiVersion: info.apiVersion,
-              kind: info.kind,
-              metadata: { resourceVersion: String(rv) },
-            },
-          });
-        }, options.bookmarkIntervalMs ?? 10000);
+          sink.push(this.#bookmark(info, rv));
+        });
       }
     } catch (err) {
       fail(err instanceof Error ? err : new Error(String(err)));
     }
     return cancel;
+  }
+
+  /**
+   * A BOOKMARK event; the same object for every watcher of a resource at
+   * the same version, so that it is encoded once for all of them.
+   */
+  #bookmark(info: ResourceInfo, rv: number): WatchEvent {
+    const last = this.#lastBookmark.get(info.plural);
+    if (last && last.object.metadata.resourceVersion === String(rv)) return last;
+    const ev: WatchEvent = {
+      type: "BOOKMARK",
+      object: {
+        apiVersion: info.apiVersion,
+        kind: info.kind,
+        metadata: { resourceVersion: String(rv) },
+      },
+    };
+    this.#lastBookmark.set(info.plural, ev);
+    return ev;
   }
 
   #decodeEvent(ev: KvEvent): Decoded {
@@ -923,9 +970,13 @@ export class ObjectStore implements Store {
       this.#matches(filter, d.key, d.prev);
     if (d.type === "delete") {
       if (!prevMatch) return undefined;
-      const obj = structuredClone(d.prev!);
-      obj.metadata.resourceVersion = String(d.revision);
-      return { type: "DELETED", object: obj };
+      // One object for every watcher, so that it is encoded once.
+      if (!d.deleted) {
+        const obj = structuredClone(d.prev!);
+        obj.metadata.resourceVersion = String(d.revision);
+        d.deleted = { type: "DELETED", object: obj };
+      }
+      return d.deleted;
     }
     if (nowMatch && prevMatch) return { type: "MODIFIED", object: d.object! };
     if (nowMatch) return { type: "ADDED", object: d.object! };
