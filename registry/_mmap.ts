@@ -80,23 +80,41 @@ function failed(p: Deno.PointerValue): boolean {
   return p === null || BigInt(Deno.UnsafePointer.value(p)) === MAP_FAILED;
 }
 
+/**
+ * A window of address space and one ArrayBuffer over all of it, made once:
+ * chunks are views into it, so V8 does not count a new external buffer (and
+ * collect garbage for it) per chunk.
+ */
+interface Slot {
+  ptr: Deno.PointerObject;
+  buffer: ArrayBuffer;
+}
+
 /** Free slots, each an anonymous read-only zero mapping of WINDOW bytes. */
-const free: Deno.PointerObject[] = [];
+const free: Slot[] = [];
 let slots = 0;
 let reserved = 0;
 
-function takeSlot(lib: Libc): Deno.PointerObject | null {
+function takeSlot(lib: Libc): Slot | null {
   const s = free.pop();
   if (s) return s;
   const p = lib.mmap(null, BigInt(WINDOW), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
   if (failed(p)) return null;
   slots++;
-  return p as Deno.PointerObject;
+  const ptr = p as Deno.PointerObject;
+  return { ptr, buffer: Deno.UnsafePointerView.getArrayBuffer(ptr, WINDOW) };
 }
 
-function returnSlot(lib: Libc, slot: Deno.PointerObject): void {
+/** A view of `n` bytes of `slot` at `offset`. */
+function view(slot: Slot, offset: number, n: number): Uint8Array {
+  // Should anything ever detach the buffer, make a new one over the slot.
+  if (slot.buffer.detached) slot.buffer = Deno.UnsafePointerView.getArrayBuffer(slot.ptr, WINDOW);
+  return new Uint8Array(slot.buffer, offset, n);
+}
+
+function returnSlot(lib: Libc, slot: Slot): void {
   const p = lib.mmap(
-    slot,
+    slot.ptr,
     BigInt(WINDOW),
     PROT_READ,
     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
@@ -151,7 +169,7 @@ export function mappedStream(
     if (fdOpen) lib.close(fd);
     fdOpen = false;
   };
-  const held: Deno.PointerObject[] = [];
+  const held: Slot[] = [];
   let done = false;
   const release = () => {
     if (done) return;
@@ -165,7 +183,7 @@ export function mappedStream(
   let pos = start;
   const end = start + length;
   let window = -1;
-  let base: Deno.PointerObject | null = null;
+  let base: Slot | null = null;
   return new ReadableStream<Uint8Array>({
     pull(ctrl) {
       if (done) {
@@ -187,11 +205,11 @@ export function mappedStream(
         }
         held.push(slot);
         // Drop the page-table entries of the window two behind (see the top).
-        if (held.length > 2) lib.madvise(held[held.length - 3], BigInt(WINDOW), MADV_DONTNEED);
+        if (held.length > 2) lib.madvise(held[held.length - 3].ptr, BigInt(WINDOW), MADV_DONTNEED);
         const offset = w * WINDOW;
         const len = Math.min(WINDOW, size - offset);
         const p = lib.mmap(
-          slot,
+          slot.ptr,
           BigInt(len),
           PROT_READ,
           MAP_SHARED | MAP_FIXED,
@@ -209,7 +227,7 @@ export function mappedStream(
       }
       const within = pos - window * WINDOW;
       const n = Math.min(CHUNK, end - pos, WINDOW - within);
-      ctrl.enqueue(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(base!, n, within)));
+      ctrl.enqueue(view(base!, within, n));
       pos += n;
       onChunk(n);
     },
