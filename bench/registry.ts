@@ -4,9 +4,12 @@
  *
  * - blob push and pull throughput (MB/s) of 100 MB blobs, with curl as the
  *   client for both (monolithic upload: POST, then PUT ?digest= with the body);
+ * - the CPU time (user + system, from `/proc/<pid>/stat`) each server spends
+ *   per GB pulled, which the noise of a shared machine distorts less than
+ *   wall-clock throughput;
  * - manifest GET requests per second with 50 concurrent clients (hey).
  *
- * Flags: --size MB (default 100), --rounds N (default 5), --seconds S for hey (default 5).
+ * Flags: --size MB (default 100), --rounds N (default 7), --seconds S for hey (default 5).
  *
  * @module
  */
@@ -19,12 +22,13 @@ const flags = parseArgs({
   options: { size: { type: "string" }, rounds: { type: "string" }, seconds: { type: "string" } },
 }).values;
 const SIZE = Number(flags.size ?? 100) * 1024 * 1024;
-const ROUNDS = Number(flags.rounds ?? 5);
+const ROUNDS = Number(flags.rounds ?? 7);
 const SECONDS = Number(flags.seconds ?? 5);
 
 interface Server {
   name: string;
   url: string;
+  pid: number;
   stop: () => Promise<void>;
 }
 
@@ -72,6 +76,7 @@ async function spawnServer(
   return {
     name,
     url,
+    pid: child.pid,
     stop: async () => {
       child.kill("SIGTERM");
       await child.status;
@@ -156,10 +161,24 @@ async function pushBlob(s: Server, repo: string, file: string, digest: string): 
   return (performance.now() - t0) / 1000;
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the parenthesised command name: utime is the 12th, stime the 13th.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
+}
+
+/** Pulls a blob; returns seconds, as curl times the transfer (not its own start-up). */
 async function pullBlob(s: Server, repo: string, digest: string): Promise<number> {
-  const t0 = performance.now();
-  await curl(["-o", "/dev/null", `${s.url}/v2/${repo}/blobs/${digest}`]);
-  return (performance.now() - t0) / 1000;
+  const out = await curl([
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{time_total}",
+    `${s.url}/v2/${repo}/blobs/${digest}`,
+  ]);
+  return Number(out.trim());
 }
 
 function sha256(data: Uint8Array): string {
@@ -257,6 +276,7 @@ try {
     for (const s of servers) await pushSmallImage(s, "bench/img");
     const push: Record<string, number[]> = { tsk: [], distribution: [] };
     const pull: Record<string, number[]> = { tsk: [], distribution: [] };
+    const pullCpu: Record<string, number> = { tsk: 0, distribution: 0 };
     for (let r = 0; r < ROUNDS; r++) {
       // Alternate who goes first so neither always meets a warm page cache.
       const order = r % 2 === 0 ? servers : [...servers].reverse();
@@ -266,13 +286,19 @@ try {
         );
       }
       for (const s of order) {
+        const cpu0 = await cpuSeconds(s.pid);
         pull[s.name].push(SIZE / 1e6 / await pullBlob(s, "bench/blob", files[r].digest));
+        pullCpu[s.name] += await cpuSeconds(s.pid) - cpu0;
       }
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
     for (const s of servers) {
       results[s.name].push = median(push[s.name]);
       results[s.name].pull = median(pull[s.name]);
+      results[s.name].pullCpu = (pullCpu[s.name] * 1000) / (ROUNDS * SIZE / 1e9);
+      console.log(
+        `${s.name} pulls (MB/s, in order): ${pull[s.name].map((x) => x.toFixed(0)).join(" ")}`,
+      );
     }
     for (const s of servers) await hey(`${s.url}/v2/bench/img/manifests/v1`, 1); // warm-up
     for (const s of servers) {
@@ -288,6 +314,7 @@ try {
 const metrics = [
   { key: "push", metric: `blob_push_${SIZE / 1024 / 1024}mb`, unit: "MB/s" },
   { key: "pull", metric: `blob_pull_${SIZE / 1024 / 1024}mb`, unit: "MB/s" },
+  { key: "pullCpu", metric: "blob_pull_cpu", unit: "ms/GB", lowerIsBetter: true },
   { key: "rps", metric: "manifest_get_50_clients", unit: "req/s" },
 ];
 console.log(`\nregistry benchmark (${ROUNDS} rounds, median; hey ${SECONDS}s, 50 clients)`);
@@ -299,7 +326,7 @@ console.log(
 const lines = [];
 for (const m of metrics) {
   const t = results.tsk[m.key], p = results.distribution[m.key];
-  const ratio = Math.round((t / p) * 100) / 100;
+  const ratio = Math.round((m.lowerIsBetter ? p / t : t / p) * 100) / 100;
   console.log(
     `${`${m.metric} (${m.unit})`.padEnd(28)} ${t.toFixed(1).padStart(10)} ${
       p.toFixed(1).padStart(13)

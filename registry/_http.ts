@@ -59,7 +59,9 @@ export async function readLimited(
 
 /**
  * A stream of `length` bytes of `file` from its current position; closes the
- * file and calls `onDone` when it ends, fails or is cancelled.
+ * file and calls `onDone` when it ends, fails or is cancelled. Reads 1 MiB
+ * at a time and keeps up to 4 MiB read ahead, so the file read (on Deno's
+ * blocking pool) overlaps the socket write.
  */
 export function limitedStream(
   file: Deno.FsFile,
@@ -82,7 +84,7 @@ export function limitedStream(
         ctrl.close();
         return;
       }
-      const buf = new Uint8Array(Math.min(left, 256 * 1024));
+      const buf = new Uint8Array(Math.min(left, 1024 * 1024));
       let n: number | null;
       try {
         n = await file.read(buf);
@@ -102,5 +104,5 @@ export function limitedStream(
     cancel() {
       close();
     },
-  });
+  }, { highWaterMark: 4 * 1024 * 1024 });
 }

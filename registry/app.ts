@@ -73,15 +73,26 @@ export interface RegistryOptions {
   now?: () => number;
 }
 
+/** What the HTTP server tells the app about a request it serves. */
+export interface ServeBindings {
+  /**
+   * Settles when the server is done writing the response (`Deno.serve`'s
+   * `info.completed`). Given, blob bodies are sent from mmap windows of the
+   * blob files, released when it settles; without it they are copied.
+   */
+  completed?: Promise<void>;
+}
+
 /** The web-standard face of the Hono app. */
 export interface RegistryApp {
   /**
    * Serves one request (what `Deno.serve` calls).
    *
    * @param request The request.
+   * @param env What the server knows about it; omit in-process.
    * @returns The response.
    */
-  fetch(request: Request): Response | Promise<Response>;
+  fetch(request: Request, env?: ServeBindings): Response | Promise<Response>;
   /**
    * Serves a request built from a path or URL, in-process (for tests).
    *
@@ -204,7 +215,7 @@ export async function createRegistry(
     activity: new Activity(),
     metrics,
   };
-  const app = new Hono<{ Variables: Vars }>();
+  const app = new Hono<{ Variables: Vars; Bindings: ServeBindings | undefined }>();
 
   app.use("*", async (c, next) => {
     const start = performance.now();
@@ -293,7 +304,7 @@ export async function createRegistry(
       case "blobs":
         return method === "DELETE"
           ? deleteBlob(ctx, m.name, m.ref)
-          : await getBlob(ctx, req, m.name, m.ref);
+          : await getBlob(ctx, req, m.name, m.ref, c.env?.completed);
       case "manifests":
         if (method === "PUT") return await putManifest(ctx, req, m.name, m.ref);
         if (method === "DELETE") return deleteManifest(ctx, m.name, m.ref);

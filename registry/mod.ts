@@ -15,7 +15,13 @@
  *
  * @module
  */
-export { createRegistry, type Registry, type RegistryApp, type RegistryOptions } from "./app.ts";
+export {
+  createRegistry,
+  type Registry,
+  type RegistryApp,
+  type RegistryOptions,
+  type ServeBindings,
+} from "./app.ts";
 export { Activity } from "./context.ts";
 export { type RegistryServer, startServer } from "./server.ts";
 export {

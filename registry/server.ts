@@ -71,13 +71,13 @@ export async function startServer(config: RegistryConfig): Promise<RegistryServe
   // first: wait for handlers and blob streams (ctx.activity) to end.
   const activity = registry.activity;
   let draining = false;
-  const handler = async (req: Request): Promise<Response> => {
+  const handler = async (req: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     if (draining) {
       return new Response("shutting down\n", { status: 503, headers: { Connection: "close" } });
     }
     const done = activity.begin();
     try {
-      return await registry.app.fetch(req);
+      return await registry.app.fetch(req, { completed: info.completed });
     } finally {
       done();
     }

@@ -10,7 +10,8 @@ import { sha256, startRegistry } from "./_registry_fixtures.ts";
 async function killedCurl(args: string[], data: Uint8Array): Promise<void> {
   const curl = new Deno.Command("curl", {
     // -T - streams stdin as it comes (--data-binary @- would read it all first).
-    args: ["-sS", "-o", "/dev/null", "-T", "-", ...args],
+    // No "Expect: 100-continue": curl would hold the body back for up to 1 s.
+    args: ["-sS", "-o", "/dev/null", "-H", "Expect:", "-T", "-", ...args],
     stdin: "piped",
     stdout: "null",
     stderr: "null",

@@ -7,6 +7,7 @@ import type { RegistryContext } from "../context.ts";
 import { RegistryError } from "../errors.ts";
 import { parseDigest } from "../_reference.ts";
 import { limitedStream } from "../_http.ts";
+import { mappedStream } from "../_mmap.ts";
 
 function sent(ctx: RegistryContext): (n: number) => void {
   return (n) => ctx.metrics.count("blob_bytes_sent", n);
@@ -60,6 +61,9 @@ export function parseRange(header: string | null, size: number): [number, number
  * @param req The request.
  * @param name The repository.
  * @param digest The blob digest.
+ * @param settled When `Deno.serve` writes the response: its `completed`
+ *   promise. Then the body comes from mmap windows of the file (see
+ *   `_mmap.ts`), kept until it settles; otherwise it is read into buffers.
  * @returns The response.
  */
 export async function getBlob(
@@ -67,6 +71,7 @@ export async function getBlob(
   req: Request,
   name: string,
   digest: string,
+  settled?: Promise<unknown>,
 ): Promise<Response> {
   parseDigest(digest);
   const size = ctx.meta.repoBlobSize(name, digest);
@@ -98,6 +103,24 @@ export async function getBlob(
     headers.set("Content-Length", String(size));
     return new Response(null, { status: 200, headers });
   }
+  const [start, end] = range ?? [0, size - 1];
+  if (range) headers.set("Content-Range", `bytes ${start}-${end}/${size}`);
+  headers.set("Content-Length", String(end - start + 1));
+  const status = range ? 206 : 200;
+  if (settled && end >= start) {
+    const mapped = mappedStream(
+      ctx.store.blobPath(digest),
+      start,
+      end - start + 1,
+      settled,
+      sent(ctx),
+    );
+    if (mapped) {
+      const done = ctx.activity.begin();
+      settled.then(done, done);
+      return new Response(mapped, { status, headers });
+    }
+  }
   let file: Deno.FsFile;
   try {
     file = await ctx.store.open(digest);
@@ -105,19 +128,9 @@ export async function getBlob(
     if (err instanceof Deno.errors.NotFound) throw unknown(name, digest);
     throw err;
   }
-  if (range) {
-    const [start, end] = range;
-    await file.seek(start, Deno.SeekMode.Start);
-    headers.set("Content-Range", `bytes ${start}-${end}/${size}`);
-    headers.set("Content-Length", String(end - start + 1));
-    const body = limitedStream(file, end - start + 1, ctx.activity.begin(), sent(ctx));
-    return new Response(body, { status: 206, headers });
-  }
-  headers.set("Content-Length", String(size));
-  return new Response(limitedStream(file, size, ctx.activity.begin(), sent(ctx)), {
-    status: 200,
-    headers,
-  });
+  if (start > 0) await file.seek(start, Deno.SeekMode.Start);
+  const body = limitedStream(file, end - start + 1, ctx.activity.begin(), sent(ctx));
+  return new Response(body, { status, headers });
 }
 
 /**
