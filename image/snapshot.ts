@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { tskHome } from "@tsk/api";
+import { tskHome } from "@tsk/api/home";
 import { ImageError, NotFoundError, ValidationError } from "./errors.ts";
 import type { Descriptor } from "./oci/descriptor.ts";
 import type { ImageLayer } from "./commit.ts";

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
-import { tskHome } from "@tsk/api";
+import { tskHome } from "@tsk/api/home";
 import { ConfigError } from "./errors.ts";
 import type { AccessRule, AuthMode } from "./auth.ts";
 import type { LogLevel } from "./log.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { tskHome } from "@tsk/api";
+import { tskHome } from "@tsk/api/home";
 import { posix } from "node:path";
 import { busyboxBundle } from "./testing.ts";
 import { DEFAULT_SECCOMP_PROFILE } from "./seccomp/default_profile.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { tskHome } from "@tsk/api";
+import { tskHome } from "@tsk/api/home";
 import { ValidationError } from "../errors.ts";
 import type { Credentials } from "./auth.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { tskHome } from "@tsk/api";
+import { tskHome } from "@tsk/api/home";
 import { ImageError, NotFoundError, ValidationError } from "../errors.ts";
 import { ANNOTATION_REF_NAME, type Descriptor } from "../oci/descriptor.ts";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.ts";
