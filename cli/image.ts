@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { tskHome } from "@tsk/api";
+import { tskHome } from "@tsk/api/home";
 import {
   buildImage,
   type Credentials,
