@@ -17,6 +17,19 @@ Deno.test("loadConfig() defaults: loopback, port 5000, data under TSK_HOME, no a
   assert.equal(c.auth.mode, "none");
   assert.equal(c.tls, null);
   assert.equal(c.gc.untaggedRetention, null);
+  assert.equal(c.mmap, true);
+});
+
+Deno.test("loadConfig() turns mmap off by flag or YAML", async () => {
+  const byFlag = await loadConfig(["--no-mmap"], files({}));
+  assert.ok(byFlag !== "help");
+  assert.equal(byFlag.mmap, false);
+  const byYaml = await loadConfig(
+    ["--config", "/c.yaml"],
+    files({ "/c.yaml": "storage:\n  mmap: false\n" }),
+  );
+  assert.ok(byYaml !== "help");
+  assert.equal(byYaml.mmap, false);
 });
 
 Deno.test("loadConfig() reads YAML and lets flags win", async () => {
@@ -43,6 +56,11 @@ Deno.test("loadConfig() errors name the field", async () => {
     [["--config", "/missing.yaml"], {}, /^config: cannot read \/missing.yaml/],
     [["--config", "/bad.yaml"], { "/bad.yaml": "a: [" }, /^config: \/bad.yaml is not valid YAML/],
     [["--bogus"], {}, /^flags: /],
+    [
+      ["--config", "/m.yaml"],
+      { "/m.yaml": "storage:\n  mmap: maybe\n" },
+      /^storage.mmap: expected/,
+    ],
   ];
   for (const [args, map, re] of bad) {
     await assert.rejects(

@@ -77,7 +77,8 @@ export async function startServer(config: RegistryConfig): Promise<RegistryServe
     }
     const done = activity.begin();
     try {
-      return await registry.app.fetch(req, { completed: info.completed });
+      // Without `completed`, blob bodies are read into buffers (--no-mmap).
+      return await registry.app.fetch(req, config.mmap ? { completed: info.completed } : {});
     } finally {
       done();
     }
