@@ -11,6 +11,12 @@ import { type Digest, DigestVerifier, parseDigest, verifyingStream } from "../oc
 import { exists, randomSuffix } from "./_fs.ts";
 
 const WRITE_BUFFER = 1 << 20;
+/**
+ * Bytes written between early background flushes (fdatasync while the rest
+ * still streams in), so the disk works alongside the network and the final
+ * fdatasync before the rename has little left to do.
+ */
+const EARLY_SYNC = 8 << 20;
 
 /** The result of writing a blob. */
 export interface BlobInfo {
@@ -148,9 +154,24 @@ export class ContentStore {
     let cur = 0;
     let buffered = 0;
     let inflight: Promise<void> = Promise.resolve();
+    let unsynced = 0;
+    let syncing: Promise<void> | undefined;
+    let syncFailed: unknown;
     const writeAll = async (bytes: Uint8Array) => {
       let off = 0;
       while (off < bytes.length) off += await file.write(bytes.subarray(off));
+      unsynced += bytes.length;
+      if (unsynced >= EARLY_SYNC && syncing === undefined) {
+        // At most one in flight; writes go on meanwhile. A failure surfaces
+        // before the rename (the final fdatasync below is still what makes
+        // the blob durable).
+        unsynced = 0;
+        syncing = file.syncData().catch((err) => {
+          syncFailed ??= err;
+        }).finally(() => {
+          syncing = undefined;
+        });
+      }
     };
     const flush = async () => {
       if (buffered === 0) return;
@@ -194,6 +215,8 @@ export class ContentStore {
         );
       }
       const digest = verifier.verify();
+      await syncing;
+      if (syncFailed !== undefined) throw syncFailed;
       await file.syncData();
       file.close();
       closed = true;
@@ -205,6 +228,7 @@ export class ContentStore {
       return { digest, size: verifier.size };
     } catch (err) {
       await inflight.catch(() => {});
+      await syncing;
       if (!closed) file.close();
       await Deno.remove(tmp).catch(() => {});
       throw err;
