@@ -203,12 +203,20 @@ async function pull(
       `expected at most ${MAX_CONFIG} bytes for an image config, got ${manifest.config.size}`,
     );
   }
-  await fetchOne(manifest.config);
-  parseImageConfig(await store.content.get(manifest.config.digest));
   for (const l of manifest.layers) {
     options.onProgress?.({ digest: l.digest, status: "waiting", current: 0, total: l.size });
   }
-  await parallel(manifest.layers, options.concurrency ?? 3, fetchOne);
+  // The small config downloads alongside the layers rather than before them
+  // (a round trip saved); every download settles before an error surfaces,
+  // so none is still writing when the lease is released.
+  const [config, layers] = await Promise.allSettled([
+    fetchOne(manifest.config).then(async () =>
+      parseImageConfig(await store.content.get(manifest.config.digest))
+    ),
+    parallel(manifest.layers, options.concurrency ?? 3, fetchOne),
+  ]);
+  if (config.status === "rejected") throw config.reason;
+  if (layers.status === "rejected") throw layers.reason;
   await store.content.put(bytes, { expected: descriptor.digest });
   const name = options.tag ??
     formatReference({
