@@ -7,22 +7,45 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { sha256, startRegistry } from "./_registry_fixtures.ts";
 
+/**
+ * Bytes a process has read through read(2)-like calls, from /proc/PID/io
+ * (curl reads its upload file as it sends; `wchar` would miss send(2)).
+ */
+function bytesRead(pid: number): number {
+  try {
+    const m = /^rchar: (\d+)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/io`));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 async function killedCurl(args: string[], data: Uint8Array): Promise<void> {
+  const body = await Deno.makeTempFile({ prefix: "tsk-reg-body-" });
+  await Deno.writeFile(body, data);
   const curl = new Deno.Command("curl", {
-    // -T - streams stdin as it comes (--data-binary @- would read it all first).
-    // No "Expect: 100-continue": curl would hold the body back for up to 1 s.
-    args: ["-sS", "-o", "/dev/null", "-H", "Expect:", "-T", "-", ...args],
-    stdin: "piped",
+    // --limit-rate keeps the upload in flight long enough to kill it part way
+    // (2 MiB at 200 KiB/s); no "Expect: 100-continue", which would hold the
+    // body back for up to 1 s.
+    args: ["-sS", "-o", "/dev/null", "-H", "Expect:", "--limit-rate", "200k", "-T", body, ...args],
+    stdin: "null",
     stdout: "null",
     stderr: "null",
   }).spawn();
-  const w = curl.stdin.getWriter();
-  // Hand curl part of the body, wait until some of it reached the server, kill it.
-  await w.write(data.subarray(0, data.byteLength >> 1)).catch(() => {});
-  await new Promise((r) => setTimeout(r, 700));
-  curl.kill("SIGKILL");
-  await curl.status;
-  await w.abort().catch(() => {});
+  try {
+    // Kill once curl has read (and so is sending) part of the body: its read
+    // count in /proc, not a fixed sleep (on a loaded machine curl may not
+    // have connected yet).
+    const deadline = Date.now() + 15_000;
+    while (bytesRead(curl.pid) < 256 * 1024) {
+      assert.ok(Date.now() < deadline, "curl read under 256 KiB of the body within 15 s");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    curl.kill("SIGKILL");
+    await curl.status;
+    await Deno.remove(body);
+  }
 }
 
 Deno.test("a client killed mid-upload leaves no partial blob, and the abandoned upload expires", async () => {
@@ -66,9 +89,17 @@ Deno.test("a client killed mid-upload leaves no partial blob, and the abandoned 
       "Content-Type: application/octet-stream",
       `${reg.url}${loc}`,
     ], data);
-    r = await fetch(`${reg.url}${loc}`);
-    assert.equal(r.status, 204);
-    const end = Number(r.headers.get("Range")!.split("-")[1]);
+    // The registry records what arrived once it sees the stream break: poll.
+    let end = 0;
+    const settled = Date.now() + 5000;
+    do {
+      r = await fetch(`${reg.url}${loc}`);
+      await r.body?.cancel();
+      assert.equal(r.status, 204);
+      end = Number(r.headers.get("Range")!.split("-")[1]);
+      if (end > 0) break;
+      await new Promise((res) => setTimeout(res, 50));
+    } while (Date.now() < settled);
     assert.ok(end > 0 && end < data.byteLength - 1, `partial: ${r.headers.get("Range")}`);
     r = await fetch(`${reg.url}/v2/kill/me/blobs/${digest}`, { method: "HEAD" });
     assert.equal(r.status, 404, "no blob after a killed chunk");
