@@ -12,9 +12,14 @@ import { DEBIAN_DEPS } from "./deps.ts";
 
 const ci = Deno.env.get("CI") === "true";
 
-async function run(cmd: string, args: string[], opts: { quiet?: boolean } = {}): Promise<{
+async function run(
+  cmd: string,
+  args: string[],
+  opts: { quiet?: boolean; timeoutMs?: number } = {},
+): Promise<{
   code: number;
   out: string;
+  timedOut: boolean;
 }> {
   const child = new Deno.Command(cmd, {
     args,
@@ -22,6 +27,11 @@ async function run(cmd: string, args: string[], opts: { quiet?: boolean } = {}):
     stderr: "piped",
     stdin: "null",
   }).spawn();
+  let timedOut = false;
+  const watchdog = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, opts.timeoutMs);
   const dec = new TextDecoder();
   let out = "";
   const pump = async (s: ReadableStream<Uint8Array>, sink: typeof Deno.stdout) => {
@@ -30,17 +40,17 @@ async function run(cmd: string, args: string[], opts: { quiet?: boolean } = {}):
       if (!opts.quiet) await sink.write(chunk);
     }
   };
-  const [status] = await Promise.all([
-    child.status,
-    pump(child.stdout, Deno.stdout),
-    pump(child.stderr, Deno.stderr),
-  ]);
-  return { code: status.code, out };
+  const pumps = Promise.all([pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
+  const status = await child.status;
+  clearTimeout(watchdog);
+  // After a kill, processes the child started may still hold its pipes open.
+  await (timedOut ? Promise.race([pumps, new Promise((r) => setTimeout(r, 5000))]) : pumps);
+  return { code: status.code, out, timedOut };
 }
 
 async function installedDebian(name: string): Promise<boolean> {
   const r = await run("dpkg-query", ["-W", "-f=${Status}", name], { quiet: true }).catch(
-    () => ({ code: 1, out: "" }),
+    () => ({ code: 1, out: "", timedOut: false }),
   );
   return r.code === 0 && r.out.includes("install ok installed");
 }
@@ -106,7 +116,19 @@ for (const [name, args] of checks) {
 
 console.log("\n== deno test");
 const extra = Deno.args.length > 0 ? Deno.args : ["."];
-const t = await run(deno, ["test", "-A", "--no-check", ...extra]);
+// A hung test must fail the run by name, not run into CI's 90 minutes: deno
+// test prints "'<name>' has been running for over (Nm)" while one hangs.
+const testMinutes = Number(Deno.env.get("TSK_TEST_TIMEOUT_MINUTES") ?? 30);
+const t = await run(deno, ["test", "-A", "--no-check", ...extra], {
+  timeoutMs: testMinutes * 60_000,
+});
+if (t.timedOut) {
+  const hung = [...t.out.matchAll(/'([^']+)' has been running for over/g)].at(-1)?.[1];
+  failed++;
+  failures.push(
+    `deno test killed after ${testMinutes} min${hung ? `; still running: ${hung}` : ""}`,
+  );
+}
 // deno test's summary: "ok | 12 passed (3 steps) | 0 failed | 1 ignored (2s)"
 // deno-lint-ignore no-control-regex
 const plain = t.out.replace(/\x1b\[[0-9;]*m/g, "");
@@ -116,8 +138,10 @@ const summary = [
   ),
 ].at(-1);
 if (!summary) {
-  failed++;
-  failures.push("deno test (no summary: the test run crashed)");
+  if (!t.timedOut) {
+    failed++;
+    failures.push("deno test (no summary: the test run crashed)");
+  }
 } else {
   passed += Number(summary[2]);
   failed += Number(summary[4]);
