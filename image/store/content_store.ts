@@ -18,6 +18,15 @@ const WRITE_BUFFER = 1 << 20;
  */
 const EARLY_SYNC = 8 << 20;
 
+/** A BYOB reader of `stream` when it is a byte stream (as fetch bodies and files are). */
+function byobReader(stream: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return stream.getReader({ mode: "byob" });
+  } catch {
+    return undefined;
+  }
+}
+
 /** The result of writing a blob. */
 export interface BlobInfo {
   /** The blob's digest. */
@@ -173,23 +182,32 @@ export class ContentStore {
         });
       }
     };
+    // Bytes read into bufs[cur] but not yet hashed (BYOB reads hash a whole
+    // buffer at once, fewer calls than one per network chunk).
+    let unhashed = 0;
     const flush = async () => {
       if (buffered === 0) return;
       const full = bufs[cur].subarray(0, buffered);
+      if (unhashed) verifier.update(full.subarray(buffered - unhashed));
+      unhashed = 0;
       await inflight; // the other buffer is free again
       inflight = writeAll(full);
       cur ^= 1;
       buffered = 0;
     };
+    const tooLong = (n: number) => {
+      if (options.size !== undefined && n > options.size) {
+        throw new DigestMismatchError(
+          options.expected ?? "(any)",
+          `more than ${options.size} bytes`,
+        );
+      }
+    };
+    let byob: ReadableStreamBYOBReader | undefined;
     try {
       const write = async (chunk: Uint8Array) => {
         verifier.update(chunk);
-        if (options.size !== undefined && verifier.size > options.size) {
-          throw new DigestMismatchError(
-            options.expected ?? "(any)",
-            `more than ${options.size} bytes`,
-          );
-        }
+        tooLong(verifier.size);
         if (chunk.length >= WRITE_BUFFER) {
           await flush();
           await inflight;
@@ -204,7 +222,28 @@ export class ContentStore {
       if (typeof source === "string") await write(new TextEncoder().encode(source));
       else if (source instanceof Uint8Array) await write(source);
       else {
-        for await (const chunk of source) await write(chunk);
+        byob = source instanceof ReadableStream ? byobReader(source) : undefined;
+        if (byob) {
+          // Read straight into the write buffers: no buffer per network chunk
+          // (allocated, zeroed, collected) and no copy.
+          let total = 0;
+          while (true) {
+            const { done, value } = await byob.read(new Uint8Array(bufs[cur].buffer, buffered));
+            // The read moved the buffer: keep the moved one.
+            if (value) bufs[cur] = new Uint8Array(value.buffer, 0, WRITE_BUFFER);
+            else if (bufs[cur].buffer.detached) bufs[cur] = new Uint8Array(WRITE_BUFFER);
+            const n = value?.byteLength ?? 0;
+            buffered += n;
+            unhashed += n;
+            total += n;
+            tooLong(total);
+            if (n) options.onProgress?.(total);
+            if (done) break;
+            if (buffered === WRITE_BUFFER) await flush();
+          }
+        } else {
+          for await (const chunk of source) await write(chunk);
+        }
       }
       await flush();
       await inflight;
@@ -227,6 +266,7 @@ export class ContentStore {
       await Deno.rename(tmp, dest);
       return { digest, size: verifier.size };
     } catch (err) {
+      await byob?.cancel(err).catch(() => {});
       await inflight.catch(() => {});
       await syncing;
       if (!closed) file.close();

@@ -43,6 +43,64 @@ Deno.test("ContentStore.put() with a wrong expected digest stores nothing", asyn
   });
 });
 
+/** A byte stream (as fetch bodies are) handing out `bytes` in chunks of `n`. */
+function byteStream(bytes: Uint8Array, n: number): ReadableStream<Uint8Array> {
+  let off = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(ctrl) {
+      if (off >= bytes.length) {
+        ctrl.close();
+        ctrl.byobRequest?.respond(0);
+        return;
+      }
+      const chunk = bytes.subarray(off, off + n);
+      off += chunk.length;
+      const req = ctrl.byobRequest;
+      if (req?.view) {
+        const into = new Uint8Array(req.view.buffer, req.view.byteOffset, req.view.byteLength);
+        const k = Math.min(into.length, chunk.length);
+        into.set(chunk.subarray(0, k));
+        off -= chunk.length - k;
+        req.respond(k);
+      } else ctrl.enqueue(chunk.slice());
+    },
+  });
+}
+
+Deno.test("ContentStore.put() reads byte streams into its buffers across many writes", async () => {
+  await withStore(async (s, dir) => {
+    const bytes = new Uint8Array(randomBytes((3 << 20) + 12_345));
+    const stream = byteStream(bytes, 70_001);
+    assert.ok(stream.getReader({ mode: "byob" }).releaseLock() === undefined);
+    let seen = 0;
+    const info = await s.put(stream, {
+      expected: sha256Digest(bytes),
+      size: bytes.length,
+      onProgress: (n) => (seen = n),
+    });
+    assert.equal(info.digest, sha256Digest(bytes));
+    assert.equal(seen, bytes.length);
+    assert.deepEqual(await s.get(info.digest), bytes);
+    // A wrong digest, a longer and a shorter stream than announced: nothing is stored.
+    const other = new Uint8Array(randomBytes(1_500_000));
+    await assert.rejects(
+      s.put(byteStream(other, 65536), { expected: sha256Digest("not these bytes") }),
+      DigestMismatchError,
+    );
+    await assert.rejects(
+      s.put(byteStream(other, 65536), { size: other.length - 1 }),
+      /more than 1499999 bytes/,
+    );
+    await assert.rejects(
+      s.put(byteStream(other, 65536), { size: other.length + 1 }),
+      /1500000 bytes instead of 1500001/,
+    );
+    assert.deepEqual(await s.list(), [info.digest]);
+    assert.deepEqual([...Deno.readDirSync(join(dir, "ingest"))], []);
+  });
+});
+
 Deno.test("ContentStore concurrent writers of the same blob all succeed", async () => {
   await withStore(async (s) => {
     const bytes = new Uint8Array(randomBytes(300_000));
