@@ -352,7 +352,8 @@ export class RegistryClient {
       url.searchParams.set("digest", digest);
       const res = await this.#request("PUT", url.pathname + url.search, {
         scope,
-        headers: { "content-type": "application/octet-stream" },
+        // A length, not chunked encoding: the registry knows the size up front.
+        headers: { "content-type": "application/octet-stream", "content-length": String(size) },
         body: () => progress,
         allow: [201],
       });
