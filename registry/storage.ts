@@ -10,6 +10,62 @@ import { join } from "node:path";
 import { RegistryError } from "./errors.ts";
 import { parseDigest } from "./_reference.ts";
 
+/** Bytes per write of an upload. */
+const BUFFER = 1 << 20;
+/** Bytes per read of a request body. */
+const STAGING = 256 << 10;
+
+/**
+ * Reads a body into a buffer at an offset: `bytes` is the part of the
+ * buffer filled. A byte stream is read with BYOB reads into a staging
+ * buffer that is reused (no buffer allocated per chunk); a failed BYOB read
+ * detaches the buffer it was given, so that buffer never holds bytes not
+ * yet copied out, which an upload broken mid-way must keep. Other streams'
+ * chunks are copied.
+ */
+function bodyReader(body: ReadableStream<Uint8Array>): {
+  read: (buf: Uint8Array, at: number) => Promise<{ bytes?: Uint8Array; done: boolean }>;
+  cancel: (reason: unknown) => void;
+} {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    // not a byte stream
+  }
+  if (byob) {
+    const r = byob;
+    let staging = new Uint8Array(STAGING);
+    return {
+      read: async (buf, at) => {
+        const room = Math.min(staging.byteLength, buf.byteLength - at);
+        const { done, value } = await r.read(staging.subarray(0, room));
+        if (!value) return { done };
+        staging = new Uint8Array(value.buffer as ArrayBuffer);
+        buf.set(value, at);
+        return { bytes: buf.subarray(at, at + value.byteLength), done };
+      },
+      cancel: (reason) => void r.cancel(reason).catch(() => {}),
+    };
+  }
+  const r = body.getReader();
+  let rest: Uint8Array | undefined;
+  return {
+    read: async (buf, at) => {
+      if (!rest?.byteLength) {
+        const { done, value } = await r.read();
+        if (done) return { done };
+        rest = value;
+      }
+      const n = Math.min(buf.byteLength - at, rest.byteLength);
+      buf.set(rest.subarray(0, n), at);
+      rest = rest.subarray(n);
+      return { bytes: buf.subarray(at, at + n), done: false };
+    },
+    cancel: (reason) => void r.cancel(reason).catch(() => {}),
+  };
+}
+
 /** An upload's running hash, kept in memory between chunks. */
 interface HashState {
   algorithm: string;
@@ -114,30 +170,62 @@ export class BlobStore {
     }
     const file = await Deno.open(this.uploadPath(id), { write: true });
     let written = offset;
+    // Request bodies arrive in ~64 KiB chunks; a write (a hand-off to a
+    // blocking thread) and a hash call per chunk cost more CPU than the
+    // bytes. So the body is gathered into 1 MiB buffers, each hashed and
+    // written whole while the other fills.
+    const bufs = [new Uint8Array(BUFFER), new Uint8Array(BUFFER)];
+    let cur = 0;
+    let filled = 0;
+    let inflight: Promise<void> = Promise.resolve();
+    const writeAll = async (bytes: Uint8Array) => {
+      let n = 0;
+      while (n < bytes.byteLength) n += await file.write(bytes.subarray(n));
+      written += bytes.byteLength;
+      if (state) state.offset = written;
+    };
+    const flush = async (hash: boolean) => {
+      if (filled === 0) return;
+      const full = bufs[cur].subarray(0, filled);
+      if (hash) state?.hash.update(full);
+      await inflight; // the other buffer is free again
+      inflight = writeAll(full);
+      cur ^= 1;
+      filled = 0;
+    };
+    const reader = body ? bodyReader(body) : undefined;
+    let accepted = offset; // written, being written or buffered
     try {
       // Drop anything a broken earlier request left past the recorded offset.
       await file.truncate(offset);
       await file.seek(offset, Deno.SeekMode.Start);
-      if (body) {
-        for await (const chunk of body) {
-          if (written + chunk.byteLength > this.#maxBlobSize) {
+      while (reader) {
+        const { bytes, done } = await reader.read(bufs[cur], filled);
+        if (bytes) {
+          if (accepted + bytes.byteLength > this.#maxBlobSize) {
             throw new RegistryError(
               "SIZE_INVALID",
               `body: the upload exceeds the limit of ${this.#maxBlobSize} bytes`,
               { status: 413 },
             );
           }
-          let n = 0;
-          while (n < chunk.byteLength) n += await file.write(chunk.subarray(n));
-          state?.hash.update(chunk);
-          written += chunk.byteLength;
-          if (state) state.offset = written;
+          filled += bytes.byteLength;
+          accepted += bytes.byteLength;
         }
+        if (done) break;
+        if (filled === BUFFER) await flush(true);
       }
+      await flush(true);
+      await inflight;
     } catch (err) {
-      // The hash saw only whole chunks that were written; still, drop it
-      // so the final digest is computed from the file itself.
+      // Keep what arrived before the break, so the session's offset stays
+      // true; drop the running hash (the final digest is then computed from
+      // the file itself).
       this.#hashes.delete(id);
+      state = undefined;
+      reader?.cancel(err);
+      await inflight.catch(() => {});
+      await flush(false).then(() => inflight).catch(() => {});
       await file.truncate(written).catch(() => {});
       throw Object.assign(err as Error, { written });
     } finally {
