@@ -25,6 +25,32 @@ function dirOf(store: ImageStore): string {
   return join(store.root, "..");
 }
 
+/** The config and manifest of an image of one (uncompressed) layer, for stub registries. */
+function oneLayerImage(
+  layer: Uint8Array,
+): { config: Uint8Array<ArrayBuffer>; manifest: Uint8Array<ArrayBuffer> } {
+  const config = new TextEncoder().encode(JSON.stringify({
+    architecture: "amd64",
+    os: "linux",
+    rootfs: { type: "layers", diff_ids: [sha256Digest("x")] },
+  }));
+  const manifest = new TextEncoder().encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: sha256Digest(config),
+      size: config.length,
+    },
+    layers: [{
+      mediaType: "application/vnd.oci.image.layer.v1.tar",
+      digest: sha256Digest(layer),
+      size: layer.length,
+    }],
+  }));
+  return { config, manifest };
+}
+
 async function withStores(fn: (a: ImageStore, b: ImageStore, dir: string) => Promise<void>) {
   const dir = await tempDir("reg");
   try {
@@ -258,26 +284,8 @@ Deno.test("credentials are not sent along a redirect to another host", async () 
 // serves a manifest whose layer content does not match its digest.
 Deno.test("pullImage() verifies every byte and tags nothing on a mismatch", async () => {
   await withStores(async (a) => {
-    const config = new TextEncoder().encode(JSON.stringify({
-      architecture: "amd64",
-      os: "linux",
-      rootfs: { type: "layers", diff_ids: [sha256Digest("x")] },
-    }));
     const layer = new TextEncoder().encode("the real layer");
-    const manifest = new TextEncoder().encode(JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: {
-        mediaType: "application/vnd.oci.image.config.v1+json",
-        digest: sha256Digest(config),
-        size: config.length,
-      },
-      layers: [{
-        mediaType: "application/vnd.oci.image.layer.v1.tar",
-        digest: sha256Digest(layer),
-        size: layer.length,
-      }],
-    }));
+    const { config, manifest } = oneLayerImage(layer);
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
       const path = new URL(req.url).pathname;
       if (path.endsWith("/manifests/1")) {
@@ -340,26 +348,10 @@ Deno.test({
 // answers 503 first, then cuts the body short, then serves the layer.
 Deno.test("pullImage() retries a blob after a 503 and a dropped connection, never after a 404", async () => {
   await withStores(async (a, b) => {
-    const config = new TextEncoder().encode(JSON.stringify({
-      architecture: "amd64",
-      os: "linux",
-      rootfs: { type: "layers", diff_ids: [sha256Digest("x")] },
-    }));
-    const layer = new Uint8Array(200_000).fill(7);
-    const manifest = new TextEncoder().encode(JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: {
-        mediaType: "application/vnd.oci.image.config.v1+json",
-        digest: sha256Digest(config),
-        size: config.length,
-      },
-      layers: [{
-        mediaType: "application/vnd.oci.image.layer.v1.tar",
-        digest: sha256Digest(layer),
-        size: layer.length,
-      }],
-    }));
+    // Over several of the store's 1 MiB write buffers, so the dropped
+    // connection breaks a write in progress.
+    const layer = new Uint8Array(3_000_000).map((_, i) => i % 251);
+    const { config, manifest } = oneLayerImage(layer);
     let layerRequests = 0;
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
       const path = new URL(req.url).pathname;
@@ -375,7 +367,7 @@ Deno.test("pullImage() retries a blob after a 503 and a dropped connection, neve
       if (layerRequests === 2) {
         const body = new ReadableStream<Uint8Array>({
           start(c) {
-            c.enqueue(layer.subarray(0, 50_000));
+            c.enqueue(layer.subarray(0, 1_500_000));
             c.error(new Error("connection dropped"));
           },
         });
@@ -388,6 +380,8 @@ Deno.test("pullImage() retries a blob after a 503 and a dropped connection, neve
       const r = await pullImage(a, `${host}/flaky:1`);
       assert.equal(layerRequests, 3);
       assert.ok(await a.content.has(sha256Digest(layer)));
+      // The attempt cut short left no temporary file behind.
+      assert.deepEqual([...Deno.readDirSync(join(a.content.root, "ingest"))], []);
       assert.equal(r.name, `${host}/flaky:1`);
       await assert.rejects(
         pullImage(b, `${host}/gone:1`),
