@@ -22,6 +22,7 @@ import type { ImageStore } from "../store/image_store.ts";
 import { RegistryClient, type RegistryClientOptions } from "./client.ts";
 import type { TransferProgress } from "./progress.ts";
 import { retrying } from "./_retry.ts";
+import { transferring } from "./_progress.ts";
 
 /** Image configs are small JSON; a registry announcing more is refused before fetching. */
 const MAX_CONFIG = 8 << 20;
@@ -185,13 +186,7 @@ async function pull(
       await store.content.put(stream, {
         expected: d.digest,
         size: d.size,
-        onProgress: (n) =>
-          options.onProgress?.({
-            digest: d.digest,
-            status: "transferring",
-            current: n,
-            total: d.size,
-          }),
+        onProgress: transferring(options.onProgress, d),
       });
     }, options.retries ?? 3);
     transferred += d.size;

@@ -13,6 +13,7 @@ import { RegistryClient, type RegistryClientOptions } from "./client.ts";
 import type { TransferProgress } from "./progress.ts";
 import { parallel } from "./pull.ts";
 import { retrying } from "./_retry.ts";
+import { transferring } from "./_progress.ts";
 
 /** Options for {@linkcode pushImage}. */
 export interface PushOptions extends RegistryClientOptions {
@@ -99,13 +100,7 @@ export async function pushImage(
       client.pushBlob(repository, d, open, {
         mountFrom: options.mountFrom,
         chunkSize: options.chunkSize,
-        onProgress: (n) =>
-          options.onProgress?.({
-            digest: d.digest,
-            status: "transferring",
-            current: n,
-            total: d.size,
-          }),
+        onProgress: transferring(options.onProgress, d),
       }), options.retries ?? 3);
     result.blobs[outcome]++;
     if (outcome === "uploaded") result.bytes += d.size;
