@@ -12,6 +12,8 @@ import { parseDigest } from "./_reference.ts";
 
 /** Bytes per write of an upload. */
 const BUFFER = 1 << 20;
+/** Bytes written between background flushes of an upload. */
+const EARLY_SYNC = 8 << 20;
 /** Bytes per read of a request body. */
 const STAGING = 256 << 10;
 
@@ -178,11 +180,25 @@ export class BlobStore {
     let cur = 0;
     let filled = 0;
     let inflight: Promise<void> = Promise.resolve();
+    // Flush to disk in the background while the body streams in, so the
+    // fdatasync before the blob is committed (syncUpload) has little left.
+    let unsynced = 0;
+    let syncing: Promise<void> | undefined;
+    let syncFailed: unknown;
     const writeAll = async (bytes: Uint8Array) => {
       let n = 0;
       while (n < bytes.byteLength) n += await file.write(bytes.subarray(n));
       written += bytes.byteLength;
       if (state) state.offset = written;
+      unsynced += bytes.byteLength;
+      if (unsynced >= EARLY_SYNC && syncing === undefined) {
+        unsynced = 0;
+        syncing = file.syncData().catch((err) => {
+          syncFailed ??= err;
+        }).finally(() => {
+          syncing = undefined;
+        });
+      }
     };
     const flush = async (hash: boolean) => {
       if (filled === 0) return;
@@ -217,6 +233,8 @@ export class BlobStore {
       }
       await flush(true);
       await inflight;
+      await syncing;
+      if (syncFailed !== undefined) throw syncFailed;
     } catch (err) {
       // Keep what arrived before the break, so the session's offset stays
       // true; drop the running hash (the final digest is then computed from
@@ -226,12 +244,29 @@ export class BlobStore {
       reader?.cancel(err);
       await inflight.catch(() => {});
       await flush(false).then(() => inflight).catch(() => {});
+      await syncing;
       await file.truncate(written).catch(() => {});
       throw Object.assign(err as Error, { written });
     } finally {
       file.close();
     }
     return written;
+  }
+
+  /**
+   * Flushes an upload's bytes to disk (fdatasync), before it becomes a blob:
+   * a blob the registry has acknowledged survives a crash, as distribution's
+   * do (it fsyncs on commit too).
+   *
+   * @param id The upload id.
+   */
+  async syncUpload(id: string): Promise<void> {
+    const file = await Deno.open(this.uploadPath(id), { write: true });
+    try {
+      await file.syncData();
+    } finally {
+      file.close();
+    }
   }
 
   /**

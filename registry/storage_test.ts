@@ -62,6 +62,8 @@ Deno.test("BlobStore.append() stores a body spanning several buffers and hashes 
     assert.equal(n, data.length);
     assert.deepEqual(await Deno.readFile(s.uploadPath("u")), data);
     assert.equal(await s.uploadDigest("u", "sha256", n), sha256(data));
+    await s.syncUpload("u");
+    await assert.rejects(s.syncUpload("missing"), Deno.errors.NotFound);
     // Plain (not byte) streams too, appended after the first part.
     await s.createUpload("v");
     const half = data.length >> 1;

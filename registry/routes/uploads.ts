@@ -103,6 +103,7 @@ async function finish(
       { detail: { digest, actual } },
     );
   }
+  await ctx.store.syncUpload(id);
   // Rename and record in one synchronous step (see gc.ts).
   ctx.store.commitSync(id, digest);
   ctx.meta.tx(() => {
