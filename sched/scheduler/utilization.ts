@@ -192,14 +192,24 @@ export function selectByUtilization(
   const count = nodes.length;
   let best = -Infinity;
   let n = 0;
+  // The helpers' arithmetic written out (V8 does not always inline them in
+  // this loop); same operations in the same order, so the same doubles.
   for (let j = 0; j < count; j++) {
     const slot = nodes[j];
     const ic = invCpu[slot], im = invMem[slot];
     const uc = (nzCpu[slot] + pc) * ic;
     const um = (nzMem[slot] + pm) * im;
-    // Same helpers, same order as addUtilizationScores: identical doubles.
-    const a = hasA ? (least ? leastValue(uc, um, ic, im, fc, fm) : mostValue(uc, um, fc, fm)) : 0;
-    const s = hasA ? (hasB ? a + balancedValue(uc, um, fb) : a) : balancedValue(uc, um, fb);
+    const c = uc > 1 ? 1 : uc;
+    const m = um > 1 ? 1 : um;
+    let s: number;
+    if (hasA) {
+      s = least
+        ? fc * (uc > 1 || ic === 0 ? 0 : 1 - uc) + fm * (um > 1 || im === 0 ? 0 : 1 - um)
+        : fc * c + fm * m;
+      if (hasB) s = s + fb * (1 - (c > m ? c - m : m - c) / 2);
+    } else {
+      s = fb * (1 - (c > m ? c - m : m - c) / 2);
+    }
     total[slot] = s;
     if (s > best) {
       best = s;
