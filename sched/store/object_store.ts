@@ -67,6 +67,14 @@ export interface ObjectStoreOptions {
    * @default 100000
    */
   maxWatcherBacklog?: number;
+  /**
+   * Objects this store wrote recently, kept (as copies) with the revision
+   * they were written at, so that an update naming that resourceVersion
+   * merges onto them without reading the key back (the write is still a
+   * compare-and-swap on that revision). Events are not kept. 0 turns it off.
+   * @default 16384
+   */
+  recentObjects?: number;
 }
 
 /** Where {@linkcode ObjectStore.subscribe} delivers a watch. */
@@ -456,6 +464,9 @@ export class ObjectStore implements Store {
   #now: () => Date;
   #window: number;
   #backlog: number;
+  /** See {@linkcode ObjectStoreOptions.recentObjects}; oldest first. */
+  #recent = new Map<string, { rev: number; obj: ApiObject }>();
+  #recentMax: number;
   #feeds = new Map<string, Feed>();
   #closed = new AbortController();
   #bookmarks = new Ticker();
@@ -470,7 +481,17 @@ export class ObjectStore implements Store {
     this.kv = kv;
     this.#now = options.now ?? (() => new Date());
     this.#window = options.historyWindow ?? 10000;
+    this.#recentMax = options.recentObjects ?? 16384;
     this.#backlog = options.maxWatcherBacklog ?? 100000;
+  }
+
+  #remember(info: ResourceInfo, key: string, rev: number, obj: ApiObject): void {
+    if (this.#recentMax === 0 || info.kind === "Event") return;
+    this.#recent.delete(key);
+    this.#recent.set(key, { rev, obj: cloneJson(obj) });
+    if (this.#recent.size > this.#recentMax) {
+      this.#recent.delete(this.#recent.keys().next().value!);
+    }
   }
 
   /** Watchers open now, over all resources. */
@@ -642,6 +663,7 @@ export class ObjectStore implements Store {
     try {
       const rev = await this.kv.create(key, encode(obj));
       obj.metadata.resourceVersion = String(rev);
+      this.#remember(info, key, rev, obj);
       return obj;
     } catch (err) {
       if (err instanceof KvConflictError) {
@@ -676,17 +698,27 @@ export class ObjectStore implements Store {
       "metadata.resourceVersion",
     );
     for (let attempt = 0;; attempt++) {
-      const cur = await this.#kvGet(key);
-      if (!cur) throw new NotFoundError(`${describe(info, name)} not found`);
-      if (wanted !== undefined && wanted !== cur.modRevision) {
-        throw new ConflictError(
-          `Operation cannot be fulfilled on ${
-            describe(info, name)
-          }: the object has been modified ` +
-            `(resourceVersion ${wanted}, stored ${cur.modRevision}); read it again and retry`,
-        );
+      // The object at the named revision, when this store wrote it: no read.
+      const known = wanted !== undefined && attempt === 0 ? this.#recent.get(key) : undefined;
+      let prev: ApiObject;
+      let curRev: number;
+      if (known && known.rev === wanted) {
+        prev = known.obj; // shared with the cache: read, never returned or changed
+        curRev = wanted;
+      } else {
+        const cur = await this.#kvGet(key);
+        if (!cur) throw new NotFoundError(`${describe(info, name)} not found`);
+        if (wanted !== undefined && wanted !== cur.modRevision) {
+          throw new ConflictError(
+            `Operation cannot be fulfilled on ${
+              describe(info, name)
+            }: the object has been modified ` +
+              `(resourceVersion ${wanted}, stored ${cur.modRevision}); read it again and retry`,
+          );
+        }
+        prev = decode(cur.value, cur.modRevision);
+        curRev = cur.modRevision;
       }
-      const prev = decode(cur.value, cur.modRevision);
       const next = this.#merge(info, prev, object, options);
       if (object.metadata.uid && object.metadata.uid !== prev.metadata.uid) {
         throw new ConflictError(
@@ -701,12 +733,18 @@ export class ObjectStore implements Store {
         (prev.metadata.finalizers ?? []).length > 0;
       try {
         if (finalDelete) {
-          await this.kv.delete(key, cur.modRevision);
+          this.#recent.delete(key);
+          await this.kv.delete(key, curRev);
           return next as T;
         }
-        if (unchanged(next, prev)) return prev as T;
-        const rev = await this.kv.update(key, { value: encode(next), expect: cur.modRevision });
+        if (unchanged(next, prev)) {
+          // Nothing to write, so no compare-and-swap: read to check the version.
+          if (prev === known?.obj) continue;
+          return prev as T;
+        }
+        const rev = await this.kv.update(key, { value: encode(next), expect: curRev });
         next.metadata.resourceVersion = String(rev);
+        this.#remember(info, key, rev, next);
         return next as T;
       } catch (err) {
         if (
@@ -791,6 +829,7 @@ export class ObjectStore implements Store {
       options.resourceVersion,
       "preconditions.resourceVersion",
     );
+    this.#recent.delete(key);
     for (let attempt = 0;; attempt++) {
       const cur = await this.#kvGet(key);
       if (!cur) throw new NotFoundError(`${describe(info, name)} not found`);

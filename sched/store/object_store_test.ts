@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ConfigMap, WatchEvent } from "@tsk/api";
+import type { ApiObject, ConfigMap, WatchEvent } from "@tsk/api";
 import { ObjectStore } from "./object_store.ts";
 import { SqliteKv } from "./sqlite.ts";
 
@@ -90,6 +90,56 @@ Deno.test("watchers with and without a selector see an update, a relabel and a d
     assert.deepEqual(await web, ["MODIFIED 2 web", "DELETED 2 db"]);
   } finally {
     abort.abort();
+    await store.close();
+  }
+});
+
+Deno.test("an update at a remembered revision is still refused once another writer moved the object", async () => {
+  const kv = new SqliteKv(":memory:");
+  const mine = new ObjectStore(kv);
+  const theirs = new ObjectStore(kv, { recentObjects: 0 });
+  try {
+    const cm = await mine.create(configMap("a", { x: "1" }));
+    const moved = await theirs.update<ConfigMap>({ ...cm, data: { x: "theirs" } });
+    await assert.rejects(
+      () => mine.update<ConfigMap>({ ...cm, data: { x: "mine" } }),
+      (e: Error) => e.name === "ConflictError",
+    );
+    await theirs.delete("configmaps", "a", { namespace: "default" });
+    await assert.rejects(
+      () => mine.update<ConfigMap>({ ...moved, data: { x: "mine" } }),
+      (e: Error) => e.name === "NotFoundError",
+    );
+    const got = await theirs.list<ConfigMap>("configmaps");
+    assert.equal(got.items.length, 0);
+  } finally {
+    await mine.close();
+  }
+});
+
+Deno.test("changing an object the store returned does not change what a later update merges onto", async () => {
+  const store = new ObjectStore(new SqliteKv(":memory:"));
+  try {
+    const pod = await store.create<ApiObject>({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p", namespace: "default" },
+      spec: { containers: [{ name: "c", image: "busybox" }] },
+      status: { phase: "Pending" },
+    });
+    const created = structuredClone(pod);
+    (pod as { status: { phase: string } }).status.phase = "Changed by the caller";
+    pod.metadata.uid = "not-the-uid";
+    const bound = await store.update({
+      ...created,
+      spec: { ...(created as unknown as { spec: object }).spec, nodeName: "n1" },
+    });
+    assert.equal((bound as unknown as { status: { phase: string } }).status.phase, "Pending");
+    assert.equal(bound.metadata.uid, created.metadata.uid);
+    const stored = await store.get("pods", "p", { namespace: "default" });
+    assert.deepEqual(stored, bound);
+    assert.equal(bound.metadata.generation, 2);
+  } finally {
     await store.close();
   }
 });
