@@ -386,9 +386,8 @@ export class Framework {
       return { slot, score: scores[slot] };
     }
     const ties = this.#tiesFor(nodes.length);
-    const n = selectByUtilization(this.snapshot, pod, nodes, terms, this.#total, ties);
-    const slot = this.#draw(ties, n);
-    return { slot, score: this.#total[slot] };
+    const { count, best } = selectByUtilization(this.snapshot, pod, nodes, terms, ties);
+    return { slot: this.#draw(ties, count), score: best };
   }
 
   #tiesFor(n: number): Int32Array {

@@ -146,9 +146,8 @@ export function canSelectByUtilization(terms: readonly UtilizationScore[]): bool
  * @param pod The pod being placed.
  * @param nodes Feasible slots (non-empty).
  * @param terms Scores accepted by {@linkcode canSelectByUtilization}.
- * @param total Receives the total score by slot.
  * @param ties Receives the best slots, in `nodes` order (at least `nodes.length` long).
- * @returns How many slots tie for the best total.
+ * @returns How many slots tie, and the best total.
  *
  * @example Two nodes, the emptier wins
  * ```ts
@@ -161,10 +160,10 @@ export function canSelectByUtilization(terms: readonly UtilizationScore[]): bool
  * snap.addNode(makeNode("b", { allocatable: { cpu: "2", memory: "2Gi" } }));
  * const pod = newPodInfo(makePod("p", { requests: { cpu: "500m", memory: "512Mi" } }));
  * const ties = new Int32Array(2);
- * const n = selectByUtilization(snap, pod, Int32Array.of(0, 1), [
+ * const { count } = selectByUtilization(snap, pod, Int32Array.of(0, 1), [
  *   { kind: "LeastAllocated", cpuFactor: 50, memoryFactor: 50 },
- * ], new Float64Array(2), ties);
- * [n, ties[0]]; // [1, 1]
+ * ], ties);
+ * [count, ties[0]]; // [1, 1]
  * ```
  */
 export function selectByUtilization(
@@ -172,9 +171,8 @@ export function selectByUtilization(
   pod: PodInfo,
   nodes: Int32Array,
   terms: readonly UtilizationScore[],
-  total: Float64Array,
   ties: Int32Array,
-): number {
+): { count: number; best: number } {
   let alloc: UtilizationScore | undefined;
   let bal: UtilizationScore | undefined;
   for (const t of terms) {
@@ -187,9 +185,9 @@ export function selectByUtilization(
   const fb = bal?.cpuFactor ?? 0;
   const pc = pod.req.nonZeroMilliCpu;
   const pm = pod.req.nonZeroMemory;
+  const count = nodes.length;
   const nzCpu = snap.nzCpu, invCpu = snap.invCpu;
   const nzMem = snap.nzMem, invMem = snap.invMem;
-  const count = nodes.length;
   let best = -Infinity;
   let n = 0;
   // The helpers' arithmetic written out (V8 does not always inline them in
@@ -210,7 +208,6 @@ export function selectByUtilization(
     } else {
       s = fb * (1 - (c > m ? c - m : m - c) / 2);
     }
-    total[slot] = s;
     if (s > best) {
       best = s;
       ties[0] = slot;
@@ -219,5 +216,5 @@ export function selectByUtilization(
       ties[n++] = slot;
     }
   }
-  return n;
+  return { count: n, best };
 }
