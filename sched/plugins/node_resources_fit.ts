@@ -294,6 +294,11 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
       // Requests of 0 never fail: compare them as -Infinity.
       const cpu = r.milliCpu > 0 ? r.milliCpu : -Infinity;
       const mem = r.memory > 0 ? r.memory : -Infinity;
+      if (!snap.hasNominations) {
+        // Every node has at least this much free: all of them pass.
+        const least = snap.minFree();
+        if (least.pods >= 1 && cpu <= least.cpu && mem <= least.memory) return count;
+      }
       const freeCpu = snap.freeCpu, freeMem = snap.freeMem, freePods = snap.freePods;
       const flags = snap.flags;
       let k = 0;

@@ -126,6 +126,9 @@ export class Snapshot {
   /** Bumped on every change. */
   generation = 0;
 
+  /** Lower bounds of freeCpu, freeMem, freePods over all nodes; exact unless #minDirty. */
+  #min = { cpu: Infinity, memory: Infinity, pods: Infinity };
+  #minDirty = true;
   #byName = new Map<string, NodeInfo>();
   #byLabel = new Map<string, Set<PodInfo>>();
   #topology = new Map<string, TopologyIndex>();
@@ -202,9 +205,27 @@ export class Snapshot {
     this.reqPods[i] = ni.requested.pods;
     this.nzCpu[i] = ni.nonZeroMilliCpu;
     this.nzMem[i] = ni.nonZeroMemory;
-    this.freeCpu[i] = ni.allocatable.milliCpu - ni.requested.milliCpu;
-    this.freeMem[i] = ni.allocatable.memory - ni.requested.memory;
-    this.freePods[i] = ni.allocatable.pods - ni.requested.pods;
+    const cpu = ni.allocatable.milliCpu - ni.requested.milliCpu;
+    const mem = ni.allocatable.memory - ni.requested.memory;
+    const pods = ni.allocatable.pods - ni.requested.pods;
+    const m = this.#min;
+    if (!this.#minDirty) {
+      // A node at the minimum that gains room may raise it: recount on demand.
+      if (
+        (cpu > this.freeCpu[i] && this.freeCpu[i] <= m.cpu) ||
+        (mem > this.freeMem[i] && this.freeMem[i] <= m.memory) ||
+        (pods > this.freePods[i] && this.freePods[i] <= m.pods)
+      ) {
+        this.#minDirty = true;
+      } else {
+        if (cpu < m.cpu) m.cpu = cpu;
+        if (mem < m.memory) m.memory = mem;
+        if (pods < m.pods) m.pods = pods;
+      }
+    }
+    this.freeCpu[i] = cpu;
+    this.freeMem[i] = mem;
+    this.freePods[i] = pods;
     if (ni.usedPorts.size > 0) this.flags[i] |= FLAG_HOST_PORTS;
     else this.flags[i] &= ~FLAG_HOST_PORTS;
   }
@@ -228,6 +249,7 @@ export class Snapshot {
   }
 
   #nodeChanged(): void {
+    this.#minDirty = true;
     this.nodeGeneration++;
     this.generation++;
     this.#topology.clear();
@@ -241,6 +263,34 @@ export class Snapshot {
     this.softTaintedNodes = soft;
     this.hardTaintedNodes = hard;
     this.unschedulableNodes = cordoned;
+  }
+
+  /**
+   * The least free milli-CPU, memory and pod slots over all nodes: a request
+   * that fits in these fits on every node, so a filter can pass them all
+   * without visiting each. Kept up to date as pods are placed; recounted
+   * after a change that can raise it.
+   *
+   * @returns The minima (Infinity with no node). Do not modify.
+   */
+  minFree(): { readonly cpu: number; readonly memory: number; readonly pods: number } {
+    if (this.#minDirty) {
+      let cpu = Infinity, mem = Infinity, pods = Infinity;
+      const fc = this.freeCpu, fm = this.freeMem, fp = this.freePods;
+      for (let i = 0; i < this.count; i++) {
+        if (fc[i] < cpu) cpu = fc[i];
+        if (fm[i] < mem) mem = fm[i];
+        if (fp[i] < pods) pods = fp[i];
+      }
+      this.#min = { cpu, memory: mem, pods };
+      this.#minDirty = false;
+    }
+    return this.#min;
+  }
+
+  /** Whether some preempting pod holds resources on a node (see {@linkcode Snapshot.nominate}). */
+  get hasNominations(): boolean {
+    return this.#nominated.size > 0;
   }
 
   /**
