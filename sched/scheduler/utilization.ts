@@ -183,13 +183,73 @@ export function selectByUtilization(
   const least = alloc?.kind === "LeastAllocated";
   const fc = alloc?.cpuFactor ?? 0, fm = alloc?.memoryFactor ?? 0;
   const fb = bal?.cpuFactor ?? 0;
-  const pc = pod.req.nonZeroMilliCpu;
-  const pm = pod.req.nonZeroMemory;
+  const count = scan(
+    snap,
+    nodes,
+    ties,
+    pod.req.nonZeroMilliCpu,
+    pod.req.nonZeroMemory,
+    hasA,
+    least,
+    hasB,
+    fc,
+    fm,
+    fb,
+  );
+  return { count, best: scanBest };
+}
+
+/** The best total of the last {@linkcode scan}. */
+let scanBest = -Infinity;
+
+/**
+ * The loop of {@linkcode selectByUtilization}, apart: it returns a number and
+ * leaves the best total in `scanBest`, because V8 compiles a long-running
+ * loop while it runs (on-stack replacement), before the function's return
+ * has been reached, and returning an object literal from such code made it
+ * deoptimize on every call.
+ */
+function scan(
+  snap: Snapshot,
+  nodes: Int32Array,
+  ties: Int32Array,
+  pc: number,
+  pm: number,
+  hasA: boolean,
+  least: boolean,
+  hasB: boolean,
+  fc: number,
+  fm: number,
+  fb: number,
+): number {
   const count = nodes.length;
   const nzCpu = snap.nzCpu, invCpu = snap.invCpu;
   const nzMem = snap.nzMem, invMem = snap.invMem;
   let best = -Infinity;
   let n = 0;
+  if (hasA && least && hasB) {
+    // The default profile's pair (LeastAllocated and balance) in a loop of
+    // its own: without the mode tests V8 compiles it about twice as fast.
+    for (let j = 0; j < count; j++) {
+      const slot = nodes[j];
+      const ic = invCpu[slot], im = invMem[slot];
+      const uc = (nzCpu[slot] + pc) * ic;
+      const um = (nzMem[slot] + pm) * im;
+      const c = uc > 1 ? 1 : uc;
+      const m = um > 1 ? 1 : um;
+      const s = fc * (uc > 1 || ic === 0 ? 0 : 1 - uc) + fm * (um > 1 || im === 0 ? 0 : 1 - um) +
+        fb * (1 - (c > m ? c - m : m - c) / 2);
+      if (s > best) {
+        best = s;
+        ties[0] = slot;
+        n = 1;
+      } else if (s === best) {
+        ties[n++] = slot;
+      }
+    }
+    scanBest = best;
+    return n;
+  }
   // The helpers' arithmetic written out (V8 does not always inline them in
   // this loop); same operations in the same order, so the same doubles.
   for (let j = 0; j < count; j++) {
@@ -216,5 +276,6 @@ export function selectByUtilization(
       ties[n++] = slot;
     }
   }
-  return { count: n, best };
+  scanBest = best;
+  return n;
 }
