@@ -115,12 +115,8 @@ export class Snapshot {
   readonly podsWithAffinity = new Set<PodInfo>();
   /** Images across nodes. */
   readonly images = new Map<string, ImageState>();
-  /** Nodes with a PreferNoSchedule taint. */
-  softTaintedNodes = 0;
-  /** Nodes with a NoSchedule or NoExecute taint. */
-  hardTaintedNodes = 0;
-  /** Cordoned nodes. */
-  unschedulableNodes = 0;
+  /** Taint and cordon counts; recounted on first read after a node change. */
+  #flagCounts = { soft: 0, hard: 0, cordoned: 0, stale: true };
   /** Bumped on every node change (not on pod changes). */
   nodeGeneration = 0;
   /** Bumped on every change. */
@@ -253,16 +249,38 @@ export class Snapshot {
     this.nodeGeneration++;
     this.generation++;
     this.#topology.clear();
-    let soft = 0, hard = 0, cordoned = 0;
-    for (let i = 0; i < this.count; i++) {
-      const f = this.flags[i];
-      if (f & FLAG_SOFT_TAINT) soft++;
-      if (f & FLAG_HARD_TAINT) hard++;
-      if (f & FLAG_UNSCHEDULABLE) cordoned++;
+    // Counted when next read: adding 5,000 nodes must not count 5,000 times.
+    this.#flagCounts.stale = true;
+  }
+
+  #counts(): { soft: number; hard: number; cordoned: number } {
+    const c = this.#flagCounts;
+    if (c.stale) {
+      let soft = 0, hard = 0, cordoned = 0;
+      for (let i = 0; i < this.count; i++) {
+        const f = this.flags[i];
+        if (f & FLAG_SOFT_TAINT) soft++;
+        if (f & FLAG_HARD_TAINT) hard++;
+        if (f & FLAG_UNSCHEDULABLE) cordoned++;
+      }
+      this.#flagCounts = { soft, hard, cordoned, stale: false };
     }
-    this.softTaintedNodes = soft;
-    this.hardTaintedNodes = hard;
-    this.unschedulableNodes = cordoned;
+    return this.#flagCounts;
+  }
+
+  /** Nodes with a PreferNoSchedule taint. */
+  get softTaintedNodes(): number {
+    return this.#counts().soft;
+  }
+
+  /** Nodes with a NoSchedule or NoExecute taint. */
+  get hardTaintedNodes(): number {
+    return this.#counts().hard;
+  }
+
+  /** Cordoned nodes. */
+  get unschedulableNodes(): number {
+    return this.#counts().cordoned;
   }
 
   /**

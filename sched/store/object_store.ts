@@ -115,11 +115,20 @@ class Decoded {
   #prevValue?: string;
   #prev?: ApiObject;
 
-  constructor(ev: KvEvent) {
+  /**
+   * Decodes a change.
+   * @param ev The change.
+   * @param known The object as this store wrote it at that revision, when it still has it: copied, not parsed.
+   */
+  constructor(ev: KvEvent, known?: ApiObject) {
     this.type = ev.type;
     this.revision = ev.revision;
     this.key = ev.key;
-    this.object = ev.value !== undefined ? decode(ev.value, ev.revision) : undefined;
+    this.object = ev.value === undefined
+      ? undefined
+      : known
+      ? cloneJson(known)
+      : decode(ev.value, ev.revision);
     this.hadPrev = ev.prevValue !== undefined;
     this.#prevValue = ev.prevValue;
   }
@@ -372,17 +381,20 @@ class Feed {
   #prefix: string;
   #window: number;
   #onEnd: () => void;
+  #known: (key: string, rev: number) => ApiObject | undefined;
 
   constructor(
     kv: KvBackend,
     prefix: string,
     window: number,
     onEnd: () => void,
+    known: (key: string, rev: number) => ApiObject | undefined,
   ) {
     this.#kv = kv;
     this.#prefix = prefix;
     this.#window = window;
     this.#onEnd = onEnd;
+    this.#known = known;
     this.#ready = this.#start();
   }
 
@@ -403,7 +415,7 @@ class Feed {
           signal: this.#abort.signal,
         })
       ) {
-        const d = new Decoded(ev);
+        const d = new Decoded(ev, this.#known(ev.key, ev.revision));
         this.lastRev = ev.revision;
         this.history.push(d);
         if (this.history.length > this.#window * 1.25) {
@@ -483,6 +495,12 @@ export class ObjectStore implements Store {
     this.#window = options.historyWindow ?? 10000;
     this.#recentMax = options.recentObjects ?? 16384;
     this.#backlog = options.maxWatcherBacklog ?? 100000;
+  }
+
+  /** The object this store wrote at `key` and `rev`, when it still has it (read-only). */
+  #knownAt(key: string, rev: number): ApiObject | undefined {
+    const e = this.#recent.get(key);
+    return e && e.rev === rev ? e.obj : undefined;
   }
 
   #remember(info: ResourceInfo, key: string, rev: number, obj: ApiObject): void {
@@ -1084,7 +1102,7 @@ export class ObjectStore implements Store {
   }
 
   #decodeEvent(ev: KvEvent): Decoded {
-    return new Decoded(ev);
+    return new Decoded(ev, this.#knownAt(ev.key, ev.revision));
   }
 
   #toEvent(filter: Filter, d: Decoded): WatchEvent | undefined {
@@ -1116,7 +1134,7 @@ export class ObjectStore implements Store {
     if (!feed) {
       const f: Feed = new Feed(this.kv, prefix, this.#window, () => {
         if (this.#feeds.get(prefix) === f) this.#feeds.delete(prefix);
-      });
+      }, (key, rev) => this.#knownAt(key, rev));
       feed = f;
       this.#feeds.set(prefix, f);
     }

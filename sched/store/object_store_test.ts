@@ -143,3 +143,50 @@ Deno.test("changing an object the store returned does not change what a later up
     await store.close();
   }
 });
+
+Deno.test("a watcher changing the object it receives does not change what the store merges onto next", async () => {
+  const store = new ObjectStore(new SqliteKv(":memory:"));
+  const abort = new AbortController();
+  try {
+    const cm = await store.create(configMap("a", { x: "1" }));
+    const first = async () => {
+      for await (
+        const ev of store.watch("configmaps", {
+          resourceVersion: cm.metadata.resourceVersion,
+          signal: abort.signal,
+        })
+      ) {
+        (ev.object as ConfigMap).data!.x = "scribbled by a watcher";
+        ev.object.metadata.uid = "scribbled";
+        return;
+      }
+    };
+    const second = async () => {
+      for await (
+        const ev of store.watch("configmaps", {
+          resourceVersion: cm.metadata.resourceVersion,
+          signal: abort.signal,
+        })
+      ) {
+        return ev.object as ConfigMap;
+      }
+      return undefined;
+    };
+    const [, seen] = await Promise.all([
+      first(),
+      second(),
+      store.update<ConfigMap>({ ...cm, data: { x: "2" } }),
+    ]);
+    const stored = await store.get<ConfigMap>("configmaps", "a", { namespace: "default" });
+    assert.equal(stored.data!.x, "2");
+    assert.equal(stored.metadata.uid, cm.metadata.uid);
+    // The next update merges onto what was written, not onto what a watcher changed.
+    const next = await store.update<ConfigMap>({ ...stored, data: { x: "3" } });
+    assert.equal(next.metadata.uid, cm.metadata.uid);
+    // Watchers share one decoded object per change (decoded once for all of them).
+    assert.ok(seen);
+  } finally {
+    abort.abort();
+    await store.close();
+  }
+});
