@@ -179,22 +179,19 @@ export function selectByUtilization(
     if (t.kind === "Balanced") bal = t;
     else alloc = t;
   }
-  const hasA = alloc !== undefined, hasB = bal !== undefined;
-  const least = alloc?.kind === "LeastAllocated";
-  const fc = alloc?.cpuFactor ?? 0, fm = alloc?.memoryFactor ?? 0;
-  const fb = bal?.cpuFactor ?? 0;
+  // An absent score has factors 0: it adds exactly +0 (its value is finite
+  // and non-negative), so the sum equals the present score alone, bit for bit.
+  const least = alloc === undefined || alloc.kind === "LeastAllocated";
   const count = scan(
     snap,
     nodes,
     ties,
     pod.req.nonZeroMilliCpu,
     pod.req.nonZeroMemory,
-    hasA,
     least,
-    hasB,
-    fc,
-    fm,
-    fb,
+    alloc?.cpuFactor ?? 0,
+    alloc?.memoryFactor ?? 0,
+    bal?.cpuFactor ?? 0,
   );
   return { count, best: scanBest };
 }
@@ -215,9 +212,7 @@ function scan(
   ties: Int32Array,
   pc: number,
   pm: number,
-  hasA: boolean,
   least: boolean,
-  hasB: boolean,
   fc: number,
   fm: number,
   fb: number,
@@ -227,31 +222,8 @@ function scan(
   const nzMem = snap.nzMem, invMem = snap.invMem;
   let best = -Infinity;
   let n = 0;
-  if (hasA && least && hasB) {
-    // The default profile's pair (LeastAllocated and balance) in a loop of
-    // its own: without the mode tests V8 compiles it about twice as fast.
-    for (let j = 0; j < count; j++) {
-      const slot = nodes[j];
-      const ic = invCpu[slot], im = invMem[slot];
-      const uc = (nzCpu[slot] + pc) * ic;
-      const um = (nzMem[slot] + pm) * im;
-      const c = uc > 1 ? 1 : uc;
-      const m = um > 1 ? 1 : um;
-      const s = fc * (uc > 1 || ic === 0 ? 0 : 1 - uc) + fm * (um > 1 || im === 0 ? 0 : 1 - um) +
-        fb * (1 - (c > m ? c - m : m - c) / 2);
-      if (s > best) {
-        best = s;
-        ties[0] = slot;
-        n = 1;
-      } else if (s === best) {
-        ties[n++] = slot;
-      }
-    }
-    scanBest = best;
-    return n;
-  }
-  // The helpers' arithmetic written out (V8 does not always inline them in
-  // this loop); same operations in the same order, so the same doubles.
+  // The arithmetic of addUtilizationScores' helpers written out, in the
+  // same order: allocation score, then balance score, added.
   for (let j = 0; j < count; j++) {
     const slot = nodes[j];
     const ic = invCpu[slot], im = invMem[slot];
@@ -259,15 +231,10 @@ function scan(
     const um = (nzMem[slot] + pm) * im;
     const c = uc > 1 ? 1 : uc;
     const m = um > 1 ? 1 : um;
-    let s: number;
-    if (hasA) {
-      s = least
-        ? fc * (uc > 1 || ic === 0 ? 0 : 1 - uc) + fm * (um > 1 || im === 0 ? 0 : 1 - um)
-        : fc * c + fm * m;
-      if (hasB) s = s + fb * (1 - (c > m ? c - m : m - c) / 2);
-    } else {
-      s = fb * (1 - (c > m ? c - m : m - c) / 2);
-    }
+    const a = least
+      ? fc * (uc > 1 || ic === 0 ? 0 : 1 - uc) + fm * (um > 1 || im === 0 ? 0 : 1 - um)
+      : fc * c + fm * m;
+    const s = a + fb * (1 - (c > m ? c - m : m - c) / 2);
     if (s > best) {
       best = s;
       ties[0] = slot;
