@@ -160,8 +160,6 @@ export function ratioScorer(
 }
 
 const TOO_MANY = "Too many pods";
-/** FLAG_NOMINATED as a local constant: the hot loop reads no module binding. */
-const NOMINATED = FLAG_NOMINATED;
 const CPU_R = "Insufficient cpu";
 const MEM_R = "Insufficient memory";
 
@@ -266,7 +264,7 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
 
   // Slots the bulk filter's fast test did not pass: the exact check and its reasons.
   const slowFilter = (pod: PodInfo, slot: number): Status => {
-    if (snap.flags[slot] & NOMINATED) return check(pod, snap.nodes[slot]);
+    if (snap.flags[slot] & FLAG_NOMINATED) return check(pod, snap.nodes[slot]);
     const r = pod.req.requests;
     const reasons: string[] = [];
     if (snap.freePods[slot] < 1) reasons.push(TOO_MANY);
@@ -296,8 +294,8 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
       const mem = r.memory > 0 ? r.memory : -Infinity;
       if (!snap.hasNominations) {
         // Every node has at least this much free: all of them pass.
-        const least = snap.minFree();
-        if (least.pods >= 1 && cpu <= least.cpu && mem <= least.memory) return count;
+        const room = snap.minFree();
+        if (room.pods >= 1 && cpu <= room.cpu && mem <= room.memory) return count;
       }
       const freeCpu = snap.freeCpu, freeMem = snap.freeMem, freePods = snap.freePods;
       const flags = snap.flags;
@@ -306,7 +304,7 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
         const slot = nodes[j];
         // The common case in one test; nominated or short nodes go the slow way.
         if (
-          (flags[slot] & NOMINATED) === 0 && freePods[slot] >= 1 && cpu <= freeCpu[slot] &&
+          (flags[slot] & FLAG_NOMINATED) === 0 && freePods[slot] >= 1 && cpu <= freeCpu[slot] &&
           mem <= freeMem[slot]
         ) {
           nodes[k++] = slot;
