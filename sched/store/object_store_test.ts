@@ -190,3 +190,21 @@ Deno.test("a watcher changing the object it receives does not change what the st
     await store.close();
   }
 });
+
+Deno.test("the object an update returns is what a read returns: undefined fields dropped as in JSON", async () => {
+  const store = new ObjectStore(new SqliteKv(":memory:"));
+  try {
+    const cm = await store.create(configMap("a", { x: "1" }));
+    const out = await store.update<ConfigMap>({
+      ...cm,
+      data: { x: "2", gone: undefined as unknown as string },
+      binaryData: undefined,
+    });
+    const read = await store.get<ConfigMap>("configmaps", "a", { namespace: "default" });
+    assert.deepEqual(out, read);
+    assert.equal("binaryData" in out, false);
+    assert.equal("gone" in out.data!, false);
+  } finally {
+    await store.close();
+  }
+});
