@@ -145,3 +145,18 @@ Deno.test("minFree() stays the least free cpu, memory and pod slots through plac
     if (step % 7 === 0) assert.deepEqual({ ...snap.minFree() }, brute(), `step ${step}`);
   }
 });
+
+Deno.test("a quantity parsed once is read from the cache with its unit; a bad one still names the field", () => {
+  const s = new Snapshot();
+  s.addNode(makeNode("a", { allocatable: { cpu: "2", memory: "2", pods: "2" } }));
+  // "2" is 2000 milli-CPU but 2 bytes and 2 pods: the cache keeps units apart.
+  assert.deepEqual([s.allocCpu[0], s.allocMem[0], s.allocPods[0]], [2000, 2, 2]);
+  assert.throws(
+    () => s.addNode(makeNode("b", { allocatable: { cpu: "2", memory: "-2" } })),
+    /node b: status\.allocatable\.memory: expected a non-negative quantity/,
+  );
+  assert.throws(
+    () => s.addNode(makeNode("c", { allocatable: { cpu: "2", memory: "-2" } })),
+    /node c: status\.allocatable\.memory/,
+  );
+});
