@@ -105,6 +105,11 @@ export class Snapshot {
   invCpu: Float64Array = new Float64Array(INITIAL_CAPACITY);
   /** 1 / allocatable memory by slot (0 when none). */
   invMem: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  /**
+   * `nzCpu`, `nzMem`, `invCpu`, `invMem` of each slot side by side (4 per
+   * slot): the scoring pass reads one stream instead of four.
+   */
+  utilization: Float64Array = new Float64Array(INITIAL_CAPACITY * 4);
   /** FLAG_* bits by slot. */
   flags: Uint8Array = new Uint8Array(INITIAL_CAPACITY);
   /** Placed pods (bound or assumed) by key. */
@@ -168,6 +173,9 @@ export class Snapshot {
     this.freePods = g(this.freePods);
     this.invCpu = g(this.invCpu);
     this.invMem = g(this.invMem);
+    const u = new Float64Array(cap * 4);
+    u.set(this.utilization);
+    this.utilization = u;
     this.flags = g(this.flags);
   }
 
@@ -183,6 +191,8 @@ export class Snapshot {
     this.allocPods[i] = ni.allocatable.pods;
     this.invCpu[i] = ni.allocatable.milliCpu > 0 ? 1 / ni.allocatable.milliCpu : 0;
     this.invMem[i] = ni.allocatable.memory > 0 ? 1 / ni.allocatable.memory : 0;
+    this.utilization[4 * i + 2] = this.invCpu[i];
+    this.utilization[4 * i + 3] = this.invMem[i];
     let f = ni.node.spec?.unschedulable ? FLAG_UNSCHEDULABLE : 0;
     for (const t of ni.taints) {
       if (t.effect === "PreferNoSchedule") f |= FLAG_SOFT_TAINT;
@@ -201,6 +211,8 @@ export class Snapshot {
     this.reqPods[i] = ni.requested.pods;
     this.nzCpu[i] = ni.nonZeroMilliCpu;
     this.nzMem[i] = ni.nonZeroMemory;
+    this.utilization[4 * i] = ni.nonZeroMilliCpu;
+    this.utilization[4 * i + 1] = ni.nonZeroMemory;
     const cpu = ni.allocatable.milliCpu - ni.requested.milliCpu;
     const mem = ni.allocatable.memory - ni.requested.memory;
     const pods = ni.allocatable.pods - ni.requested.pods;

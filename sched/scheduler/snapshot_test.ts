@@ -110,7 +110,7 @@ Deno.test("term counts and anti-affinity carriers stay exact through adds, remov
   }
 });
 
-Deno.test("minFree() stays the least free cpu, memory and pod slots through placements, removals and node changes", () => {
+Deno.test("minFree() and the packed utilization inputs follow placements, removals and node changes", () => {
   const snap = new Snapshot();
   let seed = 11;
   const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
@@ -142,7 +142,13 @@ Deno.test("minFree() stays the least free cpu, memory and pod slots through plac
     } else if (placed.length > 0) {
       snap.removePod(placed.splice(Math.floor(rand() * placed.length), 1)[0]);
     }
-    if (step % 7 === 0) assert.deepEqual({ ...snap.minFree() }, brute(), `step ${step}`);
+    if (step % 7 === 0) {
+      assert.deepEqual({ ...snap.minFree() }, brute(), `step ${step}`);
+      for (let i = 0; i < snap.count; i++) {
+        const u = snap.utilization.subarray(4 * i, 4 * i + 4);
+        assert.deepEqual([...u], [snap.nzCpu[i], snap.nzMem[i], snap.invCpu[i], snap.invMem[i]]);
+      }
+    }
   }
 });
 

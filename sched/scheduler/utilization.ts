@@ -218,17 +218,17 @@ function scan(
   fb: number,
 ): number {
   const count = nodes.length;
-  const nzCpu = snap.nzCpu, invCpu = snap.invCpu;
-  const nzMem = snap.nzMem, invMem = snap.invMem;
+  const u = snap.utilization;
   let best = -Infinity;
   let n = 0;
   // The arithmetic of addUtilizationScores' helpers written out, in the
   // same order: allocation score, then balance score, added.
   for (let j = 0; j < count; j++) {
     const slot = nodes[j];
-    const ic = invCpu[slot], im = invMem[slot];
-    const uc = (nzCpu[slot] + pc) * ic;
-    const um = (nzMem[slot] + pm) * im;
+    const o = slot << 2;
+    const ic = u[o + 2], im = u[o + 3];
+    const uc = (u[o] + pc) * ic;
+    const um = (u[o + 1] + pm) * im;
     const c = uc > 1 ? 1 : uc;
     const m = um > 1 ? 1 : um;
     const a = least
