@@ -83,12 +83,13 @@ async function createAll(store: ObjectStore, objs: { metadata: unknown }[]): Pro
 
 interface Workload {
   name: string;
-  pods: Pod[];
+  /** Builds the pods (when the workload runs, so that no workload holds another's). */
+  pods: () => Pod[];
   config?: SchedulerConfig;
   /** Runs while the scheduler works (churn). */
   during?: (store: ObjectStore) => Promise<void>;
   /** Pods already bound before the measured phase. */
-  initial?: Pod[];
+  initial?: () => Pod[];
   /** Pods expected bound at the end (default: all of `pods`). */
   expectBound?: number;
 }
@@ -103,9 +104,10 @@ async function run(w: Workload): Promise<Result> {
         allocatable: { cpu: `${NODE_CPU}`, memory: `${NODE_MEM_GI}Gi`, pods: `${NODE_PODS}` },
       }));
     await createAll(store, nodes);
-    if (w.initial) await createAll(store, w.initial);
-    await createAll(store, w.pods);
-    progress(`${w.name}: ${NODES} nodes, ${w.pods.length} pods in the store; scheduling`);
+    if (w.initial) await createAll(store, w.initial());
+    const pods = w.pods();
+    await createAll(store, pods);
+    progress(`${w.name}: ${NODES} nodes, ${pods.length} pods in the store; scheduling`);
     const cycles: number[] = [];
     let logged = 0;
     const running = startScheduler(store, {
@@ -120,7 +122,7 @@ async function run(w: Workload): Promise<Result> {
     const cpu0 = cpuUsage();
     await running.synced;
     const m = running.scheduler.metrics;
-    const target = w.expectBound ?? w.pods.length;
+    const target = w.expectBound ?? pods.length;
     const churn = w.during?.(store);
     let last = 0;
     while (m.e2e.count < target) {
@@ -185,56 +187,60 @@ const basicPods = Math.round(10000 * SCALE);
 const workloads: Workload[] = [
   {
     name: "SchedulingBasic",
-    pods: Array.from({ length: basicPods }, (_, i) => plain(`basic-${i}`, "100m", 256)),
+    pods: () => Array.from({ length: basicPods }, (_, i) => plain(`basic-${i}`, "100m", 256)),
   },
   {
     name: "SchedulingPodAntiAffinity",
-    pods: Array.from(
-      { length: Math.round(2000 * SCALE) },
-      (_, i) =>
-        plain(`anti-${i}`, "100m", 256, {
-          labels: { color: "green" },
-          spec: {
-            affinity: {
-              podAntiAffinity: {
-                requiredDuringSchedulingIgnoredDuringExecution: [{
-                  labelSelector: { matchLabels: { color: "green" } },
-                  topologyKey: "kubernetes.io/hostname",
-                }],
+    pods: () =>
+      Array.from(
+        { length: Math.round(2000 * SCALE) },
+        (_, i) =>
+          plain(`anti-${i}`, "100m", 256, {
+            labels: { color: "green" },
+            spec: {
+              affinity: {
+                podAntiAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: [{
+                    labelSelector: { matchLabels: { color: "green" } },
+                    topologyKey: "kubernetes.io/hostname",
+                  }],
+                },
               },
             },
-          },
-        }),
-    ),
+          }),
+      ),
   },
   {
     name: "SchedulingTopologySpreading",
-    pods: Array.from(
-      { length: Math.round(3000 * SCALE) },
-      (_, i) =>
-        plain(`spread-${i}`, "100m", 256, {
-          labels: { app: `spread-${i % 5}` },
-          spec: {
-            topologySpreadConstraints: [{
-              maxSkew: 1,
-              topologyKey: "topology.kubernetes.io/zone",
-              whenUnsatisfiable: "DoNotSchedule",
-              labelSelector: { matchLabels: { app: `spread-${i % 5}` } },
-            }],
-          },
-        }),
-    ),
+    pods: () =>
+      Array.from(
+        { length: Math.round(3000 * SCALE) },
+        (_, i) =>
+          plain(`spread-${i}`, "100m", 256, {
+            labels: { app: `spread-${i % 5}` },
+            spec: {
+              topologySpreadConstraints: [{
+                maxSkew: 1,
+                topologyKey: "topology.kubernetes.io/zone",
+                whenUnsatisfiable: "DoNotSchedule",
+                labelSelector: { matchLabels: { app: `spread-${i % 5}` } },
+              }],
+            },
+          }),
+      ),
   },
   {
     name: "MixedChurn",
-    initial: Array.from(
-      { length: 2000 },
-      (_, i) => plain(`old-${i}`, "200m", 512, { spec: { nodeName: `node-${i % NODES}` } }),
-    ),
-    pods: Array.from(
-      { length: Math.round(5000 * SCALE) },
-      (_, i) => plain(`churn-${i}`, `${100 + (i % 5) * 100}m`, 256 + (i % 4) * 256),
-    ),
+    initial: () =>
+      Array.from(
+        { length: 2000 },
+        (_, i) => plain(`old-${i}`, "200m", 512, { spec: { nodeName: `node-${i % NODES}` } }),
+      ),
+    pods: () =>
+      Array.from(
+        { length: Math.round(5000 * SCALE) },
+        (_, i) => plain(`churn-${i}`, `${100 + (i % 5) * 100}m`, 256 + (i % 4) * 256),
+      ),
     during: async (store) => {
       // Delete the old pods while the new ones are being scheduled.
       for (let i = 0; i < 2000; i += 200) {
@@ -263,10 +269,11 @@ const workloads: Workload[] = [
         }],
       }],
     },
-    pods: Array.from(
-      { length: Math.round(5000 * SCALE) },
-      (_, i) => plain(`pack-${i}`, `${250 * (1 + (i % 8))}m`, 512 * (1 + (i % 6))),
-    ),
+    pods: () =>
+      Array.from(
+        { length: Math.round(5000 * SCALE) },
+        (_, i) => plain(`pack-${i}`, `${250 * (1 + (i % 8))}m`, 512 * (1 + (i % 6))),
+      ),
   },
 ];
 

@@ -153,13 +153,15 @@ Deno.test("required anti-affinity keeps replicas on separate nodes and reports w
       true,
       msg,
     );
-    const events = (await c.store.list<Event>("events", { namespace: "default" })).items;
-    assert.ok(
-      events.some((e) =>
-        e.reason === "FailedScheduling" && e.involvedObject.name === pending.metadata.name
-      ),
-      "a FailedScheduling event is recorded",
-    );
+    // The Event is written after the status: wait for it too.
+    await waitFor("a FailedScheduling event", async () => {
+      const events = (await c.store.list<Event>("events", { namespace: "default" })).items;
+      return events.some((e) =>
+          e.reason === "FailedScheduling" && e.involvedObject.name === pending.metadata.name
+        )
+        ? true
+        : undefined;
+    });
     // Deleting one replica makes room: the pending one is requeued and bound.
     const victim = bound.find((p) => p.spec.nodeName)!;
     await c.store.delete("pods", victim.metadata.name!, {

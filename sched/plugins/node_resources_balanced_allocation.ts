@@ -8,6 +8,7 @@
 import type { NodeInfo } from "../scheduler/node_info.ts";
 import { type Handle, MAX_NODE_SCORE, type Plugin } from "../scheduler/plugin.ts";
 import type { PodInfo } from "../scheduler/pod_info.ts";
+import { addUtilizationScores, type UtilizationScore } from "../scheduler/utilization.ts";
 
 /** Plugin name. */
 export const NAME = "NodeResourcesBalancedAllocation";
@@ -75,36 +76,19 @@ export function score(pod: PodInfo, node: NodeInfo): number {
  */
 export function factory(_args: Record<string, unknown>, handle: Handle): Plugin {
   const snap = handle.snapshot;
-  const kernel = (
-    pod: PodInfo,
-    nodes: Int32Array,
-    count: number,
-    out: Float64Array,
-    weight: number,
-    add: boolean,
-  ): void => {
-    const pc = pod.req.nonZeroMilliCpu;
-    const pm = pod.req.nonZeroMemory;
-    const nzCpu = snap.nzCpu, invCpu = snap.invCpu;
-    const nzMem = snap.nzMem, invMem = snap.invMem;
-    const w = weight * MAX_NODE_SCORE;
-    for (let j = 0; j < count; j++) {
-      const slot = nodes[j];
-      let c = (nzCpu[slot] + pc) * invCpu[slot];
-      let m = (nzMem[slot] + pm) * invMem[slot];
-      if (c > 1) c = 1;
-      if (m > 1) m = 1;
-      const d = c > m ? c - m : m - c;
-      const v = w * (1 - d / 2);
-      if (add) out[slot] += v;
-      else out[slot] = v;
-    }
-  };
+  const term = (weight: number): UtilizationScore => ({
+    kind: "Balanced",
+    cpuFactor: weight * MAX_NODE_SCORE,
+    memoryFactor: 0,
+  });
+  const unit = term(1);
   return {
     name: NAME,
     score: (_state, pod, node) => score(pod, node),
-    scoreAll: (_state, pod, nodes, count, out) => kernel(pod, nodes, count, out, 1, false),
+    scoreAll: (_state, pod, nodes, count, out) =>
+      addUtilizationScores(snap, pod, nodes, count, out, unit, false),
     addScores: (_state, pod, nodes, count, total, w, assign) =>
-      kernel(pod, nodes, count, total, w, !assign),
+      addUtilizationScores(snap, pod, nodes, count, total, term(w), !assign),
+    utilizationScore: (_state, _pod, weight) => term(weight),
   };
 }

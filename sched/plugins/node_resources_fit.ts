@@ -13,6 +13,7 @@ import { SchedulerConfigError } from "../scheduler/registry.ts";
 import { CPU, MEMORY } from "../scheduler/resources.ts";
 import { FLAG_NOMINATED } from "../scheduler/snapshot.ts";
 import { type Status, status, SUCCESS } from "../scheduler/status.ts";
+import { addUtilizationScores, type UtilizationScore } from "../scheduler/utilization.ts";
 
 /** Plugin name. */
 export const NAME = "NodeResourcesFit";
@@ -251,40 +252,25 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
 
   // cpu and memory with a built-in strategy: one pass over the typed arrays.
   const fast = others.length === 0 && (fn === leastAllocated || fn === mostAllocated);
-  const least = fn === leastAllocated;
+  const kind = fn === leastAllocated ? "LeastAllocated" : "MostAllocated";
   const wsum = wCpu + wMem;
-  const kernel = (
-    pod: PodInfo,
-    nodes: Int32Array,
-    count: number,
-    out: Float64Array,
-    weight: number,
-    add: boolean,
-  ): void => {
-    const pc = pod.req.nonZeroMilliCpu;
-    const pm = pod.req.nonZeroMemory;
-    const nzCpu = snap.nzCpu, invCpu = snap.invCpu;
-    const nzMem = snap.nzMem, invMem = snap.invMem;
-    // Scores are fractions of 100 weighted by the resource's share.
-    const fc = wsum === 0 ? 0 : weight * MAX_NODE_SCORE * wCpu / wsum;
-    const fm = wsum === 0 ? 0 : weight * MAX_NODE_SCORE * wMem / wsum;
-    for (let j = 0; j < count; j++) {
-      const slot = nodes[j];
-      // Utilization after placing the pod; 0 capacity gives 0 (scores 0 either way).
-      const uc = (nzCpu[slot] + pc) * invCpu[slot];
-      const um = (nzMem[slot] + pm) * invMem[slot];
-      let sc: number, sm: number;
-      if (least) {
-        sc = uc > 1 || invCpu[slot] === 0 ? 0 : 1 - uc;
-        sm = um > 1 || invMem[slot] === 0 ? 0 : 1 - um;
-      } else {
-        sc = uc > 1 ? 1 : uc;
-        sm = um > 1 ? 1 : um;
-      }
-      const v = fc * sc + fm * sm;
-      if (add) out[slot] += v;
-      else out[slot] = v;
-    }
+  // Scores are fractions of 100 weighted by the resource's share.
+  const term = (weight: number): UtilizationScore => ({
+    kind,
+    cpuFactor: wsum === 0 ? 0 : weight * MAX_NODE_SCORE * wCpu / wsum,
+    memoryFactor: wsum === 0 ? 0 : weight * MAX_NODE_SCORE * wMem / wsum,
+  });
+  const unit = term(1);
+
+  // Slots the bulk filter's fast test did not pass: the exact check and its reasons.
+  const slowFilter = (pod: PodInfo, slot: number): Status => {
+    if (snap.flags[slot] & FLAG_NOMINATED) return check(pod, snap.nodes[slot]);
+    const r = pod.req.requests;
+    const reasons: string[] = [];
+    if (snap.freePods[slot] < 1) reasons.push(TOO_MANY);
+    if (r.milliCpu > 0 && r.milliCpu > snap.freeCpu[slot]) reasons.push(CPU_R);
+    if (r.memory > 0 && r.memory > snap.freeMem[slot]) reasons.push(MEM_R);
+    return reasons.length === 0 ? SUCCESS : statusFor(reasons);
   };
 
   return {
@@ -303,31 +289,30 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
         }
         return k;
       }
-      const cpu = r.milliCpu;
-      const mem = r.memory;
+      // Requests of 0 never fail: compare them as -Infinity.
+      const cpu = r.milliCpu > 0 ? r.milliCpu : -Infinity;
+      const mem = r.memory > 0 ? r.memory : -Infinity;
+      if (!snap.hasNominations) {
+        // Every node has at least this much free: all of them pass.
+        const room = snap.minFree();
+        if (room.pods >= 1 && cpu <= room.cpu && mem <= room.memory) return count;
+      }
       const freeCpu = snap.freeCpu, freeMem = snap.freeMem, freePods = snap.freePods;
       const flags = snap.flags;
       let k = 0;
       for (let j = 0; j < count; j++) {
         const slot = nodes[j];
-        if (flags[slot] & FLAG_NOMINATED) {
-          const s = check(pod, snap.nodes[slot]);
-          if (s === SUCCESS) nodes[k++] = slot;
-          else rejected[slot] = s;
-          continue;
-        }
-        const badPods = freePods[slot] < 1;
-        const badCpu = cpu > 0 && cpu > freeCpu[slot];
-        const badMem = mem > 0 && mem > freeMem[slot];
-        if (!(badPods || badCpu || badMem)) {
+        // The common case in one test; nominated or short nodes go the slow way.
+        if (
+          (flags[slot] & FLAG_NOMINATED) === 0 && freePods[slot] >= 1 && cpu <= freeCpu[slot] &&
+          mem <= freeMem[slot]
+        ) {
           nodes[k++] = slot;
           continue;
         }
-        const reasons: string[] = [];
-        if (badPods) reasons.push(TOO_MANY);
-        if (badCpu) reasons.push(CPU_R);
-        if (badMem) reasons.push(MEM_R);
-        rejected[slot] = statusFor(reasons);
+        const s = slowFilter(pod, slot);
+        if (s === SUCCESS) nodes[k++] = slot;
+        else rejected[slot] = s;
       }
       return k;
     },
@@ -335,7 +320,7 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
     scoreAll(_state, pod, nodes, count, out) {
       if (!fast) {
         for (let j = 0; j < count; j++) out[nodes[j]] = scoreNode(pod, snap.nodes[nodes[j]]);
-      } else kernel(pod, nodes, count, out, 1, false);
+      } else addUtilizationScores(snap, pod, nodes, count, out, unit, false);
     },
     addScores(_state, pod, nodes, count, total, weight, assign) {
       if (!fast) {
@@ -344,7 +329,8 @@ export function factory(rawArgs: Record<string, unknown>, handle: Handle): Plugi
           if (assign) total[nodes[j]] = v;
           else total[nodes[j]] += v;
         }
-      } else kernel(pod, nodes, count, total, weight, !assign);
+      } else addUtilizationScores(snap, pod, nodes, count, total, term(weight), !assign);
     },
+    utilizationScore: (_state, _pod, weight) => fast ? term(weight) : undefined,
   };
 }

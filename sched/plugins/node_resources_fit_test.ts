@@ -134,3 +134,34 @@ Deno.test("the bulk filter and score agree with the per-node ones", () => {
     }
   }
 });
+
+Deno.test("the bulk filter agrees with the per-node one whether or not every node has room", () => {
+  const snap = new Snapshot();
+  for (let i = 0; i < 50; i++) {
+    snap.addNode(makeNode(`n${i}`, { allocatable: { cpu: "4", memory: "4Gi", pods: "3" } }));
+  }
+  const p = factory({}, handle(snap));
+  const state = new CycleState();
+  const check = (pod: ReturnType<typeof newPodInfo>) => {
+    const nodes = Int32Array.from({ length: snap.count }, (_, i) => i);
+    const rejected: (Status | undefined)[] = [];
+    const n = p.filterAll!(state, pod, nodes, snap.count, rejected);
+    const kept = new Set(nodes.subarray(0, n));
+    for (let i = 0; i < snap.count; i++) {
+      const s = p.filter!(state, pod, snap.nodes[i]);
+      assert.equal(kept.has(i), s.code === "Success", `node ${i}`);
+      if (!kept.has(i)) assert.deepEqual(rejected[i]?.reasons, s.reasons);
+    }
+    return n;
+  };
+  const small = newPodInfo(makePod("small", { requests: { cpu: "1", memory: "1Gi" } }));
+  assert.equal(check(small), 50);
+  // One node fills up: its cpu, then its pod slots.
+  for (let k = 0; k < 3; k++) {
+    snap.addPod(newPodInfo(makePod(`f${k}`, { requests: { cpu: "1" } })), "n7");
+  }
+  assert.equal(check(small), 49);
+  assert.equal(check(newPodInfo(makePod("big", { requests: { cpu: "2" } }))), 49);
+  snap.removePod("default/f0");
+  assert.equal(check(small), 50);
+});

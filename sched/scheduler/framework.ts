@@ -20,6 +20,11 @@ import { type Registry, SchedulerConfigError } from "./registry.ts";
 import type { Snapshot } from "./snapshot.ts";
 import { errorStatus, SKIP, type Status, status, SUCCESS } from "./status.ts";
 import type { SchedulerClient } from "./client.ts";
+import {
+  canSelectByUtilization,
+  selectByUtilization,
+  type UtilizationScore,
+} from "./utilization.ts";
 
 const METHODS: Record<ExtensionPoint, keyof Plugin> = {
   preFilter: "preFilter",
@@ -272,6 +277,13 @@ export class Framework {
     return { nodes: nodes.subarray(0, n), diagnosis: { rejected, nodeCount: total } };
   }
 
+  #runPreScores(state: CycleState, pod: PodInfo, nodes: Int32Array): void {
+    for (const p of this.#points.preScore) {
+      const s = p.preScore!(state, pod, nodes, nodes.length);
+      if (s.code === "Skip") state.skipScore.add(p.name);
+    }
+  }
+
   /**
    * Runs preScore and score plugins over the feasible nodes and sums the
    * weighted, normalized scores.
@@ -289,10 +301,13 @@ export class Framework {
       for (let j = 0; j < n; j++) total[nodes[j]] = 0;
       return total;
     }
-    for (const p of this.#points.preScore) {
-      const s = p.preScore!(state, pod, nodes, n);
-      if (s.code === "Skip") state.skipScore.add(p.name);
-    }
+    this.#runPreScores(state, pod, nodes);
+    return this.#score(state, pod, nodes);
+  }
+
+  #score(state: CycleState, pod: PodInfo, nodes: Int32Array): Float64Array {
+    const n = nodes.length;
+    const total = this.#total;
     const scratch = this.#scratch;
     const score = this.#points.score;
     // The first plugin to score writes the totals, the others add: no clearing pass.
@@ -324,6 +339,62 @@ export class Framework {
   }
 
   /**
+   * The utilization scores of the score plugins that run for this pod, when
+   * every one of them has one and they can be summed in one pass.
+   */
+  #utilizationTerms(state: CycleState, pod: PodInfo): UtilizationScore[] | undefined {
+    const score = this.#points.score;
+    const terms: UtilizationScore[] = [];
+    for (let k = 0; k < score.length; k++) {
+      const p = score[k];
+      const w = this.#weights[k];
+      if (w === 0 || state.skipScore.has(p.name)) continue;
+      const t = p.normalizeScore ? undefined : p.utilizationScore?.(state, pod, w);
+      if (!t) return undefined;
+      terms.push(t);
+    }
+    return canSelectByUtilization(terms) ? terms : undefined;
+  }
+
+  /**
+   * Scores the feasible nodes and picks the best: {@linkcode Framework.prioritize}
+   * then {@linkcode Framework.selectHost}, except that when every score plugin
+   * that runs for the pod scores by utilization (plain pods under the
+   * default profile) they are summed and the best node found in one pass over
+   * the nodes, with the same totals and the same choice.
+   *
+   * @param state Cycle state.
+   * @param pod The pod.
+   * @param nodes Feasible slots (non-empty).
+   * @returns The chosen slot and its total score.
+   */
+  scoreAndSelect(
+    state: CycleState,
+    pod: PodInfo,
+    nodes: Int32Array,
+  ): { slot: number; score: number } {
+    if (nodes.length <= 1) {
+      const scores = this.prioritize(state, pod, nodes);
+      const slot = this.selectHost(nodes, scores);
+      return { slot, score: scores[slot] };
+    }
+    this.#runPreScores(state, pod, nodes);
+    const terms = this.#utilizationTerms(state, pod);
+    if (!terms) {
+      const scores = this.#score(state, pod, nodes);
+      const slot = this.selectHost(nodes, scores);
+      return { slot, score: scores[slot] };
+    }
+    const ties = this.#tiesFor(nodes.length);
+    const { count, best } = selectByUtilization(this.snapshot, pod, nodes, terms, ties);
+    return { slot: this.#draw(ties, count), score: best };
+  }
+
+  #tiesFor(n: number): Int32Array {
+    return this.#ties.length >= n ? this.#ties : (this.#ties = new Int32Array(n));
+  }
+
+  /**
    * Picks the highest-scoring node, breaking ties uniformly at random (as
    * kube-scheduler does).
    *
@@ -334,9 +405,7 @@ export class Framework {
   selectHost(nodes: Int32Array, scores: Float64Array): number {
     // Collect the slots tied for the best score, then draw one: a single
     // random draw per cycle (reservoir sampling draws one per tie).
-    const ties = this.#ties.length >= nodes.length
-      ? this.#ties
-      : (this.#ties = new Int32Array(nodes.length));
+    const ties = this.#tiesFor(nodes.length);
     let bestScore = -Infinity;
     let n = 0;
     for (let j = 0; j < nodes.length; j++) {
@@ -350,6 +419,10 @@ export class Framework {
         ties[n++] = slot;
       }
     }
+    return this.#draw(ties, n);
+  }
+
+  #draw(ties: Int32Array, n: number): number {
     if (n === 1) return ties[0];
     // xorshift32: cheap and seedable, so runs are reproducible.
     let x = this.#rng;

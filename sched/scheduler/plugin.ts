@@ -12,6 +12,7 @@ import type { PodInfo } from "./pod_info.ts";
 import type { Snapshot } from "./snapshot.ts";
 import type { Status } from "./status.ts";
 import type { SchedulerClient } from "./client.ts";
+import type { UtilizationScore } from "./utilization.ts";
 
 /** Largest score a plugin gives a node after normalization. */
 export const MAX_NODE_SCORE = 100;
@@ -118,6 +119,13 @@ export interface Plugin {
     weight: number,
     assign: boolean,
   ): void;
+  /**
+   * This plugin's score for the pod, times `weight`, described as a
+   * utilization score when it is one (undefined otherwise). It must equal
+   * what `addScores` adds, bit for bit: the framework then scores the plugins
+   * that all have one, and picks the node, in a single pass.
+   */
+  utilizationScore?(state: CycleState, pod: PodInfo, weight: number): UtilizationScore | undefined;
   /** Maps raw scores (`scores[slot]`) into [0, MAX_NODE_SCORE]. */
   normalizeScore?(
     state: CycleState,

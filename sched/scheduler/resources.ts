@@ -15,6 +15,20 @@ export { QuantityError };
  * naming the field when it is malformed or negative.
  */
 function quantity(name: string, q: string | number, field: string): number {
+  // Replicas repeat the same few strings ("100m", "256Mi"): parse each once.
+  const cacheKey = name === CPU ? `c${q}` : `o${q}`;
+  const hit = parsed.get(cacheKey);
+  if (hit !== undefined) return hit;
+  const v = parseQuantity(name, q, field);
+  if (parsed.size >= 4096) parsed.clear();
+  parsed.set(cacheKey, v);
+  return v;
+}
+
+/** Valid quantities already parsed, by unit (c: milli-CPU, o: other) and text. */
+const parsed = new Map<string, number>();
+
+function parseQuantity(name: string, q: string | number, field: string): number {
   let milli: bigint;
   try {
     milli = parseApiQuantity(q);

@@ -350,9 +350,7 @@ export class Scheduler {
       return await this.#unschedulable(fw, pi, state, diagnosis, t0);
     }
     const feasible = nodes.length;
-    const scores = fw.prioritize(state, pi, nodes);
-    const slot = fw.selectHost(nodes, scores);
-    const score = scores[slot];
+    const { slot, score } = fw.scoreAndSelect(state, pi, nodes);
     const node = this.snapshot.nodes[slot];
     const nodeName = node.name;
     // Assume: later cycles see the pod on the node before the binding lands.

@@ -109,3 +109,60 @@ Deno.test("term counts and anti-affinity carriers stay exact through adds, remov
     );
   }
 });
+
+Deno.test("minFree() and the packed utilization inputs follow placements, removals and node changes", () => {
+  const snap = new Snapshot();
+  let seed = 11;
+  const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const brute = () => {
+    let cpu = Infinity, memory = Infinity, pods = Infinity;
+    for (let i = 0; i < snap.count; i++) {
+      cpu = Math.min(cpu, snap.freeCpu[i]);
+      memory = Math.min(memory, snap.freeMem[i]);
+      pods = Math.min(pods, snap.freePods[i]);
+    }
+    return { cpu, memory, pods };
+  };
+  assert.deepEqual({ ...snap.minFree() }, brute());
+  const placed: string[] = [];
+  for (let step = 0; step < 3000; step++) {
+    const r = rand();
+    if (r < 0.05 || snap.count === 0) {
+      snap.addNode(makeNode(`n${step}`, {
+        allocatable: { cpu: `${1 + Math.floor(rand() * 4)}`, memory: "4Gi", pods: "8" },
+      }));
+    } else if (r < 0.07 && snap.count > 1) {
+      snap.removeNode(snap.nodes[Math.floor(rand() * snap.count)].name);
+    } else if (r < 0.6) {
+      const pod = newPodInfo(makePod(`p${step}`, {
+        requests: { cpu: `${Math.floor(rand() * 500)}m`, memory: `${Math.floor(rand() * 512)}Mi` },
+      }));
+      snap.addPod(pod, snap.nodes[Math.floor(rand() * snap.count)].name);
+      placed.push(pod.key);
+    } else if (placed.length > 0) {
+      snap.removePod(placed.splice(Math.floor(rand() * placed.length), 1)[0]);
+    }
+    if (step % 7 === 0) {
+      assert.deepEqual({ ...snap.minFree() }, brute(), `step ${step}`);
+      for (let i = 0; i < snap.count; i++) {
+        const u = snap.utilization.subarray(4 * i, 4 * i + 4);
+        assert.deepEqual([...u], [snap.nzCpu[i], snap.nzMem[i], snap.invCpu[i], snap.invMem[i]]);
+      }
+    }
+  }
+});
+
+Deno.test("a quantity parsed once is read from the cache with its unit; a bad one still names the field", () => {
+  const s = new Snapshot();
+  s.addNode(makeNode("a", { allocatable: { cpu: "2", memory: "2", pods: "2" } }));
+  // "2" is 2000 milli-CPU but 2 bytes and 2 pods: the cache keeps units apart.
+  assert.deepEqual([s.allocCpu[0], s.allocMem[0], s.allocPods[0]], [2000, 2, 2]);
+  assert.throws(
+    () => s.addNode(makeNode("b", { allocatable: { cpu: "2", memory: "-2" } })),
+    /node b: status\.allocatable\.memory: expected a non-negative quantity/,
+  );
+  assert.throws(
+    () => s.addNode(makeNode("c", { allocatable: { cpu: "2", memory: "-2" } })),
+    /node c: status\.allocatable\.memory/,
+  );
+});
