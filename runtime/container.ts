@@ -694,27 +694,40 @@ class LiveContainer implements Container {
     return ociState(this.root, this.stored);
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const status = statusOf(this.root, this.stored);
     if (status !== "created") {
-      return Promise.reject(new ContainerStateError(this.id, `cannot start: status is ${status}`));
+      throw new ContainerStateError(this.id, `cannot start: status is ${status}`);
     }
     const { fifo } = statePaths(this.root, this.id);
-    let fd: number;
+    // As runc's exec fifo: return only once the entrypoint has replaced the
+    // init. Until then the init is a multi-threaded Deno whose execve waits
+    // for its other threads to die; a cgroup v1 freeze in that window holds
+    // those threads in the refrigerator, where SIGKILL does not reach them,
+    // and the group stays FREEZING. The init holds the FIFO open (close on
+    // exec) and reads one byte; our reader, opened first, sees it hang up
+    // once execve has closed the init's end (or the init has died).
+    let reader: number;
     try {
-      fd = this.sys.open(fifo, O.WRONLY | O.NONBLOCK | O.CLOEXEC);
+      reader = this.sys.open(fifo, O.RDONLY | O.NONBLOCK | O.CLOEXEC);
     } catch (e) {
-      return Promise.reject(
-        new ContainerStateError(this.id, "cannot start: the init is not waiting", { cause: e }),
-      );
+      throw new ContainerStateError(this.id, "cannot start: the init is not waiting", {
+        cause: e,
+      });
     }
     try {
-      this.sys.write(fd, new Uint8Array([0]));
+      const writer = this.sys.open(fifo, O.WRONLY | O.NONBLOCK | O.CLOEXEC);
+      try {
+        this.sys.write(writer, new Uint8Array([0]));
+      } finally {
+        this.sys.close(writer);
+      }
+      Deno.removeSync(fifo);
+      // An init that dies instead closes its end too; wait() reports how.
+      while (!(await this.sys.pollHangup(reader, 1000))) { /* execve pending */ }
     } finally {
-      this.sys.close(fd);
+      this.sys.close(reader);
     }
-    Deno.removeSync(fifo);
-    return Promise.resolve();
   }
 
   wait(): Promise<ExitStatus> {

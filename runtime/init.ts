@@ -183,10 +183,11 @@ function runInit(
   reply(sys, { type: "ready" });
   markReady();
   sys.close(INIT_REPLY_FD);
-  // waitForStart: one byte from `start`.
+  // waitForStart: one byte from `start`. The descriptor stays open (it is
+  // close-on-exec) so that `start` sees the FIFO hang up only once execve
+  // has replaced this multi-threaded process (see LiveContainer.start).
   const one = new Uint8Array(1);
   while (sys.read(fifo, one) !== 1) { /* spurious wakeup */ }
-  sys.close(fifo);
 
   applyProcessSecurity(sys, msg.security, lastCap);
   sys.execve(exe, spec.process.args, spec.process.env ?? []);
