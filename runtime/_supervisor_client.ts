@@ -9,7 +9,7 @@
  * @module
  */
 import { type FlagSpec, parseFlags } from "./_flags.ts";
-import { libc } from "./_libc.ts";
+import { libc, preload } from "./_libc.ts";
 import { resolve } from "./_path.ts";
 import { SIGNALS } from "./signals.ts";
 import {
@@ -28,8 +28,13 @@ import {
   type SupervisorRequest,
 } from "./_supervisor_protocol.ts";
 
-/** Writes one log line (the CLI's `--log`). */
-export type LogFn = (level: string, msg: string) => void;
+/** What {@linkcode viaSupervisor} needs from the command line. */
+export interface ClientOptions {
+  /** Writes one log line (the CLI's `--log`). */
+  log: (level: string, msg: string) => void;
+  /** The URL of `main.ts`, to start a supervisor with. */
+  mainUrl: string;
+}
 
 const CREATE_FLAGS: Record<string, FlagSpec> = {
   bundle: { type: "string", short: "b" },
@@ -91,8 +96,8 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
 }
 
 /** Starts a supervisor for `root` in its own session, detached from this process. */
-function spawnSupervisor(root: string): boolean {
-  const main = new URL("./main.ts", import.meta.url);
+function spawnSupervisor(root: string, mainUrl: string): boolean {
+  const main = new URL(mainUrl);
   if (main.protocol !== "file:") return false;
   const idle = Deno.env.get(IDLE_ENV) ?? String(DEFAULT_IDLE_SECONDS);
   try {
@@ -122,11 +127,11 @@ function spawnSupervisor(root: string): boolean {
   }
 }
 
-function connect(root: string, start: boolean): number | null {
+function connect(root: string, start: string | null): number | null {
   const { socket } = supervisorPaths(root);
   const fd = connectUnix(socket);
-  if (fd !== null || !start) return fd;
-  if (!spawnSupervisor(root)) return null;
+  if (fd !== null || start === null) return fd;
+  if (!spawnSupervisor(root, start)) return null;
   for (let waited = 0; waited < START_WAIT_MS; waited += 5) {
     sleepSync(5);
     const fd = connectUnix(socket);
@@ -150,7 +155,7 @@ function statusCode(r: Extract<SupervisorReply, { type: "exit" }>): number {
  * @param root The absolute state root.
  * @param cmd The command (`run`, `create`, `start`, `state`, `kill`, `delete`).
  * @param rest Its arguments.
- * @param log Writes `--log` lines.
+ * @param options The log, and where `main.ts` is.
  * @returns The exit code, or `null` when the command should take the direct
  *   path (no supervisor for a command that does not start one, arguments
  *   the direct path must judge, or no supervisor could be reached).
@@ -159,15 +164,16 @@ export async function viaSupervisor(
   root: string,
   cmd: string,
   rest: string[],
-  log: LogFn,
+  options: ClientOptions,
 ): Promise<number | null> {
   const req = request(cmd, rest);
   if (req === null) return null;
+  preload(["socket", "connect", "close", "sendmsg", "recvmsg_async", "poll"]);
   const starts = req.op === "run" || req.op === "create";
   for (let attempt = 0; attempt < 2; attempt++) {
-    const fd = connect(root, starts);
+    const fd = connect(root, starts ? options.mainUrl : null);
     if (fd === null) return null;
-    const result = await exchange(fd, req, log);
+    const result = await exchange(fd, req, options.log);
     if (result !== "retry") return result;
   }
   return null;
@@ -176,7 +182,7 @@ export async function viaSupervisor(
 async function exchange(
   fd: number,
   req: SupervisorRequest,
-  log: LogFn,
+  log: ClientOptions["log"],
 ): Promise<number | "retry"> {
   const forward: [Deno.Signal, () => void][] = [];
   let accepted = false;
