@@ -304,6 +304,37 @@ function hostCgroupMounts(): Mount[] {
   return out;
 }
 
+/**
+ * The host's cgroup mounts for a container whose init is `pid`. With a new
+ * cgroup namespace each v1 hierarchy gets, as its `source`, the init's own
+ * cgroup directory there, which the init binds (as runc does) instead of
+ * mounting the hierarchy anew: the view is the same (the namespace's root
+ * is that directory), and a new v1 mount first waits for the host's dying
+ * cgroups to drain (10-16 ms after a container was just deleted).
+ */
+function cgroupMountsFor(pid: number, spec: Spec): Mount[] {
+  const mounts = hostCgroupMounts();
+  const newNs = (spec.linux?.namespaces ?? []).some((n) => n.type === "cgroup" && !n.path);
+  if (!newNs) return mounts;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/cgroup`);
+  } catch {
+    return mounts;
+  }
+  const paths = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = line.match(/^\d+:([^:]+):(.*)$/);
+    if (m) paths.set(m[1].split(",").sort().join(","), m[2]);
+  }
+  return mounts.map((m) => {
+    if (m.type !== "cgroup") return m;
+    const path = paths.get([...(m.options ?? [])].sort().join(","));
+    if (path === undefined) return m;
+    return { ...m, source: posix.join("/sys/fs/cgroup", m.destination, path) };
+  });
+}
+
 function overlayFromAnnotations(spec: Spec): OverlayRootfs | undefined {
   const a = spec.annotations ?? {};
   const lower = a[ANNOTATION_LOWERDIRS];
@@ -476,7 +507,7 @@ export async function createContainer(
       overlay,
       fifo: paths.fifo,
       security,
-      cgroupMounts: hostCgroupMounts(),
+      cgroupMounts: cgroupMountsFor(init.pid, spec),
       stdio: pooled && !pooled.stdioReady
         ? stdio.childFds.map((fd) => fd === null ? null : `/proc/${Deno.pid}/fd/${fd}`)
         : null,
