@@ -96,9 +96,9 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
 }
 
 /** Starts a supervisor for `root` in its own session, detached from this process. */
-function spawnSupervisor(root: string, mainUrl: string): boolean {
+function spawnSupervisor(root: string, mainUrl: string): number | null {
   const main = new URL(mainUrl);
-  if (main.protocol !== "file:") return false;
+  if (main.protocol !== "file:") return null;
   const idle = Deno.env.get(IDLE_ENV) ?? String(DEFAULT_IDLE_SECONDS);
   try {
     const child = new Deno.Command(Deno.execPath(), {
@@ -121,21 +121,37 @@ function spawnSupervisor(root: string, mainUrl: string): boolean {
       stderr: "null",
     }).spawn();
     child.unref();
-    return true;
+    return child.pid;
   } catch {
-    return false;
+    return null;
+  }
+}
+
+function exited(pid: number): boolean {
+  try {
+    return /\) [ZX] /.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return true;
   }
 }
 
 function connect(root: string, start: string | null): number | null {
   const { socket } = supervisorPaths(root);
-  const fd = connectUnix(socket);
+  let fd: number | null;
+  try {
+    fd = connectUnix(socket);
+  } catch {
+    return null; // e.g. a root too long for a socket path: the direct path serves
+  }
   if (fd !== null || start === null) return fd;
-  if (!spawnSupervisor(root, start)) return null;
+  const pid = spawnSupervisor(root, start);
+  if (pid === null) return null;
   for (let waited = 0; waited < START_WAIT_MS; waited += 5) {
     sleepSync(5);
     const fd = connectUnix(socket);
     if (fd !== null) return fd;
+    // It gave up (another one won the lock and then went away, or it failed).
+    if (exited(pid)) return connectUnix(socket);
   }
   return null;
 }
