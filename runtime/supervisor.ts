@@ -307,7 +307,13 @@ export class Supervisor {
       return;
     }
     const t1 = performance.now();
-    await c.start();
+    try {
+      await c.start();
+    } catch (e) {
+      // As runc's run: a container that could not start is not left behind.
+      await c.delete({ force: true }).catch(() => {});
+      throw e;
+    }
     const t2 = performance.now();
     send({ type: "started", pid: c.pid });
     if (req.detach) {
