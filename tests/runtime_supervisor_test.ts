@@ -105,6 +105,22 @@ function supervisorPid(root: string): number {
   return Number(Deno.readTextFileSync(posix.join(root, ".supervisor", "pid")).trim());
 }
 
+/** Live supervisor processes started for `root`. */
+function supervisorsOf(root: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      const i = argv.indexOf("--root");
+      if (i >= 0 && argv[i + 1] === root && argv[i + 2] === "supervisor" && alive(Number(e.name))) {
+        out.push(Number(e.name));
+      }
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
 function alive(pid: number): boolean {
   try {
     return !/\) [ZX] /.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
@@ -177,6 +193,9 @@ test("supervisor: concurrent runs each get their own output and status", async (
     assert.equal(r.stdout, `${n + 10}\n`);
   });
   assert.deepEqual(listIds(ctx.root), []);
+  // Each run found no supervisor and started one; one serves, the rest gave up.
+  await until("one supervisor serves the root", () => supervisorsOf(ctx.root).length === 1);
+  assert.deepEqual(supervisorsOf(ctx.root), [supervisorPid(ctx.root)]);
 });
 
 test("supervisor: signals to run reach the container", async (ctx) => {
