@@ -71,6 +71,8 @@ interface Supervised {
   exit: Promise<ExitStatus>;
 }
 
+const LOG_ROTATE_BYTES = 8 << 20;
+
 /** File descriptors a pooled init can reopen through /proc without changing their meaning. */
 const REOPENABLE = /^(pipe:|\/dev\/(null|zero|tty\S*|pts\/\d+|console)$)/;
 
@@ -105,6 +107,12 @@ export class Supervisor {
     this.#paths = supervisorPaths(root);
     this.#idleMs = options.idleTimeoutMs ?? 60_000;
     this.#lockFd = lockFd;
+    try {
+      // One generation of history: the log is rotated at start past 8 MiB.
+      if (Deno.statSync(this.#paths.log).size > LOG_ROTATE_BYTES) {
+        Deno.renameSync(this.#paths.log, `${this.#paths.log}.1`);
+      }
+    } catch { /* no log yet */ }
     try {
       Deno.removeSync(this.#paths.socket);
     } catch { /* none */ }
