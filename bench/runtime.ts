@@ -1,8 +1,10 @@
 /**
  * `deno task bench runtime [--iterations N]`: create+start+wait+delete of a
  * busybox `true` container from one bundle, N times each, through
- * tsk-runtime's CLI, through the library API in this long-lived process
- * (with a pool of pre-started inits, and without), runc and crun.
+ * tsk-runtime's CLI (through its supervisor, and with `--no-supervisor`),
+ * through the library API in this long-lived process (with a pool of
+ * pre-started inits, and without), runc and crun. The supervised CLI's CPU
+ * time includes the supervisor's and that of the inits it reaped.
  *
  * @module
  */
@@ -143,26 +145,86 @@ async function has(program: string): Promise<boolean> {
   }
 }
 
+const cli = ["run", "-A", "--no-config", "--no-lock", MAIN];
+const rest = (id: string) => ["--bundle", bundle, id];
+const supRoot = posix.join(base, "cli-sup-state");
+
+function supervisorPid(): number | null {
+  try {
+    return Number(Deno.readTextFileSync(posix.join(supRoot, ".supervisor", "pid")).trim());
+  } catch {
+    return null;
+  }
+}
+
+/** CPU ms the supervisor used, with the inits it reaped (utime+stime+cutime+cstime). */
+function supervisorCpuMs(): number {
+  const pid = supervisorPid();
+  if (pid === null) return 0;
+  try {
+    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+    // Fields 14-17 of stat, in clock ticks (100 per second here).
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** Waits (untimed) until the supervisor has two idle inits waiting for their configuration. */
+async function supervisorPoolReady(): Promise<boolean> {
+  const pid = supervisorPid();
+  if (pid === null) return true;
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    try {
+      const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(" ")
+        .filter(Boolean);
+      const idle = kids.filter((k) => {
+        try {
+          return Deno.readTextFileSync(`/proc/${k}/wchan`).includes("pipe_read");
+        } catch {
+          return false;
+        }
+      });
+      if (idle.length >= 2) return true;
+    } catch { /* starting */ }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return false;
+}
+
+async function stopSupervisor(): Promise<void> {
+  const pid = supervisorPid();
+  if (pid === null) return;
+  try {
+    Deno.kill(pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 250; i++) {
+    try {
+      Deno.statSync(`/proc/${pid}`);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const pool = new InitPool({ size: 2 });
 try {
   const runners: Record<string, Runner> = {
+    // The default path: a request to the root's supervisor (started by the
+    // warm-up rounds), which keeps its own pool of inits.
     "tsk-runtime CLI": command(
+      Deno.execPath(),
+      (id) => [...cli, "--root", supRoot, "run", ...rest(id)],
+    ),
+    "tsk-runtime CLI (direct)": command(
       Deno.execPath(),
       (
         id,
-      ) => [
-        "run",
-        "-A",
-        "--no-config",
-        "--no-lock",
-        MAIN,
-        "--root",
-        posix.join(base, "cli-state"),
-        "run",
-        "--bundle",
-        bundle,
-        id,
-      ],
+      ) => [...cli, "--root", posix.join(base, "cli-state"), "--no-supervisor", "run", ...rest(id)],
     ),
     "tsk library (pool)": library(pool),
     "tsk library (no pool)": library(undefined),
@@ -184,12 +246,19 @@ try {
   for (let i = -2; i < N; i++) {
     for (const [name, run] of Object.entries(runners)) {
       const self = name.startsWith("tsk library");
-      const c0 = cpuNow(self);
+      const supervised = name === "tsk-runtime CLI";
+      if (supervised && !(await supervisorPoolReady())) {
+        throw new Error("the supervisor's init pool did not refill in 5 s");
+      }
+      const c0 = cpuNow(self) + (supervised ? supervisorCpuMs() : 0);
       const ms = await run();
-      const used = cpuNow(self) - c0;
+      const used = cpuNow(self) + (supervised ? supervisorCpuMs() : 0) - c0;
       // The pool refills in the background after a take: let it finish
       // (untimed) so that no runner is measured beside a starting init.
       if (!(await pool.ready())) throw new Error("the init pool did not refill in 5 s");
+      if (supervised && !(await supervisorPoolReady())) {
+        throw new Error("the supervisor's init pool did not refill in 5 s");
+      }
       if (i >= 0) {
         results[name].push(ms);
         cpu[name] += used;
@@ -199,10 +268,10 @@ try {
   console.log(`create+start+wait+delete of busybox \`true\`, ${N} iterations, median ms`);
   for (const n of notes) console.log(`note: ${n}`);
   console.log();
-  console.log("runner                  median ms   min ms   CPU ms/run");
+  console.log("runner                    median ms   min ms   CPU ms/run");
   for (const [k, v] of Object.entries(results)) {
     console.log(
-      `${k.padEnd(22)}  ${median(v).toFixed(1).padStart(9)}  ${
+      `${k.padEnd(24)}  ${median(v).toFixed(1).padStart(9)}  ${
         Math.min(...v).toFixed(1).padStart(7)
       }  ${(cpu[k] / N).toFixed(1).padStart(11)}`,
     );
@@ -223,6 +292,7 @@ try {
   };
   console.log();
   line("lifecycle_cli_vs_runc", results["tsk-runtime CLI"], "runc");
+  line("lifecycle_cli_direct_vs_runc", results["tsk-runtime CLI (direct)"], "runc");
   line("lifecycle_library_pool_vs_crun", results["tsk library (pool)"], "crun");
   line("lifecycle_library_nopool_vs_crun", results["tsk library (no pool)"], "crun");
   line("lifecycle_cli_vs_crun", results["tsk-runtime CLI"], "crun");
@@ -240,8 +310,10 @@ try {
     }));
   };
   cpuLine("cpu_per_lifecycle_cli_vs_runc", "tsk-runtime CLI", "runc");
+  cpuLine("cpu_per_lifecycle_cli_direct_vs_runc", "tsk-runtime CLI (direct)", "runc");
   cpuLine("cpu_per_lifecycle_library_pool_vs_crun", "tsk library (pool)", "crun");
 } finally {
+  await stopSupervisor();
   await pool.close();
   await Deno.remove(base, { recursive: true });
 }

@@ -59,6 +59,21 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  recvmsg_async: {
+    name: "recvmsg",
+    parameters: ["i32", "buffer", "i32"],
+    result: "isize",
+    nonblocking: true,
+  },
+  flock: { parameters: ["i32", "i32"], result: "i32" },
   posix_spawn: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
@@ -100,6 +115,21 @@ const lazy = new Proxy({} as Libc, {
     return f;
   },
 });
+
+/**
+ * Binds the named symbols now, in one `Deno.dlopen` (about 1 ms less than
+ * binding five of them one by one, on a short-lived command's start-up).
+ */
+export function preload(names: readonly (keyof typeof SYMBOLS)[]): void {
+  const want = names.filter((n) => bound[n] === undefined);
+  if (want.length === 0) return;
+  const defs = Object.fromEntries(want.map((n) => [n, SYMBOLS[n]])) as Record<
+    string,
+    Deno.ForeignFunction
+  >;
+  const syms = Deno.dlopen("libc.so.6", defs).symbols as Record<string, unknown>;
+  for (const n of want) bound[n] = syms[n];
+}
 
 /** Binds every symbol now (an idle pooled init does this while it waits). */
 export function bindAll(): void {

@@ -304,6 +304,37 @@ function hostCgroupMounts(): Mount[] {
   return out;
 }
 
+/**
+ * The host's cgroup mounts for a container whose init is `pid`. With a new
+ * cgroup namespace each v1 hierarchy gets, as its `source`, the init's own
+ * cgroup directory there, which the init binds (as runc does) instead of
+ * mounting the hierarchy anew: the view is the same (the namespace's root
+ * is that directory), and a new v1 mount first waits for the host's dying
+ * cgroups to drain (10-16 ms after a container was just deleted).
+ */
+function cgroupMountsFor(pid: number, spec: Spec): Mount[] {
+  const mounts = hostCgroupMounts();
+  const newNs = (spec.linux?.namespaces ?? []).some((n) => n.type === "cgroup" && !n.path);
+  if (!newNs) return mounts;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/cgroup`);
+  } catch {
+    return mounts;
+  }
+  const paths = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = line.match(/^\d+:([^:]+):(.*)$/);
+    if (m) paths.set(m[1].split(",").sort().join(","), m[2]);
+  }
+  return mounts.map((m) => {
+    if (m.type !== "cgroup") return m;
+    const path = paths.get([...(m.options ?? [])].sort().join(","));
+    if (path === undefined) return m;
+    return { ...m, source: posix.join("/sys/fs/cgroup", m.destination, path) };
+  });
+}
+
 function overlayFromAnnotations(spec: Spec): OverlayRootfs | undefined {
   const a = spec.annotations ?? {};
   const lower = a[ANNOTATION_LOWERDIRS];
@@ -476,7 +507,7 @@ export async function createContainer(
       overlay,
       fifo: paths.fifo,
       security,
-      cgroupMounts: hostCgroupMounts(),
+      cgroupMounts: cgroupMountsFor(init.pid, spec),
       stdio: pooled && !pooled.stdioReady
         ? stdio.childFds.map((fd) => fd === null ? null : `/proc/${Deno.pid}/fd/${fd}`)
         : null,
@@ -694,27 +725,40 @@ class LiveContainer implements Container {
     return ociState(this.root, this.stored);
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const status = statusOf(this.root, this.stored);
     if (status !== "created") {
-      return Promise.reject(new ContainerStateError(this.id, `cannot start: status is ${status}`));
+      throw new ContainerStateError(this.id, `cannot start: status is ${status}`);
     }
     const { fifo } = statePaths(this.root, this.id);
-    let fd: number;
+    // As runc's exec fifo: return only once the entrypoint has replaced the
+    // init. Until then the init is a multi-threaded Deno whose execve waits
+    // for its other threads to die; a cgroup v1 freeze in that window holds
+    // those threads in the refrigerator, where SIGKILL does not reach them,
+    // and the group stays FREEZING. The init holds the FIFO open (close on
+    // exec) and reads one byte; our reader, opened first, sees it hang up
+    // once execve has closed the init's end (or the init has died).
+    let reader: number;
     try {
-      fd = this.sys.open(fifo, O.WRONLY | O.NONBLOCK | O.CLOEXEC);
+      reader = this.sys.open(fifo, O.RDONLY | O.NONBLOCK | O.CLOEXEC);
     } catch (e) {
-      return Promise.reject(
-        new ContainerStateError(this.id, "cannot start: the init is not waiting", { cause: e }),
-      );
+      throw new ContainerStateError(this.id, "cannot start: the init is not waiting", {
+        cause: e,
+      });
     }
     try {
-      this.sys.write(fd, new Uint8Array([0]));
+      const writer = this.sys.open(fifo, O.WRONLY | O.NONBLOCK | O.CLOEXEC);
+      try {
+        this.sys.write(writer, new Uint8Array([0]));
+      } finally {
+        this.sys.close(writer);
+      }
+      Deno.removeSync(fifo);
+      // An init that dies instead closes its end too; wait() reports how.
+      while (!(await this.sys.pollHangup(reader, 1000))) { /* execve pending */ }
     } finally {
-      this.sys.close(fd);
+      this.sys.close(reader);
     }
-    Deno.removeSync(fifo);
-    return Promise.resolve();
   }
 
   wait(): Promise<ExitStatus> {

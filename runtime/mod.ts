@@ -41,6 +41,7 @@ export {
   type StdioOptions,
 } from "./container.ts";
 export { InitPool, type InitPoolOptions, type InitSource } from "./pool.ts";
+export { runSupervisor, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 export {
   ConfigError,
   ContainerNotFoundError,

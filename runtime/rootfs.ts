@@ -282,6 +282,7 @@ function mountCgroup(sys: Syscalls, dest: string, opts: MountOptions, host: Moun
   for (const h of host) {
     const sub = posix.join(dest, h.destination);
     mkdirAll(sub);
+    if (h.source !== undefined && bindCgroup(sys, h.source, sub, opts.flags)) continue;
     const data = (h.options ?? []).join(",") || null;
     sys.mount(h.type!, sub, h.type!, opts.flags, data);
   }
@@ -294,6 +295,22 @@ function mountCgroup(sys: Syscalls, dest: string, opts: MountOptions, host: Moun
       null,
     );
   }
+}
+
+/**
+ * Binds the container's own cgroup directory (see `cgroupMountsFor` in
+ * container.ts); false when the host's hierarchy cannot be bound (e.g. the
+ * spec made every mount unbindable), and a new mount is needed instead.
+ */
+function bindCgroup(sys: Syscalls, source: string, dest: string, flags: number): boolean {
+  try {
+    sys.mount(source, dest, null, MS.BIND, null);
+  } catch {
+    return false;
+  }
+  const keep = sys.mountFlags(dest) & LOCKABLE;
+  sys.mount(null, dest, null, MS.BIND | MS.REMOUNT | keep | (flags & ~MS.REC), null);
+  return true;
 }
 
 const DEFAULT_DEVICES: LinuxDevice[] = [

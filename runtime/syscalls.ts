@@ -130,6 +130,11 @@ export interface Syscalls {
   waitpidAsync(pid: number): Promise<WaitStatus>;
   /** Waits on a pool thread until `fd` is readable (or hung up). */
   pollReadable(fd: number, timeoutMs: number): Promise<boolean>;
+  /**
+   * Waits on a pool thread until every writer of the pipe or FIFO `fd` reads
+   * from has closed it (POLLHUP), ignoring data still unread.
+   */
+  pollHangup(fd: number, timeoutMs: number): Promise<boolean>;
   /** pidfd_open(2). */
   pidfdOpen(pid: number): number;
   /**
@@ -429,6 +434,13 @@ const LINUX: Syscalls = {
     const pfd = new Uint8Array(8);
     new DataView(pfd.buffer).setInt32(0, fd, true);
     new DataView(pfd.buffer).setInt16(4, 1, /* POLLIN */ true);
+    const rc = await libc().poll_async(pfd, 1n, timeoutMs);
+    return rc > 0;
+  },
+  async pollHangup(fd, timeoutMs) {
+    // events 0: only POLLHUP/POLLERR wake us, which poll reports regardless.
+    const pfd = new Uint8Array(8);
+    new DataView(pfd.buffer).setInt32(0, fd, true);
     const rc = await libc().poll_async(pfd, 1n, timeoutMs);
     return rc > 0;
   },

@@ -296,6 +296,7 @@ export function recordingSyscalls(options: RecordingSyscallsOptions = {}): Recor
       Promise.resolve(impl.read(fd as never, buf as never)),
     waitpidAsync: () => Promise.resolve({ exitCode: 0, signal: null }),
     pollReadable: () => Promise.resolve(true),
+    pollHangup: () => Promise.resolve(true),
   };
   return new Proxy({ calls, written } as unknown as RecordingSyscalls, {
     get(target, prop: string) {

@@ -106,3 +106,47 @@ export function cgroupDirsNamed(parent: string): string[] {
   }
   return out;
 }
+
+/**
+ * Stops the supervisor of a state root, if one runs (SIGTERM, then SIGKILL
+ * after 5 s), and waits until it is gone: tests must not leave daemons.
+ */
+export async function stopSupervisor(root: string): Promise<void> {
+  // Twice: one that was waiting for the root's lock may take over.
+  for (let round = 0; round < 2; round++) {
+    let pid: number;
+    try {
+      pid = Number(Deno.readTextFileSync(posix.join(root, ".supervisor", "pid")).trim());
+    } catch {
+      return;
+    }
+    if (!(pid > 0)) return;
+    try {
+      // A stale pid file must not make us signal an unrelated process.
+      if (!Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("supervisor")) return;
+    } catch {
+      return;
+    }
+    const alive = () => {
+      try {
+        return !/\) [ZX] /.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+      } catch {
+        return false;
+      }
+    };
+    try {
+      Deno.kill(pid, "SIGTERM");
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 500 && alive(); i++) {
+      if (i === 250) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* gone */ }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { posix } from "node:path";
 import { defaultSpec, type Spec } from "@tsk/runtime";
 import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
-import { uid } from "./_runtime_helpers.ts";
+import { stopSupervisor, uid } from "./_runtime_helpers.ts";
 
 const ignore = !requireRoot();
 const MAIN = new URL("../runtime/main.ts", import.meta.url).pathname;
@@ -75,6 +75,8 @@ function test(name: string, fn: (base: string, rootfs: string) => Promise<void>)
       try {
         await fn(base, await busyboxRootfs(posix.join(base, "rootfs")));
       } finally {
+        // run and create start the root's supervisor: stop it.
+        await stopSupervisor(posix.join(base, "state"));
         await Deno.remove(base, { recursive: true });
       }
     },
@@ -88,10 +90,16 @@ test("tsk-runtime: run exits with the container's status", async (base, rootfs) 
     rootfs,
     (s) => (s.process.args = ["sh", "-c", "echo out; exit 42"]),
   );
-  const r = await tsk(posix.join(base, "state"), "run", "--bundle", b, uid("run"));
-  assert.equal(r.code, 42, r.stderr);
-  assert.equal(r.stdout, "out\n");
-  assert.deepEqual([...Deno.readDirSync(posix.join(base, "state"))], []);
+  // Through the supervisor, and on the direct path.
+  for (const mode of [[], ["--no-supervisor"]]) {
+    const r = await tsk(posix.join(base, "state"), ...mode, "run", "--bundle", b, uid("run"));
+    assert.equal(r.code, 42, r.stderr);
+    assert.equal(r.stdout, "out\n");
+  }
+  // Nothing but the supervisor's own directory.
+  assert.deepEqual([...Deno.readDirSync(posix.join(base, "state"))].map((e) => e.name), [
+    ".supervisor",
+  ]);
 });
 
 test("tsk-runtime: create, start, state, kill and delete follow runc", async (base, rootfs) => {
@@ -157,8 +165,15 @@ test(
     const r = await tsk(root, "create", "--bundle", b, uid("bad"));
     assert.equal(r.code, 1);
     assert.match(r.stderr, /linux\.intelRdt: not supported by tsk-runtime/);
-    // Validation happens before anything is written: not even the root exists.
-    assert.throws(() => Deno.statSync(root), Deno.errors.NotFound);
+    // Validation happens before anything of the container is written.
+    const left = [...Deno.readDirSync(root)].map((e) => e.name).filter((n) => n !== ".supervisor");
+    assert.deepEqual(left, []);
+    // The direct path does not even create the root.
+    const direct = posix.join(base, "direct");
+    const d = await tsk(direct, "--no-supervisor", "create", "--bundle", b, uid("bad"));
+    assert.equal(d.code, 1);
+    assert.match(d.stderr, /linux\.intelRdt: not supported by tsk-runtime/);
+    assert.throws(() => Deno.statSync(direct), Deno.errors.NotFound);
   },
 );
 

@@ -446,13 +446,32 @@ export class CgroupV1Manager implements CgroupManager {
   async #setFreezer(state: "FROZEN" | "THAWED"): Promise<void> {
     const field = "freezer";
     const file = `${this.#dir("freezer", field)}/freezer.state`;
-    await writeControl(this.#fs, file, state, field);
-    const ok = await waitFor(
-      async () => (await readOptional(this.#fs, file))?.trim() === state,
-      this.#timeoutMs,
-    );
-    if (!ok) {
-      throw new CgroupError(`Cannot ${state === "FROZEN" ? "freeze" : "thaw"} ${file}: timed out`);
+    const reached = (want: string, ms: number) =>
+      waitFor(async () => (await readOptional(this.#fs, file))?.trim() === want, ms);
+    if (state === "THAWED") {
+      await writeControl(this.#fs, file, "THAWED", field);
+      if (!(await reached("THAWED", this.#timeoutMs))) {
+        throw new CgroupError(`Cannot thaw ${file}: timed out`);
+      }
+      return;
+    }
+    // A task that cannot enter the refrigerator keeps the group FREEZING
+    // for ever: a thread group in execve waits (unfreezable) for threads the
+    // freezer already holds. As runc does, thaw and try again; on giving up
+    // leave the group thawed, never half frozen.
+    const deadline = Date.now() + this.#timeoutMs;
+    for (let attempt = 1;; attempt++) {
+      await writeControl(this.#fs, file, "FROZEN", field);
+      const slice = Math.min(50 * attempt, Math.max(0, deadline - Date.now()));
+      if (await reached("FROZEN", slice)) return;
+      await writeControl(this.#fs, file, "THAWED", field);
+      await reached("THAWED", this.#timeoutMs);
+      if (Date.now() >= deadline) {
+        throw new CgroupError(
+          `Cannot freeze ${file}: still FREEZING after ${this.#timeoutMs} ms (${attempt} attempts); thawed again`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 

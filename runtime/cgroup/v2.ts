@@ -441,6 +441,8 @@ export class CgroupV2Manager implements CgroupManager {
       return ev.get("frozen") === want;
     }, this.#timeoutMs);
     if (!ok) {
+      // Never leave a group half frozen: undo a freeze that did not settle.
+      if (frozen) await this.#write("cgroup.freeze", "0", "freezer").catch(() => {});
       throw new CgroupError(
         `Cannot ${
           frozen ? "freeze" : "thaw"

@@ -1,0 +1,456 @@
+/**
+ * The direct path of `tsk-runtime`: each command loads the library and does
+ * its work in this process (`--no-supervisor`, or the commands the
+ * supervisor does not serve).
+ *
+ * @module
+ */
+import { type FlagSpec, parseFlags } from "./_flags.ts";
+import * as posix from "./_path.ts";
+import { RuntimeError } from "./errors.ts";
+import type { Process } from "./spec/config.ts";
+import type { ExitStatus } from "./container.ts";
+import { signalNumber, SIGNALS } from "./signals.ts";
+import { closeStage, type InitProcess, spawnStage } from "./parent.ts";
+import { linuxSyscalls } from "./syscalls.ts";
+import type { InitSource } from "./pool.ts";
+import { type Globals, HELP, log } from "./_cli_common.ts";
+
+// The library (validation, cgroups, seccomp) loads after `create` and `run`
+// have started the container's init, so the two Deno start-ups overlap.
+type Lib = typeof import("./container.ts");
+
+/** The result of running the CLI: the process exit code. */
+export type ExitCode = number;
+
+class UsageError extends RuntimeError {}
+
+function one(positionals: string[], cmd: string): string {
+  if (positionals.length !== 1) {
+    throw new UsageError(`${cmd}: expected exactly one container id\n\n${HELP[cmd]}`);
+  }
+  return positionals[0];
+}
+
+function reportExit(g: Globals, id: string, s: ExitStatus): ExitStatus {
+  if (s.oomKilled) log(g, "warning", `container ${id} had a process killed by the OOM killer`);
+  log(g, "info", `container ${id} exited: ${JSON.stringify(s)}`);
+  return s;
+}
+
+function statusCode(s: { exitCode: number | null; signal?: number }): number {
+  if (s.exitCode !== null) return s.exitCode;
+  return 128 + (s.signal ?? 0);
+}
+
+/**
+ * Runs one command on the direct path.
+ *
+ * @param g Global options.
+ * @param cmd The command.
+ * @param rest Its arguments.
+ * @returns The exit code.
+ */
+export async function runDirect(g: Globals, cmd: string, rest: string[]): Promise<ExitCode> {
+  try {
+    return await dispatch(g, cmd, rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`tsk-runtime: ${e.message}`);
+      return 2;
+    }
+    const err = e as Error;
+    log(g, "error", err.message);
+    return 1;
+  }
+}
+
+function parse(cmd: string, rest: string[], options: Record<string, FlagSpec>) {
+  try {
+    return parseFlags(rest, options, cmd === "exec");
+  } catch (e) {
+    throw new UsageError(`${cmd}: ${(e as Error).message}\n\n${HELP[cmd]}`);
+  }
+}
+
+/**
+ * For `create` and `run`: the init stage, spawned before anything else is
+ * loaded (new PID namespace, this process's stdio, network namespace made
+ * while idle). The container takes it as a one-shot pool; a spec that wants
+ * another PID namespace leaves it, and it is stopped.
+ */
+function earlyInit(): InitSource & { release(): Promise<void> } {
+  const sys = linuxSyscalls();
+  let init: InitProcess | undefined;
+  try {
+    init = spawnStage(sys, { stdio: [0, 1, 2], pidNamespace: { kind: "new" }, prepareNetns: true });
+    init.stdioReady = true;
+    // Into a cgroup at once, while it is still one thread; a container under
+    // the default parent adopts it by rename.
+    const pid = init.pid;
+    init.cgroup = import("./pool.ts").then((m) => m.prepareCgroup(pid, "/tsk-runtime"));
+  } catch {
+    init = undefined; // createContainer spawns its own
+  }
+  return {
+    take() {
+      const i = init;
+      init = undefined;
+      return i;
+    },
+    async release() {
+      if (init === undefined) return;
+      closeStage(sys, init); // it reads end of file and exits
+      await sys.waitpidAsync(init.pid).catch(() => {});
+      const cg = await init.cgroup;
+      await cg?.destroy().catch(() => {});
+      init = undefined;
+    },
+  };
+}
+
+async function dispatch(g: Globals, cmd: string, rest: string[]): Promise<ExitCode> {
+  const early = cmd === "create" || cmd === "run" ? earlyInit() : undefined;
+  try {
+    const lib = cmd === "features" || cmd === "spec" ? undefined : await import("./container.ts");
+    return await dispatchWith(g, cmd, rest, lib!, early);
+  } finally {
+    await early?.release();
+  }
+}
+
+async function dispatchWith(
+  g: Globals,
+  cmd: string,
+  rest: string[],
+  lib: Lib,
+  early: InitSource | undefined,
+): Promise<ExitCode> {
+  const { createContainer, listContainers, loadContainer } = lib ?? {};
+  switch (cmd) {
+    case "create": {
+      const { values, positionals } = parse(cmd, rest, {
+        bundle: { type: "string", short: "b" },
+        "pid-file": { type: "string" },
+        "console-socket": { type: "string" },
+        "no-pivot": { type: "boolean" },
+        "no-new-keyring": { type: "boolean" },
+      });
+      rejectUnsupported(values);
+      const id = one(positionals, cmd);
+      await createContainer(id, {
+        bundle: (values.bundle as string | undefined) ?? Deno.cwd(),
+        root: g.root,
+        pidFile: values["pid-file"] as string | undefined,
+        stdio: { stdin: "inherit", stdout: "inherit", stderr: "inherit" },
+        pool: early,
+      });
+      log(g, "info", `created container ${id}`);
+      return 0;
+    }
+    case "start": {
+      const { positionals } = parse(cmd, rest, {});
+      const c = await loadContainer(one(positionals, cmd), { root: g.root });
+      await c.start();
+      return 0;
+    }
+    case "update": {
+      const { values, positionals } = parse(cmd, rest, {
+        resources: { type: "string", short: "r" },
+        memory: { type: "string" },
+        "memory-reservation": { type: "string" },
+        "memory-swap": { type: "string" },
+        "cpu-quota": { type: "string" },
+        "cpu-period": { type: "string" },
+        "cpu-share": { type: "string" },
+        "cpuset-cpus": { type: "string" },
+        "cpuset-mems": { type: "string" },
+        "pids-limit": { type: "string" },
+        "blkio-weight": { type: "string" },
+      });
+      const c = await loadContainer(one(positionals, cmd), { root: g.root });
+      const file = values.resources as string | undefined;
+      const r: Record<string, Record<string, unknown>> = file === undefined ? {} : JSON.parse(
+        file === "-" ? await new Response(Deno.stdin.readable).text() : Deno.readTextFileSync(file),
+      );
+      const num = (flag: string) => {
+        const v = values[flag] as string | undefined;
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n)) {
+          throw new UsageError(`update: --${flag}: expected an integer, got ${v}`);
+        }
+        return n;
+      };
+      const set = (group: string, key: string, value: unknown) => {
+        if (value !== undefined) (r[group] ??= {})[key] = value;
+      };
+      set("memory", "limit", num("memory"));
+      set("memory", "reservation", num("memory-reservation"));
+      set("memory", "swap", num("memory-swap"));
+      set("cpu", "quota", num("cpu-quota"));
+      set("cpu", "period", num("cpu-period"));
+      set("cpu", "shares", num("cpu-share"));
+      set("cpu", "cpus", values["cpuset-cpus"]);
+      set("cpu", "mems", values["cpuset-mems"]);
+      set("pids", "limit", num("pids-limit"));
+      set("blockIO", "weight", num("blkio-weight"));
+      await c.update(r);
+      return 0;
+    }
+    case "pause":
+    case "resume": {
+      const { positionals } = parse(cmd, rest, {});
+      const c = await loadContainer(one(positionals, cmd), { root: g.root });
+      await (cmd === "pause" ? c.pause() : c.resume());
+      return 0;
+    }
+    case "state": {
+      const { positionals } = parse(cmd, rest, {});
+      const c = await loadContainer(one(positionals, cmd), { root: g.root });
+      console.log(JSON.stringify(c.state(), null, 2));
+      return 0;
+    }
+    case "kill": {
+      const { values, positionals } = parse(cmd, rest, { all: { type: "boolean", short: "a" } });
+      if (positionals.length < 1 || positionals.length > 2) {
+        throw new UsageError(`kill: expected ID [SIGNAL]\n\n${HELP.kill}`);
+      }
+      const c = await loadContainer(positionals[0], { root: g.root });
+      const sig = positionals[1] ?? "SIGTERM";
+      if (values.all) {
+        const n = signalNumber(sig);
+        const name = Object.entries(SIGNALS).find(([, v]) => v === n)?.[0];
+        for (const pid of await c.pids()) {
+          try {
+            Deno.kill(pid, (name ?? "SIGTERM") as Deno.Signal);
+          } catch { /* exited */ }
+        }
+      } else {
+        c.kill(sig);
+      }
+      return 0;
+    }
+    case "delete": {
+      const { values, positionals } = parse(cmd, rest, { force: { type: "boolean", short: "f" } });
+      const c = await loadContainer(one(positionals, cmd), { root: g.root });
+      await c.delete({ force: values.force as boolean | undefined });
+      return 0;
+    }
+    case "run": {
+      const { values, positionals } = parse(cmd, rest, {
+        bundle: { type: "string", short: "b" },
+        "pid-file": { type: "string" },
+        detach: { type: "boolean", short: "d" },
+        "console-socket": { type: "string" },
+        "no-pivot": { type: "boolean" },
+        "no-new-keyring": { type: "boolean" },
+        "keep": { type: "boolean" },
+      });
+      rejectUnsupported(values);
+      const id = one(positionals, cmd);
+      const opts = {
+        bundle: (values.bundle as string | undefined) ?? Deno.cwd(),
+        root: g.root,
+        pidFile: values["pid-file"] as string | undefined,
+        stdio: { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const,
+        pool: early,
+      };
+      if (values.detach) {
+        const c = await createContainer(id, opts);
+        await c.start();
+        return 0;
+      }
+      if (values.keep) {
+        const c = await createContainer(id, opts);
+        await c.start();
+        const stop = forwardSignals((s) => c.kill(s));
+        try {
+          return statusCode(reportExit(g, id, await c.wait()));
+        } finally {
+          stop();
+        }
+      }
+      let forward: ((s: number) => void) | undefined;
+      const stop = forwardSignals((s) => forward?.(s));
+      try {
+        const c = await createContainer(id, opts);
+        forward = (s) => c.kill(s);
+        try {
+          await c.start();
+          return statusCode(reportExit(g, id, await c.wait()));
+        } finally {
+          await c.delete({ force: true });
+        }
+      } finally {
+        stop();
+      }
+    }
+    case "exec":
+      return await execCommand(g, rest, lib);
+    case "list": {
+      const { values } = parse(cmd, rest, {
+        format: { type: "string", short: "f" },
+        quiet: { type: "boolean", short: "q" },
+      });
+      const all = await listContainers({ root: g.root });
+      if (values.quiet) { for (const s of all) console.log(s.id); }
+      else if (values.format === "json") console.log(JSON.stringify(all));
+      else {
+        const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED"]];
+        for (const s of all) rows.push([s.id, String(s.pid), s.status, s.bundle, s.created]);
+        console.log(table(rows));
+      }
+      return 0;
+    }
+    case "ps": {
+      const { values, positionals } = parse(cmd, rest, { format: { type: "string", short: "f" } });
+      const c = await loadContainer(one(positionals, cmd), { root: g.root });
+      const pids = await c.pids();
+      if (values.format === "json") {
+        console.log(JSON.stringify(pids));
+        return 0;
+      }
+      const rows = [["PID", "CMD"]];
+      for (const pid of pids) {
+        let cmdline = "";
+        try {
+          cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").join(" ").trim();
+        } catch { /* exited */ }
+        rows.push([String(pid), cmdline]);
+      }
+      console.log(table(rows));
+      return 0;
+    }
+    case "events": {
+      const { values, positionals } = parse(cmd, rest, {
+        stats: { type: "boolean" },
+        interval: { type: "string" },
+      });
+      const id = one(positionals, cmd);
+      const c = await loadContainer(id, { root: g.root });
+      let ooms = -1;
+      const print = async () => {
+        const data = await c.stats();
+        console.log(JSON.stringify({ type: "stats", id, data }));
+        // runc's events also report OOM kills as they happen.
+        if (ooms >= 0 && data.memory.oomKillEvents > ooms) {
+          console.log(JSON.stringify({ type: "oom", id }));
+        }
+        ooms = data.memory.oomKillEvents;
+      };
+      if (values.stats) {
+        await print();
+        return 0;
+      }
+      const seconds = Number(String(values.interval ?? "5").replace(/s$/, ""));
+      if (!(seconds > 0)) {
+        throw new UsageError(`events: --interval: expected seconds, got ${values.interval}`);
+      }
+      while (c.state().status !== "stopped") {
+        await print();
+        await new Promise((r) => setTimeout(r, seconds * 1000));
+      }
+      return 0;
+    }
+    case "features":
+      console.log(JSON.stringify((await import("./features.ts")).featuresJson(), null, 2));
+      return 0;
+    case "spec": {
+      const { values } = parse(cmd, rest, { bundle: { type: "string", short: "b" } });
+      const file = posix.join((values.bundle as string | undefined) ?? ".", "config.json");
+      try {
+        const { defaultSpec } = await import("./spec/default.ts");
+        Deno.writeTextFileSync(file, JSON.stringify(defaultSpec(), null, 2) + "\n", {
+          createNew: true,
+        });
+      } catch (e) {
+        if (e instanceof Deno.errors.AlreadyExists) {
+          throw new RuntimeError(`spec: ${file} already exists`);
+        }
+        throw e;
+      }
+      return 0;
+    }
+  }
+  return 2;
+}
+
+function rejectUnsupported(values: Record<string, unknown>): void {
+  if (values["console-socket"] !== undefined) {
+    throw new UsageError("--console-socket: not supported by tsk-runtime (no terminals)");
+  }
+  if (values["no-pivot"]) {
+    throw new UsageError("--no-pivot: not supported by tsk-runtime (pivot_root is always used)");
+  }
+}
+
+async function execCommand(g: Globals, rest: string[], lib: Lib): Promise<ExitCode> {
+  const { loadContainer } = lib;
+  const { values, positionals } = parse("exec", rest, {
+    process: { type: "string", short: "p" },
+    detach: { type: "boolean", short: "d" },
+    "pid-file": { type: "string" },
+    env: { type: "string", short: "e", multiple: true },
+    cwd: { type: "string" },
+    user: { type: "string", short: "u" },
+    tty: { type: "boolean", short: "t" },
+    "no-new-privs": { type: "boolean" },
+  });
+  if (values.tty) throw new UsageError("exec: --tty: not supported by tsk-runtime (no terminals)");
+  if (positionals.length < 1) throw new UsageError(`exec: expected ID\n\n${HELP.exec}`);
+  const id = positionals[0];
+  const c = await loadContainer(id, { root: g.root });
+  let process: Process;
+  if (values.process !== undefined) {
+    process = JSON.parse(Deno.readTextFileSync(values.process as string)) as Process;
+  } else {
+    if (positionals.length < 2) {
+      throw new UsageError(`exec: expected a command or --process\n\n${HELP.exec}`);
+    }
+    process = structuredClone(c.spec.process);
+    process.args = positionals.slice(1);
+    process.env = [...(process.env ?? []), ...((values.env as string[] | undefined) ?? [])];
+    if (values.cwd !== undefined) process.cwd = values.cwd as string;
+    if (values.user !== undefined) {
+      const [uid, gid] = (values.user as string).split(":");
+      process.user = { uid: Number(uid), gid: Number(gid ?? 0) };
+    }
+    if (values["no-new-privs"]) process.noNewPrivileges = true;
+  }
+  const stdio = values.detach
+    ? { stdin: "null", stdout: "null", stderr: "null" } as const
+    : { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const;
+  const p = await c.exec(process, { stdio });
+  if (values["pid-file"]) Deno.writeTextFileSync(values["pid-file"] as string, String(p.pid));
+  if (values.detach) return 0;
+  const stop = forwardSignals((s) => Deno.kill(p.pid, signalName(s)));
+  try {
+    return statusCode(await p.wait());
+  } finally {
+    stop();
+  }
+}
+
+function signalName(n: number): Deno.Signal {
+  return (Object.entries(SIGNALS).find(([, v]) => v === n)?.[0] ?? "SIGTERM") as Deno.Signal;
+}
+
+function forwardSignals(send: (signal: number) => void): () => void {
+  const sigs: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+  const handlers = sigs.map((s) => {
+    const h = () => {
+      try {
+        send(SIGNALS[s]);
+      } catch { /* gone */ }
+    };
+    Deno.addSignalListener(s, h);
+    return [s, h] as const;
+  });
+  return () => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h));
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+}

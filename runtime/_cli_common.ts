@@ -1,0 +1,98 @@
+/**
+ * What every path of `tsk-runtime` shares: global options, help texts and
+ * the log. Kept free of the library: the supervised path loads it on every
+ * call.
+ *
+ * @module
+ */
+import { DEFAULT_ROOT } from "./state.ts";
+import { VERSION } from "./version.ts";
+
+/** Global options. */
+export interface Globals {
+  /** The state root. */
+  root: string;
+  /** Also write log lines here. */
+  log: string | undefined;
+  /** Log line format. */
+  logFormat: "text" | "json";
+  /** Take the direct path even for commands the supervisor serves. */
+  noSupervisor: boolean;
+}
+
+export const USAGE =
+  `tsk-runtime ${VERSION}: an OCI container runtime (runc-compatible command line)
+
+Usage: tsk-runtime [global options] COMMAND [options] [ID]
+
+Commands:
+  create    create a container from a bundle (its init waits for start)
+  start     start a created container
+  state     print a container's OCI state as JSON
+  kill      send a signal to a container's init (default SIGTERM)
+  delete    delete a container (--force kills it if running)
+  run       create, start and wait for a container; exits with its status
+  exec      run a new process in a running container
+  list      list containers
+  update    change a container's cgroup limits
+  pause     freeze a running container
+  resume    thaw a paused container
+  ps        list the processes in a container
+  events    print statistics of a container (--stats)
+  features  print the runtime's supported features as JSON
+  spec      write a default config.json into a bundle
+  supervisor  run the root's supervisor in the foreground
+
+Global options:
+  --root DIR          state directory (default ${DEFAULT_ROOT})
+  --log FILE          also write log lines to FILE
+  --log-format FMT    text or json (default text)
+  --no-supervisor     do every command in this process (also TSK_RUNTIME_NO_SUPERVISOR=1)
+  --version, -v       print the version
+  --help, -h          print this help
+
+Overlay root filesystems: set the annotations dev.tsk.rootfs.lowerdirs
+(colon-separated, uppermost first), dev.tsk.rootfs.upperdir and
+dev.tsk.rootfs.workdir in config.json.`;
+
+export const HELP: Record<string, string> = {
+  create:
+    "Usage: tsk-runtime create [--bundle DIR] [--pid-file FILE] ID\n\nCreate a container from the bundle (default: current directory); its init waits for `start`.",
+  start: "Usage: tsk-runtime start ID\n\nLet a created container execute its process.",
+  state: "Usage: tsk-runtime state ID\n\nPrint the container's OCI state as JSON.",
+  kill:
+    "Usage: tsk-runtime kill [--all] ID [SIGNAL]\n\nSend SIGNAL (name or number, default SIGTERM) to the init, or with --all to every process.",
+  delete:
+    "Usage: tsk-runtime delete [--force] ID\n\nDelete a stopped or created container; --force kills a running one first.",
+  run:
+    "Usage: tsk-runtime run [--bundle DIR] [--pid-file FILE] [--detach] ID\n\nCreate and start a container, wait for it, delete it, and exit with its status.",
+  exec:
+    "Usage: tsk-runtime exec [--process FILE] [--detach] [--pid-file FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID [COMMAND ARGS...]\n\nRun a process in a running container; exits with its status unless --detach.",
+  list: "Usage: tsk-runtime list [--format table|json] [--quiet]\n\nList containers.",
+  update:
+    "Usage: tsk-runtime update [--resources FILE|-] [--memory BYTES] [--memory-reservation BYTES] [--memory-swap BYTES] [--cpu-quota US] [--cpu-period US] [--cpu-share N] [--cpuset-cpus LIST] [--cpuset-mems LIST] [--pids-limit N] [--blkio-weight N] ID\n\nChange a container's cgroup limits (--resources takes an OCI linux.resources JSON object).",
+  pause: "Usage: tsk-runtime pause ID\n\nFreeze every process of a running container.",
+  resume: "Usage: tsk-runtime resume ID\n\nThaw a paused container.",
+  ps:
+    "Usage: tsk-runtime ps [--format table|json] ID\n\nList the processes in a container's cgroup.",
+  events:
+    "Usage: tsk-runtime events [--stats] [--interval SECONDS] ID\n\nPrint cgroup statistics as JSON: once with --stats, else every interval until the container stops.",
+  features: "Usage: tsk-runtime features\n\nPrint the supported features as JSON (runc's format).",
+  supervisor:
+    "Usage: tsk-runtime supervisor [--idle-timeout SECONDS]\n\nServe the root's containers from this process: keep pre-started inits warm, be the parent of every init, record exit statuses; exit after SECONDS idle (0: never; default TSK_RUNTIME_SUPERVISOR_IDLE or 60). run and create start one on demand.",
+  spec:
+    "Usage: tsk-runtime spec [--bundle DIR]\n\nWrite a default config.json (as runc spec does).",
+};
+
+/** Writes a log line to `--log` (and errors to stderr). */
+export function log(g: Globals, level: string, msg: string): void {
+  const line = g.logFormat === "json"
+    ? JSON.stringify({ level, msg, time: new Date().toISOString() })
+    : `${new Date().toISOString()} ${level}: ${msg}`;
+  if (g.log) {
+    try {
+      Deno.writeTextFileSync(g.log, line + "\n", { append: true });
+    } catch { /* the log is best effort */ }
+  }
+  if (level === "error") console.error(g.logFormat === "json" ? line : `tsk-runtime: ${msg}`);
+}

@@ -1,0 +1,124 @@
+/**
+ * The `tsk-runtime` command line behind `main.ts`: global options, then the
+ * supervised path (`_supervisor_client.ts`) or the direct one (`_cli.ts`,
+ * loaded on demand). Every call loads this module's graph, so nothing here
+ * may import the library statically (see docs/benchmarks.md).
+ *
+ * @module
+ */
+import { parseFlags } from "./_flags.ts";
+import { resolve } from "./_path.ts";
+import { DEFAULT_ROOT } from "./state.ts";
+import { VERSION } from "./version.ts";
+import { type Globals, HELP, log, USAGE } from "./_cli_common.ts";
+import { viaSupervisor } from "./_supervisor_client.ts";
+import { IDLE_ENV, NO_SUPERVISOR_ENV } from "./_supervisor_protocol.ts";
+
+/** The result of running the CLI: the process exit code. */
+export type ExitCode = number;
+
+/** Commands the supervisor serves when it runs (`run` and `create` start it). */
+const SUPERVISED = new Set(["run", "create", "start", "state", "kill", "delete"]);
+
+function noSupervisorEnv(): boolean {
+  const v = Deno.env.get(NO_SUPERVISOR_ENV);
+  return v !== undefined && v !== "" && v !== "0";
+}
+
+async function supervisorCommand(g: Globals, rest: string[], mainUrl: string): Promise<ExitCode> {
+  let seconds = Number(Deno.env.get(IDLE_ENV) ?? 60);
+  try {
+    const { values, positionals } = parseFlags(rest, { "idle-timeout": { type: "string" } });
+    if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]}`);
+    if (values["idle-timeout"] !== undefined) seconds = Number(values["idle-timeout"]);
+    if (!(seconds >= 0)) {
+      throw new Error(`--idle-timeout: expected seconds, got ${values["idle-timeout"]}`);
+    }
+  } catch (e) {
+    console.error(`tsk-runtime: supervisor: ${(e as Error).message}\n\n${HELP.supervisor}`);
+    return 2;
+  }
+  const sup: typeof import("./supervisor.ts") = await import(
+    new URL("./supervisor.ts", mainUrl).href
+  );
+  const { runSupervisor } = sup;
+  return await runSupervisor({ root: g.root, idleTimeoutMs: seconds * 1000 });
+}
+
+/**
+ * Runs the command line and returns the exit code.
+ *
+ * @param args The arguments (without the program name).
+ * @param mainUrl The URL of `main.ts` in the source tree: modules loaded on
+ *   demand, and the supervisor's command, are found from it.
+ * @returns The exit code.
+ *
+ * @example Print the version
+ * ```ts ignore
+ * import { main } from "./_cli_main.ts";
+ * const code = await main(["--version"], new URL("./main.ts", import.meta.url).href);
+ * ```
+ */
+export async function main(args: string[], mainUrl: string): Promise<ExitCode> {
+  const g: Globals = {
+    root: DEFAULT_ROOT,
+    log: undefined,
+    logFormat: "text",
+    noSupervisor: noSupervisorEnv(),
+  };
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i];
+    const [flag, inline] = a.includes("=")
+      ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
+      : [a, undefined];
+    const value = () => inline ?? args[++i];
+    if (flag === "--root") g.root = value();
+    else if (flag === "--log") g.log = value();
+    else if (flag === "--log-format") {
+      const f = value();
+      if (f !== "text" && f !== "json") {
+        console.error(`tsk-runtime: --log-format: expected text or json, got ${f}`);
+        return 2;
+      }
+      g.logFormat = f;
+    } else if (flag === "--no-supervisor") g.noSupervisor = true;
+    else if (flag === "--debug" || flag === "--no-new-keyring") continue;
+    else if (flag === "--systemd-cgroup") {
+      console.error("tsk-runtime: --systemd-cgroup: not supported by tsk-runtime");
+      return 2;
+    } else if (flag === "--version" || flag === "-v") {
+      console.log(`tsk-runtime version ${VERSION}\nspec: 1.2.0`);
+      return 0;
+    } else if (flag === "--help" || flag === "-h") {
+      console.log(USAGE);
+      return 0;
+    } else if (a.startsWith("-")) {
+      console.error(`tsk-runtime: unknown global option ${a}\n\n${USAGE}`);
+      return 2;
+    } else break;
+  }
+  const cmd = args[i];
+  const rest = args.slice(i + 1);
+  if (cmd === undefined) {
+    console.error(USAGE);
+    return 2;
+  }
+  if (!(cmd in HELP)) {
+    console.error(`tsk-runtime: unknown command ${cmd}\n\n${USAGE}`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(HELP[cmd]);
+    return 0;
+  }
+  g.root = resolve(g.root);
+  if (cmd === "supervisor") return await supervisorCommand(g, rest, mainUrl);
+  if (SUPERVISED.has(cmd) && !g.noSupervisor) {
+    const log1 = (level: string, msg: string) => log(g, level, msg);
+    const code = await viaSupervisor(g.root, cmd, rest, { log: log1, mainUrl });
+    if (code !== null) return code;
+  }
+  const cli: typeof import("./_cli.ts") = await import(new URL("./_cli.ts", mainUrl).href);
+  return await cli.runDirect(g, cmd, rest);
+}

@@ -1,0 +1,263 @@
+/**
+ * The command line's side of the supervisor: `run`, `create`, `start`,
+ * `state`, `kill` and `delete` as one request over the root's unix socket.
+ * This module is on every such call's start-up path, so it loads only libc
+ * bindings, the flag parser and the protocol: no library, no `node:`
+ * modules, no timers (see docs/benchmarks.md). `run` and `create` start a
+ * supervisor when none answers; the others use one only if it runs.
+ *
+ * @module
+ */
+import { type FlagSpec, parseFlags } from "./_flags.ts";
+import { libc, preload } from "./_libc.ts";
+import { resolve } from "./_path.ts";
+import { SIGNALS } from "./signals.ts";
+import {
+  connectUnix,
+  jsonLine,
+  LineReader,
+  recvWithFds,
+  sendWithFds,
+  sleepSync,
+} from "./_unix_socket.ts";
+import {
+  DEFAULT_IDLE_SECONDS,
+  IDLE_ENV,
+  supervisorPaths,
+  type SupervisorReply,
+  type SupervisorRequest,
+} from "./_supervisor_protocol.ts";
+
+/** What {@linkcode viaSupervisor} needs from the command line. */
+export interface ClientOptions {
+  /** Writes one log line (the CLI's `--log`). */
+  log: (level: string, msg: string) => void;
+  /** The URL of `main.ts`, to start a supervisor with. */
+  mainUrl: string;
+}
+
+const CREATE_FLAGS: Record<string, FlagSpec> = {
+  bundle: { type: "string", short: "b" },
+  "pid-file": { type: "string" },
+};
+const RUN_FLAGS: Record<string, FlagSpec> = {
+  ...CREATE_FLAGS,
+  detach: { type: "boolean", short: "d" },
+  keep: { type: "boolean" },
+};
+
+/** How long a client waits for a supervisor it started to listen. */
+const START_WAIT_MS = 10_000;
+
+function request(cmd: string, rest: string[]): SupervisorRequest | null {
+  let parsed;
+  try {
+    const flags = cmd === "run"
+      ? RUN_FLAGS
+      : cmd === "create"
+      ? CREATE_FLAGS
+      : cmd === "kill"
+      ? { all: { type: "boolean", short: "a" } } as Record<string, FlagSpec>
+      : cmd === "delete"
+      ? { force: { type: "boolean", short: "f" } } as Record<string, FlagSpec>
+      : {};
+    parsed = parseFlags(rest, flags);
+  } catch {
+    return null; // the direct path reports usage errors
+  }
+  const { values, positionals: p } = parsed;
+  if (cmd === "kill") {
+    if (p.length < 1 || p.length > 2) return null;
+    return { op: "kill", id: p[0], signal: p[1] ?? "SIGTERM", all: values.all === true };
+  }
+  if (p.length !== 1) return null;
+  const id = p[0];
+  switch (cmd) {
+    case "run":
+    case "create": {
+      const cwd = Deno.cwd();
+      const pidFile = values["pid-file"] as string | undefined;
+      return {
+        op: cmd,
+        id,
+        bundle: resolve(cwd, (values.bundle as string | undefined) ?? "."),
+        pidFile: pidFile === undefined ? undefined : resolve(cwd, pidFile),
+        detach: values.detach === true,
+        keep: values.keep === true,
+      };
+    }
+    case "delete":
+      return { op: "delete", id, force: values.force === true };
+    case "start":
+    case "state":
+      return { op: cmd, id };
+  }
+  return null;
+}
+
+/** Starts a supervisor for `root` in its own session, detached from this process. */
+function spawnSupervisor(root: string, mainUrl: string): number | null {
+  const main = new URL(mainUrl);
+  if (main.protocol !== "file:") return null;
+  const idle = Deno.env.get(IDLE_ENV) ?? String(DEFAULT_IDLE_SECONDS);
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--no-config",
+        "--no-lock",
+        main.pathname,
+        "--root",
+        root,
+        "supervisor",
+        "--idle-timeout",
+        idle,
+      ],
+      cwd: "/",
+      detached: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    child.unref();
+    return child.pid;
+  } catch {
+    return null;
+  }
+}
+
+function exited(pid: number): boolean {
+  try {
+    return /\) [ZX] /.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return true;
+  }
+}
+
+function connect(root: string, start: string | null): number | null {
+  const { socket } = supervisorPaths(root);
+  let fd: number | null;
+  try {
+    fd = connectUnix(socket);
+  } catch {
+    return null; // e.g. a root too long for a socket path: the direct path serves
+  }
+  if (fd !== null || start === null) return fd;
+  const pid = spawnSupervisor(root, start);
+  if (pid === null) return null;
+  for (let waited = 0; waited < START_WAIT_MS; waited += 5) {
+    sleepSync(5);
+    const fd = connectUnix(socket);
+    if (fd !== null) return fd;
+    // It gave up (another one won the lock and then went away, or it failed).
+    if (exited(pid)) return connectUnix(socket);
+  }
+  return null;
+}
+
+function printOut(text: string): void {
+  const data = new TextEncoder().encode(text);
+  for (let off = 0; off < data.length;) off += Deno.stdout.writeSync(data.subarray(off));
+}
+
+function statusCode(r: Extract<SupervisorReply, { type: "exit" }>): number {
+  return r.exitCode ?? 128 + (r.signal ?? 0);
+}
+
+/**
+ * Runs `cmd` through the root's supervisor.
+ *
+ * @param root The absolute state root.
+ * @param cmd The command (`run`, `create`, `start`, `state`, `kill`, `delete`).
+ * @param rest Its arguments.
+ * @param options The log, and where `main.ts` is.
+ * @returns The exit code, or `null` when the command should take the direct
+ *   path (no supervisor for a command that does not start one, arguments
+ *   the direct path must judge, or no supervisor could be reached).
+ */
+export async function viaSupervisor(
+  root: string,
+  cmd: string,
+  rest: string[],
+  options: ClientOptions,
+): Promise<number | null> {
+  const req = request(cmd, rest);
+  if (req === null) return null;
+  preload(["socket", "connect", "close", "sendmsg", "recvmsg_async", "poll"]);
+  const starts = req.op === "run" || req.op === "create";
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const fd = connect(root, starts ? options.mainUrl : null);
+    if (fd === null) return null;
+    const result = await exchange(fd, req, options.log);
+    if (result !== "retry") return result;
+  }
+  return null;
+}
+
+async function exchange(
+  fd: number,
+  req: SupervisorRequest,
+  log: ClientOptions["log"],
+): Promise<number | "retry"> {
+  const forward: [Deno.Signal, () => void][] = [];
+  let accepted = false;
+  try {
+    try {
+      sendWithFds(fd, jsonLine(req), req.op === "run" || req.op === "create" ? [0, 1, 2] : []);
+    } catch {
+      return "retry";
+    }
+    if (req.op === "run" && !req.detach) {
+      for (const s of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const) {
+        const h = () => {
+          try {
+            sendWithFds(fd, jsonLine({ op: "signal", signal: SIGNALS[s] }));
+          } catch { /* the supervisor went away */ }
+        };
+        Deno.addSignalListener(s, h);
+        forward.push([s, h]);
+      }
+    }
+    const reader = new LineReader();
+    for (;;) {
+      const got = await recvWithFds(fd);
+      if (got.data.length === 0) break;
+      for (const m of reader.push(got.data) as SupervisorReply[]) {
+        switch (m.type) {
+          case "accepted":
+            accepted = true;
+            continue;
+          case "started":
+            continue;
+          case "exit":
+            if (m.oomKilled) log("warning", `container ${idOf(req)} had a process OOM-killed`);
+            log("info", `container ${idOf(req)} exited: ${JSON.stringify(m)}`);
+            return statusCode(m);
+          case "ok":
+            if (m.output !== undefined) printOut(m.output + "\n");
+            return 0;
+          case "error":
+            log("error", m.message);
+            return 1;
+        }
+      }
+    }
+    // Closed before it was served (a supervisor shutting down): try again.
+    if (!accepted) return "retry";
+    log(
+      "error",
+      `the supervisor exited while running ${idOf(req)}; the container stays: ` +
+        `tsk-runtime delete --force ${idOf(req)}`,
+    );
+    return 1;
+  } finally {
+    for (const [s, h] of forward) Deno.removeSignalListener(s, h);
+    // Through libc: Deno does not know descriptors it did not open.
+    libc().close(fd);
+  }
+}
+
+function idOf(req: SupervisorRequest): string {
+  return "id" in req ? req.id : "";
+}

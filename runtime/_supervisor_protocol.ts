@@ -1,0 +1,86 @@
+/**
+ * What the `tsk-runtime` command line and the per-root supervisor say to
+ * each other: newline-delimited JSON over `<root>/.supervisor/sock`. A
+ * request is one line (for `run` and `create` sent together with the
+ * caller's stdin, stdout and stderr as SCM_RIGHTS); the supervisor answers
+ * `accepted` at once (a connection closed before that was never served and
+ * may be retried), then one or more lines, the last of which is `exit`,
+ * `ok` or `error`.
+ * While a `run` waits, the client may send `signal` lines on the same
+ * connection. Kept free of imports: the client loads it on every call.
+ *
+ * @module
+ */
+
+/** A request from the command line. */
+export type SupervisorRequest =
+  | {
+    op: "run" | "create";
+    id: string;
+    /** Absolute bundle path. */
+    bundle: string;
+    /** Absolute pid file path. */
+    pidFile?: string;
+    /** `run --detach`: reply once started. */
+    detach?: boolean;
+    /** `run --keep`: do not delete once stopped. */
+    keep?: boolean;
+  }
+  | { op: "start" | "state"; id: string }
+  | { op: "kill"; id: string; signal: string; all?: boolean }
+  | { op: "delete"; id: string; force?: boolean }
+  | { op: "ping" };
+
+/** A line sent by the client while its `run` waits. */
+export interface SignalMessage {
+  /** Always `signal`. */
+  op: "signal";
+  /** The signal number to send to the container's init. */
+  signal: number;
+}
+
+/** A line from the supervisor. */
+export type SupervisorReply =
+  | { type: "accepted" }
+  | { type: "started"; pid: number }
+  | { type: "exit"; exitCode: number | null; signal?: number; oomKilled: boolean }
+  | { type: "ok"; output?: string }
+  | { type: "error"; message: string; usage?: boolean };
+
+/** The supervisor's files, in `<root>/.supervisor` (no container id starts with a dot). */
+export interface SupervisorPaths {
+  /** The directory holding the rest. */
+  dir: string;
+  /** The unix socket it listens on. */
+  socket: string;
+  /** Its pid. */
+  pid: string;
+  /** Held (flock) while it runs: one supervisor per root. */
+  lock: string;
+  /** Its log, one JSON object a line. */
+  log: string;
+}
+
+/**
+ * The supervisor's files under `root`.
+ *
+ * @param root An absolute state root.
+ * @returns The paths.
+ */
+export function supervisorPaths(root: string): SupervisorPaths {
+  const dir = `${root.endsWith("/") ? root.slice(0, -1) : root}/.supervisor`;
+  return {
+    dir,
+    socket: `${dir}/sock`,
+    pid: `${dir}/pid`,
+    lock: `${dir}/lock`,
+    log: `${dir}/log`,
+  };
+}
+
+/** Set (to anything but empty or `0`) to keep the command line off the supervisor. */
+export const NO_SUPERVISOR_ENV = "TSK_RUNTIME_NO_SUPERVISOR";
+/** Seconds an idle auto-started supervisor waits before it exits. */
+export const IDLE_ENV = "TSK_RUNTIME_SUPERVISOR_IDLE";
+/** The idle timeout when neither `--idle-timeout` nor the environment sets one. */
+export const DEFAULT_IDLE_SECONDS = 60;

@@ -1,0 +1,230 @@
+/**
+ * Unix stream sockets through libc, for the supervisor and its clients:
+ * Deno's own unix sockets cannot pass file descriptors, and passing the
+ * caller's stdio (SCM_RIGHTS) is what lets a supervised container write
+ * straight to the caller's terminal, pipe or file. Blocking reads run on a
+ * pool thread (`nonblocking` symbols), so the event loop stays free; errno
+ * is read only after the synchronous calls.
+ *
+ * @module
+ */
+import { addr, cstr, errno, libc } from "./_libc.ts";
+import { SyscallError } from "./errors.ts";
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+const MSG_NOSIGNAL = 0x4000;
+const EINTR = 4;
+const EAGAIN = 11;
+
+/** The most descriptors one message carries. */
+export const MAX_FDS = 8;
+
+function sockaddr(path: string): Uint8Array<ArrayBuffer> {
+  const p = cstr(path);
+  if (p.length > 108) throw new SyscallError("bind", 36, /* ENAMETOOLONG */ path);
+  const sa = new Uint8Array(110);
+  new DataView(sa.buffer).setUint16(0, AF_UNIX, true);
+  sa.set(p, 2);
+  return sa;
+}
+
+function fail(name: string, detail: string): never {
+  throw new SyscallError(name, errno(), detail);
+}
+
+/**
+ * Binds and listens on `path` (removing nothing: the caller holds the lock
+ * that makes a stale socket file safe to remove first).
+ *
+ * @param path The socket's path.
+ * @returns The listening descriptor (close-on-exec).
+ */
+export function listenUnix(path: string): number {
+  const c = libc();
+  const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("socket", path);
+  const sa = sockaddr(path);
+  if (c.bind(fd, sa, sa.length) < 0 || c.listen(fd, 128) < 0) {
+    const e = new SyscallError("bind", errno(), path);
+    c.close(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/**
+ * Connects to the socket at `path`.
+ *
+ * @param path The socket's path.
+ * @returns The connected descriptor, or `null` when nothing listens there.
+ */
+export function connectUnix(path: string): number | null {
+  const c = libc();
+  const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("socket", path);
+  const sa = sockaddr(path);
+  if (c.connect(fd, sa, sa.length) < 0) {
+    c.close(fd);
+    return null;
+  }
+  return fd;
+}
+
+/**
+ * Waits (on a pool thread) for a connection, then accepts it.
+ *
+ * @param listener The listening descriptor.
+ * @param timeoutMs How long to wait.
+ * @returns The connection, or `null` when none came in time.
+ */
+export async function acceptUnix(listener: number, timeoutMs: number): Promise<number | null> {
+  const pfd = new Uint8Array(8);
+  new DataView(pfd.buffer).setInt32(0, listener, true);
+  new DataView(pfd.buffer).setInt16(4, 1, /* POLLIN */ true);
+  if ((await libc().poll_async(pfd, 1n, timeoutMs)) <= 0) return null;
+  const fd = libc().accept4(listener, null, null, SOCK_CLOEXEC);
+  return fd < 0 ? null : fd;
+}
+
+/**
+ * Writes all of `data` and, with the first byte, the descriptors `fds`
+ * (SCM_RIGHTS); the receiver gets its own copies.
+ *
+ * @param fd The connected socket.
+ * @param data The bytes.
+ * @param fds Descriptors to pass.
+ */
+export function sendWithFds(fd: number, data: Uint8Array, fds: readonly number[] = []): void {
+  if (fds.length > MAX_FDS) throw new RangeError(`fds: at most ${MAX_FDS} per message`);
+  const c = libc();
+  let off = 0;
+  let first = true;
+  while (off < data.length || first) {
+    const chunk = new Uint8Array(data.subarray(off));
+    const iov = new BigUint64Array([addr(chunk), BigInt(chunk.length)]);
+    const iovBytes = new Uint8Array(iov.buffer);
+    let control: Uint8Array<ArrayBuffer> | null = null;
+    if (first && fds.length > 0) {
+      // struct cmsghdr { size_t len; int level; int type; int fds[]; }
+      control = new Uint8Array(16 + Math.ceil((fds.length * 4) / 8) * 8);
+      const v = new DataView(control.buffer);
+      v.setBigUint64(0, BigInt(16 + fds.length * 4), true);
+      v.setInt32(8, SOL_SOCKET, true);
+      v.setInt32(12, SCM_RIGHTS, true);
+      fds.forEach((f, i) => v.setInt32(16 + i * 4, f, true));
+    }
+    const msg = msghdr(iovBytes, control);
+    const n = Number(c.sendmsg(fd, msg, MSG_NOSIGNAL));
+    if (n < 0) {
+      const e = errno();
+      if (e === EINTR || e === EAGAIN) continue;
+      throw new SyscallError("sendmsg", e, `socket ${fd}`);
+    }
+    off += n;
+    first = false;
+  }
+}
+
+// struct msghdr on 64-bit Linux: name, namelen(+pad), iov, iovlen, control,
+// controllen, flags(+pad): 56 bytes.
+function msghdr(iov: Uint8Array<ArrayBuffer>, control: Uint8Array<ArrayBuffer> | null) {
+  const m = new BigUint64Array(7);
+  m[2] = addr(iov);
+  m[3] = 1n;
+  if (control !== null) {
+    m[4] = addr(control);
+    m[5] = BigInt(control.length);
+  }
+  return new Uint8Array(m.buffer);
+}
+
+/** What {@linkcode recvWithFds} read. */
+export interface Received {
+  /** The bytes (empty at end of stream or on error). */
+  data: Uint8Array;
+  /** Descriptors that came with them (close-on-exec). */
+  fds: number[];
+}
+
+/**
+ * Reads (on a pool thread) whatever is available, with any descriptors
+ * passed alongside.
+ *
+ * @param fd The connected socket.
+ * @param size The most bytes to read.
+ * @returns The bytes and descriptors; no bytes at end of stream.
+ */
+export async function recvWithFds(fd: number, size = 65536): Promise<Received> {
+  const buf = new Uint8Array(size);
+  const iov = new BigUint64Array([addr(buf), BigInt(size)]);
+  const control = new Uint8Array(16 + MAX_FDS * 4);
+  const msg = msghdr(new Uint8Array(iov.buffer), control);
+  const n = Number(await libc().recvmsg_async(fd, msg, MSG_CMSG_CLOEXEC));
+  void iov;
+  if (n <= 0) return { data: new Uint8Array(0), fds: [] };
+  const fds: number[] = [];
+  const controlLen = Number(new BigUint64Array(msg.buffer)[5]);
+  const v = new DataView(control.buffer);
+  if (
+    controlLen >= 16 && v.getInt32(8, true) === SOL_SOCKET && v.getInt32(12, true) === SCM_RIGHTS
+  ) {
+    const len = Number(v.getBigUint64(0, true));
+    for (let off = 16; off + 4 <= len; off += 4) fds.push(v.getInt32(off, true));
+  }
+  return { data: buf.subarray(0, n), fds };
+}
+
+/** Wakes a read blocked on `fd` (end of stream) before the descriptor is closed. */
+export function shutdownSocket(fd: number): void {
+  libc().shutdown(fd, 2 /* SHUT_RDWR */);
+}
+
+/**
+ * Takes an exclusive `flock` on `fd` without waiting.
+ *
+ * @param fd An open file.
+ * @returns Whether the lock was taken.
+ */
+export function tryLock(fd: number): boolean {
+  return libc().flock(fd, 2 /* LOCK_EX */ | 4 /* LOCK_NB */) === 0;
+}
+
+/** Sleeps the calling thread (no timers: see docs/benchmarks.md on start-up cost). */
+export function sleepSync(ms: number): void {
+  libc().poll(null, 0n, ms);
+}
+
+/**
+ * Splits newline-delimited JSON as it arrives.
+ */
+export class LineReader {
+  #buf = "";
+  #dec = new TextDecoder();
+
+  /**
+   * Adds bytes.
+   * @param data What arrived.
+   * @returns The complete lines parsed as JSON.
+   */
+  push(data: Uint8Array): unknown[] {
+    this.#buf += this.#dec.decode(data, { stream: true });
+    const out: unknown[] = [];
+    let nl: number;
+    while ((nl = this.#buf.indexOf("\n")) >= 0) {
+      const line = this.#buf.slice(0, nl);
+      this.#buf = this.#buf.slice(nl + 1);
+      if (line.trim() !== "") out.push(JSON.parse(line));
+    }
+    return out;
+  }
+}
+
+/** One JSON value as a line. */
+export function jsonLine(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value) + "\n");
+}

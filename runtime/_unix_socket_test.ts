@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import {
+  acceptUnix,
+  connectUnix,
+  jsonLine,
+  LineReader,
+  listenUnix,
+  recvWithFds,
+  sendWithFds,
+  shutdownSocket,
+} from "./_unix_socket.ts";
+import { libc } from "./_libc.ts";
+
+Deno.test("LineReader splits JSON lines that arrive in pieces", () => {
+  const r = new LineReader();
+  const bytes = new TextEncoder().encode('{"a":1}\n{"b":"é"}\n{"c"');
+  assert.deepEqual(r.push(bytes.subarray(0, 5)), []);
+  assert.deepEqual(r.push(bytes.subarray(5, 12)), [{ a: 1 }]);
+  assert.deepEqual(r.push(bytes.subarray(12)), [{ b: "é" }]);
+  assert.deepEqual(r.push(new TextEncoder().encode(":3}\n")), [{ c: 3 }]);
+});
+
+Deno.test("connectUnix returns null when nothing listens", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsk-sock-" });
+  try {
+    assert.equal(connectUnix(`${dir}/none.sock`), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sendWithFds passes a descriptor the receiver can write through", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsk-sock-" });
+  const listener = listenUnix(`${dir}/s.sock`);
+  const client = connectUnix(`${dir}/s.sock`);
+  assert.ok(client !== null);
+  const server = await acceptUnix(listener, 5000);
+  assert.ok(server !== null);
+  const file = `${dir}/out.txt`;
+  const f = Deno.openSync(file, { write: true, create: true, append: true });
+  Deno.writeTextFileSync(file, "before\n", { append: true });
+  // The fd number of `f` as this process sees it, through /proc.
+  const fd = [...Deno.readDirSync("/proc/self/fd")].map((e) => Number(e.name)).find((n) => {
+    try {
+      return Deno.readLinkSync(`/proc/self/fd/${n}`) === file;
+    } catch {
+      return false;
+    }
+  })!;
+  try {
+    sendWithFds(client, jsonLine({ hello: 1 }), [fd]);
+    const got = await recvWithFds(server);
+    assert.deepEqual(new LineReader().push(got.data), [{ hello: 1 }]);
+    assert.equal(got.fds.length, 1);
+    assert.notEqual(got.fds[0], fd);
+    const text = new TextEncoder().encode("through the passed fd\n");
+    assert.equal(Number(libc().write(got.fds[0], text, BigInt(text.length))), text.length);
+    libc().close(got.fds[0]);
+    assert.equal(Deno.readTextFileSync(file), "before\nthrough the passed fd\n");
+    // End of stream once the other side shuts down.
+    shutdownSocket(server);
+    assert.equal((await recvWithFds(client)).data.length, 0);
+  } finally {
+    f.close();
+    for (const x of [client, server, listener]) libc().close(x);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,432 @@
+/**
+ * The per-root supervisor (the containerd-shim / conmon shape): one
+ * long-lived process per state root that keeps an {@linkcode InitPool}
+ * warm, is the parent of every init it creates, records each exit status
+ * in the container's state directory (`exit.json`), and serves the
+ * `tsk-runtime` command line over `<root>/.supervisor/sock`. A `run` then
+ * costs the command line one small Deno start-up and a socket round trip
+ * instead of two Deno start-ups and the library's load.
+ *
+ * State lives in the state directory, not in the supervisor: a container
+ * whose supervisor died is still listed, killable and deletable through the
+ * library (its init is then reaped by the host's init, so its exit status
+ * is unknown, as with a runc container whose shim died).
+ *
+ * @module
+ */
+import { type Container, createContainer, type ExitStatus, loadContainer } from "./container.ts";
+import { InitPool } from "./pool.ts";
+import { RuntimeError } from "./errors.ts";
+import { DEFAULT_ROOT, statePaths } from "./state.ts";
+import { signalName, signalNumber } from "./signals.ts";
+import { linuxSyscalls, O } from "./syscalls.ts";
+import {
+  acceptUnix,
+  connectUnix,
+  jsonLine,
+  LineReader,
+  listenUnix,
+  recvWithFds,
+  sendWithFds,
+  shutdownSocket,
+  sleepSync,
+  tryLock,
+} from "./_unix_socket.ts";
+import {
+  type SignalMessage,
+  supervisorPaths,
+  type SupervisorReply,
+  type SupervisorRequest,
+} from "./_supervisor_protocol.ts";
+import * as posix from "./_path.ts";
+
+/** Options for {@linkcode Supervisor.start}. */
+export interface SupervisorOptions {
+  /**
+   * The state root this supervisor serves.
+   * @default "/run/tsk-runtime"
+   */
+  root?: string;
+  /**
+   * Exit after this long with no container to supervise and no client
+   * connected; 0 never exits on its own.
+   * @default 60_000
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Idle inits kept warm.
+   * @default 2
+   */
+  poolSize?: number;
+  /**
+   * How long to wait for another supervisor of the same root to let go of
+   * the lock (it may be shutting down) before giving up.
+   * @default 2_000
+   */
+  lockWaitMs?: number;
+}
+
+interface Supervised {
+  container: Container;
+  exit: Promise<ExitStatus>;
+}
+
+const LOG_ROTATE_BYTES = 8 << 20;
+
+/** File descriptors a pooled init can reopen through /proc without changing their meaning. */
+const REOPENABLE = /^(pipe:|\/dev\/(null|zero|tty\S*|pts\/\d+|console)$)/;
+
+/**
+ * A running supervisor. Start one with {@linkcode Supervisor.start}; the
+ * `tsk-runtime` command line starts one on demand (`tsk-runtime supervisor`
+ * runs one in the foreground).
+ *
+ * @example Serve a state root until idle
+ * ```ts ignore
+ * import { Supervisor } from "@tsk/runtime";
+ * const s = await Supervisor.start({ root: "/run/tsk-runtime", idleTimeoutMs: 30_000 });
+ * if (s) await s.done;
+ * ```
+ */
+export class Supervisor {
+  readonly #root: string;
+  readonly #paths: ReturnType<typeof supervisorPaths>;
+  readonly #idleMs: number;
+  readonly #pool: InitPool;
+  readonly #listener: number;
+  readonly #lockFd: number;
+  readonly #live = new Map<string, Supervised>();
+  #connections = 0;
+  #lastActive = Date.now();
+  #closing = false;
+  #done: Promise<void>;
+  #onSignal = () => void this.close();
+
+  private constructor(root: string, lockFd: number, options: SupervisorOptions) {
+    this.#root = root;
+    this.#paths = supervisorPaths(root);
+    this.#idleMs = options.idleTimeoutMs ?? 60_000;
+    this.#lockFd = lockFd;
+    try {
+      // One generation of history: the log is rotated at start past 8 MiB.
+      if (Deno.statSync(this.#paths.log).size > LOG_ROTATE_BYTES) {
+        Deno.renameSync(this.#paths.log, `${this.#paths.log}.1`);
+      }
+    } catch { /* no log yet */ }
+    try {
+      Deno.removeSync(this.#paths.socket);
+    } catch { /* none */ }
+    this.#listener = listenUnix(this.#paths.socket);
+    Deno.chmodSync(this.#paths.socket, 0o600);
+    Deno.writeTextFileSync(this.#paths.pid, `${Deno.pid}\n`);
+    this.#pool = new InitPool({ size: options.poolSize ?? 2 });
+    Deno.addSignalListener("SIGTERM", this.#onSignal);
+    Deno.addSignalListener("SIGINT", this.#onSignal);
+    this.#log("info", "supervisor started", { pid: Deno.pid, socket: this.#paths.socket });
+    this.#done = this.#acceptLoop();
+  }
+
+  /**
+   * Starts a supervisor for a state root, unless one already runs there.
+   *
+   * @param options The root, idle timeout and pool size.
+   * @returns The supervisor, or `null` when another one holds the root.
+   */
+  static start(options: SupervisorOptions = {}): Promise<Supervisor | null> {
+    const root = posix.resolve(options.root ?? DEFAULT_ROOT);
+    Deno.mkdirSync(supervisorPaths(root).dir, { recursive: true, mode: 0o700 });
+    const sys = linuxSyscalls();
+    const fd = sys.open(
+      supervisorPaths(root).lock,
+      O.RDWR | 0o100 /* O_CREAT */ | O.CLOEXEC,
+      0o600,
+    );
+    const deadline = Date.now() + (options.lockWaitMs ?? 2000);
+    while (!tryLock(fd)) {
+      // Another one holds the root: if it answers, it serves; wait only for
+      // one that is shutting down (or still binding its socket).
+      const probe = connectUnix(supervisorPaths(root).socket);
+      if (probe !== null) sys.close(probe);
+      if (probe !== null || Date.now() >= deadline) {
+        sys.close(fd);
+        return Promise.resolve(null);
+      }
+      sleepSync(10);
+    }
+    return Promise.resolve(new Supervisor(root, fd, options));
+  }
+
+  /** The socket clients connect to. */
+  get socketPath(): string {
+    return this.#paths.socket;
+  }
+
+  /** Resolves once the supervisor has stopped. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /** How many containers it is the parent of and that still run. */
+  get supervising(): number {
+    return this.#live.size;
+  }
+
+  /**
+   * Stops accepting, stops the idle inits and removes the socket and pid
+   * file. Running containers keep running; their state stays in the root.
+   *
+   * @returns Resolves once stopped.
+   */
+  close(): Promise<void> {
+    this.#closing = true;
+    return this.#done;
+  }
+
+  #log(level: string, msg: string, fields: Record<string, unknown> = {}): void {
+    const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
+    try {
+      Deno.writeTextFileSync(this.#paths.log, line + "\n", { append: true });
+    } catch { /* the log is best effort */ }
+  }
+
+  async #acceptLoop(): Promise<void> {
+    const sys = linuxSyscalls();
+    try {
+      while (!this.#closing) {
+        const fd = await acceptUnix(this.#listener, 250);
+        if (fd !== null) {
+          this.#lastActive = Date.now();
+          void this.#serve(fd);
+          continue;
+        }
+        const idle = this.#connections === 0 && this.#live.size === 0;
+        if (!idle) this.#lastActive = Date.now();
+        else if (this.#idleMs > 0 && Date.now() - this.#lastActive >= this.#idleMs) {
+          this.#log("info", "idle: exiting", { idleMs: this.#idleMs });
+          break;
+        }
+      }
+    } finally {
+      // The socket first: a new client then starts a new supervisor, which
+      // waits for our lock.
+      for (const f of [this.#paths.socket, this.#paths.pid]) {
+        try {
+          Deno.removeSync(f);
+        } catch { /* gone */ }
+      }
+      sys.close(this.#listener);
+      Deno.removeSignalListener("SIGTERM", this.#onSignal);
+      Deno.removeSignalListener("SIGINT", this.#onSignal);
+      await this.#pool.close();
+      this.#log("info", "supervisor stopped", { running: [...this.#live.keys()] });
+      sys.close(this.#lockFd);
+    }
+  }
+
+  async #serve(fd: number): Promise<void> {
+    const sys = linuxSyscalls();
+    this.#connections++;
+    const reader = new LineReader();
+    let fds: number[] = [];
+    const send = (r: SupervisorReply) => {
+      try {
+        sendWithFds(fd, jsonLine(r));
+      } catch { /* the client went away */ }
+    };
+    try {
+      let request: SupervisorRequest | undefined;
+      while (request === undefined) {
+        const got = await recvWithFds(fd);
+        fds.push(...got.fds);
+        if (got.data.length === 0) return;
+        request = reader.push(got.data)[0] as SupervisorRequest | undefined;
+      }
+      send({ type: "accepted" });
+      try {
+        if (request.op === "run" || request.op === "create") {
+          const mine = fds;
+          fds = [];
+          await this.#run(request, fd, mine, reader, send);
+        } else {
+          const output = await this.#simple(request);
+          send(output === undefined ? { type: "ok" } : { type: "ok", output });
+        }
+      } catch (e) {
+        const message = (e as Error).message;
+        this.#log("error", message, { op: request.op });
+        send({ type: "error", message });
+      }
+    } catch (e) {
+      this.#log("error", `connection: ${(e as Error).message}`);
+    } finally {
+      for (const f of fds) sys.close(f);
+      shutdownSocket(fd);
+      sys.close(fd);
+      this.#connections--;
+      this.#lastActive = Date.now();
+    }
+  }
+
+  async #run(
+    req: Extract<SupervisorRequest, { op: "run" | "create" }>,
+    fd: number,
+    fds: number[],
+    reader: LineReader,
+    send: (r: SupervisorReply) => void,
+  ): Promise<void> {
+    const sys = linuxSyscalls();
+    if (fds.length !== 3) {
+      for (const f of fds) sys.close(f);
+      throw new RuntimeError(`${req.op}: expected the caller's stdin, stdout and stderr`);
+    }
+    // A pooled init reopens its stdio through /proc: right for pipes and
+    // terminals, not for sockets or files (offset, O_APPEND); those get an
+    // init spawned with the descriptors themselves.
+    const reopenable = fds.every((f) => {
+      try {
+        return REOPENABLE.test(Deno.readLinkSync(`/proc/self/fd/${f}`));
+      } catch {
+        return false;
+      }
+    });
+    const t0 = performance.now();
+    let c: Container;
+    try {
+      c = await createContainer(req.id, {
+        bundle: req.bundle,
+        root: this.#root,
+        pidFile: req.pidFile,
+        stdio: { stdin: fds[0], stdout: fds[1], stderr: fds[2] },
+        pool: reopenable ? this.#pool : undefined,
+      });
+    } finally {
+      // The init has its own copies now (or there is no container).
+      for (const f of fds) sys.close(f);
+    }
+    const exit = c.wait().then((st) => {
+      this.#live.delete(c.id);
+      this.#recordExit(c.id, st);
+      return st;
+    });
+    this.#live.set(c.id, { container: c, exit });
+    this.#log("info", "created", { id: c.id, pid: c.pid, pooled: reopenable });
+    if (req.op === "create") {
+      send({ type: "ok" });
+      return;
+    }
+    const t1 = performance.now();
+    try {
+      await c.start();
+    } catch (e) {
+      // As runc's run: a container that could not start is not left behind.
+      await c.delete({ force: true }).catch(() => {});
+      throw e;
+    }
+    const t2 = performance.now();
+    send({ type: "started", pid: c.pid });
+    if (req.detach) {
+      send({ type: "ok" });
+      return;
+    }
+    // Signals the client forwards; end of stream means it went away, and
+    // then (as runc's, when `runc run` dies) the container stays behind.
+    let gone = false;
+    const pump = (async () => {
+      for (;;) {
+        const got = await recvWithFds(fd, 4096);
+        for (const f of got.fds) sys.close(f);
+        if (got.data.length === 0) {
+          gone = true;
+          return;
+        }
+        for (const m of reader.push(got.data) as SignalMessage[]) {
+          if (m.op !== "signal") continue;
+          try {
+            c.kill(m.signal);
+          } catch { /* exited meanwhile */ }
+        }
+      }
+    })();
+    const st = await exit;
+    const t3 = performance.now();
+    if (!gone && !req.keep) await c.delete({ force: true });
+    send({ type: "exit", ...st });
+    const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
+    this.#log("info", "run done", {
+      id: c.id,
+      createMs: ms(t0, t1),
+      startMs: ms(t1, t2),
+      waitMs: ms(t2, t3),
+      deleteMs: ms(t3, performance.now()),
+    });
+    shutdownSocket(fd);
+    await pump;
+  }
+
+  #recordExit(id: string, st: ExitStatus): void {
+    this.#log("info", "exited", { id, ...st });
+    const { dir } = statePaths(this.#root, id);
+    try {
+      const tmp = `${dir}/exit.json.tmp`;
+      Deno.writeTextFileSync(tmp, JSON.stringify({ ...st, at: new Date().toISOString() }));
+      Deno.renameSync(tmp, `${dir}/exit.json`);
+    } catch { /* deleted already */ }
+  }
+
+  async #container(id: string): Promise<Container> {
+    return this.#live.get(id)?.container ?? await loadContainer(id, { root: this.#root });
+  }
+
+  async #simple(req: SupervisorRequest): Promise<string | undefined> {
+    switch (req.op) {
+      case "ping":
+        return String(Deno.pid);
+      case "start":
+        await (await this.#container(req.id)).start();
+        return undefined;
+      case "state":
+        return JSON.stringify((await this.#container(req.id)).state(), null, 2);
+      case "kill": {
+        const c = await this.#container(req.id);
+        if (!req.all) {
+          c.kill(req.signal);
+          return undefined;
+        }
+        const name = signalName(signalNumber(req.signal)) as Deno.Signal;
+        for (const pid of await c.pids()) {
+          try {
+            Deno.kill(pid, name);
+          } catch { /* exited */ }
+        }
+        return undefined;
+      }
+      case "delete": {
+        const c = await this.#container(req.id);
+        await c.delete({ force: req.force });
+        this.#live.delete(req.id);
+        return undefined;
+      }
+    }
+    throw new RuntimeError(`Unknown request: ${JSON.stringify(req)}`);
+  }
+}
+
+/**
+ * Runs a supervisor in this process until it is idle for `idleTimeoutMs`
+ * or gets SIGTERM (`tsk-runtime supervisor`).
+ *
+ * @param options As for {@linkcode Supervisor.start}.
+ * @returns 0, also when another supervisor already serves the root.
+ *
+ * @example Serve until idle
+ * ```ts ignore
+ * import { runSupervisor } from "@tsk/runtime";
+ * await runSupervisor({ root: "/run/tsk-runtime" });
+ * ```
+ */
+export async function runSupervisor(options: SupervisorOptions = {}): Promise<number> {
+  const s = await Supervisor.start(options);
+  if (s === null) return 0;
+  await s.done;
+  return 0;
+}

@@ -1,0 +1,331 @@
+/**
+ * End-to-end tests of the per-root supervisor behind `tsk-runtime`: real
+ * containers, as root, driven through the command line as a user would.
+ * Every test stops the supervisors it started, also when it fails.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { posix } from "node:path";
+import { defaultSpec, type Spec } from "@tsk/runtime";
+import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
+import { cgroupDirsNamed, stopSupervisor, uid } from "./_runtime_helpers.ts";
+
+const ignore = !requireRoot();
+const MAIN = new URL("../runtime/main.ts", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+interface Ctx {
+  base: string;
+  rootfs: string;
+  root: string;
+}
+
+function test(name: string, fn: (ctx: Ctx) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const base = await Deno.makeTempDir({ prefix: "tsk-supervisor-test-" });
+      const root = posix.join(base, "state");
+      try {
+        await fn({ base, root, rootfs: await busyboxRootfs(posix.join(base, "rootfs")) });
+      } finally {
+        await stopSupervisor(root);
+        // Anything a failed test left: through the direct path.
+        for (const id of listIds(root)) {
+          await tsk(root, ["--no-supervisor", "delete", "--force", id]).catch(() => {});
+        }
+        await Deno.remove(base, { recursive: true });
+      }
+    },
+  });
+}
+
+function listIds(root: string): string[] {
+  try {
+    return [...Deno.readDirSync(root)].filter((e) => !e.name.startsWith(".")).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+/** Runs the CLI with stdout and stderr piped (so a pooled init serves it). */
+async function tsk(root: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-config", "--no-lock", MAIN, "--root", root, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env,
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/**
+ * Runs the CLI with stdout and stderr in files: a created container keeps
+ * the creator's stdio open (as under runc), so pipes would never reach EOF.
+ */
+async function tskToFiles(root: string, args: string[]): Promise<Run> {
+  const dir = await Deno.makeTempDir({ prefix: "tsk-supervisor-out-" });
+  try {
+    const cli = [Deno.execPath(), "run", "-A", "--no-config", "--no-lock", MAIN, "--root", root];
+    const { code } = await new Deno.Command("sh", {
+      args: ["-c", `exec "$@" >${dir}/out 2>${dir}/err`, "sh", ...cli, ...args],
+      stdin: "null",
+    }).output();
+    return {
+      code,
+      stdout: await Deno.readTextFile(`${dir}/out`),
+      stderr: await Deno.readTextFile(`${dir}/err`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function bundle(ctx: Ctx, name: string, args: string[]): Promise<string> {
+  const dir = posix.join(ctx.base, name);
+  await Deno.mkdir(dir, { recursive: true });
+  const spec: Spec = defaultSpec({ args });
+  spec.root.path = ctx.rootfs;
+  await Deno.writeTextFile(posix.join(dir, "config.json"), JSON.stringify(spec));
+  return dir;
+}
+
+function supervisorPid(root: string): number {
+  return Number(Deno.readTextFileSync(posix.join(root, ".supervisor", "pid")).trim());
+}
+
+/** Live supervisor processes started for `root`. */
+function supervisorsOf(root: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      const i = argv.indexOf("--root");
+      if (i >= 0 && argv[i + 1] === root && argv[i + 2] === "supervisor" && alive(Number(e.name))) {
+        out.push(Number(e.name));
+      }
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    return !/\) [ZX] /.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test("supervisor: run returns the container's exit code and output", async (ctx) => {
+  const b = await bundle(ctx, "b", ["sh", "-c", "echo out; echo err >&2; exit 42"]);
+  const first = await tsk(ctx.root, ["run", "--bundle", b, uid("run")]);
+  assert.equal(first.code, 42, first.stderr);
+  assert.equal(first.stdout, "out\n");
+  assert.equal(first.stderr, "err\n");
+  const pid = supervisorPid(ctx.root);
+  assert.ok(alive(pid), "run should have started a supervisor");
+  // Later runs use the same supervisor (and its warm pool).
+  for (let i = 0; i < 3; i++) {
+    const r = await tsk(ctx.root, ["run", "--bundle", b, uid("run")]);
+    assert.equal(r.code, 42, r.stderr);
+    assert.equal(r.stdout, "out\n");
+  }
+  assert.equal(supervisorPid(ctx.root), pid);
+  const log = Deno.readTextFileSync(posix.join(ctx.root, ".supervisor", "log"));
+  assert.match(log, /"pooled":true/);
+  // run deletes what it created: no state, no cgroup.
+  assert.deepEqual(listIds(ctx.root), []);
+  assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.includes("/run-")), []);
+});
+
+test("supervisor: output appended to a regular file, as the caller opened it", async (ctx) => {
+  const b = await bundle(ctx, "b", ["sh", "-c", "echo to-file; exit 5"]);
+  const file = posix.join(ctx.base, "out.txt");
+  Deno.writeTextFileSync(file, "before\n");
+  const cli = [Deno.execPath(), "run", "-A", MAIN, "--root", ctx.root, "run", "--bundle", b];
+  const sh = await new Deno.Command("sh", {
+    args: ["-c", `exec "$@" >>${file}`, "sh", ...cli, uid("file")],
+    stdin: "null",
+  }).output();
+  assert.equal(sh.code, 5);
+  // The descriptor itself was passed (a reopened file would start at 0).
+  assert.equal(Deno.readTextFileSync(file), "before\nto-file\n");
+});
+
+test("supervisor: concurrent runs each get their own output and status", async (ctx) => {
+  const b = await bundle(ctx, "b", ["sh", "-c", "echo $CODE; exit $CODE"]);
+  // Warm up once so the runs below race on a running supervisor.
+  const spec = JSON.parse(Deno.readTextFileSync(posix.join(b, "config.json"))) as Spec;
+  const bundles = await Promise.all([0, 1, 2, 3, 4, 5].map(async (n) => {
+    const dir = posix.join(ctx.base, `b${n}`);
+    await Deno.mkdir(dir);
+    const s = structuredClone(spec);
+    s.process.env = [...(s.process.env ?? []), `CODE=${n + 10}`];
+    await Deno.writeTextFile(posix.join(dir, "config.json"), JSON.stringify(s));
+    return dir;
+  }));
+  const results = await Promise.all(
+    bundles.map((dir) => tsk(ctx.root, ["run", "--bundle", dir, uid("conc")])),
+  );
+  results.forEach((r, n) => {
+    assert.equal(r.code, n + 10, r.stderr);
+    assert.equal(r.stdout, `${n + 10}\n`);
+  });
+  assert.deepEqual(listIds(ctx.root), []);
+  // Each run found no supervisor and started one; one serves, the rest gave up.
+  await until("one supervisor serves the root", () => supervisorsOf(ctx.root).length === 1);
+  assert.deepEqual(supervisorsOf(ctx.root), [supervisorPid(ctx.root)]);
+});
+
+test("supervisor: signals to run reach the container", async (ctx) => {
+  const b = await bundle(ctx, "b", ["sh", "-c", "trap 'exit 3' TERM; echo up; sleep 30 & wait"]);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--no-config",
+      "--no-lock",
+      MAIN,
+      "--root",
+      ctx.root,
+      "run",
+      "--bundle",
+      b,
+      uid("sig"),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const first = await reader.read();
+  assert.equal(new TextDecoder().decode(first.value), "up\n");
+  reader.releaseLock();
+  child.kill("SIGTERM");
+  const st = await child.output();
+  assert.equal(st.code, 3, new TextDecoder().decode(st.stderr));
+  assert.deepEqual(listIds(ctx.root), []);
+});
+
+test("supervisor: create, start, state, kill and delete; the exit status is recorded", async (ctx) => {
+  const b = await bundle(ctx, "b", ["sleep", "30"]);
+  const id = uid("life");
+  let r = await tskToFiles(ctx.root, ["create", "--bundle", b, id]);
+  assert.equal(r.code, 0, r.stderr);
+  const sup = supervisorPid(ctx.root);
+  const state = JSON.parse((await tsk(ctx.root, ["state", id])).stdout);
+  assert.equal(state.status, "created");
+  // The supervisor is the init's parent.
+  const ppid = Deno.readTextFileSync(`/proc/${state.pid}/stat`).split(") ")[1].split(" ")[1];
+  assert.equal(Number(ppid), sup);
+  assert.equal((await tsk(ctx.root, ["start", id])).code, 0);
+  assert.equal(JSON.parse((await tsk(ctx.root, ["state", id])).stdout).status, "running");
+  r = await tsk(ctx.root, ["delete", id]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot delete: the container is running/);
+  assert.equal((await tsk(ctx.root, ["kill", id, "KILL"])).code, 0);
+  const exitFile = posix.join(ctx.root, id, "exit.json");
+  await until("exit.json is written", () => {
+    try {
+      return Deno.statSync(exitFile).isFile;
+    } catch {
+      return false;
+    }
+  });
+  const exit = JSON.parse(Deno.readTextFileSync(exitFile));
+  assert.equal(exit.signal, 9);
+  assert.equal(exit.exitCode, null);
+  assert.equal(JSON.parse((await tsk(ctx.root, ["state", id])).stdout).status, "stopped");
+  // No zombie: the supervisor reaped it.
+  assert.ok(!alive(state.pid));
+  assert.equal((await tsk(ctx.root, ["delete", id])).code, 0);
+  r = await tsk(ctx.root, ["state", id]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /does not exist/);
+});
+
+test("supervisor: killed mid-run, its container stays deletable", async (ctx) => {
+  const b = await bundle(ctx, "b", ["sh", "-c", "echo up; sleep 30"]);
+  const id = uid("orphan");
+  // Files, not pipes: the container keeps the caller's stdio open after the
+  // caller exits (as under runc).
+  const out = posix.join(ctx.base, "out"), err = posix.join(ctx.base, "err");
+  const cli = [Deno.execPath(), "run", "-A", "--no-config", "--no-lock", MAIN, "--root", ctx.root];
+  const child = new Deno.Command("sh", {
+    args: ["-c", `exec "$@" >${out} 2>${err}`, "sh", ...cli, "run", "--bundle", b, id],
+    stdin: "null",
+  }).spawn();
+  await until("the container runs", () => {
+    try {
+      return Deno.readTextFileSync(out) === "up\n";
+    } catch {
+      return false;
+    }
+  });
+  const sup = supervisorPid(ctx.root);
+  const initPid = Number(
+    JSON.parse(Deno.readTextFileSync(posix.join(ctx.root, id, "state.json"))).pid,
+  );
+  Deno.kill(sup, "SIGKILL");
+  const st = await child.status;
+  assert.equal(st.code, 1);
+  assert.match(Deno.readTextFileSync(err), /supervisor exited while running/);
+  // The container outlived its supervisor, as a runc container outlives its shim.
+  assert.ok(alive(initPid));
+  assert.equal(JSON.parse((await tsk(ctx.root, ["state", id])).stdout).status, "running");
+  // A new supervisor (started by this run) or none: delete works either way.
+  const other = await bundle(ctx, "b2", ["true"]);
+  assert.equal((await tsk(ctx.root, ["run", "--bundle", other, uid("again")])).code, 0);
+  assert.notEqual(supervisorPid(ctx.root), sup);
+  const r = await tsk(ctx.root, ["delete", "--force", id]);
+  assert.equal(r.code, 0, r.stderr);
+  await until("the orphaned init is gone", () => !alive(initPid));
+  assert.deepEqual(listIds(ctx.root), []);
+  assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
+});
+
+test("supervisor: exits once idle, and --no-supervisor never starts one", async (ctx) => {
+  const b = await bundle(ctx, "b", ["true"]);
+  let r = await tsk(ctx.root, ["--no-supervisor", "run", "--bundle", b, uid("direct")]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.throws(() => Deno.statSync(posix.join(ctx.root, ".supervisor")), Deno.errors.NotFound);
+  r = await tsk(ctx.root, ["run", "--bundle", b, uid("idle")], {
+    TSK_RUNTIME_SUPERVISOR_IDLE: "1",
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const pid = supervisorPid(ctx.root);
+  const poolInits = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(" ")
+    .filter(Boolean).map(Number);
+  await until("the idle supervisor exits", () => !alive(pid));
+  for (const f of ["sock", "pid"]) {
+    assert.throws(
+      () => Deno.statSync(posix.join(ctx.root, ".supervisor", f)),
+      Deno.errors.NotFound,
+    );
+  }
+  const log = Deno.readTextFileSync(posix.join(ctx.root, ".supervisor", "log"));
+  assert.match(log, /"msg":"idle: exiting"/);
+  // Its idle inits went with it.
+  for (const p of poolInits) assert.ok(!alive(p), `idle init ${p} outlived its supervisor`);
+});
