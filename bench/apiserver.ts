@@ -40,6 +40,7 @@ const { values } = parseArgs({
     "watch-procs": { type: "string", default: "2" },
     only: { type: "string" },
     "server-flags": { type: "string", default: "" },
+    "server-main": { type: "string" },
     // Internal: the role of a watch-client process.
     role: { type: "string" },
     home: { type: "string" },
@@ -52,7 +53,7 @@ const RAW = values["watch-client"] !== "api";
 const SECONDS = Number(values.seconds);
 const WATCH_PROCS = Math.max(1, Number(values["watch-procs"]));
 const CLIENTS = 50;
-const MAIN = new URL("../sched/main.ts", import.meta.url).pathname;
+const MAIN = values["server-main"] ?? new URL("../sched/main.ts", import.meta.url).pathname;
 /** Wall-clock milliseconds, comparable between processes. */
 const wall = () => performance.timeOrigin + performance.now();
 
@@ -154,13 +155,32 @@ async function closedLoop(
   return { rate: n / ((performance.now() - start) / 1000), lat: lat.sort((a, b) => a - b) };
 }
 
-/** Issues `rate` calls per second for `seconds`, open loop; returns latencies (ms). */
+/** What a paced run measured. */
+interface Paced {
+  /** Latency of each call from its scheduled time to its answer (ms), sorted. */
+  lat: number[];
+  /** How late each call was issued after its scheduled time (ms), sorted. */
+  late: number[];
+  /** Calls per second actually issued. */
+  achieved: number;
+  /** Per call: scheduled time from the start (ms), latency (ms), lateness (ms). */
+  timeline: [number, number, number][];
+}
+
+/**
+ * Issues `rate` calls per second for `seconds`, open loop. Latency runs from
+ * each call's scheduled time, so a generator that falls behind counts its
+ * own delay against the server (no coordinated omission); how late each call
+ * was issued is reported apart.
+ */
 async function paced(
   rate: number,
   seconds: number,
   op: (i: number) => Promise<void>,
-): Promise<{ lat: number[]; achieved: number }> {
+): Promise<Paced> {
   const lat: number[] = [];
+  const late: number[] = [];
+  const timeline: [number, number, number][] = [];
   const total = rate * seconds;
   const start = performance.now();
   const pending: Promise<void>[] = [];
@@ -168,11 +188,104 @@ async function paced(
     const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const t0 = performance.now();
-    pending.push(op(i).then(() => void lat.push(performance.now() - Math.min(t0, due + 1))));
+    const lateness = Math.max(0, performance.now() - due);
+    late.push(lateness);
+    pending.push(
+      op(i).then(() => {
+        const ms = performance.now() - due;
+        lat.push(ms);
+        timeline.push([due - start, ms, lateness]);
+      }),
+    );
   }
   await Promise.all(pending);
-  return { lat: lat.sort((a, b) => a - b), achieved: total / ((performance.now() - start) / 1000) };
+  return {
+    timeline,
+    lat: lat.sort((a, b) => a - b),
+    late: late.sort((a, b) => a - b),
+    achieved: total / ((performance.now() - start) / 1000),
+  };
+}
+
+/**
+ * Keep-alive connections for a paced run, each call on an idle one (as wrk
+ * or hey spread calls over their connections): a call never waits behind
+ * another on the same connection, and no connection is opened mid-run
+ * unless all are busy.
+ */
+class ClientPool {
+  #idle: ApiClient[];
+  #all: ApiClient[];
+  #waiting: ((c: ApiClient) => void)[] = [];
+  #max: number;
+  /** Connections opened because every one was busy. */
+  grown = 0;
+  /** Calls that waited for a connection (all `max` busy). */
+  queued = 0;
+  constructor(readonly config: ClientConfig, size: number, max = size * 2) {
+    this.#all = Array.from({ length: size }, () => new ApiClient(config));
+    this.#idle = [...this.#all];
+    this.#max = max;
+  }
+  /** Opens every connection (one TLS handshake each) before the measured run. */
+  async warm(): Promise<void> {
+    await Promise.all(this.#all.map((c) => c.list("namespaces", { limit: 1 })));
+  }
+  async run<T>(f: (c: ApiClient) => Promise<T>): Promise<T> {
+    let c = this.#idle.pop();
+    if (!c && this.#all.length < this.#max) {
+      c = new ApiClient(this.config);
+      this.#all.push(c);
+      this.grown++;
+    }
+    if (!c) {
+      this.queued++;
+      c = await new Promise<ApiClient>((r) => this.#waiting.push(r));
+    }
+    try {
+      return await f(c);
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next(c);
+      else this.#idle.push(c);
+    }
+  }
+  close(): void {
+    for (const c of this.#all) c.close();
+  }
+}
+
+/** The server's /metrics text. */
+async function serverMetrics(config: ClientConfig, client: Deno.HttpClient): Promise<string> {
+  return await (await fetch(`${config.server}/metrics`, { client })).text();
+}
+
+/** Cumulative bucket counts of a histogram whose labels match `filter`. */
+function histogramOf(text: string, name: string, filter = /./): Map<number, number> {
+  const out = new Map<number, number>();
+  const re = new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\d+)`, "gm");
+  for (const m of text.matchAll(re)) {
+    if (!filter.test(m[1])) continue;
+    const le = /le="([^"]+)"/.exec(m[1])![1];
+    const b = le === "+Inf" ? Infinity : Number(le);
+    out.set(b, (out.get(b) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+/** A counter's value (0 when absent). */
+function counterOf(text: string, name: string): number {
+  return Number(new RegExp(`^${name}(?:\\{\\})? (\\d+)`, "m").exec(text)?.[1] ?? 0);
+}
+
+/** The smallest bucket bound at or under which `p`% of the calls between two snapshots fell. */
+function histogramPct(before: Map<number, number>, after: Map<number, number>, p: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  for (const b of bounds) {
+    if ((after.get(b)! - (before.get(b) ?? 0)) >= total * p / 100) return b * 1000;
+  }
+  return Infinity;
 }
 
 function cm(name: string): ConfigMap {
@@ -250,6 +363,100 @@ async function inProcess(): Promise<{ store: number; app: number }> {
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Paced creates on a server: 500/s for 4 s, then 1,000/s for `SECONDS` s
+ * (at least 5), over warmed keep-alive connections; rows for the client's
+ * latency (from the scheduled time), how late the generator issued, the
+ * server's own histogram and CPU.
+ */
+async function pacedRuns(
+  config: ClientConfig,
+  pid: number,
+): Promise<{ p500: Paced; p: Paced }> {
+  const pool = new ClientPool(config, CLIENTS);
+  const metricsClient = Deno.createHttpClient({ caCerts: [config.certificateAuthority!] });
+  try {
+    await pool.warm();
+    const one = async (rate: number, seconds: number, tag: string) => {
+      const m0 = await serverMetrics(config, metricsClient);
+      const [u0, s0] = await cpuSplitOf(pid);
+      const c0 = await cpuMsOf(Deno.pid);
+      const load = (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
+      const r = await paced(
+        rate,
+        seconds,
+        (i) => pool.run((c) => c.create(cm(`${tag}-${i}`))).then(() => {}),
+      );
+      const c1 = await cpuMsOf(Deno.pid);
+      const [u1, s1] = await cpuSplitOf(pid);
+      const m1 = await serverMetrics(config, metricsClient);
+      const hp = (name: string, p: number, filter?: RegExp) =>
+        histogramPct(histogramOf(m0, name, filter), histogramOf(m1, name, filter), p);
+      const commits = counterOf(m1, "apiserver_storage_commits_total") -
+        counterOf(m0, "apiserver_storage_commits_total");
+      const writes = counterOf(m1, "apiserver_storage_commit_writes_total") -
+        counterOf(m0, "apiserver_storage_commit_writes_total");
+      row(
+        `mutating p99 at ${rate} writes/s, SQLite`,
+        `${round(pct(r.lat, 99))} ms`,
+        `p50 ${round(pct(r.lat, 50))} ms, p99.9 ${round(pct(r.lat, 99.9))} ms, max ${
+          round(r.lat[r.lat.length - 1])
+        } ms, achieved ${round(r.achieved, 0)}/s; load ${load}`,
+      );
+      const create = /verb="create",resource="configmaps"/;
+      console.error(
+        `    generator: issued late p99 ${round(pct(r.late, 99))} ms, max ${
+          round(r.late[r.late.length - 1])
+        } ms, CPU ${round((c1 - c0) / seconds / 10)}% of a core\n` +
+          `    server: create p50/p99 <= ${hp("apiserver_request_duration_seconds", 50, create)}/${
+            hp("apiserver_request_duration_seconds", 99, create)
+          } ms (bucket bounds), CPU ${round((u1 - u0 + s1 - s0) / seconds / 10)}% of a core (user ${
+            round((u1 - u0) / seconds / 10)
+          }%)\n` +
+          `    store: ${commits} commits, ${
+            round(writes / Math.max(1, commits))
+          } writes each; commit p50/p99 <= ${hp("apiserver_storage_commit_duration_seconds", 50)}/${
+            hp("apiserver_storage_commit_duration_seconds", 99)
+          } ms, queued to acknowledged p99 <= ${
+            hp("apiserver_storage_write_duration_seconds", 99)
+          } ms; event loop lag p99 <= ${hp("apiserver_event_loop_lag_seconds", 99)} ms, max <= ${
+            hp("apiserver_event_loop_lag_seconds", 100)
+          } ms`,
+      );
+      // Where the slowest calls were: the worst 100 ms windows by their slowest call.
+      const windows = new Map<number, { n: number; max: number; late: number }>();
+      for (const [due, ms, late] of r.timeline) {
+        const w = Math.floor(due / 100);
+        const x = windows.get(w) ?? { n: 0, max: 0, late: 0 };
+        x.n++;
+        x.max = Math.max(x.max, ms);
+        x.late = Math.max(x.late, late);
+        windows.set(w, x);
+      }
+      const worst = [...windows.entries()].sort((a, b) => b[1].max - a[1].max).slice(0, 3);
+      console.error(
+        `    worst 100 ms windows: ${
+          worst.map(([w, x]) =>
+            `at ${w / 10} s: ${x.n} calls, slowest ${round(x.max)} ms, issued up to ${
+              round(x.late)
+            } ms late`
+          ).join("; ")
+        }`,
+      );
+      return r;
+    };
+    const p500 = await one(500, 4, "paced5");
+    const p = await one(1000, Math.max(5, SECONDS), "paced");
+    console.error(
+      `  paced runs: ${pool.grown} connections opened beyond the ${CLIENTS} warmed, ${pool.queued} calls waited for one`,
+    );
+    return { p500, p };
+  } finally {
+    pool.close();
+    metricsClient.close();
   }
 }
 
@@ -625,6 +832,34 @@ if (values.role === "watchers") {
   Deno.exit(0);
 }
 
+if (values.only === "paced") {
+  const home = await Deno.makeTempDir({ prefix: "tsk-bench-api-" });
+  try {
+    const server = await startServer(home, []);
+    try {
+      const { p500, p } = await pacedRuns(server.config, server.child.pid);
+      const m = (metric: string, tsk: number): Metric => ({
+        metric,
+        unit: "ms",
+        tsk,
+        peer: null,
+        "peer_value": null,
+        ratio: null,
+      });
+      results.push(
+        m("create_p99_at_500_per_s_sqlite", round(pct(p500.lat, 99))),
+        m("create_p99_at_1000_per_s_sqlite", round(pct(p.lat, 99))),
+      );
+    } finally {
+      await stopServer(server.child);
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+  printTable();
+  Deno.exit(0);
+}
+
 if (values.only === "watch") {
   const home = await Deno.makeTempDir({ prefix: "tsk-bench-api-" });
   try {
@@ -667,28 +902,7 @@ try {
     `p50 ${round(pct(s.lat, 50))} ms, p99 ${round(pct(s.lat, 99))} ms`,
   );
 
-  const pacedClients = Array.from({ length: CLIENTS }, () => new ApiClient(sqlite.config));
-  const p500 = await paced(
-    500,
-    4,
-    (i) => pacedClients[i % CLIENTS].create(cm(`paced5-${i}`)).then(() => {}),
-  );
-  row(
-    "mutating p99 at 500 writes/s, SQLite",
-    `${round(pct(p500.lat, 99))} ms`,
-    `p50 ${round(pct(p500.lat, 50))} ms, achieved ${round(p500.achieved, 0)}/s`,
-  );
-  const p = await paced(
-    1000,
-    5,
-    (i) => pacedClients[i % CLIENTS].create(cm(`paced-${i}`)).then(() => {}),
-  );
-  for (const c of pacedClients) c.close();
-  row(
-    "mutating p99 at 1000 writes/s, SQLite",
-    `${round(pct(p.lat, 99))} ms`,
-    `p50 ${round(pct(p.lat, 50))} ms, achieved ${round(p.achieved, 0)}/s`,
-  );
+  const { p500, p } = await pacedRuns(sqlite.config, sqlite.child.pid);
 
   // ---------------------------------------------------------------- watch fan-out
   const fan = await watchFanOut(sqlite.config, homeA, sqlite.child.pid);

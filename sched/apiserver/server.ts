@@ -48,7 +48,20 @@ export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 type FetchHandler = (req: Request, env: ConnectionInfo) => Response | Promise<Response>;
 
+// The verified certificate cannot change on a connection: parse it once per
+// connection, not once per request (it was a tenth of the server's CPU).
+const identities = new WeakMap<TLSSocket, ConnectionInfo["certificate"] | null>();
+
 function identity(socket: TLSSocket): ConnectionInfo["certificate"] {
+  let id = identities.get(socket);
+  if (id === undefined) {
+    id = peerIdentity(socket) ?? null;
+    identities.set(socket, id);
+  }
+  return id ?? undefined;
+}
+
+function peerIdentity(socket: TLSSocket): ConnectionInfo["certificate"] {
   if (!socket.authorized) return undefined;
   const peer = socket.getPeerCertificate();
   const subject = peer?.subject as unknown as Record<string, string | string[]> | undefined;
@@ -97,12 +110,20 @@ export async function serveHttps(
   server.keepAliveTimeout = 65_000;
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const ac = new AbortController();
-    aborts.add(ac);
+    const streaming = /[?&]watch=(true|1)(&|$)/.test(req.url ?? "");
     open.add(res);
+    // Only a watch outlives its request, so only a watch needs a signal that
+    // fires when the client goes away (aborting one costs a DOMException).
+    let ac: AbortController | undefined;
+    if (streaming) {
+      ac = new AbortController();
+      aborts.add(ac);
+    }
     res.on("close", () => {
-      ac.abort();
-      aborts.delete(ac);
+      if (ac) {
+        ac.abort();
+        aborts.delete(ac);
+      }
       open.delete(res);
     });
     const chunks: Buffer[] = [];
@@ -127,18 +148,19 @@ export async function serveHttps(
         chunks.push(chunk as Buffer);
       }
     }
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined) continue;
-      if (Array.isArray(v)) { for (const x of v) headers.append(k, x); }
-      else headers.set(k, v);
-    }
+    const raw = req.rawHeaders;
+    const pairs: [string, string][] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]]);
     const url = `https://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
     const request = new Request(url, {
       method: req.method,
-      headers,
-      body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
-      signal: ac.signal,
+      headers: pairs,
+      body: chunks.length === 1
+        ? chunks[0] as Uint8Array<ArrayBuffer>
+        : chunks.length > 1
+        ? Buffer.concat(chunks) as Uint8Array<ArrayBuffer>
+        : undefined,
+      signal: ac?.signal,
     });
     const socket = req.socket as TLSSocket;
     const response = await handler(request, {
@@ -147,12 +169,12 @@ export async function serveHttps(
     });
     const outHeaders: Record<string, string> = {};
     response.headers.forEach((v, k) => outHeaders[k] = v);
-    const streaming = /[?&]watch=(true|1)(&|$)/.test(req.url ?? "");
     if (!response.body || !streaming) {
-      const buf = response.body ? Buffer.from(await response.arrayBuffer()) : Buffer.alloc(0);
-      outHeaders["content-length"] = String(buf.length);
+      // A string body goes out with the headers in one write (a Buffer is a second one).
+      const text = response.body ? await response.text() : "";
+      outHeaders["content-length"] = String(Buffer.byteLength(text));
       res.writeHead(response.status, outHeaders);
-      res.end(buf);
+      res.end(text);
       return;
     }
     res.writeHead(response.status, outHeaders);
@@ -168,7 +190,7 @@ export async function serveHttps(
       if (attach(wire)) return;
     }
     const reader = response.body.getReader();
-    ac.signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
+    ac!.signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
     try {
       while (true) {
         const { done, value } = await reader.read();

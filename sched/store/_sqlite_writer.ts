@@ -34,9 +34,13 @@ scope.onmessage = (e) => {
         db = openDb(m.path);
         history = m.history;
         break;
-      case "batch":
-        value = writeBatch(db!, m.ops, history);
+      case "batch": {
+        const t0 = performance.now();
+        const result = writeBatch(db!, m.ops, history);
+        result.commitMs = performance.now() - t0;
+        value = result;
         break;
+      }
       case "compact":
         value = compactDb(db!, m.revision);
         break;
