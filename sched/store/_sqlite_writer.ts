@@ -38,6 +38,8 @@ scope.onmessage = (e) => {
         const t0 = performance.now();
         const result = writeBatch(db!, m.ops, history);
         result.commitMs = performance.now() - t0;
+        // The caller has the new values: send back only what it lacks.
+        for (const ev of result.events) delete ev.value;
         value = result;
         break;
       }

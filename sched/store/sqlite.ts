@@ -269,10 +269,15 @@ export class SqliteKv implements KvBackend {
         totalMs: now - ops[0].queued,
       });
     }
+    let applied = 0;
     ops.forEach((op, i) => {
       const r = result.results[i];
-      if ("rev" in r) op.resolve(r.rev);
-      else op.reject(new KvConflictError(r.conflict, r.current));
+      if ("rev" in r) {
+        // Events come in the order of the ops that applied; the worker leaves out the values.
+        const ev = result.events[applied++];
+        if (op.kind !== "delete") ev.value = op.value;
+        op.resolve(r.rev);
+      } else op.reject(new KvConflictError(r.conflict, r.current));
     });
     for (const ev of result.events) {
       for (const s of this.#subscribers) {
