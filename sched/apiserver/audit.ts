@@ -33,10 +33,14 @@ export interface AuditEntry {
 
 /** Where audit entries go. */
 export interface AuditSink {
-  /** Records an entry. */
-  write(entry: AuditEntry): void;
-  /** Flushes and closes. */
-  close(): void;
+  /**
+   * Records an entry. A promise, when returned, settles once the entry is
+   * written; the API server answers the request after that, so nothing is
+   * acknowledged before it is audited (kube-apiserver's "blocking" mode).
+   */
+  write(entry: AuditEntry): void | Promise<void>;
+  /** Writes what is queued and closes. */
+  close(): void | Promise<void>;
 }
 
 /** Options of {@linkcode fileAuditSink}. */
@@ -50,8 +54,10 @@ export interface FileAuditSinkOptions {
 }
 
 /**
- * An audit sink appending JSON lines to a file. Each line is written with
- * one `write` call on a file opened for appending.
+ * An audit sink appending JSON lines to a file opened for appending. Writes
+ * do not block the event loop: entries queue while one write is under way
+ * and go out together in the next (one `write` call for many lines), and each
+ * entry's promise settles once the write that carries it has returned.
  *
  * @param path The file.
  * @param options Rotation size.
@@ -62,11 +68,11 @@ export interface FileAuditSinkOptions {
  * import { fileAuditSink } from "@tsk/sched";
  * const path = await Deno.makeTempFile();
  * const audit = fileAuditSink(path);
- * audit.write({
+ * await audit.write({
  *   ts: new Date().toISOString(), requestId: "1", user: "admin", groups: [],
  *   verb: "create", resource: "pods", code: 201, latencyMs: 1,
  * });
- * audit.close();
+ * await audit.close();
  * ```
  */
 export function fileAuditSink(path: string, options: FileAuditSinkOptions = {}): AuditSink {
@@ -76,23 +82,72 @@ export function fileAuditSink(path: string, options: FileAuditSinkOptions = {}):
   let size = file.statSync().size;
   const enc = new TextEncoder();
   let closed = false;
+  let queue: { bytes: Uint8Array; done: () => void; fail: (err: unknown) => void }[] = [];
+  let busy = false;
+  let writing: Promise<void> = Promise.resolve();
+
+  async function writeAll(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) off += await file.write(bytes.subarray(off));
+    size += bytes.length;
+  }
+
+  async function drain(): Promise<void> {
+    while (queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      try {
+        // Lines that fit go out in one write; rotation happens between lines.
+        let pending: Uint8Array[] = [];
+        let pendingSize = 0;
+        const flush = async () => {
+          if (pendingSize === 0) return;
+          const all = new Uint8Array(pendingSize);
+          let at = 0;
+          for (const b of pending) {
+            all.set(b, at);
+            at += b.length;
+          }
+          pending = [];
+          pendingSize = 0;
+          await writeAll(all);
+        };
+        for (const { bytes } of batch) {
+          if (size + pendingSize > 0 && size + pendingSize + bytes.length > maxBytes) {
+            await flush();
+            file.close();
+            Deno.renameSync(path, `${path}.1`);
+            file = open();
+            size = 0;
+          }
+          pending.push(bytes);
+          pendingSize += bytes.length;
+        }
+        await flush();
+        for (const e of batch) e.done();
+      } catch (err) {
+        for (const e of batch) e.fail(err);
+      }
+    }
+    busy = false;
+  }
+
   return {
     write(entry) {
       if (closed) return;
       const bytes = enc.encode(JSON.stringify(entry) + "\n");
-      if (size > 0 && size + bytes.length > maxBytes) {
-        file.close();
-        Deno.renameSync(path, `${path}.1`);
-        file = open();
-        size = 0;
-      }
-      let off = 0;
-      while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
-      size += bytes.length;
+      return new Promise<void>((done, fail) => {
+        queue.push({ bytes, done, fail });
+        if (!busy) {
+          busy = true;
+          writing = drain();
+        }
+      });
     },
-    close() {
+    async close() {
       if (closed) return;
       closed = true;
+      while (busy) await writing;
       file.close();
     },
   };
@@ -112,5 +167,5 @@ export function fileAuditSink(path: string, options: FileAuditSinkOptions = {}):
  */
 export function memoryAuditSink(): AuditSink & { entries: AuditEntry[] } {
   const entries: AuditEntry[] = [];
-  return { entries, write: (e) => entries.push(e), close() {} };
+  return { entries, write: (e) => void entries.push(e), close() {} };
 }

@@ -361,7 +361,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       clearInterval(lagTimer);
       await server.close();
       await store.close();
-      audit?.close();
+      await audit?.close();
       audit = undefined;
       log.info("stopped", { url });
     },
