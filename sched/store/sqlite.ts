@@ -33,6 +33,16 @@ import {
   type WriteOp,
 } from "./_sqlite_db.ts";
 import { AsyncQueue } from "./_queue.ts";
+import {
+  ANSWER,
+  ANSWER_LENGTH,
+  controlOf,
+  newChannel,
+  readMessage,
+  REQUEST,
+  REQUEST_LENGTH,
+  writeMessage,
+} from "./_sqlite_channel.ts";
 
 /** Options of {@linkcode SqliteKv}. */
 export interface SqliteKvOptions {
@@ -99,8 +109,11 @@ export class SqliteKv implements KvBackend {
   #read: Db;
   #history: number;
   #worker: Worker | undefined;
-  #calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  #nextId = 1;
+  #channel: SharedArrayBuffer | undefined;
+  #calls: Promise<unknown> = Promise.resolve();
+  #opened: Promise<unknown> = Promise.resolve();
+  #failed: Promise<never> = new Promise(() => {});
+  #fail: (err: unknown) => void = () => {};
   #pending: Op[] = [];
   #scheduled = false;
   #inFlight = false;
@@ -128,32 +141,55 @@ export class SqliteKv implements KvBackend {
       const worker = new Worker(new URL("./_sqlite_writer.ts", import.meta.url), {
         type: "module",
       });
-      worker.onmessage = (
-        e: MessageEvent<{ id: number; ok: boolean; value?: unknown; error?: string }>,
-      ) => {
-        const call = this.#calls.get(e.data.id);
-        if (!call) return;
-        this.#calls.delete(e.data.id);
-        if (e.data.ok) call.resolve(e.data.value);
-        else call.reject(new KvUnavailableError(`sqlite: ${e.data.error}`));
+      const channel = newChannel();
+      this.#channel = channel;
+      let opened: (v?: unknown) => void;
+      let failedOpen: (e: unknown) => void;
+      this.#opened = new Promise((resolve, reject) => {
+        opened = resolve;
+        failedOpen = reject;
+      });
+      this.#opened.catch(() => {});
+      this.#failed = new Promise((_, reject) => this.#fail = reject);
+      this.#failed.catch(() => {});
+      worker.onmessage = (e: MessageEvent<{ ok: boolean; error?: string }>) => {
+        if (e.data.ok) opened();
+        else failedOpen(new KvUnavailableError(`sqlite: ${e.data.error}`));
       };
       worker.onerror = (e) => {
         e.preventDefault();
         const err = new KvUnavailableError(`sqlite: the writer thread failed: ${e.message}`);
-        for (const call of this.#calls.values()) call.reject(err);
-        this.#calls.clear();
+        failedOpen(err);
+        this.#fail(err);
       };
+      worker.postMessage({ id: 0, type: "open", path, history: this.#history, channel });
       this.#worker = worker;
-      this.#call({ type: "open", path, history: this.#history }).catch(() => {});
     }
   }
 
+  /** One request to the writer worker over the shared channel, after those before it. */
   #call(msg: Record<string, unknown>): Promise<unknown> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#calls.set(id, { resolve, reject });
-      this.#worker!.postMessage({ ...msg, id });
-    });
+    const run = async () => {
+      await this.#opened;
+      const channel = this.#channel!;
+      const ctl = controlOf(channel);
+      ctl[REQUEST_LENGTH] = writeMessage(channel, JSON.stringify(msg));
+      Atomics.store(ctl, ANSWER, 0);
+      Atomics.store(ctl, REQUEST, 1);
+      Atomics.notify(ctl, REQUEST);
+      const wait = Atomics.waitAsync(ctl, ANSWER, 0);
+      if (wait.async) await Promise.race([wait.value, this.#failed]);
+      const answer = JSON.parse(readMessage(channel, ctl[ANSWER_LENGTH])) as {
+        ok: boolean;
+        value?: unknown;
+        error?: string;
+      };
+      if (!answer.ok) throw new KvUnavailableError(`sqlite: ${answer.error}`);
+      return answer.value;
+    };
+    const p = this.#calls.then(run);
+    this.#calls = p.catch(() => {});
+    return p;
   }
 
   #check(): void {
@@ -236,8 +272,13 @@ export class SqliteKv implements KvBackend {
   async #flush(): Promise<void> {
     this.#scheduled = false;
     if (this.#inFlight || this.#pending.length === 0) return;
-    const ops = this.#pending;
-    this.#pending = [];
+    // Everything queued goes in one transaction, up to 64 MiB of values.
+    let take = 0;
+    for (let bytes = 0; take < this.#pending.length && (take === 0 || bytes < 64 << 20); take++) {
+      bytes += this.#pending[take].value?.length ?? 0;
+    }
+    const ops = this.#pending.slice(0, take);
+    this.#pending = this.#pending.slice(take);
     const plain: WriteOp[] = ops.map(({ kind, key, value, expect }) => ({
       kind,
       key,
