@@ -42,6 +42,7 @@ const { values } = parseArgs({
     "server-flags": { type: "string", default: "" },
     "server-main": { type: "string" },
     "paced-client": { type: "string", default: "raw" },
+    "server-log": { type: "string" },
     // Internal: the role of a watch-client process.
     role: { type: "string" },
     home: { type: "string" },
@@ -87,8 +88,10 @@ async function cpuMsOf(pid: number): Promise<number> {
 }
 
 /** User and system CPU time a process has used, in ms. */
-async function cpuSplitOf(pid: number): Promise<[number, number]> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+async function cpuSplitOf(pid: number, thread?: number): Promise<[number, number]> {
+  const stat = await Deno.readTextFile(
+    thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`,
+  );
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second here).
   return [Number(fields[11]) * 10, Number(fields[12]) * 10];
@@ -124,9 +127,18 @@ async function startServer(
     if (done) throw new Error(`scheduler exited: ${buf}`);
     buf += value;
   }
+  const log = values["server-log"]
+    ? await Deno.open(values["server-log"], { write: true, create: true, append: true })
+    : undefined;
   (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })().catch(() => {});
+    const enc = new TextEncoder();
+    await log?.write(enc.encode(buf));
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      await log?.write(enc.encode(value));
+    }
+  })().catch(() => {}).finally(() => log?.close());
   return { child, config: await loadClientConfig({ env: { TSK_HOME: home } }) };
 }
 
@@ -473,6 +485,8 @@ async function pacedRuns(
     const one = async (rate: number, seconds: number, tag: string) => {
       const m0 = await serverMetrics(config, metricsClient);
       const [u0, s0] = await cpuSplitOf(pid);
+      // The event loop's own thread (its id is the process id).
+      const [lu0, ls0] = await cpuSplitOf(pid, pid);
       const c0 = await cpuMsOf(Deno.pid);
       const load = (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
       const r = await paced(
@@ -482,6 +496,7 @@ async function pacedRuns(
       );
       const c1 = await cpuMsOf(Deno.pid);
       const [u1, s1] = await cpuSplitOf(pid);
+      const [lu1, ls1] = await cpuSplitOf(pid, pid);
       const m1 = await serverMetrics(config, metricsClient);
       const hp = (name: string, p: number, filter?: RegExp) =>
         histogramPct(histogramOf(m0, name, filter), histogramOf(m1, name, filter), p);
@@ -505,7 +520,9 @@ async function pacedRuns(
             hp("apiserver_request_duration_seconds", 99, create)
           } ms (bucket bounds), CPU ${round((u1 - u0 + s1 - s0) / seconds / 10)}% of a core (user ${
             round((u1 - u0) / seconds / 10)
-          }%)\n` +
+          }%), of it the event-loop thread ${round((lu1 - lu0 + ls1 - ls0) / seconds / 10)}% (${
+            round((lu1 - lu0 + ls1 - ls0) * 1000 / (seconds * rate))
+          } µs per create)\n` +
           `    store: ${commits} commits, ${
             round(writes / Math.max(1, commits))
           } writes each; commit p50/p99 <= ${hp("apiserver_storage_commit_duration_seconds", 50)}/${
