@@ -252,10 +252,14 @@ function rawCreator(config: ClientConfig): Creator {
   const buf = new Uint8Array(65536);
   let conn: Deno.TlsConn | undefined;
   const connect = async () => {
+    // Presents the admin's client certificate and token, as ApiClient does.
     conn = await Deno.connectTls({
       hostname: server.hostname,
       port: Number(server.port),
       caCerts: [config.certificateAuthority!],
+      ...(config.clientCertificate && config.clientKey
+        ? { cert: config.clientCertificate, key: config.clientKey }
+        : {}),
     });
   };
   const send = async (bytes: Uint8Array): Promise<{ status: number; body: string }> => {

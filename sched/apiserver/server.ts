@@ -150,6 +150,8 @@ export async function serveHttps(
     });
   });
   server.keepAliveTimeout = 65_000;
+  // Answers are one write each; never hold one back for an ACK (Nagle).
+  server.on("secureConnection", (socket: TLSSocket) => socket.setNoDelay(true));
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const streaming = /[?&]watch=(true|1)(&|$)/.test(req.url ?? "");
