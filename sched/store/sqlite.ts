@@ -112,8 +112,8 @@ export class SqliteKv implements KvBackend {
   #channel: SharedArrayBuffer | undefined;
   #calls: Promise<unknown> = Promise.resolve();
   #opened: Promise<unknown> = Promise.resolve();
-  #failed: Promise<never> = new Promise(() => {});
-  #fail: (err: unknown) => void = () => {};
+  #failure: unknown;
+  #abandon: ((err: unknown) => void) | undefined;
   #pending: Op[] = [];
   #scheduled = false;
   #inFlight = false;
@@ -150,8 +150,6 @@ export class SqliteKv implements KvBackend {
         failedOpen = reject;
       });
       this.#opened.catch(() => {});
-      this.#failed = new Promise((_, reject) => this.#fail = reject);
-      this.#failed.catch(() => {});
       worker.onmessage = (e: MessageEvent<{ ok: boolean; error?: string }>) => {
         if (e.data.ok) opened();
         else failedOpen(new KvUnavailableError(`sqlite: ${e.data.error}`));
@@ -160,7 +158,8 @@ export class SqliteKv implements KvBackend {
         e.preventDefault();
         const err = new KvUnavailableError(`sqlite: the writer thread failed: ${e.message}`);
         failedOpen(err);
-        this.#fail(err);
+        this.#failure = err;
+        this.#abandon?.(err);
       };
       worker.postMessage({ id: 0, type: "open", path, history: this.#history, channel });
       this.#worker = worker;
@@ -171,6 +170,7 @@ export class SqliteKv implements KvBackend {
   #call(msg: Record<string, unknown>): Promise<unknown> {
     const run = async () => {
       await this.#opened;
+      if (this.#failure) throw this.#failure;
       const channel = this.#channel!;
       const ctl = controlOf(channel);
       ctl[REQUEST_LENGTH] = writeMessage(channel, JSON.stringify(msg));
@@ -178,7 +178,14 @@ export class SqliteKv implements KvBackend {
       Atomics.store(ctl, REQUEST, 1);
       Atomics.notify(ctl, REQUEST);
       const wait = Atomics.waitAsync(ctl, ANSWER, 0);
-      if (wait.async) await Promise.race([wait.value, this.#failed]);
+      if (wait.async) {
+        // A failed worker never answers: its error handler rejects this wait.
+        await new Promise<void>((resolve, reject) => {
+          this.#abandon = reject;
+          wait.value.then(() => resolve());
+        });
+        this.#abandon = undefined;
+      }
       const answer = JSON.parse(readMessage(channel, ctl[ANSWER_LENGTH])) as {
         ok: boolean;
         value?: unknown;
