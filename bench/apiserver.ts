@@ -17,13 +17,22 @@
  * returns, on the wall clock shared by all processes
  * (`performance.timeOrigin + performance.now()`).
  *
+ * The paced runs send creates over 50 warmed keep-alive TLS connections,
+ * each call on an idle one, and time each call from its scheduled send
+ * time (no coordinated omission); they also print how late the generator
+ * issued, its CPU, and the server's own histograms and CPU.
+ *
  * Flags: --watchers N (default 10000), --seconds N per throughput run
  * (default 6), --watch-client raw|api (default raw: bare TLS connections
  * that only scan for event names, so the fan-out figure is mostly the
  * server's; api: `ApiClient.watch`, which also parses every event),
- * --watch-procs N (default 2), --only watch (the fan-out alone),
- * --server-flags "..." (extra `deno run` flags for the API server, e.g.
- * `--cpu-prof`).
+ * --watch-procs N (default 2), --only watch|paced (the fan-out alone, or
+ * the paced runs alone), --paced-client raw|api (default raw: hand-built
+ * HTTP/1.1 requests with the admin's certificate and token; api:
+ * `ApiClient`), --server-flags "..." (extra `deno run` flags for the API
+ * server, e.g. `--cpu-prof`), --server-main PATH (another checkout's
+ * `sched/main.ts`, for before/after runs), --server-log FILE (keep the
+ * server's output).
  *
  * @module
  */
