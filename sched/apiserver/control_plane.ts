@@ -233,6 +233,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     "apiserver_storage_commit_writes_total",
     "Writes committed (over commits: the group-commit batch size).",
   );
+  const answered = metrics.histogram(
+    "apiserver_http_answer_duration_seconds",
+    "Requests other than watches: from the request's headers parsed to the answer handed to the socket.",
+  );
   const loopLag = metrics.histogram(
     "apiserver_event_loop_lag_seconds",
     "How late a 25 ms timer fires: time the event loop was busy with other work.",
@@ -295,6 +299,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     keyPem: serving.keyPem,
     caPem: ca.certPem,
     clientAuth: options.clientAuth,
+    onAnswered: (seconds) => answered.observe({}, seconds),
   });
   const urlHost = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
   const url = `https://${urlHost.includes(":") ? `[${urlHost}]` : urlHost}:${server.port}`;
