@@ -209,7 +209,8 @@ export class ApiClient implements Store {
         headers,
         body: body?.value !== undefined ? JSON.stringify(body.value) : undefined,
         client: this.#http,
-        signal: signals.length ? AbortSignal.any(signals) : undefined,
+        // AbortSignal.any costs a dependent signal per request: only when there are two.
+        signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
       });
     } catch (err) {
       if (body?.signal?.aborted) throw err;

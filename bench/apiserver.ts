@@ -17,13 +17,22 @@
  * returns, on the wall clock shared by all processes
  * (`performance.timeOrigin + performance.now()`).
  *
+ * The paced runs send creates over 50 warmed keep-alive TLS connections,
+ * each call on an idle one, and time each call from its scheduled send
+ * time (no coordinated omission); they also print how late the generator
+ * issued, its CPU, and the server's own histograms and CPU.
+ *
  * Flags: --watchers N (default 10000), --seconds N per throughput run
  * (default 6), --watch-client raw|api (default raw: bare TLS connections
  * that only scan for event names, so the fan-out figure is mostly the
  * server's; api: `ApiClient.watch`, which also parses every event),
- * --watch-procs N (default 2), --only watch (the fan-out alone),
- * --server-flags "..." (extra `deno run` flags for the API server, e.g.
- * `--cpu-prof`).
+ * --watch-procs N (default 2), --only watch|paced (the fan-out alone, or
+ * the paced runs alone), --paced-client raw|api (default raw: hand-built
+ * HTTP/1.1 requests with the admin's certificate and token; api:
+ * `ApiClient`), --server-flags "..." (extra `deno run` flags for the API
+ * server, e.g. `--cpu-prof`), --server-main PATH (another checkout's
+ * `sched/main.ts`, for before/after runs), --server-log FILE (keep the
+ * server's output).
  *
  * @module
  */
@@ -40,6 +49,9 @@ const { values } = parseArgs({
     "watch-procs": { type: "string", default: "2" },
     only: { type: "string" },
     "server-flags": { type: "string", default: "" },
+    "server-main": { type: "string" },
+    "paced-client": { type: "string", default: "raw" },
+    "server-log": { type: "string" },
     // Internal: the role of a watch-client process.
     role: { type: "string" },
     home: { type: "string" },
@@ -50,9 +62,10 @@ const { values } = parseArgs({
 const WATCHERS = Number(values.watchers);
 const RAW = values["watch-client"] !== "api";
 const SECONDS = Number(values.seconds);
+const PACED_CLIENT = values["paced-client"];
 const WATCH_PROCS = Math.max(1, Number(values["watch-procs"]));
 const CLIENTS = 50;
-const MAIN = new URL("../sched/main.ts", import.meta.url).pathname;
+const MAIN = values["server-main"] ?? new URL("../sched/main.ts", import.meta.url).pathname;
 /** Wall-clock milliseconds, comparable between processes. */
 const wall = () => performance.timeOrigin + performance.now();
 
@@ -84,8 +97,10 @@ async function cpuMsOf(pid: number): Promise<number> {
 }
 
 /** User and system CPU time a process has used, in ms. */
-async function cpuSplitOf(pid: number): Promise<[number, number]> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+async function cpuSplitOf(pid: number, thread?: number): Promise<[number, number]> {
+  const stat = await Deno.readTextFile(
+    thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`,
+  );
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second here).
   return [Number(fields[11]) * 10, Number(fields[12]) * 10];
@@ -121,9 +136,18 @@ async function startServer(
     if (done) throw new Error(`scheduler exited: ${buf}`);
     buf += value;
   }
+  const log = values["server-log"]
+    ? await Deno.open(values["server-log"], { write: true, create: true, append: true })
+    : undefined;
   (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })().catch(() => {});
+    const enc = new TextEncoder();
+    await log?.write(enc.encode(buf));
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      await log?.write(enc.encode(value));
+    }
+  })().catch(() => {}).finally(() => log?.close());
   return { child, config: await loadClientConfig({ env: { TSK_HOME: home } }) };
 }
 
@@ -154,13 +178,32 @@ async function closedLoop(
   return { rate: n / ((performance.now() - start) / 1000), lat: lat.sort((a, b) => a - b) };
 }
 
-/** Issues `rate` calls per second for `seconds`, open loop; returns latencies (ms). */
+/** What a paced run measured. */
+interface Paced {
+  /** Latency of each call from its scheduled time to its answer (ms), sorted. */
+  lat: number[];
+  /** How late each call was issued after its scheduled time (ms), sorted. */
+  late: number[];
+  /** Calls per second actually issued. */
+  achieved: number;
+  /** Per call: scheduled time from the start (ms), latency (ms), lateness (ms). */
+  timeline: [number, number, number][];
+}
+
+/**
+ * Issues `rate` calls per second for `seconds`, open loop. Latency runs from
+ * each call's scheduled time, so a generator that falls behind counts its
+ * own delay against the server (no coordinated omission); how late each call
+ * was issued is reported apart.
+ */
 async function paced(
   rate: number,
   seconds: number,
   op: (i: number) => Promise<void>,
-): Promise<{ lat: number[]; achieved: number }> {
+): Promise<Paced> {
   const lat: number[] = [];
+  const late: number[] = [];
+  const timeline: [number, number, number][] = [];
   const total = rate * seconds;
   const start = performance.now();
   const pending: Promise<void>[] = [];
@@ -168,11 +211,195 @@ async function paced(
     const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const t0 = performance.now();
-    pending.push(op(i).then(() => void lat.push(performance.now() - Math.min(t0, due + 1))));
+    const lateness = Math.max(0, performance.now() - due);
+    late.push(lateness);
+    pending.push(
+      op(i).then(() => {
+        const ms = performance.now() - due;
+        lat.push(ms);
+        timeline.push([due - start, ms, lateness]);
+      }),
+    );
   }
   await Promise.all(pending);
-  return { lat: lat.sort((a, b) => a - b), achieved: total / ((performance.now() - start) / 1000) };
+  return {
+    timeline,
+    lat: lat.sort((a, b) => a - b),
+    late: late.sort((a, b) => a - b),
+    achieved: total / ((performance.now() - start) / 1000),
+  };
+}
+
+/** One way to send a create: through `ApiClient`, or a bare keep-alive TLS connection. */
+interface Creator {
+  /** Opens the connection (the TLS handshake) before the measured run. */
+  warm(): Promise<void>;
+  /** Creates a ConfigMap; throws unless the server answers 201. */
+  create(name: string): Promise<void>;
+  close(): void;
+}
+
+function apiCreator(config: ClientConfig): Creator {
+  const client = new ApiClient(config);
+  return {
+    warm: () => client.list("namespaces", { limit: 1 }).then(() => {}),
+    create: (name) => client.create(cm(name)).then(() => {}),
+    close: () => client.close(),
+  };
+}
+
+/**
+ * A create over one keep-alive TLS connection with a hand-built HTTP/1.1
+ * request and a minimal response reader: the load generator spends little
+ * CPU per call, so on 2 shared cores the figure is mostly the server's.
+ */
+function rawCreator(config: ClientConfig): Creator {
+  const server = new URL(config.server);
+  const path = "/api/v1/namespaces/default/configmaps";
+  const enc = new TextEncoder();
+  const dec = new TextDecoder("latin1");
+  const buf = new Uint8Array(65536);
+  let conn: Deno.TlsConn | undefined;
+  const connect = async () => {
+    // Presents the admin's client certificate and token, as ApiClient does.
+    conn = await Deno.connectTls({
+      hostname: server.hostname,
+      port: Number(server.port),
+      caCerts: [config.certificateAuthority!],
+      ...(config.clientCertificate && config.clientKey
+        ? { cert: config.clientCertificate, key: config.clientKey }
+        : {}),
+    });
+  };
+  const send = async (bytes: Uint8Array): Promise<{ status: number; body: string }> => {
+    if (!conn) await connect();
+    for (let off = 0; off < bytes.length;) off += await conn!.write(bytes.subarray(off));
+    let have = 0;
+    let headEnd = -1;
+    while (headEnd < 0) {
+      const n = await conn!.read(buf.subarray(have));
+      if (n === null) throw new Error("the server closed the connection");
+      have += n;
+      for (let i = Math.max(0, have - n - 3); i + 3 < have; i++) {
+        if (buf[i] === 13 && buf[i + 1] === 10 && buf[i + 2] === 13 && buf[i + 3] === 10) {
+          headEnd = i + 4;
+          break;
+        }
+      }
+    }
+    const head = dec.decode(buf.subarray(0, headEnd));
+    const status = Number(head.slice(9, 12));
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+    while (have < headEnd + length) {
+      const n = await conn!.read(buf.subarray(have));
+      if (n === null) throw new Error("the server closed the connection");
+      have += n;
+    }
+    return { status, body: dec.decode(buf.subarray(headEnd, headEnd + length)) };
+  };
+  const request = (method: string, target: string, body = "") =>
+    enc.encode(
+      `${method} ${target} HTTP/1.1\r\nHost: ${server.host}\r\nAuthorization: Bearer ${config.token}\r\n` +
+        `Accept: application/json\r\nContent-Type: application/json\r\nContent-Length: ${
+          enc.encode(body).length
+        }\r\n\r\n${body}`,
+    );
+  return {
+    async warm() {
+      const r = await send(request("GET", "/api/v1/namespaces?limit=1"));
+      if (r.status !== 200) throw new Error(`warm-up: HTTP ${r.status}`);
+    },
+    async create(name) {
+      const r = await send(request("POST", path, JSON.stringify(cm(name))));
+      if (r.status !== 201) throw new Error(`create ${name}: HTTP ${r.status}: ${r.body}`);
+    },
+    close() {
+      try {
+        conn?.close();
+      } catch { /* closed */ }
+    },
+  };
+}
+
+/**
+ * Keep-alive connections for a paced run, each call on an idle one (as wrk
+ * or hey spread calls over their connections): a call never waits behind
+ * another on the same connection; when all are busy a new one is opened, up
+ * to twice as many, and then calls wait for one (counted in their latency).
+ */
+class CreatorPool {
+  #idle: Creator[];
+  #all: Creator[];
+  #waiting: ((c: Creator) => void)[] = [];
+  #max: number;
+  /** Connections opened because every one was busy. */
+  grown = 0;
+  /** Calls that waited for a connection (all `max` busy). */
+  queued = 0;
+  constructor(readonly make: () => Creator, size: number, max = size * 2) {
+    this.#all = Array.from({ length: size }, make);
+    this.#idle = [...this.#all];
+    this.#max = max;
+  }
+  /** Opens every connection (one TLS handshake each) before the measured run. */
+  async warm(): Promise<void> {
+    await Promise.all(this.#all.map((c) => c.warm()));
+  }
+  async create(name: string): Promise<void> {
+    let c = this.#idle.pop();
+    if (!c && this.#all.length < this.#max) {
+      c = this.make();
+      this.#all.push(c);
+      this.grown++;
+    }
+    if (!c) {
+      this.queued++;
+      c = await new Promise<Creator>((r) => this.#waiting.push(r));
+    }
+    try {
+      await c.create(name);
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next(c);
+      else this.#idle.push(c);
+    }
+  }
+  close(): void {
+    for (const c of this.#all) c.close();
+  }
+}
+
+/** The server's /metrics text. */
+async function serverMetrics(config: ClientConfig, client: Deno.HttpClient): Promise<string> {
+  return await (await fetch(`${config.server}/metrics`, { client })).text();
+}
+
+/** Cumulative bucket counts of a histogram whose labels match `filter`. */
+function histogramOf(text: string, name: string, filter = /./): Map<number, number> {
+  const out = new Map<number, number>();
+  const re = new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\d+)`, "gm");
+  for (const m of text.matchAll(re)) {
+    if (!filter.test(m[1])) continue;
+    const le = /le="([^"]+)"/.exec(m[1])![1];
+    const b = le === "+Inf" ? Infinity : Number(le);
+    out.set(b, (out.get(b) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+/** A counter's value (0 when absent). */
+function counterOf(text: string, name: string): number {
+  return Number(new RegExp(`^${name}(?:\\{\\})? (\\d+)`, "m").exec(text)?.[1] ?? 0);
+}
+
+/** The smallest bucket bound at or under which `p`% of the calls between two snapshots fell. */
+function histogramPct(before: Map<number, number>, after: Map<number, number>, p: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  for (const b of bounds) {
+    if ((after.get(b)! - (before.get(b) ?? 0)) >= total * p / 100) return b * 1000;
+  }
+  return Infinity;
 }
 
 function cm(name: string): ConfigMap {
@@ -250,6 +477,112 @@ async function inProcess(): Promise<{ store: number; app: number }> {
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Paced creates on a server: 500/s for 4 s, then 1,000/s for `SECONDS` s
+ * (at least 5), over warmed keep-alive connections; rows for the client's
+ * latency (from the scheduled time), how late the generator issued, the
+ * server's own histogram and CPU.
+ */
+async function pacedRuns(
+  config: ClientConfig,
+  pid: number,
+): Promise<{ p500: Paced; p: Paced }> {
+  const make = PACED_CLIENT === "api" ? () => apiCreator(config) : () => rawCreator(config);
+  const pool = new CreatorPool(make, CLIENTS);
+  const metricsClient = Deno.createHttpClient({ caCerts: [config.certificateAuthority!] });
+  try {
+    await pool.warm();
+    const one = async (rate: number, seconds: number, tag: string) => {
+      const m0 = await serverMetrics(config, metricsClient);
+      const [u0, s0] = await cpuSplitOf(pid);
+      // The event loop's own thread (its id is the process id).
+      const [lu0, ls0] = await cpuSplitOf(pid, pid);
+      const c0 = await cpuMsOf(Deno.pid);
+      const load = (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
+      const r = await paced(
+        rate,
+        seconds,
+        (i) => pool.create(`${tag}-${i}`),
+      );
+      const c1 = await cpuMsOf(Deno.pid);
+      const [u1, s1] = await cpuSplitOf(pid);
+      const [lu1, ls1] = await cpuSplitOf(pid, pid);
+      const m1 = await serverMetrics(config, metricsClient);
+      const hp = (name: string, p: number, filter?: RegExp) =>
+        histogramPct(histogramOf(m0, name, filter), histogramOf(m1, name, filter), p);
+      const commits = counterOf(m1, "apiserver_storage_commits_total") -
+        counterOf(m0, "apiserver_storage_commits_total");
+      const writes = counterOf(m1, "apiserver_storage_commit_writes_total") -
+        counterOf(m0, "apiserver_storage_commit_writes_total");
+      row(
+        `mutating p99 at ${rate} writes/s, SQLite`,
+        `${round(pct(r.lat, 99))} ms`,
+        `p50 ${round(pct(r.lat, 50))} ms, p99.9 ${round(pct(r.lat, 99.9))} ms, max ${
+          round(r.lat[r.lat.length - 1])
+        } ms, achieved ${round(r.achieved, 0)}/s; ${PACED_CLIENT} client; load ${load}`,
+      );
+      const create = /verb="create",resource="configmaps"/;
+      console.error(
+        `    generator: issued late p99 ${round(pct(r.late, 99))} ms, max ${
+          round(r.late[r.late.length - 1])
+        } ms, CPU ${round((c1 - c0) / seconds / 10)}% of a core\n` +
+          `    server: create p50/p99 <= ${hp("apiserver_request_duration_seconds", 50, create)}/${
+            hp("apiserver_request_duration_seconds", 99, create)
+          } ms (bucket bounds; headers parsed to answer written, all requests: p99 <= ${
+            hp("apiserver_http_answer_duration_seconds", 99)
+          } ms, max <= ${hp("apiserver_http_answer_duration_seconds", 100)} ms), CPU ${
+            round((u1 - u0 + s1 - s0) / seconds / 10)
+          }% of a core (user ${round((u1 - u0) / seconds / 10)}%), of it the event-loop thread ${
+            round((lu1 - lu0 + ls1 - ls0) / seconds / 10)
+          }% (${round((lu1 - lu0 + ls1 - ls0) * 1000 / (seconds * rate))} µs per create)\n` +
+          `    store: ${commits} commits, ${
+            round(writes / Math.max(1, commits))
+          } writes each; commit p50/p99 <= ${hp("apiserver_storage_commit_duration_seconds", 50)}/${
+            hp("apiserver_storage_commit_duration_seconds", 99)
+          } ms, queued to acknowledged p99 <= ${
+            hp("apiserver_storage_write_duration_seconds", 99)
+          } ms; event loop lag p99 <= ${hp("apiserver_event_loop_lag_seconds", 99)} ms, max <= ${
+            hp("apiserver_event_loop_lag_seconds", 100)
+          } ms`,
+      );
+      // Where the slowest calls were: the worst 100 ms windows by their slowest call.
+      const windows = new Map<number, { n: number; max: number; late: number }>();
+      for (const [due, ms, late] of r.timeline) {
+        const w = Math.floor(due / 100);
+        const x = windows.get(w) ?? { n: 0, max: 0, late: 0 };
+        x.n++;
+        x.max = Math.max(x.max, ms);
+        x.late = Math.max(x.late, late);
+        windows.set(w, x);
+      }
+      const worst = [...windows.entries()].sort((a, b) => b[1].max - a[1].max).slice(0, 3);
+      console.error(
+        `    worst 100 ms windows: ${
+          worst.map(([w, x]) =>
+            `at ${w / 10} s: ${x.n} calls, slowest ${round(x.max)} ms, issued up to ${
+              round(x.late)
+            } ms late`
+          ).join("; ")
+        }`,
+      );
+      return r;
+    };
+    // Warm-up, not measured: the server's and the generator's code gets
+    // compiled (the first second after start runs slower on a busy machine).
+    await paced(250, 1, (i) => pool.create(`warm-${i}`));
+    await paced(500, 1, (i) => pool.create(`warm5-${i}`));
+    const p500 = await one(500, 4, "paced5");
+    const p = await one(1000, Math.max(5, SECONDS), "paced");
+    console.error(
+      `  paced runs: ${pool.grown} connections opened beyond the ${CLIENTS} warmed, ${pool.queued} calls waited for one`,
+    );
+    return { p500, p };
+  } finally {
+    pool.close();
+    metricsClient.close();
   }
 }
 
@@ -625,6 +958,34 @@ if (values.role === "watchers") {
   Deno.exit(0);
 }
 
+if (values.only === "paced") {
+  const home = await Deno.makeTempDir({ prefix: "tsk-bench-api-" });
+  try {
+    const server = await startServer(home, []);
+    try {
+      const { p500, p } = await pacedRuns(server.config, server.child.pid);
+      const m = (metric: string, tsk: number): Metric => ({
+        metric,
+        unit: "ms",
+        tsk,
+        peer: null,
+        "peer_value": null,
+        ratio: null,
+      });
+      results.push(
+        m("create_p99_at_500_per_s_sqlite", round(pct(p500.lat, 99))),
+        m("create_p99_at_1000_per_s_sqlite", round(pct(p.lat, 99))),
+      );
+    } finally {
+      await stopServer(server.child);
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+  printTable();
+  Deno.exit(0);
+}
+
 if (values.only === "watch") {
   const home = await Deno.makeTempDir({ prefix: "tsk-bench-api-" });
   try {
@@ -667,28 +1028,7 @@ try {
     `p50 ${round(pct(s.lat, 50))} ms, p99 ${round(pct(s.lat, 99))} ms`,
   );
 
-  const pacedClients = Array.from({ length: CLIENTS }, () => new ApiClient(sqlite.config));
-  const p500 = await paced(
-    500,
-    4,
-    (i) => pacedClients[i % CLIENTS].create(cm(`paced5-${i}`)).then(() => {}),
-  );
-  row(
-    "mutating p99 at 500 writes/s, SQLite",
-    `${round(pct(p500.lat, 99))} ms`,
-    `p50 ${round(pct(p500.lat, 50))} ms, achieved ${round(p500.achieved, 0)}/s`,
-  );
-  const p = await paced(
-    1000,
-    5,
-    (i) => pacedClients[i % CLIENTS].create(cm(`paced-${i}`)).then(() => {}),
-  );
-  for (const c of pacedClients) c.close();
-  row(
-    "mutating p99 at 1000 writes/s, SQLite",
-    `${round(pct(p.lat, 99))} ms`,
-    `p50 ${round(pct(p.lat, 50))} ms, achieved ${round(p.achieved, 0)}/s`,
-  );
+  const { p500, p } = await pacedRuns(sqlite.config, sqlite.child.pid);
 
   // ---------------------------------------------------------------- watch fan-out
   const fan = await watchFanOut(sqlite.config, homeA, sqlite.child.pid);

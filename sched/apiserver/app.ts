@@ -32,7 +32,7 @@ import {
 } from "@tsk/api";
 import { Authenticator, type Credentials } from "./authn.ts";
 import { Authorizer } from "./authz.ts";
-import type { AuditSink } from "./audit.ts";
+import type { AuditEntry, AuditSink } from "./audit.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { type Logger, silentLogger } from "./log.ts";
@@ -357,7 +357,8 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
       requests.inc(labels);
       if (verb !== "watch") latency.observe({ verb: labels.verb, resource }, seconds);
       if (verb && MUTATING.has(verb) && options.audit) {
-        options.audit.write({
+        // The answer waits for its audit line (written off the event loop).
+        await audited(options.audit, {
           ts: new Date().toISOString(),
           requestId: crypto.randomUUID(),
           user: user?.name ?? "system:anonymous",
@@ -371,6 +372,15 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
           latencyMs: Math.round(seconds * 1000 * 100) / 100,
         });
       }
+    }
+  }
+
+  async function audited(sink: AuditSink, entry: AuditEntry): Promise<void> {
+    try {
+      await sink.write(entry);
+    } catch (err) {
+      // The change is made: report the failure, do not turn the answer into an error.
+      log.error("audit write failed", { error: String(err), requestId: entry.requestId });
     }
   }
 

@@ -33,10 +33,14 @@ export interface AuditEntry {
 
 /** Where audit entries go. */
 export interface AuditSink {
-  /** Records an entry. */
-  write(entry: AuditEntry): void;
-  /** Flushes and closes. */
-  close(): void;
+  /**
+   * Records an entry. A promise, when returned, settles once the entry is
+   * written; the API server answers the request after that, so nothing is
+   * acknowledged before it is audited (kube-apiserver's "blocking" mode).
+   */
+  write(entry: AuditEntry): void | Promise<void>;
+  /** Writes what is queued and closes. */
+  close(): void | Promise<void>;
 }
 
 /** Options of {@linkcode fileAuditSink}. */
@@ -50,8 +54,11 @@ export interface FileAuditSinkOptions {
 }
 
 /**
- * An audit sink appending JSON lines to a file. Each line is written with
- * one `write` call on a file opened for appending.
+ * An audit sink appending JSON lines to a file opened for appending. Entries
+ * recorded in the same run of microtasks (the requests of one group commit
+ * finish together) go out in one `write` call, made before any of them is
+ * answered; a synchronous write of a few hundred bytes to the page cache
+ * costs less than handing it to another thread.
  *
  * @param path The file.
  * @param options Rotation size.
@@ -62,11 +69,11 @@ export interface FileAuditSinkOptions {
  * import { fileAuditSink } from "@tsk/sched";
  * const path = await Deno.makeTempFile();
  * const audit = fileAuditSink(path);
- * audit.write({
+ * await audit.write({
  *   ts: new Date().toISOString(), requestId: "1", user: "admin", groups: [],
  *   verb: "create", resource: "pods", code: 201, latencyMs: 1,
  * });
- * audit.close();
+ * await audit.close();
  * ```
  */
 export function fileAuditSink(path: string, options: FileAuditSinkOptions = {}): AuditSink {
@@ -76,23 +83,69 @@ export function fileAuditSink(path: string, options: FileAuditSinkOptions = {}):
   let size = file.statSync().size;
   const enc = new TextEncoder();
   let closed = false;
+  let queue: { bytes: Uint8Array; done: () => void; fail: (err: unknown) => void }[] = [];
+  let scheduled = false;
+
+  function writeAll(parts: Uint8Array[], total: number): void {
+    if (total === 0) return;
+    let bytes = parts[0];
+    if (parts.length > 1) {
+      bytes = new Uint8Array(total);
+      let at = 0;
+      for (const b of parts) {
+        bytes.set(b, at);
+        at += b.length;
+      }
+    }
+    let off = 0;
+    while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
+    size += bytes.length;
+  }
+
+  function flush(): void {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    try {
+      // Lines that fit go out in one write; rotation happens between lines.
+      let parts: Uint8Array[] = [];
+      let total = 0;
+      for (const { bytes } of batch) {
+        if (size + total > 0 && size + total + bytes.length > maxBytes) {
+          writeAll(parts, total);
+          parts = [];
+          total = 0;
+          file.close();
+          Deno.renameSync(path, `${path}.1`);
+          file = open();
+          size = 0;
+        }
+        parts.push(bytes);
+        total += bytes.length;
+      }
+      writeAll(parts, total);
+      for (const e of batch) e.done();
+    } catch (err) {
+      for (const e of batch) e.fail(err);
+    }
+  }
+
   return {
     write(entry) {
       if (closed) return;
       const bytes = enc.encode(JSON.stringify(entry) + "\n");
-      if (size > 0 && size + bytes.length > maxBytes) {
-        file.close();
-        Deno.renameSync(path, `${path}.1`);
-        file = open();
-        size = 0;
-      }
-      let off = 0;
-      while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
-      size += bytes.length;
+      return new Promise<void>((done, fail) => {
+        queue.push({ bytes, done, fail });
+        if (!scheduled) {
+          scheduled = true;
+          queueMicrotask(flush);
+        }
+      });
     },
     close() {
       if (closed) return;
       closed = true;
+      if (queue.length > 0) flush();
       file.close();
     },
   };
@@ -112,5 +165,5 @@ export function fileAuditSink(path: string, options: FileAuditSinkOptions = {}):
  */
 export function memoryAuditSink(): AuditSink & { entries: AuditEntry[] } {
   const entries: AuditEntry[] = [];
-  return { entries, write: (e) => entries.push(e), close() {} };
+  return { entries, write: (e) => void entries.push(e), close() {} };
 }

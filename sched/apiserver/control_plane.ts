@@ -219,12 +219,50 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   }
   const adminToken = stored.find((t) => t.user === "admin")!.token;
 
+  const metrics = new MetricsRegistry();
+  const commitSeconds = metrics.histogram(
+    "apiserver_storage_commit_duration_seconds",
+    "SQLite transaction time of a batch of writes, fsync included.",
+  );
+  const writeSeconds = metrics.histogram(
+    "apiserver_storage_write_duration_seconds",
+    "Time from a batch's first write being queued to its acknowledgement.",
+  );
+  const commits = metrics.counter("apiserver_storage_commits_total", "SQLite commits.");
+  const committedWrites = metrics.counter(
+    "apiserver_storage_commit_writes_total",
+    "Writes committed (over commits: the group-commit batch size).",
+  );
+  const answered = metrics.histogram(
+    "apiserver_http_answer_duration_seconds",
+    "Requests other than watches: from the request's headers parsed to the answer handed to the socket.",
+  );
+  const loopLag = metrics.histogram(
+    "apiserver_event_loop_lag_seconds",
+    "How late a 25 ms timer fires: time the event loop was busy with other work.",
+  );
+  let lagExpected = performance.now() + 25;
+  const lagTimer = setInterval(() => {
+    const now = performance.now();
+    loopLag.observe({}, Math.max(0, now - lagExpected) / 1000);
+    lagExpected = now + 25;
+  }, 25);
+  Deno.unrefTimer(lagTimer);
+
   let kv: KvBackend;
   if ((options.store ?? "sqlite") === "etcd") {
     if (!options.etcdEndpoints) throw new Error("--etcd-endpoints: required with --store etcd");
     kv = new EtcdKv(options.etcdEndpoints, { tls: options.etcdTls });
   } else {
-    kv = new SqliteKv(join(dataDir, "state.db"), { history: config.watchHistory });
+    kv = new SqliteKv(join(dataDir, "state.db"), {
+      history: config.watchHistory,
+      onCommit: (c) => {
+        commitSeconds.observe({}, c.commitMs / 1000);
+        writeSeconds.observe({}, c.totalMs / 1000);
+        commits.inc();
+        committedWrites.inc({}, c.ops);
+      },
+    });
   }
   const store = new ObjectStore(kv);
   for (const name of ["default", "tsk-system"]) {
@@ -244,7 +282,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     }
   }
 
-  const metrics = new MetricsRegistry();
   let audit: AuditSink | undefined = fileAuditSink(join(dataDir, "audit.log"));
   const app = createApiApp({
     store,
@@ -262,6 +299,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     keyPem: serving.keyPem,
     caPem: ca.certPem,
     clientAuth: options.clientAuth,
+    onAnswered: (seconds) => answered.observe({}, seconds),
   });
   const urlHost = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
   const url = `https://${urlHost.includes(":") ? `[${urlHost}]` : urlHost}:${server.port}`;
@@ -325,9 +363,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       closed = true;
       if (compactTimer !== undefined) clearInterval(compactTimer);
       clearInterval(eventTimer);
+      clearInterval(lagTimer);
       await server.close();
       await store.close();
-      audit?.close();
+      await audit?.close();
       audit = undefined;
       log.info("stopped", { url });
     },

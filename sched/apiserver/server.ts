@@ -31,6 +31,13 @@ export interface ServeHttpsOptions {
    * @default "optional"
    */
   clientAuth?: "optional" | "require";
+  /**
+   * Called when a request other than a watch has been answered, with the
+   * seconds from its headers being parsed to its answer being handed to the
+   * socket (the whole path in this process, parsing and TLS included).
+   * @default none
+   */
+  onAnswered?: (seconds: number) => void;
 }
 
 /** A running HTTPS server. */
@@ -48,7 +55,20 @@ export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 type FetchHandler = (req: Request, env: ConnectionInfo) => Response | Promise<Response>;
 
+// The verified certificate cannot change on a connection: parse it once per
+// connection, not once per request (it was a tenth of the server's CPU).
+const identities = new WeakMap<TLSSocket, ConnectionInfo["certificate"] | null>();
+
 function identity(socket: TLSSocket): ConnectionInfo["certificate"] {
+  let id = identities.get(socket);
+  if (id === undefined) {
+    id = peerIdentity(socket) ?? null;
+    identities.set(socket, id);
+  }
+  return id ?? undefined;
+}
+
+function peerIdentity(socket: TLSSocket): ConnectionInfo["certificate"] {
   if (!socket.authorized) return undefined;
   const peer = socket.getPeerCertificate();
   const subject = peer?.subject as unknown as Record<string, string | string[]> | undefined;
@@ -56,6 +76,48 @@ function identity(socket: TLSSocket): ConnectionInfo["certificate"] {
   const cn = Array.isArray(subject.CN) ? subject.CN[0] : subject.CN;
   const o = subject.O === undefined ? [] : Array.isArray(subject.O) ? subject.O : [subject.O];
   return { commonName: cn, organizations: o };
+}
+
+/**
+ * Reads a request body with plain events (the async iterator it replaces
+ * cost a few per cent of the server's CPU); undefined when it is too large.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer[] | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        cleanup();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks);
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error("body: the client closed the connection"));
+    };
+    const cleanup = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
 }
 
 /**
@@ -95,50 +157,55 @@ export async function serveHttps(
     });
   });
   server.keepAliveTimeout = 65_000;
+  // Answers are one write each; never hold one back for an ACK (Nagle).
+  server.on("secureConnection", (socket: TLSSocket) => socket.setNoDelay(true));
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const ac = new AbortController();
-    aborts.add(ac);
+    const received = performance.now();
+    const streaming = /[?&]watch=(true|1)(&|$)/.test(req.url ?? "");
     open.add(res);
+    // Only a watch outlives its request, so only a watch needs a signal that
+    // fires when the client goes away (aborting one costs a DOMException).
+    let ac: AbortController | undefined;
+    if (streaming) {
+      ac = new AbortController();
+      aborts.add(ac);
+    }
     res.on("close", () => {
-      ac.abort();
-      aborts.delete(ac);
+      if (ac) {
+        ac.abort();
+        aborts.delete(ac);
+      }
       open.delete(res);
     });
-    const chunks: Buffer[] = [];
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      let size = 0;
-      for await (const chunk of req) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_BODY_BYTES) {
-          const body = JSON.stringify({
-            apiVersion: "v1",
-            kind: "Status",
-            status: "Failure",
-            message: `body: larger than ${MAX_BODY_BYTES} bytes; split the request`,
-            reason: "RequestEntityTooLarge",
-            code: 413,
-          });
-          res.writeHead(413, { "content-type": "application/json", connection: "close" });
-          res.end(body);
-          req.destroy();
-          return;
-        }
-        chunks.push(chunk as Buffer);
-      }
+    const chunks = req.method !== "GET" && req.method !== "HEAD" ? await readBody(req) : [];
+    if (chunks === undefined) {
+      const body = JSON.stringify({
+        apiVersion: "v1",
+        kind: "Status",
+        status: "Failure",
+        message: `body: larger than ${MAX_BODY_BYTES} bytes; split the request`,
+        reason: "RequestEntityTooLarge",
+        code: 413,
+      });
+      res.writeHead(413, { "content-type": "application/json", connection: "close" });
+      res.end(body);
+      req.destroy();
+      return;
     }
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined) continue;
-      if (Array.isArray(v)) { for (const x of v) headers.append(k, x); }
-      else headers.set(k, v);
-    }
+    const raw = req.rawHeaders;
+    const pairs: [string, string][] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]]);
     const url = `https://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
     const request = new Request(url, {
       method: req.method,
-      headers,
-      body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
-      signal: ac.signal,
+      headers: pairs,
+      body: chunks.length === 1
+        ? chunks[0] as Uint8Array<ArrayBuffer>
+        : chunks.length > 1
+        ? Buffer.concat(chunks) as Uint8Array<ArrayBuffer>
+        : undefined,
+      signal: ac?.signal,
     });
     const socket = req.socket as TLSSocket;
     const response = await handler(request, {
@@ -147,12 +214,13 @@ export async function serveHttps(
     });
     const outHeaders: Record<string, string> = {};
     response.headers.forEach((v, k) => outHeaders[k] = v);
-    const streaming = /[?&]watch=(true|1)(&|$)/.test(req.url ?? "");
     if (!response.body || !streaming) {
-      const buf = response.body ? Buffer.from(await response.arrayBuffer()) : Buffer.alloc(0);
-      outHeaders["content-length"] = String(buf.length);
+      // A string body goes out with the headers in one write (a Buffer is a second one).
+      const text = response.body ? await response.text() : "";
+      outHeaders["content-length"] = String(Buffer.byteLength(text));
       res.writeHead(response.status, outHeaders);
-      res.end(buf);
+      res.end(text);
+      options.onAnswered?.((performance.now() - received) / 1000);
       return;
     }
     res.writeHead(response.status, outHeaders);
@@ -168,7 +236,7 @@ export async function serveHttps(
       if (attach(wire)) return;
     }
     const reader = response.body.getReader();
-    ac.signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
+    ac!.signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
     try {
       while (true) {
         const { done, value } = await reader.read();

@@ -33,6 +33,8 @@ export interface BatchResult {
   rev: number;
   /** The oldest revision still in the history. */
   compacted: number;
+  /** Milliseconds the transaction took, commit and fsync included. */
+  commitMs?: number;
 }
 
 interface Row {

@@ -33,6 +33,16 @@ import {
   type WriteOp,
 } from "./_sqlite_db.ts";
 import { AsyncQueue } from "./_queue.ts";
+import {
+  ANSWER,
+  ANSWER_LENGTH,
+  controlOf,
+  newChannel,
+  readMessage,
+  REQUEST,
+  REQUEST_LENGTH,
+  writeMessage,
+} from "./_sqlite_channel.ts";
 
 /** Options of {@linkcode SqliteKv}. */
 export interface SqliteKvOptions {
@@ -48,9 +58,22 @@ export interface SqliteKvOptions {
    * @default "worker"
    */
   writer?: "worker" | "inline";
+  /** Called after each commit, for metrics. @default none */
+  onCommit?: (commit: SqliteCommit) => void;
+}
+
+/** One committed batch, as reported to {@linkcode SqliteKvOptions.onCommit}. */
+export interface SqliteCommit {
+  /** Writes in the batch (group commit: all made while the previous commit ran). */
+  ops: number;
+  /** Milliseconds the transaction took, fsync included. */
+  commitMs: number;
+  /** Milliseconds from the batch's first write being queued to its acknowledgement. */
+  totalMs: number;
 }
 
 interface Op extends WriteOp {
+  queued: number;
   resolve: (rev: number) => void;
   reject: (err: unknown) => void;
 }
@@ -86,13 +109,17 @@ export class SqliteKv implements KvBackend {
   #read: Db;
   #history: number;
   #worker: Worker | undefined;
-  #calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  #nextId = 1;
+  #channel: SharedArrayBuffer | undefined;
+  #calls: Promise<unknown> = Promise.resolve();
+  #opened: Promise<unknown> = Promise.resolve();
+  #failure: unknown;
+  #abandon: ((err: unknown) => void) | undefined;
   #pending: Op[] = [];
   #scheduled = false;
   #inFlight = false;
   #subscribers = new Set<Subscriber>();
   #closed = false;
+  #onCommit: ((commit: SqliteCommit) => void) | undefined;
 
   /**
    * Opens (creating when absent) the database file.
@@ -102,6 +129,7 @@ export class SqliteKv implements KvBackend {
   constructor(path: string, options: SqliteKvOptions = {}) {
     this.path = path;
     this.#history = options.history ?? 50000;
+    this.#onCommit = options.onCommit;
     try {
       this.#read = openDb(path);
     } catch (err) {
@@ -113,32 +141,62 @@ export class SqliteKv implements KvBackend {
       const worker = new Worker(new URL("./_sqlite_writer.ts", import.meta.url), {
         type: "module",
       });
-      worker.onmessage = (
-        e: MessageEvent<{ id: number; ok: boolean; value?: unknown; error?: string }>,
-      ) => {
-        const call = this.#calls.get(e.data.id);
-        if (!call) return;
-        this.#calls.delete(e.data.id);
-        if (e.data.ok) call.resolve(e.data.value);
-        else call.reject(new KvUnavailableError(`sqlite: ${e.data.error}`));
+      const channel = newChannel();
+      this.#channel = channel;
+      let opened: (v?: unknown) => void;
+      let failedOpen: (e: unknown) => void;
+      this.#opened = new Promise((resolve, reject) => {
+        opened = resolve;
+        failedOpen = reject;
+      });
+      this.#opened.catch(() => {});
+      worker.onmessage = (e: MessageEvent<{ ok: boolean; error?: string }>) => {
+        if (e.data.ok) opened();
+        else failedOpen(new KvUnavailableError(`sqlite: ${e.data.error}`));
       };
       worker.onerror = (e) => {
         e.preventDefault();
         const err = new KvUnavailableError(`sqlite: the writer thread failed: ${e.message}`);
-        for (const call of this.#calls.values()) call.reject(err);
-        this.#calls.clear();
+        failedOpen(err);
+        this.#failure = err;
+        this.#abandon?.(err);
       };
+      worker.postMessage({ id: 0, type: "open", path, history: this.#history, channel });
       this.#worker = worker;
-      this.#call({ type: "open", path, history: this.#history }).catch(() => {});
     }
   }
 
+  /** One request to the writer worker over the shared channel, after those before it. */
   #call(msg: Record<string, unknown>): Promise<unknown> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#calls.set(id, { resolve, reject });
-      this.#worker!.postMessage({ ...msg, id });
-    });
+    const run = async () => {
+      await this.#opened;
+      if (this.#failure) throw this.#failure;
+      const channel = this.#channel!;
+      const ctl = controlOf(channel);
+      ctl[REQUEST_LENGTH] = writeMessage(channel, JSON.stringify(msg));
+      Atomics.store(ctl, ANSWER, 0);
+      Atomics.store(ctl, REQUEST, 1);
+      Atomics.notify(ctl, REQUEST);
+      const wait = Atomics.waitAsync(ctl, ANSWER, 0);
+      if (wait.async) {
+        // A failed worker never answers: its error handler rejects this wait.
+        await new Promise<void>((resolve, reject) => {
+          this.#abandon = reject;
+          wait.value.then(() => resolve());
+        });
+        this.#abandon = undefined;
+      }
+      const answer = JSON.parse(readMessage(channel, ctl[ANSWER_LENGTH])) as {
+        ok: boolean;
+        value?: unknown;
+        error?: string;
+      };
+      if (!answer.ok) throw new KvUnavailableError(`sqlite: ${answer.error}`);
+      return answer.value;
+    };
+    const p = this.#calls.then(run);
+    this.#calls = p.catch(() => {});
+    return p;
   }
 
   #check(): void {
@@ -207,10 +265,12 @@ export class SqliteKv implements KvBackend {
   #enqueue(op: WriteOp): Promise<number> {
     this.#check();
     return new Promise((resolve, reject) => {
-      this.#pending.push({ ...op, resolve, reject });
+      this.#pending.push({ ...op, queued: performance.now(), resolve, reject });
       if (!this.#scheduled && !this.#inFlight) {
+        // Writes made in the same turn of the event loop go in one batch; a
+        // timer here would add a millisecond or more to every idle write.
         this.#scheduled = true;
-        setTimeout(() => this.#flush(), 0);
+        queueMicrotask(() => this.#flush());
       }
     });
   }
@@ -219,8 +279,13 @@ export class SqliteKv implements KvBackend {
   async #flush(): Promise<void> {
     this.#scheduled = false;
     if (this.#inFlight || this.#pending.length === 0) return;
-    const ops = this.#pending;
-    this.#pending = [];
+    // Everything queued goes in one transaction, up to 64 MiB of values.
+    let take = 0;
+    for (let bytes = 0; take < this.#pending.length && (take === 0 || bytes < 64 << 20); take++) {
+      bytes += this.#pending[take].value?.length ?? 0;
+    }
+    const ops = this.#pending.slice(0, take);
+    this.#pending = this.#pending.slice(take);
     const plain: WriteOp[] = ops.map(({ kind, key, value, expect }) => ({
       kind,
       key,
@@ -229,6 +294,7 @@ export class SqliteKv implements KvBackend {
     }));
     this.#inFlight = true;
     let result: BatchResult;
+    const t0 = performance.now();
     try {
       result = this.#worker
         ? await this.#call({ type: "batch", ops: plain }) as BatchResult
@@ -243,10 +309,23 @@ export class SqliteKv implements KvBackend {
       return;
     }
     this.#inFlight = false;
+    if (this.#onCommit) {
+      const now = performance.now();
+      this.#onCommit({
+        ops: ops.length,
+        commitMs: result.commitMs ?? now - t0,
+        totalMs: now - ops[0].queued,
+      });
+    }
+    let applied = 0;
     ops.forEach((op, i) => {
       const r = result.results[i];
-      if ("rev" in r) op.resolve(r.rev);
-      else op.reject(new KvConflictError(r.conflict, r.current));
+      if ("rev" in r) {
+        // Events come in the order of the ops that applied; the worker leaves out the values.
+        const ev = result.events[applied++];
+        if (op.kind !== "delete") ev.value = op.value;
+        op.resolve(r.rev);
+      } else op.reject(new KvConflictError(r.conflict, r.current));
     });
     for (const ev of result.events) {
       for (const s of this.#subscribers) {
@@ -263,7 +342,7 @@ export class SqliteKv implements KvBackend {
     // Writes that queued up during the commit go together in the next one.
     if (this.#pending.length > 0 && !this.#scheduled) {
       this.#scheduled = true;
-      setTimeout(() => this.#flush(), 0);
+      queueMicrotask(() => this.#flush());
     }
   }
 
