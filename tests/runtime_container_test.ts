@@ -480,6 +480,15 @@ async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   }
 }
 
+/** argv[0] of `pid` once its cmdline is readable (non-empty). */
+async function entrypointArgv0(pid: number): Promise<string> {
+  for (;;) {
+    const argv0 = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0")[0];
+    if (argv0 !== "") return argv0;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
 test("runtime: pause right after start() never leaves the container frozen", async () => {
   // start() returns once the entrypoint has replaced the init; a freeze
   // before that held the init's dying threads and the group stayed FREEZING.
@@ -492,7 +501,10 @@ test("runtime: pause right after start() never leaves the container frozen", asy
     try {
       await within(10_000, `round ${i}: start`, c.start());
       // The entrypoint (sh, which then execs sleep), no longer the Deno init.
-      const argv0 = Deno.readTextFileSync(`/proc/${c.pid}/cmdline`).split("\0")[0];
+      // start() returns once the execve is past its point of no return; the
+      // new program's arguments are laid out a moment later, and until then
+      // /proc/PID/cmdline reads empty, so wait for it to be filled in.
+      const argv0 = await within(10_000, `round ${i}: cmdline`, entrypointArgv0(c.pid!));
       assert.ok(argv0 === "sh" || argv0 === "sleep", `init still runs ${argv0}`);
       await within(10_000, `round ${i}: pause`, c.pause());
       await within(10_000, `round ${i}: resume`, c.resume());
