@@ -23,9 +23,8 @@ import { linuxSyscalls, O } from "./syscalls.ts";
 import {
   acceptUnix,
   connectUnix,
-  jsonLine,
-  LineReader,
   listenUnix,
+  peerFds,
   recvWithFds,
   sendWithFds,
   shutdownSocket,
@@ -33,6 +32,8 @@ import {
   tryLock,
 } from "./_unix_socket.ts";
 import {
+  jsonLine,
+  LineReader,
   type SignalMessage,
   supervisorPaths,
   type SupervisorReply,
@@ -240,6 +241,16 @@ export class Supervisor {
         fds.push(...got.fds);
         if (got.data.length === 0) return;
         request = reader.push(got.data)[0] as SupervisorRequest | undefined;
+      }
+      if ((request.op === "run" || request.op === "create") && fds.length === 0) {
+        // The caller's stdio, taken from its descriptor table: its client
+        // then needs no FFI to pass them (see docs/benchmarks.md).
+        try {
+          fds = peerFds(fd, [0, 1, 2]);
+        } catch (e) {
+          send({ type: "stdio", message: `stdio: ${(e as Error).message}` });
+          return;
+        }
       }
       send({ type: "accepted" });
       try {
