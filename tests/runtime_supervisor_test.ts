@@ -342,6 +342,35 @@ test("supervisor: killed mid-run, its container stays deletable", async (ctx) =>
   assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
 });
 
+test("supervisor: a deletion its predecessor left half done is finished", async (ctx) => {
+  const b = await bundle(ctx, "b", ["true"]);
+  const id = uid("left");
+  // A stopped container, its state moved aside as a supervisor does before
+  // it answers `run`, as if that supervisor had died right then.
+  const r = await tsk(ctx.root, ["run", "--keep", "--bundle", b, id]);
+  assert.equal(r.code, 0, r.stderr);
+  const cgroupPath = JSON.parse(
+    Deno.readTextFileSync(posix.join(ctx.root, id, "state.json")),
+  ).cgroupPath as string;
+  assert.ok(cgroupDirsNamed("tsk-runtime").some((d) => d.endsWith(id)), cgroupPath);
+  await stopSupervisor(ctx.root);
+  const holder = posix.join(ctx.root, ".supervisor", "deleting", "crashed");
+  Deno.mkdirSync(holder, { recursive: true });
+  Deno.renameSync(posix.join(ctx.root, id), posix.join(holder, id));
+  try {
+    assert.equal((await tsk(ctx.root, ["run", "--bundle", b, uid("next")])).code, 0);
+    await stopSupervisor(ctx.root);
+    assert.deepEqual(deleting(ctx.root), []);
+    assert.deepEqual(listIds(ctx.root), []);
+    assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
+  } finally {
+    // On failure, its cgroup must not outlive the test.
+    if (deleting(ctx.root).length > 0) {
+      await tsk(holder, ["--no-supervisor", "delete", "--force", id]).catch(() => {});
+    }
+  }
+});
+
 test("supervisor: exits once idle, and --no-supervisor never starts one", async (ctx) => {
   const b = await bundle(ctx, "b", ["true"]);
   let r = await tsk(ctx.root, ["--no-supervisor", "run", "--bundle", b, uid("direct")]);
