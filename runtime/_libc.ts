@@ -41,6 +41,7 @@ const SYMBOLS = {
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
   mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
   symlink: { parameters: ["buffer", "buffer"], result: "i32" },
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   umask: { parameters: ["u32"], result: "u32" },
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
@@ -66,6 +67,7 @@ const SYMBOLS = {
   accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
   recvmsg_async: {
     name: "recvmsg",

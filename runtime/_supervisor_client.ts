@@ -1,28 +1,24 @@
 /**
  * The command line's side of the supervisor: `run`, `create`, `start`,
  * `state`, `kill` and `delete` as one request over the root's unix socket.
- * This module is on every such call's start-up path, so it loads only libc
- * bindings, the flag parser and the protocol: no library, no `node:`
- * modules, no timers (see docs/benchmarks.md). `run` and `create` start a
- * supervisor when none answers; the others use one only if it runs.
+ * This module is on every such call's start-up path, so it loads only the
+ * flag parser and the protocol: no library, no `node:` modules, no FFI (the
+ * supervisor takes the caller's stdin, stdout and stderr itself, with
+ * pidfd_getfd(2) on the connection's peer), and a timer only while a
+ * supervisor it started comes up (see docs/benchmarks.md). `run` and
+ * `create` start a supervisor when none answers; the others use one only if
+ * it runs.
  *
  * @module
  */
 import { type FlagSpec, parseFlags } from "./_flags.ts";
-import { libc, preload } from "./_libc.ts";
 import { resolve } from "./_path.ts";
 import { SIGNALS } from "./signals.ts";
 import {
-  connectUnix,
-  jsonLine,
-  LineReader,
-  recvWithFds,
-  sendWithFds,
-  sleepSync,
-} from "./_unix_socket.ts";
-import {
   DEFAULT_IDLE_SECONDS,
   IDLE_ENV,
+  jsonLine,
+  LineReader,
   supervisorPaths,
   type SupervisorReply,
   type SupervisorRequest,
@@ -135,25 +131,32 @@ function exited(pid: number): boolean {
   }
 }
 
-function connect(root: string, start: string | null): number | null {
-  const { socket } = supervisorPaths(root);
-  let fd: number | null;
+async function connectUnix(path: string): Promise<Deno.UnixConn | null> {
   try {
-    fd = connectUnix(socket);
+    return await Deno.connect({ transport: "unix", path });
   } catch {
-    return null; // e.g. a root too long for a socket path: the direct path serves
+    return null; // nothing listens, or a root too long for a socket path
   }
-  if (fd !== null || start === null) return fd;
+}
+
+async function connect(root: string, start: string | null): Promise<Deno.UnixConn | null> {
+  const { socket } = supervisorPaths(root);
+  const conn = await connectUnix(socket);
+  if (conn !== null || start === null) return conn;
   const pid = spawnSupervisor(root, start);
   if (pid === null) return null;
   for (let waited = 0; waited < START_WAIT_MS; waited += 5) {
-    sleepSync(5);
-    const fd = connectUnix(socket);
-    if (fd !== null) return fd;
+    await new Promise((r) => setTimeout(r, 5));
+    const conn = await connectUnix(socket);
+    if (conn !== null) return conn;
     // It gave up (another one won the lock and then went away, or it failed).
-    if (exited(pid)) return connectUnix(socket);
+    if (exited(pid)) return await connectUnix(socket);
   }
   return null;
+}
+
+async function writeAll(conn: Deno.UnixConn, data: Uint8Array): Promise<void> {
+  for (let off = 0; off < data.length;) off += await conn.write(data.subarray(off));
 }
 
 function printOut(text: string): void {
@@ -184,52 +187,62 @@ export async function viaSupervisor(
 ): Promise<number | null> {
   const req = request(cmd, rest);
   if (req === null) return null;
-  preload(["socket", "connect", "close", "sendmsg", "recvmsg_async", "poll"]);
   const starts = req.op === "run" || req.op === "create";
   for (let attempt = 0; attempt < 2; attempt++) {
-    const fd = connect(root, starts ? options.mainUrl : null);
-    if (fd === null) return null;
-    const result = await exchange(fd, req, options.log);
+    const conn = await connect(root, starts ? options.mainUrl : null);
+    if (conn === null) return null;
+    const result = await exchange(conn, req, options.log);
+    if (result === "direct") return null;
     if (result !== "retry") return result;
   }
   return null;
 }
 
 async function exchange(
-  fd: number,
+  conn: Deno.UnixConn,
   req: SupervisorRequest,
   log: ClientOptions["log"],
-): Promise<number | "retry"> {
+): Promise<number | "retry" | "direct"> {
   const forward: [Deno.Signal, () => void][] = [];
   let accepted = false;
   try {
     try {
-      sendWithFds(fd, jsonLine(req), req.op === "run" || req.op === "create" ? [0, 1, 2] : []);
+      await writeAll(conn, jsonLine(req));
     } catch {
       return "retry";
     }
     if (req.op === "run" && !req.detach) {
       for (const s of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const) {
         const h = () => {
-          try {
-            sendWithFds(fd, jsonLine({ op: "signal", signal: SIGNALS[s] }));
-          } catch { /* the supervisor went away */ }
+          writeAll(conn, jsonLine({ op: "signal", signal: SIGNALS[s] })).catch(() => {
+            /* the supervisor went away */
+          });
         };
         Deno.addSignalListener(s, h);
         forward.push([s, h]);
       }
     }
     const reader = new LineReader();
+    const buf = new Uint8Array(65536);
     for (;;) {
-      const got = await recvWithFds(fd);
-      if (got.data.length === 0) break;
-      for (const m of reader.push(got.data) as SupervisorReply[]) {
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch {
+        n = null;
+      }
+      if (n === null || n === 0) break;
+      for (const m of reader.push(buf.subarray(0, n)) as SupervisorReply[]) {
         switch (m.type) {
           case "accepted":
             accepted = true;
             continue;
           case "started":
             continue;
+          case "stdio":
+            // It could not take our stdio: the direct path serves.
+            log("debug", `supervisor: ${m.message}`);
+            return "direct";
           case "exit":
             if (m.oomKilled) log("warning", `container ${idOf(req)} had a process OOM-killed`);
             log("info", `container ${idOf(req)} exited: ${JSON.stringify(m)}`);
@@ -253,8 +266,9 @@ async function exchange(
     return 1;
   } finally {
     for (const [s, h] of forward) Deno.removeSignalListener(s, h);
-    // Through libc: Deno does not know descriptors it did not open.
-    libc().close(fd);
+    try {
+      conn.close();
+    } catch { /* closed */ }
   }
 }
 

@@ -1,8 +1,10 @@
 /**
  * What the `tsk-runtime` command line and the per-root supervisor say to
  * each other: newline-delimited JSON over `<root>/.supervisor/sock`. A
- * request is one line (for `run` and `create` sent together with the
- * caller's stdin, stdout and stderr as SCM_RIGHTS); the supervisor answers
+ * request is one line; for `run` and `create` the supervisor takes the
+ * caller's stdin, stdout and stderr (descriptors 0, 1 and 2 of the
+ * connection's peer, by pidfd_getfd(2)), or, when descriptors came with the
+ * request as SCM_RIGHTS, uses those. It answers
  * `accepted` at once (a connection closed before that was never served and
  * may be retried), then one or more lines, the last of which is `exit`,
  * `ok` or `error`.
@@ -45,7 +47,13 @@ export type SupervisorReply =
   | { type: "started"; pid: number }
   | { type: "exit"; exitCode: number | null; signal?: number; oomKilled: boolean }
   | { type: "ok"; output?: string }
-  | { type: "error"; message: string; usage?: boolean };
+  | { type: "error"; message: string; usage?: boolean }
+  /**
+   * Sent instead of `accepted` to a `run` or `create` whose stdio the
+   * supervisor could not take (pidfd_getfd refused, a descriptor closed):
+   * nothing was done, and the command takes the direct path.
+   */
+  | { type: "stdio"; message: string };
 
 /** The supervisor's files, in `<root>/.supervisor` (no container id starts with a dot). */
 export interface SupervisorPaths {
@@ -84,3 +92,31 @@ export const NO_SUPERVISOR_ENV = "TSK_RUNTIME_NO_SUPERVISOR";
 export const IDLE_ENV = "TSK_RUNTIME_SUPERVISOR_IDLE";
 /** The idle timeout when neither `--idle-timeout` nor the environment sets one. */
 export const DEFAULT_IDLE_SECONDS = 60;
+
+/** One JSON value as a line. */
+export function jsonLine(value: unknown): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(JSON.stringify(value) + "\n");
+}
+
+/** Splits newline-delimited JSON as it arrives. */
+export class LineReader {
+  #buf = "";
+  #dec = new TextDecoder();
+
+  /**
+   * Adds bytes.
+   * @param data What arrived.
+   * @returns The complete lines parsed as JSON.
+   */
+  push(data: Uint8Array): unknown[] {
+    this.#buf += this.#dec.decode(data, { stream: true });
+    const out: unknown[] = [];
+    let nl: number;
+    while ((nl = this.#buf.indexOf("\n")) >= 0) {
+      const line = this.#buf.slice(0, nl);
+      this.#buf = this.#buf.slice(nl + 1);
+      if (line.trim() !== "") out.push(JSON.parse(line));
+    }
+    return out;
+  }
+}

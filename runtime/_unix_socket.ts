@@ -179,6 +179,54 @@ export async function recvWithFds(fd: number, size = 65536): Promise<Received> {
   return { data: buf.subarray(0, n), fds };
 }
 
+const SO_PEERPIDFD = 77;
+const SYS_PIDFD_GETFD = 438n;
+
+/**
+ * Duplicates descriptors of the process at the other end of a connection
+ * into this one (pidfd_getfd(2) on the pidfd of SO_PEERPIDFD, which names
+ * the process that connected, never a reused pid): the same open file
+ * descriptions SCM_RIGHTS would pass. Needs ptrace rights over the peer
+ * (root, or the same user under a permissive Yama).
+ *
+ * @param fd The connected socket.
+ * @param targets The peer's descriptors to take.
+ * @returns This process's copies (close-on-exec), in the order asked.
+ * @throws {SyscallError} When the kernel refuses (no such descriptor,
+ *   EPERM, a kernel before 6.5); nothing is left open then.
+ */
+export function peerFds(fd: number, targets: readonly number[]): number[] {
+  const c = libc();
+  const val = new Int32Array(1);
+  const len = new Uint32Array([4]);
+  if (
+    c.getsockopt(
+      fd,
+      SOL_SOCKET,
+      SO_PEERPIDFD,
+      new Uint8Array(val.buffer),
+      new Uint8Array(len.buffer),
+    ) < 0
+  ) {
+    fail("getsockopt", `SO_PEERPIDFD on socket ${fd}`);
+  }
+  const pidfd = val[0];
+  const out: number[] = [];
+  try {
+    for (const t of targets) {
+      const got = Number(c.syscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(t), 0n, 0n, 0n, 0n));
+      if (got < 0) fail("pidfd_getfd", `descriptor ${t} of the peer`);
+      out.push(got);
+    }
+    return out;
+  } catch (e) {
+    for (const f of out) c.close(f);
+    throw e;
+  } finally {
+    c.close(pidfd);
+  }
+}
+
 /** Wakes a read blocked on `fd` (end of stream) before the descriptor is closed. */
 export function shutdownSocket(fd: number): void {
   libc().shutdown(fd, 2 /* SHUT_RDWR */);
@@ -197,34 +245,4 @@ export function tryLock(fd: number): boolean {
 /** Sleeps the calling thread (no timers: see docs/benchmarks.md on start-up cost). */
 export function sleepSync(ms: number): void {
   libc().poll(null, 0n, ms);
-}
-
-/**
- * Splits newline-delimited JSON as it arrives.
- */
-export class LineReader {
-  #buf = "";
-  #dec = new TextDecoder();
-
-  /**
-   * Adds bytes.
-   * @param data What arrived.
-   * @returns The complete lines parsed as JSON.
-   */
-  push(data: Uint8Array): unknown[] {
-    this.#buf += this.#dec.decode(data, { stream: true });
-    const out: unknown[] = [];
-    let nl: number;
-    while ((nl = this.#buf.indexOf("\n")) >= 0) {
-      const line = this.#buf.slice(0, nl);
-      this.#buf = this.#buf.slice(nl + 1);
-      if (line.trim() !== "") out.push(JSON.parse(line));
-    }
-    return out;
-  }
-}
-
-/** One JSON value as a line. */
-export function jsonLine(value: unknown): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(value) + "\n");
 }

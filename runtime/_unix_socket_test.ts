@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import {
   acceptUnix,
   connectUnix,
-  jsonLine,
-  LineReader,
   listenUnix,
+  peerFds,
   recvWithFds,
   sendWithFds,
   shutdownSocket,
 } from "./_unix_socket.ts";
+import { jsonLine, LineReader } from "./_supervisor_protocol.ts";
 import { libc } from "./_libc.ts";
 
 Deno.test("LineReader splits JSON lines that arrive in pieces", () => {
@@ -63,6 +63,41 @@ Deno.test("sendWithFds passes a descriptor the receiver can write through", asyn
   } finally {
     f.close();
     for (const x of [client, server, listener]) libc().close(x);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("peerFds takes the connecting process's descriptors, and fails cleanly on a closed one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsk-sock-" });
+  const listener = listenUnix(`${dir}/s.sock`);
+  // The peer is a plain Deno unix socket: the client side needs no FFI.
+  const conn = await Deno.connect({ transport: "unix", path: `${dir}/s.sock` });
+  const server = await acceptUnix(listener, 5000);
+  assert.ok(server !== null);
+  const file = `${dir}/out.txt`;
+  const f = Deno.openSync(file, { write: true, create: true, append: true });
+  const fd = [...Deno.readDirSync("/proc/self/fd")].map((e) => Number(e.name)).find((n) => {
+    try {
+      return Deno.readLinkSync(`/proc/self/fd/${n}`) === file;
+    } catch {
+      return false;
+    }
+  })!;
+  try {
+    const [got] = peerFds(server, [fd]);
+    assert.notEqual(got, fd);
+    assert.equal(Deno.readLinkSync(`/proc/self/fd/${got}`), file);
+    const text = new TextEncoder().encode("through the taken fd\n");
+    assert.equal(Number(libc().write(got, text, BigInt(text.length))), text.length);
+    libc().close(got);
+    assert.equal(Deno.readTextFileSync(file), "through the taken fd\n");
+    const before = [...Deno.readDirSync("/proc/self/fd")].length;
+    assert.throws(() => peerFds(server, [fd, 100_000]), /pidfd_getfd/);
+    assert.equal([...Deno.readDirSync("/proc/self/fd")].length, before);
+  } finally {
+    f.close();
+    conn.close();
+    for (const x of [server, listener]) libc().close(x);
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -8,7 +8,8 @@
  * @module
  */
 import * as posix from "./_path.ts";
-import { MS, type Syscalls } from "./syscalls.ts";
+import { MS, O, type Syscalls } from "./syscalls.ts";
+import { cstr, errno, libc } from "./_libc.ts";
 import { ConfigError, SyscallError } from "./errors.ts";
 import type { LinuxDevice, Mount, Spec } from "./spec/config.ts";
 import type { OverlayRootfs } from "./_messages.ts";
@@ -131,12 +132,8 @@ export function secureJoin(root: string, path: string): string {
       continue;
     }
     const candidate = posix.join(root, ...resolved, part);
-    let target: string | null = null;
-    try {
-      if (Deno.lstatSync(candidate).isSymlink) target = Deno.readLinkSync(candidate);
-    } catch {
-      // A missing component is created later; keep it as is.
-    }
+    // A missing component is created later; keep it as is.
+    const target = symlinkTarget(candidate);
     if (target === null) {
       resolved.push(part);
       continue;
@@ -146,6 +143,39 @@ export function secureJoin(root: string, path: string): string {
     parts.unshift(...target.split("/").filter((p) => p !== "" && p !== "."));
   }
   return posix.join(root, ...resolved);
+}
+
+const linkBuf = new Uint8Array(4096);
+const utf8 = new TextDecoder();
+
+/**
+ * The target of the symlink at `path`, or `null` when `path` is anything
+ * else or missing: one readlink(2), and no thrown error for a missing path
+ * (in a fresh init each one cost 0.1-0.3 ms, and the set-up looks up dozens).
+ */
+function symlinkTarget(path: string): string | null {
+  const n = Number(libc().readlink(cstr(path), linkBuf, BigInt(linkBuf.length)));
+  return n < 0 ? null : utf8.decode(linkBuf.subarray(0, n));
+}
+
+/**
+ * Whether `path` (symlinks followed, as stat(2)) is a directory, something
+ * else, or missing (`null`), by open(2) with O_PATH: a missing path costs
+ * no thrown error.
+ */
+function kindOf(path: string): "dir" | "other" | null {
+  const c = libc();
+  const p = cstr(path);
+  for (const flags of [O.PATH | O.DIRECTORY | O.CLOEXEC, O.PATH | O.CLOEXEC]) {
+    const fd = c.open(p, flags, 0);
+    if (fd >= 0) {
+      c.close(fd);
+      return flags & O.DIRECTORY ? "dir" : "other";
+    }
+    // ENOTDIR: not a directory, or a component before it is not one.
+    if (errno() !== 20) return null;
+  }
+  return null;
 }
 
 function mkdirAll(path: string): void {
@@ -232,7 +262,14 @@ export function prepareRootfs(sys: Syscalls, req: RootfsRequest): void {
       options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
     }, []);
   }
-  createDevices(sys, root, spec.linux?.devices ?? []);
+  // A /dev mounted here as a tmpfs holds only the mount points made under
+  // it: device nodes and links need no lookup or removal first (each
+  // failed lookup costs a thrown error: about 3 ms of the init's set-up).
+  const devTmpfs = !dests.has("/dev") ||
+    mounts.some((m) => posix.normalize(m.destination) === "/dev" && m.type === "tmpfs");
+  const taken = new Set(["pts", "shm"]);
+  for (const d of dests) if (d.startsWith("/dev/")) taken.add(d.slice(5).split("/")[0]);
+  createDevices(sys, root, spec.linux?.devices ?? [], devTmpfs ? { dir: dev, taken } : null);
 }
 
 function mountEntry(sys: Syscalls, root: string, m: Mount, cgroupMounts: Mount[]): void {
@@ -329,17 +366,44 @@ function makedev(major: number, minor: number): bigint {
     (mi & 0xffn);
 }
 
-function createDevices(sys: Syscalls, root: string, extra: LinuxDevice[]): void {
+/** A /dev that is a fresh tmpfs: its path, and the names already in it. */
+interface FreshDev {
+  dir: string;
+  taken: Set<string>;
+}
+
+/** The name of `path` when it is directly in a fresh /dev and still free. */
+function freshName(fresh: FreshDev | null, path: string): string | null {
+  if (fresh === null) return null;
+  const p = posix.normalize(path);
+  if (!p.startsWith("/dev/")) return null;
+  const name = p.slice(5);
+  return name === "" || name.includes("/") || fresh.taken.has(name) ? null : name;
+}
+
+function createDevices(
+  sys: Syscalls,
+  root: string,
+  extra: LinuxDevice[],
+  fresh: FreshDev | null,
+): void {
   const old = sys.umask(0);
   try {
     const all = new Map<string, LinuxDevice>();
-    for (const d of [...DEFAULT_DEVICES, ...extra]) all.set(d.path, d);
+    for (const d of [...DEFAULT_DEVICES, ...extra]) all.set(posix.normalize(d.path), d);
     for (const d of all.values()) {
-      const path = secureJoin(root, d.path);
-      mkdirAll(posix.dirname(path));
-      try {
-        Deno.removeSync(path);
-      } catch { /* absent */ }
+      const name = freshName(fresh, d.path);
+      let path: string;
+      if (name !== null) {
+        path = `${fresh!.dir}/${name}`;
+        fresh!.taken.add(name);
+      } else {
+        path = secureJoin(root, d.path);
+        mkdirAll(posix.dirname(path));
+        try {
+          Deno.removeSync(path);
+        } catch { /* absent */ }
+      }
       const type = d.type === "b" ? 0o060000 : d.type === "p" ? 0o010000 : 0o020000;
       const mode = type | ((d.fileMode ?? 0o666) & 0o7777);
       sys.mknod(path, mode, d.type === "p" ? 0n : makedev(d.major ?? 0, d.minor ?? 0));
@@ -355,6 +419,11 @@ function createDevices(sys: Syscalls, root: string, extra: LinuxDevice[]): void 
       ["pts/ptmx", "/dev/ptmx"],
     ];
     for (const [target, link] of links) {
+      const name = freshName(fresh, link);
+      if (name !== null) {
+        sys.symlink(target, `${fresh!.dir}/${name}`);
+        continue;
+      }
       const path = secureJoin(root, link);
       try {
         Deno.lstatSync(path);
@@ -406,21 +475,12 @@ export function pivotRoot(sys: Syscalls, root: string): void {
  */
 export function protectPaths(sys: Syscalls, spec: Spec): void {
   for (const p of spec.linux?.maskedPaths ?? []) {
-    let dir: boolean;
-    try {
-      dir = Deno.statSync(p).isDirectory;
-    } catch {
-      continue;
-    }
-    if (dir) sys.mount("tmpfs", p, "tmpfs", MS.RDONLY, null);
-    else sys.mount("/dev/null", p, null, MS.BIND, null);
+    const kind = kindOf(p);
+    if (kind === "dir") sys.mount("tmpfs", p, "tmpfs", MS.RDONLY, null);
+    else if (kind === "other") sys.mount("/dev/null", p, null, MS.BIND, null);
   }
   for (const p of spec.linux?.readonlyPaths ?? []) {
-    try {
-      Deno.statSync(p);
-    } catch {
-      continue;
-    }
+    if (kindOf(p) === null) continue;
     sys.mount(p, p, null, MS.BIND | MS.REC, null);
     const keep = sys.mountFlags(p) & LOCKABLE;
     sys.mount(null, p, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | keep, null);

@@ -23,9 +23,8 @@ import { linuxSyscalls, O } from "./syscalls.ts";
 import {
   acceptUnix,
   connectUnix,
-  jsonLine,
-  LineReader,
   listenUnix,
+  peerFds,
   recvWithFds,
   sendWithFds,
   shutdownSocket,
@@ -33,6 +32,8 @@ import {
   tryLock,
 } from "./_unix_socket.ts";
 import {
+  jsonLine,
+  LineReader,
   type SignalMessage,
   supervisorPaths,
   type SupervisorReply,
@@ -96,6 +97,8 @@ export class Supervisor {
   readonly #listener: number;
   readonly #lockFd: number;
   readonly #live = new Map<string, Supervised>();
+  /** Deletions still running after `run` answered, by container id. */
+  readonly #cleanups = new Map<string, Promise<void>>();
   #connections = 0;
   #lastActive = Date.now();
   #closing = false;
@@ -153,7 +156,9 @@ export class Supervisor {
       }
       sleepSync(10);
     }
-    return Promise.resolve(new Supervisor(root, fd, options));
+    const s = new Supervisor(root, fd, options);
+    s.#sweep();
+    return Promise.resolve(s);
   }
 
   /** The socket clients connect to. */
@@ -218,6 +223,7 @@ export class Supervisor {
       Deno.removeSignalListener("SIGTERM", this.#onSignal);
       Deno.removeSignalListener("SIGINT", this.#onSignal);
       await this.#pool.close();
+      await Promise.all(this.#cleanups.values());
       this.#log("info", "supervisor stopped", { running: [...this.#live.keys()] });
       sys.close(this.#lockFd);
     }
@@ -240,6 +246,16 @@ export class Supervisor {
         fds.push(...got.fds);
         if (got.data.length === 0) return;
         request = reader.push(got.data)[0] as SupervisorRequest | undefined;
+      }
+      if ((request.op === "run" || request.op === "create") && fds.length === 0) {
+        // The caller's stdio, taken from its descriptor table: its client
+        // then needs no FFI to pass them (see docs/benchmarks.md).
+        try {
+          fds = peerFds(fd, [0, 1, 2]);
+        } catch (e) {
+          send({ type: "stdio", message: `stdio: ${(e as Error).message}` });
+          return;
+        }
       }
       send({ type: "accepted" });
       try {
@@ -289,6 +305,9 @@ export class Supervisor {
         return false;
       }
     });
+    // A container of the same id that `run` answered for may still be
+    // being deleted: its cgroup has the same path.
+    await this.#cleanups.get(req.id);
     const t0 = performance.now();
     let c: Container;
     try {
@@ -349,7 +368,7 @@ export class Supervisor {
     })();
     const st = await exit;
     const t3 = performance.now();
-    if (!gone && !req.keep) await c.delete({ force: true });
+    if (!gone && !req.keep) await this.#retire(c);
     send({ type: "exit", ...st });
     const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
     this.#log("info", "run done", {
@@ -361,6 +380,74 @@ export class Supervisor {
     });
     shutdownSocket(fd);
     await pump;
+  }
+
+  /**
+   * Deletes a stopped container so that it is gone from the root at once
+   * (its state directory moves to `.supervisor/deleting/<random>/<id>`, one
+   * rename: `state` and `list` no longer see it) and its cgroup is removed
+   * right after, while `run` already answers. A create of the same id waits
+   * for that; so does shutdown; a supervisor that died meanwhile leaves the
+   * moved state, which the next one deletes ({@linkcode Supervisor.#sweep}).
+   */
+  async #retire(c: Container): Promise<void> {
+    const holder = `${this.#paths.dir}/deleting/${crypto.randomUUID()}`;
+    try {
+      Deno.mkdirSync(holder, { recursive: true, mode: 0o700 });
+      Deno.renameSync(statePaths(this.#root, c.id).dir, `${holder}/${c.id}`);
+    } catch {
+      try {
+        Deno.removeSync(holder);
+      } catch { /* not made */ }
+      await c.delete({ force: true });
+      return;
+    }
+    const id = c.id;
+    const done: Promise<void> = this.#deleteMoved(holder, id).finally(() => {
+      if (this.#cleanups.get(id) === done) this.#cleanups.delete(id);
+    });
+    this.#cleanups.set(id, done);
+  }
+
+  /** Deletes the container `id` whose state was moved under `holder`. */
+  async #deleteMoved(holder: string, id: string): Promise<void> {
+    try {
+      await (await loadContainer(id, { root: holder })).delete({ force: true });
+      Deno.removeSync(holder, { recursive: true });
+    } catch (e) {
+      // Kept: the next supervisor tries again.
+      this.#log("error", `delete ${id}: ${(e as Error).message}`, { state: holder });
+    }
+  }
+
+  /** Finishes deletions a previous supervisor left in `.supervisor/deleting`. */
+  #sweep(): void {
+    const dir = `${this.#paths.dir}/deleting`;
+    let holders: Deno.DirEntry[];
+    try {
+      holders = [...Deno.readDirSync(dir)];
+    } catch {
+      return;
+    }
+    for (const h of holders) {
+      const holder = `${dir}/${h.name}`;
+      let ids: string[] = [];
+      try {
+        ids = [...Deno.readDirSync(holder)].map((e) => e.name);
+      } catch { /* not a directory */ }
+      if (ids.length === 0) {
+        try {
+          Deno.removeSync(holder, { recursive: true });
+        } catch { /* gone */ }
+        continue;
+      }
+      for (const id of ids) {
+        const done: Promise<void> = this.#deleteMoved(holder, id).finally(() => {
+          if (this.#cleanups.get(id) === done) this.#cleanups.delete(id);
+        });
+        this.#cleanups.set(id, done);
+      }
+    }
   }
 
   #recordExit(id: string, st: ExitStatus): void {

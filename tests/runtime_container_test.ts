@@ -254,7 +254,9 @@ test("runtime: spec devices, sysctl, rlimits, oomScoreAdj, env and cwd reach the
     shSpec(
       fx,
       "ls -l /dev/mynull | cut -c1-10; echo hi > /dev/mynull && echo wrote; cat /proc/sys/net/ipv4/ip_forward; " +
-        "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; echo $GREETING; pwd",
+        "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; echo $GREETING; pwd; " +
+        "test -c /dev/sub/zero && echo sub; readlink /dev/stdout; readlink /dev/ptmx; " +
+        "test -c /dev/null && test -c /dev/urandom && test -c /dev/tty && echo defaults",
       (s) => {
         s.linux!.devices = [{
           type: "c",
@@ -262,7 +264,7 @@ test("runtime: spec devices, sysctl, rlimits, oomScoreAdj, env and cwd reach the
           major: 1,
           minor: 3,
           fileMode: 0o600,
-        }];
+        }, { type: "c", path: "/dev/sub/zero", major: 1, minor: 5 }];
         s.linux!.sysctl = { "net.ipv4.ip_forward": "1" };
         s.process.rlimits = [{ type: "RLIMIT_NOFILE", soft: 77, hard: 88 }];
         s.process.oomScoreAdj = 500;
@@ -271,7 +273,11 @@ test("runtime: spec devices, sysctl, rlimits, oomScoreAdj, env and cwd reach the
       },
     ),
   );
-  assert.equal(r.stdout, "crw-------\nwrote\n1\n77\n88\n500\nhello\n/etc\n", r.stderr);
+  assert.equal(
+    r.stdout,
+    "crw-------\nwrote\n1\n77\n88\n500\nhello\n/etc\nsub\n/proc/self/fd/1\npts/ptmx\ndefaults\n",
+    r.stderr,
+  );
 });
 
 test("runtime: bind mounts honour their options and tmpfs mounts their data", async () => {
@@ -402,10 +408,14 @@ test("runtime: masked paths are unreadable and read-only paths are read-only", a
       fx,
       "wc -c < /etc/passwd; wc -c < /proc/timer_list; ls /sys/firmware | wc -l; " +
         "echo 1 > /proc/sys/kernel/domainname || echo ro; echo x > /sys/firmware/x || echo ro2",
-      (s) => s.linux!.maskedPaths!.push("/etc/passwd"),
+      (s) => {
+        // Paths that do not exist (one below a file) are skipped, as by runc.
+        s.linux!.maskedPaths!.push("/etc/passwd", "/bin/sh/below-a-file", "/nonexistent");
+        s.linux!.readonlyPaths!.push("/nonexistent-ro", "/bin/sh/below-a-file");
+      },
     ),
   );
-  assert.deepEqual(r.stdout.trim().split("\n"), ["0", "0", "0", "ro", "ro2"]);
+  assert.deepEqual(r.stdout.trim().split("\n"), ["0", "0", "0", "ro", "ro2"], r.stderr);
   assert.ok(Deno.statSync(posix.join(fx.rootfs, "etc/passwd")).size > 0);
 });
 

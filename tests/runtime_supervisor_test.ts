@@ -154,9 +154,46 @@ test("supervisor: run returns the container's exit code and output", async (ctx)
   assert.equal(supervisorPid(ctx.root), pid);
   const log = Deno.readTextFileSync(posix.join(ctx.root, ".supervisor", "log"));
   assert.match(log, /"pooled":true/);
-  // run deletes what it created: no state, no cgroup.
+  // run deletes what it created: no state at once; the (empty) cgroup is
+  // removed right after run answers.
   assert.deepEqual(listIds(ctx.root), []);
-  assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.includes("/run-")), []);
+  await until(
+    "the cgroups and the moved state are removed",
+    () =>
+      cgroupDirsNamed("tsk-runtime").filter((d) => d.includes("/run-")).length === 0 &&
+      deleting(ctx.root).length === 0,
+  );
+});
+
+/** What the supervisor is still deleting after `run` answered. */
+function deleting(root: string): string[] {
+  try {
+    return [...Deno.readDirSync(posix.join(root, ".supervisor", "deleting"))].map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+test("supervisor: after run the id is gone at once, and a run of the same id follows", async (ctx) => {
+  const b = await bundle(ctx, "b", ["sh", "-c", "echo hi; exit 3"]);
+  const id = uid("same");
+  for (let i = 0; i < 3; i++) {
+    const r = await tsk(ctx.root, ["run", "--bundle", b, id]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout, "hi\n");
+    // As after runc run: the container does not exist any more.
+    const st = await tsk(ctx.root, ["state", id]);
+    assert.equal(st.code, 1);
+    assert.match(st.stderr, /does not exist|not found/i);
+    const list = await tsk(ctx.root, ["list", "--format", "json"]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.ok(!list.stdout.includes(id), list.stdout);
+  }
+  // Nothing is left once the supervisor is done.
+  await stopSupervisor(ctx.root);
+  assert.deepEqual(listIds(ctx.root), []);
+  assert.deepEqual(deleting(ctx.root), []);
+  assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
 });
 
 test("supervisor: output appended to a regular file, as the caller opened it", async (ctx) => {
@@ -303,6 +340,35 @@ test("supervisor: killed mid-run, its container stays deletable", async (ctx) =>
   await until("the orphaned init is gone", () => !alive(initPid));
   assert.deepEqual(listIds(ctx.root), []);
   assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
+});
+
+test("supervisor: a deletion its predecessor left half done is finished", async (ctx) => {
+  const b = await bundle(ctx, "b", ["true"]);
+  const id = uid("left");
+  // A stopped container, its state moved aside as a supervisor does before
+  // it answers `run`, as if that supervisor had died right then.
+  const r = await tsk(ctx.root, ["run", "--keep", "--bundle", b, id]);
+  assert.equal(r.code, 0, r.stderr);
+  const cgroupPath = JSON.parse(
+    Deno.readTextFileSync(posix.join(ctx.root, id, "state.json")),
+  ).cgroupPath as string;
+  assert.ok(cgroupDirsNamed("tsk-runtime").some((d) => d.endsWith(id)), cgroupPath);
+  await stopSupervisor(ctx.root);
+  const holder = posix.join(ctx.root, ".supervisor", "deleting", "crashed");
+  Deno.mkdirSync(holder, { recursive: true });
+  Deno.renameSync(posix.join(ctx.root, id), posix.join(holder, id));
+  try {
+    assert.equal((await tsk(ctx.root, ["run", "--bundle", b, uid("next")])).code, 0);
+    await stopSupervisor(ctx.root);
+    assert.deepEqual(deleting(ctx.root), []);
+    assert.deepEqual(listIds(ctx.root), []);
+    assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
+  } finally {
+    // On failure, its cgroup must not outlive the test.
+    if (deleting(ctx.root).length > 0) {
+      await tsk(holder, ["--no-supervisor", "delete", "--force", id]).catch(() => {});
+    }
+  }
 });
 
 test("supervisor: exits once idle, and --no-supervisor never starts one", async (ctx) => {
