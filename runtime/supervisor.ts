@@ -368,7 +368,13 @@ export class Supervisor {
     })();
     const st = await exit;
     const t3 = performance.now();
-    if (!gone && !req.keep) await this.#retire(c);
+    if (!gone && !req.keep) {
+      // As runc's `run`: answer once everything is deleted, cgroups
+      // included. The state moves out of the root first (one rename), so a
+      // supervisor that dies during the delete leaves it to the next one.
+      await this.#retire(c);
+      await this.#cleanups.get(c.id);
+    }
     send({ type: "exit", ...st });
     const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
     this.#log("info", "run done", {
@@ -385,10 +391,10 @@ export class Supervisor {
   /**
    * Deletes a stopped container so that it is gone from the root at once
    * (its state directory moves to `.supervisor/deleting/<random>/<id>`, one
-   * rename: `state` and `list` no longer see it) and its cgroup is removed
-   * right after, while `run` already answers. A create of the same id waits
-   * for that; so does shutdown; a supervisor that died meanwhile leaves the
-   * moved state, which the next one deletes ({@linkcode Supervisor.#sweep}).
+   * rename: `state` and `list` no longer see it), then its cgroup; the
+   * returned deletion is in `#cleanups` until done. A create of the same id
+   * waits for it; so does shutdown; a supervisor that died meanwhile leaves
+   * the moved state, which the next one deletes ({@linkcode Supervisor.#sweep}).
    */
   async #retire(c: Container): Promise<void> {
     const holder = `${this.#paths.dir}/deleting/${crypto.randomUUID()}`;
