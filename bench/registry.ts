@@ -296,9 +296,9 @@ try {
       results[s.name].push = median(push[s.name]);
       results[s.name].pull = median(pull[s.name]);
       results[s.name].pullCpu = (pullCpu[s.name] * 1000) / (ROUNDS * SIZE / 1e9);
-      console.log(
-        `${s.name} pulls (MB/s, in order): ${pull[s.name].map((x) => x.toFixed(0)).join(" ")}`,
-      );
+      const inOrder = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(" ");
+      console.log(`${s.name} pushes (MB/s, in order): ${inOrder(push[s.name])}`);
+      console.log(`${s.name} pulls (MB/s, in order): ${inOrder(pull[s.name])}`);
     }
     for (const s of servers) await hey(`${s.url}/v2/bench/img/manifests/v1`, 1); // warm-up
     for (const s of servers) {
