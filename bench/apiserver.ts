@@ -7,7 +7,11 @@
  *   p99 under 50 ms);
  * - watch fan-out: 10,000 watch streams, time from a write to the last
  *   watcher receiving it (p50/p99; target p99 under 500 ms);
- * - the API server's resident memory, idle and with the watchers.
+ * - the API server's resident memory, idle and with the watchers;
+ * - with `--only floor`: the floor under the fan-out, a bare server that
+ *   writes one chunk to each of `--watchers` sockets per round on
+ *   `node:tls` (what `serveHttps` uses), plain `node:net` and
+ *   `Deno.listenTls`, and its CPU per write.
  *
  * The API server runs as its own process (`sched/main.ts`) so that its
  * RSS and CPU are its own. The watch clients run in their own processes
@@ -26,8 +30,8 @@
  * (default 6), --watch-client raw|api (default raw: bare TLS connections
  * that only scan for event names, so the fan-out figure is mostly the
  * server's; api: `ApiClient.watch`, which also parses every event),
- * --watch-procs N (default 2), --only watch|paced (the fan-out alone, or
- * the paced runs alone), --paced-client raw|api (default raw: hand-built
+ * --watch-procs N (default 2), --only watch|paced|floor (the fan-out alone,
+ * the paced runs alone, or the floor servers), --paced-client raw|api (default raw: hand-built
  * HTTP/1.1 requests with the admin's certificate and token; api:
  * `ApiClient`), --server-flags "..." (extra `deno run` flags for the API
  * server, e.g. `--cpu-prof`), --server-main PATH (another checkout's
@@ -57,6 +61,7 @@ const { values } = parseArgs({
     home: { type: "string" },
     path: { type: "string" },
     count: { type: "string" },
+    transport: { type: "string" },
   },
 });
 const WATCHERS = Number(values.watchers);
@@ -951,6 +956,173 @@ function fanOutMetrics(fan: FanOut, idleRss: number, fanRss: number): Metric[] {
     m("apiserver_rss_idle", "MiB", round(idleRss / 2 ** 20)),
     m(`apiserver_rss_${fan.established}_watchers`, "MiB", round(fanRss / 2 ** 20)),
   ];
+}
+
+/**
+ * The floor under the fan-out (`--role floor-server`): a bare server on
+ * `--transport node-tls` (`node:tls`, as `serveHttps`), `node-net` (plain
+ * TCP through `node:net`) or `deno-tls` (`Deno.listenTls`) that, once
+ * `--count` clients are connected, writes one 600-byte chunk to every
+ * socket per round (20 rounds, 200 ms apart) and reports its own CPU per
+ * round: what one write per watcher costs with no API server around it.
+ */
+async function floorServer(): Promise<void> {
+  const count = Number(values.count);
+  const transport = values.transport!;
+  const out = (v: unknown) => console.log(JSON.stringify(v));
+  const certPem = Deno.env.get("FLOOR_CERT")!;
+  const keyPem = Deno.env.get("FLOOR_KEY")!;
+  const chunk = new TextEncoder().encode(`258\r\n${"x".repeat(0x257)}\n\r\n`);
+  type Sink = { write(): void; pending(): boolean };
+  const sinks: Sink[] = [];
+  let port = 0;
+  if (transport === "deno-tls") {
+    const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: certPem, key: keyPem });
+    port = (listener.addr as Deno.NetAddr).port;
+    (async () => {
+      for await (const conn of listener) {
+        let inFlight = 0;
+        sinks.push({
+          write() {
+            inFlight++;
+            conn.write(chunk).then(() => inFlight--, () => inFlight--);
+          },
+          pending: () => inFlight > 0,
+        });
+      }
+    })();
+  } else {
+    const tls = await import("node:tls");
+    const net = await import("node:net");
+    const onSocket = (socket: import("node:net").Socket) => {
+      socket.setNoDelay(true);
+      socket.on("error", () => {});
+      sinks.push({ write: () => socket.write(chunk), pending: () => socket.writableLength > 0 });
+    };
+    const server = transport === "node-tls"
+      ? tls.createServer({ cert: certPem, key: keyPem }, onSocket)
+      : net.createServer(onSocket);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    port = (server.address() as { port: number }).port;
+  }
+  out({ port });
+  while (sinks.length < count) await new Promise((r) => setTimeout(r, 100));
+  const user: number[] = [];
+  const system: number[] = [];
+  const took: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    for (const s of sinks) s.write();
+    while (sinks.some((s) => s.pending())) await new Promise((r) => setTimeout(r, 1));
+    const c = process.cpuUsage(c0);
+    took.push(performance.now() - t0);
+    user.push(c.user / 1000);
+    system.push(c.system / 1000);
+  }
+  const med = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1];
+  out({ user: med(user), system: med(system), took: med(took) });
+}
+
+/**
+ * Runs the floor servers one after another against `WATCHERS` bare client
+ * connections in this process, and prints their CPU per round of writes.
+ */
+async function floorRuns(): Promise<void> {
+  const { CertificateAuthority } = await import("@tsk/mesh");
+  const ca = await CertificateAuthority.create({ commonName: "tsk-bench-floor" });
+  const pair = await ca.issue("127.0.0.1", { ipAddresses: ["127.0.0.1"], usage: "server" });
+  const transports = ["node-tls", "node-net", "deno-tls"];
+  for (const transport of transports) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        ...values["server-flags"].split(/\s+/).filter((f) => f),
+        new URL(import.meta.url).pathname,
+        "--role",
+        "floor-server",
+        "--transport",
+        transport,
+        "--count",
+        String(WATCHERS),
+      ],
+      env: { FLOOR_CERT: pair.certPem, FLOOR_KEY: pair.keyPem },
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    const next = async (): Promise<Record<string, number>> => {
+      while (!buf.includes("\n")) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error(`floor-server ${transport}: exited early`);
+        buf += value;
+      }
+      const nl = buf.indexOf("\n");
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      return JSON.parse(line);
+    };
+    const { port } = await next();
+    const conns: Deno.Conn[] = [];
+    const drain = async (conn: Deno.Conn) => {
+      const b = new Uint8Array(65536);
+      try {
+        while (await conn.read(b) !== null) { /* discard */ }
+      } catch { /* closed */ }
+    };
+    for (let i = 0; i < WATCHERS; i += 250) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(250, WATCHERS - i) }, async () => {
+          const conn = transport === "node-net"
+            ? await Deno.connect({ hostname: "127.0.0.1", port })
+            : await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [ca.certPem] });
+          if ("handshake" in conn) await conn.handshake();
+          return conn;
+        }),
+      );
+      for (const c of batch) {
+        conns.push(c);
+        drain(c);
+      }
+    }
+    const r = await next();
+    const per = (ms: number) => round((ms * 1000) / WATCHERS);
+    console.error(
+      `  floor ${transport}: ${round(r.user + r.system)} ms CPU per round of ${WATCHERS} writes ` +
+        `(user ${round(r.user)}, system ${round(r.system)}; ${
+          per(r.user + r.system)
+        } µs per write, ` +
+        `user ${per(r.user)}); round took ${round(r.took)} ms`,
+    );
+    results.push({
+      metric: `floor_${transport.replace("-", "_")}_cpu_per_write`,
+      unit: "us",
+      tsk: per(r.user + r.system),
+      peer: null,
+      "peer_value": null,
+      ratio: null,
+    });
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await child.status;
+  }
+}
+
+if (values.role === "floor-server") {
+  await floorServer();
+  Deno.exit(0);
+}
+
+if (values.only === "floor") {
+  await floorRuns();
+  for (const r of results) console.log(JSON.stringify({ bench: "apiserver", ...r }));
+  Deno.exit(0);
 }
 
 if (values.role === "watchers") {
