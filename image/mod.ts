@@ -15,6 +15,7 @@ export * from "./oci/mod.ts";
 export { RegistryError } from "./errors.ts";
 export * from "./store/content_store.ts";
 export * from "./store/image_store.ts";
+export * from "./store/syncing_writer.ts";
 export * from "./layer/tar.ts";
 export * from "./layer/compression.ts";
 export * from "./layer/create.ts";

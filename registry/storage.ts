@@ -7,6 +7,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { join } from "node:path";
+import { SyncingWriter } from "@tsk/image";
 import { RegistryError } from "./errors.ts";
 import { parseDigest } from "./_reference.ts";
 
@@ -171,7 +172,6 @@ export class BlobStore {
       this.#hashes.set(id, state);
     }
     const file = await Deno.open(this.uploadPath(id), { write: true });
-    let written = offset;
     // Request bodies arrive in ~64 KiB chunks; a write (a hand-off to a
     // blocking thread) and a hash call per chunk cost more CPU than the
     // bytes. So the body is gathered into 1 MiB buffers, each hashed and
@@ -179,36 +179,19 @@ export class BlobStore {
     const bufs = [new Uint8Array(BUFFER), new Uint8Array(BUFFER)];
     let cur = 0;
     let filled = 0;
-    let inflight: Promise<void> = Promise.resolve();
-    // Flush to disk in the background while the body streams in, so the
+    // Flushes to disk in the background while the body streams in, so the
     // fdatasync before the blob is committed (syncUpload) has little left.
-    let unsynced = 0;
-    let syncing: Promise<void> | undefined;
-    let syncFailed: unknown;
-    const writeAll = async (bytes: Uint8Array) => {
-      let n = 0;
-      while (n < bytes.byteLength) n += await file.write(bytes.subarray(n));
-      written += bytes.byteLength;
-      if (state) state.offset = written;
-      unsynced += bytes.byteLength;
-      if (unsynced >= EARLY_SYNC && syncing === undefined) {
-        unsynced = 0;
-        syncing = file.syncData().catch((err) => {
-          syncFailed ??= err;
-        }).finally(() => {
-          syncing = undefined;
-        });
-      }
-    };
+    const out = new SyncingWriter(file, { earlySyncBytes: EARLY_SYNC });
     const flush = async (hash: boolean) => {
       if (filled === 0) return;
       const full = bufs[cur].subarray(0, filled);
       if (hash) state?.hash.update(full);
-      await inflight; // the other buffer is free again
-      inflight = writeAll(full);
+      await out.write(full); // once the other buffer is free again
       cur ^= 1;
       filled = 0;
     };
+    /** Where the file ends once the writes so far complete. */
+    const written = () => offset + out.written;
     const reader = body ? bodyReader(body) : undefined;
     let accepted = offset; // written, being written or buffered
     try {
@@ -232,9 +215,8 @@ export class BlobStore {
         if (filled === BUFFER) await flush(true);
       }
       await flush(true);
-      await inflight;
-      await syncing;
-      if (syncFailed !== undefined) throw syncFailed;
+      await out.drain();
+      if (state) state.offset = written();
     } catch (err) {
       // Keep what arrived before the break, so the session's offset stays
       // true; drop the running hash (the final digest is then computed from
@@ -242,15 +224,15 @@ export class BlobStore {
       this.#hashes.delete(id);
       state = undefined;
       reader?.cancel(err);
-      await inflight.catch(() => {});
-      await flush(false).then(() => inflight).catch(() => {});
-      await syncing;
-      await file.truncate(written).catch(() => {});
-      throw Object.assign(err as Error, { written });
+      await out.settle();
+      await flush(false).then(() => out.flushed()).catch(() => {});
+      await out.settle();
+      await file.truncate(written()).catch(() => {});
+      throw Object.assign(err as Error, { written: written() });
     } finally {
       file.close();
     }
-    return written;
+    return written();
   }
 
   /**

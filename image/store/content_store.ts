@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { DigestMismatchError, ImageError, NotFoundError } from "../errors.ts";
 import { type Digest, DigestVerifier, parseDigest, verifyingStream } from "../oci/digest.ts";
 import { exists, randomSuffix } from "./_fs.ts";
+import { SyncingWriter } from "./syncing_writer.ts";
 
 const WRITE_BUFFER = 1 << 20;
 /** Bytes per chunk when a blob is read as a stream. */
@@ -195,26 +196,7 @@ export class ContentStore {
     const bufs = [new Uint8Array(WRITE_BUFFER), new Uint8Array(WRITE_BUFFER)];
     let cur = 0;
     let buffered = 0;
-    let inflight: Promise<void> = Promise.resolve();
-    let unsynced = 0;
-    let syncing: Promise<void> | undefined;
-    let syncFailed: unknown;
-    const writeAll = async (bytes: Uint8Array) => {
-      let off = 0;
-      while (off < bytes.length) off += await file.write(bytes.subarray(off));
-      unsynced += bytes.length;
-      if (unsynced >= EARLY_SYNC && syncing === undefined) {
-        // At most one in flight; writes go on meanwhile. A failure surfaces
-        // before the rename (the final fdatasync below is still what makes
-        // the blob durable).
-        unsynced = 0;
-        syncing = file.syncData().catch((err) => {
-          syncFailed ??= err;
-        }).finally(() => {
-          syncing = undefined;
-        });
-      }
-    };
+    const out = new SyncingWriter(file, { earlySyncBytes: EARLY_SYNC });
     // Bytes read into bufs[cur] but not yet hashed (BYOB reads hash a whole
     // buffer at once, fewer calls than one per network chunk).
     let unhashed = 0;
@@ -223,8 +205,7 @@ export class ContentStore {
       const full = bufs[cur].subarray(0, buffered);
       if (unhashed) verifier.update(full.subarray(buffered - unhashed));
       unhashed = 0;
-      await inflight; // the other buffer is free again
-      inflight = writeAll(full);
+      await out.write(full); // once the other buffer is free again
       cur ^= 1;
       buffered = 0;
     };
@@ -243,8 +224,8 @@ export class ContentStore {
         tooLong(verifier.size);
         if (chunk.length >= WRITE_BUFFER) {
           await flush();
-          await inflight;
-          await writeAll(chunk);
+          await out.write(chunk);
+          await out.flushed();
         } else {
           if (buffered + chunk.length > WRITE_BUFFER) await flush();
           bufs[cur].set(chunk, buffered);
@@ -279,7 +260,7 @@ export class ContentStore {
         }
       }
       await flush();
-      await inflight;
+      await out.flushed();
       if (options.size !== undefined && verifier.size !== options.size) {
         throw new DigestMismatchError(
           options.expected ?? "(any)",
@@ -287,9 +268,9 @@ export class ContentStore {
         );
       }
       const digest = verifier.verify();
-      await syncing;
-      if (syncFailed !== undefined) throw syncFailed;
-      await file.syncData();
+      // A failed background flush surfaces here, before the rename; the
+      // fdatasync in sync() is what makes the blob durable.
+      await out.sync();
       file.close();
       closed = true;
       const dest = this.path(digest);
@@ -300,8 +281,7 @@ export class ContentStore {
       return { digest, size: verifier.size };
     } catch (err) {
       await byob?.cancel(err).catch(() => {});
-      await inflight.catch(() => {});
-      await syncing;
+      await out.settle();
       if (!closed) file.close();
       await Deno.remove(tmp).catch(() => {});
       throw err;
