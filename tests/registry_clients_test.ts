@@ -409,6 +409,20 @@ Deno.test("registry --help prints the flags; bad flags exit 2 naming the field",
   assert.match(new TextDecoder().decode(bad.stderr), /port: expected an integer from 0 to 65535/);
 });
 
+/** Waits until an upload file under `dir` holds bytes. */
+async function uploadStarted(dir: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      for (const e of Deno.readDirSync(dir)) {
+        if (Deno.statSync(join(dir, e.name)).size > 0) return;
+      }
+    } catch { /* not made yet */ }
+    if (Date.now() > deadline) throw new Error(`no upload under ${dir} received bytes`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 Deno.test("SIGTERM lets an in-flight upload finish, then the registry exits 0", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "tsk-reg-term-" });
   const reg = await startRegistry(join(tmp, "data"));
@@ -423,6 +437,10 @@ Deno.test("SIGTERM lets an in-flight upload finish, then the registry exits 0", 
         sent += 256 * 1024;
         if (sent >= data.byteLength / 2 && !sigSent) {
           sigSent = true;
+          // Only once the registry is handling the request: bytes of it have
+          // reached the upload file. (A SIGTERM before the request arrives
+          // rightly refuses it.)
+          await uploadStarted(join(tmp, "data", "uploads"));
           reg.child.kill("SIGTERM");
           await new Promise((r) => setTimeout(r, 200));
         }
