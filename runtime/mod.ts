@@ -40,7 +40,13 @@ export {
   type StdioOption,
   type StdioOptions,
 } from "./container.ts";
-export { InitPool, type InitPoolOptions, type InitSource } from "./pool.ts";
+export {
+  InitPool,
+  type InitPoolOptions,
+  type InitSource,
+  removeOrphanPoolCgroups,
+  type RemoveOrphanPoolCgroupsOptions,
+} from "./pool.ts";
 export { runSupervisor, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 export {
   ConfigError,

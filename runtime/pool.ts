@@ -14,6 +14,9 @@ import { linuxSyscalls, type Syscalls } from "./syscalls.ts";
 
 const REFILL_DELAY_MS = 50;
 
+/** Where idle inits wait unless {@linkcode InitPoolOptions.cgroupParent} says otherwise. */
+export const POOL_CGROUP_PARENT = "/tsk-runtime";
+
 /** Whether `pid` sleeps in a pipe read (an idle init waiting for its configuration). */
 function waitingForConfig(pid: number): boolean {
   try {
@@ -45,6 +48,61 @@ export async function prepareCgroup(pid: number, parent: string): Promise<Cgroup
     await m?.destroy().catch(() => {});
     return null;
   }
+}
+
+/** Options for {@linkcode removeOrphanPoolCgroups}. */
+export interface RemoveOrphanPoolCgroupsOptions {
+  /**
+   * Leave a cgroup younger than this alone: a live pool makes its cgroup a
+   * moment before it moves the init in.
+   * @default {60000}
+   */
+  minAgeMs?: number;
+}
+
+/**
+ * Removes the cgroups that idle inits of a pool whose process died (a
+ * SIGKILLed supervisor, say) left under `parent`: every `.pool-*` child that
+ * holds no process and is older than `minAgeMs`. A pool that closes removes
+ * its own; a live pool's cgroups always hold their init.
+ *
+ * @param parent The pools' cgroup parent (`/tsk-runtime`).
+ * @param options How old an empty cgroup must be.
+ * @returns The cgroup paths removed.
+ *
+ * @example Clean up after pools that died
+ * ```ts ignore
+ * import { removeOrphanPoolCgroups } from "@tsk/runtime";
+ * console.log(await removeOrphanPoolCgroups("/tsk-runtime"));
+ * ```
+ */
+export async function removeOrphanPoolCgroups(
+  parent: string,
+  options: RemoveOrphanPoolCgroupsOptions = {},
+): Promise<string[]> {
+  const minAgeMs = options.minAgeMs ?? 60_000;
+  const dir = Object.values((await createCgroupManager(parent)).dirs())[0];
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(dir)]
+      .filter((e) => e.isDirectory && e.name.startsWith(".pool-"))
+      .map((e) => e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return removed;
+    throw e;
+  }
+  for (const name of names) {
+    try {
+      const made = Deno.statSync(`${dir}/${name}`).mtime?.getTime() ?? Date.now();
+      if (Date.now() - made < minAgeMs) continue;
+      const m = await createCgroupManager(`${parent}/${name}`);
+      if ((await m.pids()).length > 0) continue;
+      await m.destroy();
+      removed.push(m.path);
+    } catch { /* gone meanwhile, or taken: leave it */ }
+  }
+  return removed;
 }
 
 /** Anything that hands out pre-started, unconfigured inits. */
@@ -102,7 +160,9 @@ export class InitPool implements InitSource {
   constructor(options: InitPoolOptions = {}) {
     this.#size = options.size ?? 2;
     this.#sys = options.sys ?? linuxSyscalls();
-    this.#cgroupParent = options.cgroupParent === undefined ? "/tsk-runtime" : options.cgroupParent;
+    this.#cgroupParent = options.cgroupParent === undefined
+      ? POOL_CGROUP_PARENT
+      : options.cgroupParent;
     this.#fill();
   }
 

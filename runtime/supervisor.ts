@@ -15,7 +15,7 @@
  * @module
  */
 import { type Container, createContainer, type ExitStatus, loadContainer } from "./container.ts";
-import { InitPool } from "./pool.ts";
+import { InitPool, POOL_CGROUP_PARENT, removeOrphanPoolCgroups } from "./pool.ts";
 import { RuntimeError } from "./errors.ts";
 import { DEFAULT_ROOT, statePaths } from "./state.ts";
 import { signalName, signalNumber } from "./signals.ts";
@@ -158,6 +158,10 @@ export class Supervisor {
     }
     const s = new Supervisor(root, fd, options);
     s.#sweep();
+    // The idle inits of a supervisor that was killed left their cgroups.
+    removeOrphanPoolCgroups(POOL_CGROUP_PARENT).then((gone) => {
+      if (gone.length > 0) s.#log("info", "removed orphaned pool cgroups", { cgroups: gone });
+    }).catch((e) => s.#log("error", `orphaned pool cgroups: ${(e as Error).message}`));
     return Promise.resolve(s);
   }
 

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { posix } from "node:path";
-import { defaultSpec, type Spec } from "@tsk/runtime";
+import { defaultSpec, removeOrphanPoolCgroups, type Spec } from "@tsk/runtime";
 import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
 import { cgroupDirsNamed, stopSupervisor, uid } from "./_runtime_helpers.ts";
 
@@ -320,6 +320,10 @@ test("supervisor: killed mid-run, its container stays deletable", async (ctx) =>
   const initPid = Number(
     JSON.parse(Deno.readTextFileSync(posix.join(ctx.root, id, "state.json"))).pid,
   );
+  // The cgroups its idle inits wait in: the inits die with it, the cgroups
+  // stay until a sweep removes them.
+  await until("the supervisor's pool is full", () => poolCgroupsOf(sup).length === 2);
+  const idle = poolCgroupsOf(sup);
   Deno.kill(sup, "SIGKILL");
   const st = await child.status;
   assert.equal(st.code, 1);
@@ -336,7 +340,54 @@ test("supervisor: killed mid-run, its container stays deletable", async (ctx) =>
   await until("the orphaned init is gone", () => !alive(initPid));
   assert.deepEqual(listIds(ctx.root), []);
   assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
+  // What a new supervisor sweeps (it spares cgroups under a minute old, so
+  // the test sweeps at once); nothing else runs a pool meanwhile.
+  await until("the killed supervisor's idle inits are gone", () => {
+    for (const m of idle) {
+      if (Deno.readTextFileSync(`${m}/cgroup.procs`).trim() !== "") return false;
+    }
+    return true;
+  });
+  const removed = await removeOrphanPoolCgroups("/tsk-runtime", { minAgeMs: 0 });
+  for (const m of idle) {
+    assert.ok(removed.some((p) => m.endsWith(p)), `${m} removed (${removed})`);
+    assert.ok(!exists(m));
+  }
 });
+
+/** The pool cgroups (one hierarchy's directories) holding children of `pid`. */
+function poolCgroupsOf(pid: number): string[] {
+  return cgroupDirsNamed("tsk-runtime")
+    .filter((d) => d.startsWith("/sys/fs/cgroup/pids/") && posix.basename(d).startsWith(".pool-"))
+    .filter((d) => {
+      try {
+        return Deno.readTextFileSync(`${d}/cgroup.procs`).trim().split("\n").some((p) =>
+          p !== "" && parentOf(Number(p)) === pid
+        );
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** The parent pid of `pid`, or 0 when it is gone. */
+function parentOf(pid: number): number {
+  try {
+    return Number(/^PPid:\s+(\d+)/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether a path exists. */
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 test("supervisor: a deletion its predecessor left half done is finished", async (ctx) => {
   const b = await bundle(ctx, "b", ["true"]);
