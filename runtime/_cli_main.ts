@@ -12,7 +12,7 @@ import { DEFAULT_ROOT } from "./state.ts";
 import { VERSION } from "./version.ts";
 import { type Globals, HELP, log, USAGE } from "./_cli_common.ts";
 import { viaSupervisor } from "./_supervisor_client.ts";
-import { IDLE_ENV, NO_SUPERVISOR_ENV } from "./_supervisor_protocol.ts";
+import { DEFAULT_IDLE_SECONDS, IDLE_ENV, NO_SUPERVISOR_ENV } from "./_supervisor_protocol.ts";
 
 /** The result of running the CLI: the process exit code. */
 export type ExitCode = number;
@@ -26,13 +26,21 @@ function noSupervisorEnv(): boolean {
 }
 
 async function supervisorCommand(g: Globals, rest: string[], mainUrl: string): Promise<ExitCode> {
-  let seconds = Number(Deno.env.get(IDLE_ENV) ?? 60);
+  let seconds = DEFAULT_IDLE_SECONDS;
   try {
     const { values, positionals } = parseFlags(rest, { "idle-timeout": { type: "string" } });
     if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]}`);
-    if (values["idle-timeout"] !== undefined) seconds = Number(values["idle-timeout"]);
-    if (!(seconds >= 0)) {
-      throw new Error(`--idle-timeout: expected seconds, got ${values["idle-timeout"]}`);
+    // The flag wins over the environment; each is named when it is wrong.
+    const [source, text] = values["idle-timeout"] !== undefined
+      ? ["--idle-timeout", String(values["idle-timeout"])]
+      : [IDLE_ENV, Deno.env.get(IDLE_ENV)];
+    if (text !== undefined) {
+      seconds = text.trim() === "" ? NaN : Number(text);
+      if (!(seconds >= 0)) {
+        throw new Error(
+          `${source}: expected a number of seconds (0: never), got ${JSON.stringify(text)}`,
+        );
+      }
     }
   } catch (e) {
     console.error(`tsk-runtime: supervisor: ${(e as Error).message}\n\n${HELP.supervisor}`);

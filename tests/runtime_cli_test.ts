@@ -232,3 +232,21 @@ test("tsk-runtime: the same bundle sees the same things under runc", async (base
   assert.equal(ours.stdout, runc.stdout);
   assert.equal(ours.stderr, runc.stderr);
 });
+
+test("tsk-runtime: supervisor names the bad idle timeout, flag or environment", async (base) => {
+  const root = posix.join(base, "state");
+  const bad = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-config", "--no-lock", MAIN, "--root", root, "supervisor"],
+    env: { TSK_RUNTIME_SUPERVISOR_IDLE: "soon" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(bad.code, 2);
+  assert.match(
+    new TextDecoder().decode(bad.stderr),
+    /TSK_RUNTIME_SUPERVISOR_IDLE: expected a number of seconds \(0: never\), got "soon"/,
+  );
+  const r = await tsk(root, "supervisor", "--idle-timeout", "-1");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--idle-timeout: expected a number of seconds \(0: never\), got "-1"/);
+});
