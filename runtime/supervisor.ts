@@ -16,8 +16,8 @@
  */
 import { type Container, createContainer, type ExitStatus, loadContainer } from "./container.ts";
 import { InitPool, POOL_CGROUP_PARENT, removeOrphanPoolCgroups } from "./pool.ts";
-import { RuntimeError } from "./errors.ts";
-import { DEFAULT_ROOT, statePaths } from "./state.ts";
+import { ConfigError, RuntimeError } from "./errors.ts";
+import { DEFAULT_ROOT, statePaths, validateId } from "./state.ts";
 import { signalName, signalNumber } from "./signals.ts";
 import { linuxSyscalls, O } from "./syscalls.ts";
 import {
@@ -249,7 +249,8 @@ export class Supervisor {
         const got = await recvWithFds(fd);
         fds.push(...got.fds);
         if (got.data.length === 0) return;
-        request = reader.push(got.data)[0] as SupervisorRequest | undefined;
+        const line = reader.push(got.data)[0];
+        if (line !== undefined) request = checkRequest(line);
       }
       if ((request.op === "run" || request.op === "create") && fds.length === 0) {
         // The caller's stdio, taken from its descriptor table: its client
@@ -277,7 +278,9 @@ export class Supervisor {
         send({ type: "error", message });
       }
     } catch (e) {
-      this.#log("error", `connection: ${(e as Error).message}`);
+      const message = (e as Error).message;
+      this.#log("error", `connection: ${message}`);
+      if (e instanceof ConfigError) send({ type: "error", message });
     } finally {
       for (const f of fds) sys.close(f);
       shutdownSocket(fd);
@@ -506,6 +509,71 @@ export class Supervisor {
     }
     throw new RuntimeError(`Unknown request: ${JSON.stringify(req)}`);
   }
+}
+
+const OPS = new Set(["run", "create", "start", "state", "kill", "delete", "ping"]);
+
+/**
+ * Checks a request read from the socket (only root can connect, but it is
+ * still input): every field it uses, named in the error as `request.<field>`.
+ */
+function checkRequest(value: unknown): SupervisorRequest {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ConfigError("request", "expected a JSON object");
+  }
+  const r = value as Record<string, unknown>;
+  const str = (field: string, optional = false) => {
+    const v = r[field];
+    if (v === undefined && optional) return;
+    if (typeof v !== "string" || v === "") {
+      throw new ConfigError(
+        `request.${field}`,
+        `expected a non-empty string, got ${JSON.stringify(v)}`,
+      );
+    }
+  };
+  const bool = (field: string) => {
+    if (r[field] !== undefined && typeof r[field] !== "boolean") {
+      throw new ConfigError(
+        `request.${field}`,
+        `expected true or false, got ${JSON.stringify(r[field])}`,
+      );
+    }
+  };
+  const path = (field: string, optional = false) => {
+    str(field, optional);
+    if (r[field] !== undefined && !(r[field] as string).startsWith("/")) {
+      throw new ConfigError(
+        `request.${field}`,
+        `expected an absolute path, got ${JSON.stringify(r[field])}`,
+      );
+    }
+  };
+  if (typeof r.op !== "string" || !OPS.has(r.op)) {
+    throw new ConfigError(
+      "request.op",
+      `expected one of ${[...OPS].join(", ")}, got ${JSON.stringify(r.op)}`,
+    );
+  }
+  if (r.op === "ping") return r as SupervisorRequest;
+  str("id");
+  try {
+    validateId(r.id as string);
+  } catch (e) {
+    throw new ConfigError("request.id", (e as ConfigError).message.replace(/^id: /, ""));
+  }
+  if (r.op === "run" || r.op === "create") {
+    path("bundle");
+    path("pidFile", true);
+    bool("detach");
+    bool("keep");
+  } else if (r.op === "kill") {
+    str("signal");
+    bool("all");
+  } else if (r.op === "delete") {
+    bool("force");
+  }
+  return r as SupervisorRequest;
 }
 
 /**

@@ -418,6 +418,44 @@ test("supervisor: a deletion its predecessor left half done is finished", async 
   }
 });
 
+test("supervisor: a malformed request gets an error naming the field, and it serves on", async (ctx) => {
+  const b = await bundle(ctx, "b", ["true"]);
+  assert.equal((await tsk(ctx.root, ["run", "--bundle", b, uid("first")])).code, 0);
+  // The supervisor's replies to one request line, up to its hang-up.
+  const ask = async (line: string): Promise<{ type: string; message?: string }[]> => {
+    const conn = await Deno.connect({
+      transport: "unix",
+      path: posix.join(ctx.root, ".supervisor", "sock"),
+    });
+    try {
+      await conn.write(new TextEncoder().encode(line + "\n"));
+      const text = await new Response(conn.readable).text();
+      return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    } catch (e) {
+      conn.close();
+      throw e;
+    }
+  };
+  const cases: [string, RegExp][] = [
+    ["[1]", /^request: expected a JSON object/],
+    [`{"op":"reboot"}`, /^request\.op: expected one of/],
+    [`{"op":"state"}`, /^request\.id: expected a non-empty string/],
+    [`{"op":"state","id":"../etc"}`, /^request\.id: expected letters/],
+    [`{"op":"run","id":"x","bundle":"rel/dir"}`, /^request\.bundle: expected an absolute path/],
+    [`{"op":"delete","id":"x","force":"yes"}`, /^request\.force: expected true or false/],
+  ];
+  for (const [line, want] of cases) {
+    const replies = await ask(line);
+    assert.equal(replies.length, 1, JSON.stringify(replies));
+    assert.equal(replies[0].type, "error", line);
+    assert.match(replies[0].message ?? "", want, line);
+  }
+  // Still serving, and nothing was created.
+  assert.deepEqual((await ask(`{"op":"ping"}`)).map((r) => r.type), ["accepted", "ok"]);
+  assert.deepEqual(listIds(ctx.root), []);
+  assert.equal((await tsk(ctx.root, ["run", "--bundle", b, uid("after")])).code, 0);
+});
+
 test("supervisor: exits once idle, and --no-supervisor never starts one", async (ctx) => {
   const b = await bundle(ctx, "b", ["true"]);
   let r = await tsk(ctx.root, ["--no-supervisor", "run", "--bundle", b, uid("direct")]);
