@@ -150,3 +150,42 @@ export async function stopSupervisor(root: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** tsk-runtime's entry point. */
+export const RUNTIME_MAIN = new URL("../runtime/main.ts", import.meta.url).pathname;
+
+/** The command line of tsk-runtime on state root `root`, as `deno task tsk-runtime` runs it. */
+export function runtimeArgv(root: string): string[] {
+  return [Deno.execPath(), "run", "-A", "--no-config", "--no-lock", RUNTIME_MAIN, "--root", root];
+}
+
+/** What a command printed, and its exit code. */
+export interface CommandResult {
+  /** Exit code. */
+  code: number;
+  /** Its standard output. */
+  stdout: string;
+  /** Its standard error. */
+  stderr: string;
+}
+
+/**
+ * Runs a command with stdout and stderr in files: a created container keeps
+ * the creator's stdio open (as under runc), so pipes would never reach EOF.
+ */
+export async function runToFiles(argv: string[]): Promise<CommandResult> {
+  const dir = await Deno.makeTempDir({ prefix: "tsk-runtime-out-" });
+  try {
+    const { code } = await new Deno.Command("sh", {
+      args: ["-c", `exec "$@" >${dir}/out 2>${dir}/err`, "sh", ...argv],
+      stdin: "null",
+    }).output();
+    return {
+      code,
+      stdout: await Deno.readTextFile(`${dir}/out`),
+      stderr: await Deno.readTextFile(`${dir}/err`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

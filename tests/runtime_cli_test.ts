@@ -8,45 +8,22 @@ import assert from "node:assert/strict";
 import { posix } from "node:path";
 import { defaultSpec, type Spec } from "@tsk/runtime";
 import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
-import { stopSupervisor, uid } from "./_runtime_helpers.ts";
+import {
+  type CommandResult,
+  runtimeArgv,
+  runToFiles,
+  stopSupervisor,
+  uid,
+} from "./_runtime_helpers.ts";
 
 const ignore = !requireRoot();
-const MAIN = new URL("../runtime/main.ts", import.meta.url).pathname;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
+function cmd(program: string, args: string[]): Promise<CommandResult> {
+  return runToFiles([program, ...args]);
 }
 
-/**
- * Runs a command with stdout and stderr in files: a created container keeps
- * the creator's stdio open (as under runc), so pipes would never reach EOF.
- */
-async function cmd(program: string, args: string[]): Promise<Run> {
-  const dir = await Deno.makeTempDir({ prefix: "tsk-cli-out-" });
-  try {
-    const out = await Deno.open(`${dir}/out`, { write: true, create: true });
-    const err = await Deno.open(`${dir}/err`, { write: true, create: true });
-    const child = new Deno.Command("sh", {
-      args: ["-c", `exec "$@" >${dir}/out 2>${dir}/err`, "sh", program, ...args],
-      stdin: "null",
-    }).spawn();
-    const { code } = await child.status;
-    out.close();
-    err.close();
-    return {
-      code,
-      stdout: await Deno.readTextFile(`${dir}/out`),
-      stderr: await Deno.readTextFile(`${dir}/err`),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function tsk(root: string, ...args: string[]): Promise<Run> {
-  return cmd(Deno.execPath(), ["run", "-A", MAIN, "--root", root, ...args]);
+function tsk(root: string, ...args: string[]): Promise<CommandResult> {
+  return runToFiles([...runtimeArgv(root), ...args]);
 }
 
 async function bundle(
@@ -236,7 +213,7 @@ test("tsk-runtime: the same bundle sees the same things under runc", async (base
 test("tsk-runtime: supervisor names the bad idle timeout, flag or environment", async (base) => {
   const root = posix.join(base, "state");
   const bad = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-config", "--no-lock", MAIN, "--root", root, "supervisor"],
+    args: [...runtimeArgv(root).slice(1), "supervisor"],
     env: { TSK_RUNTIME_SUPERVISOR_IDLE: "soon" },
     stdout: "piped",
     stderr: "piped",

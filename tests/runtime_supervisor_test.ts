@@ -9,16 +9,16 @@ import assert from "node:assert/strict";
 import { posix } from "node:path";
 import { defaultSpec, removeOrphanPoolCgroups, type Spec } from "@tsk/runtime";
 import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
-import { cgroupDirsNamed, stopSupervisor, uid } from "./_runtime_helpers.ts";
+import {
+  cgroupDirsNamed,
+  type CommandResult,
+  runtimeArgv,
+  runToFiles,
+  stopSupervisor,
+  uid,
+} from "./_runtime_helpers.ts";
 
 const ignore = !requireRoot();
-const MAIN = new URL("../runtime/main.ts", import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface Ctx {
   base: string;
@@ -58,9 +58,13 @@ function listIds(root: string): string[] {
 }
 
 /** Runs the CLI with stdout and stderr piped (so a pooled init serves it). */
-async function tsk(root: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+async function tsk(
+  root: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CommandResult> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-config", "--no-lock", MAIN, "--root", root, ...args],
+    args: [...runtimeArgv(root).slice(1), ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -74,22 +78,8 @@ async function tsk(root: string, args: string[], env: Record<string, string> = {
  * Runs the CLI with stdout and stderr in files: a created container keeps
  * the creator's stdio open (as under runc), so pipes would never reach EOF.
  */
-async function tskToFiles(root: string, args: string[]): Promise<Run> {
-  const dir = await Deno.makeTempDir({ prefix: "tsk-supervisor-out-" });
-  try {
-    const cli = [Deno.execPath(), "run", "-A", "--no-config", "--no-lock", MAIN, "--root", root];
-    const { code } = await new Deno.Command("sh", {
-      args: ["-c", `exec "$@" >${dir}/out 2>${dir}/err`, "sh", ...cli, ...args],
-      stdin: "null",
-    }).output();
-    return {
-      code,
-      stdout: await Deno.readTextFile(`${dir}/out`),
-      stderr: await Deno.readTextFile(`${dir}/err`),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function tskToFiles(root: string, args: string[]): Promise<CommandResult> {
+  return runToFiles([...runtimeArgv(root), ...args]);
 }
 
 async function bundle(ctx: Ctx, name: string, args: string[]): Promise<string> {
@@ -196,7 +186,7 @@ test("supervisor: output appended to a regular file, as the caller opened it", a
   const b = await bundle(ctx, "b", ["sh", "-c", "echo to-file; exit 5"]);
   const file = posix.join(ctx.base, "out.txt");
   Deno.writeTextFileSync(file, "before\n");
-  const cli = [Deno.execPath(), "run", "-A", MAIN, "--root", ctx.root, "run", "--bundle", b];
+  const cli = [...runtimeArgv(ctx.root), "run", "--bundle", b];
   const sh = await new Deno.Command("sh", {
     args: ["-c", `exec "$@" >>${file}`, "sh", ...cli, uid("file")],
     stdin: "null",
@@ -234,19 +224,7 @@ test("supervisor: concurrent runs each get their own output and status", async (
 test("supervisor: signals to run reach the container", async (ctx) => {
   const b = await bundle(ctx, "b", ["sh", "-c", "trap 'exit 3' TERM; echo up; sleep 30 & wait"]);
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--no-config",
-      "--no-lock",
-      MAIN,
-      "--root",
-      ctx.root,
-      "run",
-      "--bundle",
-      b,
-      uid("sig"),
-    ],
+    args: [...runtimeArgv(ctx.root).slice(1), "run", "--bundle", b, uid("sig")],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -304,7 +282,7 @@ test("supervisor: killed mid-run, its container stays deletable", async (ctx) =>
   // Files, not pipes: the container keeps the caller's stdio open after the
   // caller exits (as under runc).
   const out = posix.join(ctx.base, "out"), err = posix.join(ctx.base, "err");
-  const cli = [Deno.execPath(), "run", "-A", "--no-config", "--no-lock", MAIN, "--root", ctx.root];
+  const cli = runtimeArgv(ctx.root);
   const child = new Deno.Command("sh", {
     args: ["-c", `exec "$@" >${out} 2>${err}`, "sh", ...cli, "run", "--bundle", b, id],
     stdin: "null",
