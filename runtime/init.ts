@@ -38,7 +38,7 @@ import { ConfigError } from "./errors.ts";
 import { applyProcessSecurity, applyRlimits, lookPath, readLastCap } from "./process_security.ts";
 import { parseMountOptions, pivotRoot, prepareRootfs, protectPaths } from "./rootfs.ts";
 import { CLONE, linuxSyscalls, MS, O, PR, type Syscalls } from "./syscalls.ts";
-import { bindAll } from "./_libc.ts";
+import { bindAll, pathKind } from "./_libc.ts";
 
 const NS_FLAGS: Record<string, number> = {
   mount: CLONE.NEWNS,
@@ -247,6 +247,8 @@ function enterCwdAndResolve(sys: Syscalls, process: InitConfigMessage["spec"]["p
 
 /** The home directory of `uid` in the container's /etc/passwd, or `/` (as runc). */
 function homeOf(uid: number): string {
+  // No thrown error for a rootfs without /etc/passwd (most minimal images).
+  if (pathKind("/etc/passwd") !== "other") return "/";
   try {
     for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
       const f = line.split(":");

@@ -8,6 +8,7 @@
  * @module
  */
 import { decodeBase64 } from "./_base64.ts";
+import { isExecutableFile } from "./_libc.ts";
 import type { SecurityConfig } from "./_messages.ts";
 import { PR, type Syscalls } from "./syscalls.ts";
 import { RLIMITS } from "./spec/rlimits.ts";
@@ -77,20 +78,14 @@ export function readLastCap(): number {
  * @returns The path to execve, or `null` when no executable file matches.
  */
 export function lookPath(arg0: string, env: readonly string[]): string | null {
-  const isExec = (p: string) => {
-    try {
-      const st = Deno.statSync(p);
-      return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
-    } catch {
-      return false;
-    }
-  };
-  if (arg0.includes("/")) return isExec(arg0) ? arg0 : null;
+  // access(2) and open(O_PATH), not Deno.statSync: each PATH entry that
+  // misses would cost a thrown error (0.1-0.3 ms each in a fresh init).
+  if (arg0.includes("/")) return isExecutableFile(arg0) ? arg0 : null;
   const pathVar = env.find((e) => e.startsWith("PATH="))?.slice(5) ??
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   for (const dir of pathVar.split(":")) {
     const p = `${dir || "."}/${arg0}`;
-    if (isExec(p)) return p;
+    if (isExecutableFile(p)) return p;
   }
   return null;
 }

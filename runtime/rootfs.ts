@@ -8,8 +8,8 @@
  * @module
  */
 import * as posix from "./_path.ts";
-import { MS, O, type Syscalls } from "./syscalls.ts";
-import { cstr, errno, libc } from "./_libc.ts";
+import { MS, type Syscalls } from "./syscalls.ts";
+import { cstr, libc, pathKind } from "./_libc.ts";
 import { ConfigError, SyscallError } from "./errors.ts";
 import type { LinuxDevice, Mount, Spec } from "./spec/config.ts";
 import type { OverlayRootfs } from "./_messages.ts";
@@ -156,26 +156,6 @@ const utf8 = new TextDecoder();
 function symlinkTarget(path: string): string | null {
   const n = Number(libc().readlink(cstr(path), linkBuf, BigInt(linkBuf.length)));
   return n < 0 ? null : utf8.decode(linkBuf.subarray(0, n));
-}
-
-/**
- * Whether `path` (symlinks followed, as stat(2)) is a directory, something
- * else, or missing (`null`), by open(2) with O_PATH: a missing path costs
- * no thrown error.
- */
-function kindOf(path: string): "dir" | "other" | null {
-  const c = libc();
-  const p = cstr(path);
-  for (const flags of [O.PATH | O.DIRECTORY | O.CLOEXEC, O.PATH | O.CLOEXEC]) {
-    const fd = c.open(p, flags, 0);
-    if (fd >= 0) {
-      c.close(fd);
-      return flags & O.DIRECTORY ? "dir" : "other";
-    }
-    // ENOTDIR: not a directory, or a component before it is not one.
-    if (errno() !== 20) return null;
-  }
-  return null;
 }
 
 function mkdirAll(path: string): void {
@@ -475,12 +455,12 @@ export function pivotRoot(sys: Syscalls, root: string): void {
  */
 export function protectPaths(sys: Syscalls, spec: Spec): void {
   for (const p of spec.linux?.maskedPaths ?? []) {
-    const kind = kindOf(p);
+    const kind = pathKind(p);
     if (kind === "dir") sys.mount("tmpfs", p, "tmpfs", MS.RDONLY, null);
     else if (kind === "other") sys.mount("/dev/null", p, null, MS.BIND, null);
   }
   for (const p of spec.linux?.readonlyPaths ?? []) {
-    if (kindOf(p) === null) continue;
+    if (pathKind(p) === null) continue;
     sys.mount(p, p, null, MS.BIND | MS.REC, null);
     const keep = sys.mountFlags(p) & LOCKABLE;
     sys.mount(null, p, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | keep, null);
