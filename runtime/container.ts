@@ -121,6 +121,15 @@ export interface CreateContainerOptions {
    * of spawning one, when the spec asks for a new PID namespace.
    */
   pool?: InitSource;
+  /**
+   * Start the container as part of creating it, as `run` does: the start
+   * byte is in the init's FIFO before the init reads its configuration, so
+   * the init goes from `ready` straight to execve while this process writes
+   * the state. Resolves once the entrypoint has replaced the init (status
+   * `running`); {@linkcode Container.start} is then not called.
+   * @default false
+   */
+  start?: boolean;
 }
 
 /** How a container or exec'd process ended. */
@@ -465,8 +474,16 @@ export async function createContainer(
   let stdio: StdioSetup | undefined;
   let adopted = false;
   let prepared: CgroupManager | null = null;
+  // With `start`: our end of the FIFO (to see it hang up at execve), and a
+  // writer that holds the start byte in it until the init has opened it.
+  let startReader = -1, startWriter = -1;
   try {
     sys.mkfifo(paths.fifo, 0o600);
+    if (options.start) {
+      startReader = sys.open(paths.fifo, O.RDONLY | O.NONBLOCK | O.CLOEXEC);
+      startWriter = sys.open(paths.fifo, O.WRONLY | O.NONBLOCK | O.CLOEXEC);
+      sys.write(startWriter, new Uint8Array([0]));
+    }
     stdio = setupStdio(sys, options.stdio);
     const pidNs = spec.linux?.namespaces?.find((n) => n.type === "pid");
     const pooled = options.pool && pidNs && !pidNs.path ? options.pool.take() : undefined;
@@ -513,6 +530,12 @@ export async function createContainer(
         : null,
     });
     await waitForInitReady(sys, init);
+    // The init has its own end of the FIFO now (it is past `ready`): only
+    // its execve (or death) leaves the FIFO without a writer.
+    if (startWriter >= 0) {
+      sys.close(startWriter);
+      startWriter = -1;
+    }
     for (const fd of stdio.toClose) sys.close(fd);
     stdio.toClose = [];
     const stat = procStat(init.pid);
@@ -529,8 +552,16 @@ export async function createContainer(
     };
     writeState(root, state);
     if (options.pidFile) writePidFile(options.pidFile, init.pid);
+    if (startReader >= 0) {
+      // As start(): return once the entrypoint has replaced the init.
+      Deno.removeSync(paths.fifo);
+      while (!(await sys.pollHangup(startReader, 1000))) { /* execve pending */ }
+      sys.close(startReader);
+      startReader = -1;
+    }
     return new LiveContainer(sys, root, state, cgroup, true, stdio);
   } catch (e) {
+    for (const fd of [startWriter, startReader]) if (fd >= 0) sys.close(fd);
     if (init) {
       closeStage(sys, init);
       try {
@@ -970,9 +1001,8 @@ export async function runContainer(
   id: string,
   options: RunContainerOptions = {},
 ): Promise<ExitStatus> {
-  const c = await createContainer(id, options);
+  const c = await createContainer(id, { ...options, start: true });
   try {
-    await c.start();
     return await c.wait();
   } finally {
     await c.delete({ force: true });

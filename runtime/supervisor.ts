@@ -324,6 +324,9 @@ export class Supervisor {
         pidFile: req.pidFile,
         stdio: { stdin: fds[0], stdout: fds[1], stderr: fds[2] },
         pool: reopenable ? this.#pool : undefined,
+        // `run` starts as it creates: the init goes from set-up straight to
+        // execve, without waiting for a separate start.
+        start: req.op === "run",
       });
     } finally {
       // The init has its own copies now (or there is no container).
@@ -339,14 +342,6 @@ export class Supervisor {
     if (req.op === "create") {
       send({ type: "ok" });
       return;
-    }
-    const t1 = performance.now();
-    try {
-      await c.start();
-    } catch (e) {
-      // As runc's run: a container that could not start is not left behind.
-      await c.delete({ force: true }).catch(() => {});
-      throw e;
     }
     const t2 = performance.now();
     send({ type: "started", pid: c.pid });
@@ -386,8 +381,7 @@ export class Supervisor {
     const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
     this.#log("info", "run done", {
       id: c.id,
-      createMs: ms(t0, t1),
-      startMs: ms(t1, t2),
+      createAndStartMs: ms(t0, t2),
       waitMs: ms(t2, t3),
       deleteMs: ms(t3, performance.now()),
     });
