@@ -88,16 +88,8 @@ export function signalPids(pids: number[], signal: Deno.Signal): void {
  * while the kernel still reports it busy. A missing directory is not an error.
  */
 export async function removeTree(fs: CgroupFs, dir: string, timeoutMs: number): Promise<void> {
-  let children: string[];
-  try {
-    children = await fs.subdirs(dir);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw new CgroupError(`Cannot list ${dir}: ${(e as Error).message}`, { cause: e });
-  }
-  for (const c of children) await removeTree(fs, `${dir}/${c}`, timeoutMs);
   let last: unknown;
-  const ok = await waitFor(async () => {
+  const remove = async () => {
     try {
       await fs.rmdir(dir);
       return true;
@@ -107,7 +99,19 @@ export async function removeTree(fs: CgroupFs, dir: string, timeoutMs: number): 
       if (e instanceof Deno.errors.Busy || (e as { code?: string }).code === "EBUSY") return false;
       throw new CgroupError(`Cannot remove cgroup ${dir}: ${(e as Error).message}`, { cause: e });
     }
-  }, timeoutMs);
+  };
+  // A leaf (the usual container cgroup) goes in one rmdir; a cgroup with
+  // children is busy until they are removed, deepest first.
+  if (await remove()) return;
+  let children: string[];
+  try {
+    children = await fs.subdirs(dir);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new CgroupError(`Cannot list ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+  for (const c of children) await removeTree(fs, `${dir}/${c}`, timeoutMs);
+  const ok = await waitFor(remove, timeoutMs);
   if (!ok) {
     throw new CgroupError(`Cannot remove cgroup ${dir}: still busy after ${timeoutMs} ms`, {
       cause: last,
