@@ -208,6 +208,17 @@ export function pathKind(path: string): "dir" | "other" | null {
 }
 
 /**
+ * Whether `path` exists (access(2) with F_OK, symlinks followed), without a
+ * thrown error when it does not.
+ *
+ * @param path The path.
+ * @returns Whether it exists.
+ */
+export function pathExists(path: string): boolean {
+  return libc().access(cstr(path), 0 /* F_OK */) === 0;
+}
+
+/**
  * Whether `path` is a file that is not a directory and that the caller may
  * execute (access(2) with X_OK: for root, any execute bit), without a thrown
  * error for a missing one.

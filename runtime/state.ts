@@ -7,6 +7,7 @@
  * @module
  */
 import * as posix from "./_path.ts";
+import { pathExists } from "./_libc.ts";
 import { ConfigError, ContainerNotFoundError, RuntimeError } from "./errors.ts";
 import type { OverlayRootfs } from "./_messages.ts";
 import type { Spec } from "./spec/config.ts";
@@ -163,10 +164,7 @@ export function statusOf(root: string, state: StoredState): ContainerStatus {
   if (st === null || st.startTime !== state.initStartTime || st.state === "Z" || st.state === "X") {
     return "stopped";
   }
-  try {
-    Deno.lstatSync(statePaths(root, state.id).fifo);
-    return "created";
-  } catch {
-    return state.paused ? "paused" : "running";
-  }
+  // The start FIFO exists until start (no thrown error when it is gone).
+  if (pathExists(statePaths(root, state.id).fifo)) return "created";
+  return state.paused ? "paused" : "running";
 }
