@@ -674,6 +674,21 @@ export async function loadContainer(
 }
 
 /**
+ * The same container after its state directory moved to `root` (same id):
+ * a container this process holds keeps its cgroup manager and stays the
+ * parent of its init, so nothing is read back; any other is loaded from the
+ * new place. Internal: the supervisor moves a container's state out of its
+ * root in one rename before deleting it.
+ *
+ * @param c The container, whose state directory now lives under `root`.
+ * @param root The state root it moved to.
+ * @returns The container bound to its new state root.
+ */
+export async function relocateContainer(c: Container, root: string): Promise<Container> {
+  return c instanceof LiveContainer ? c.relocate(root) : await loadContainer(c.id, { root });
+}
+
+/**
  * Lists the containers under a state root with their OCI state.
  *
  * @param options The state root.
@@ -741,6 +756,12 @@ class LiveContainer implements Container {
 
   get id(): string {
     return this.stored.id;
+  }
+  /** This container with its state under `root` (see {@linkcode relocateContainer}). */
+  relocate(root: string): LiveContainer {
+    const moved = new LiveContainer(this.sys, root, this.stored, this.cgroup, this.isParent, null);
+    moved.#exit = this.#exit;
+    return moved;
   }
   get bundle(): string {
     return this.stored.bundle;
