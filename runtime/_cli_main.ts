@@ -27,8 +27,15 @@ function noSupervisorEnv(): boolean {
 
 async function supervisorCommand(g: Globals, rest: string[], mainUrl: string): Promise<ExitCode> {
   let seconds = DEFAULT_IDLE_SECONDS;
+  let watch: string | null | undefined;
   try {
-    const { values, positionals } = parseFlags(rest, { "idle-timeout": { type: "string" } });
+    const { values, positionals } = parseFlags(rest, {
+      "idle-timeout": { type: "string" },
+      watch: { type: "string" },
+    });
+    if (values.watch !== undefined) {
+      watch = String(values.watch) === "" ? null : String(values.watch);
+    }
     if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]}`);
     // The flag wins over the environment; each is named when it is wrong.
     const [source, text] = values["idle-timeout"] !== undefined
@@ -50,7 +57,7 @@ async function supervisorCommand(g: Globals, rest: string[], mainUrl: string): P
     new URL("./supervisor.ts", mainUrl).href
   );
   const { runSupervisor } = sup;
-  return await runSupervisor({ root: g.root, idleTimeoutMs: seconds * 1000 });
+  return await runSupervisor({ root: g.root, idleTimeoutMs: seconds * 1000, watch });
 }
 
 /**

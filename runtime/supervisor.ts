@@ -71,7 +71,26 @@ export interface SupervisorOptions {
    * @default 2_000
    */
   lockWaitMs?: number;
+  /**
+   * A directory of the runtime's own sources. When a file in it changes (an
+   * upgrade, a checkout), the supervisor hands over: it stops listening and
+   * releases the root, so the next command starts a supervisor from the new
+   * code, and it keeps only supervising (reaping, recording exit statuses)
+   * the containers it already runs, exiting when the last one ends. `null`
+   * watches nothing.
+   * @default the directory this module was loaded from, when it is a file
+   */
+  watch?: string | null;
 }
+
+/** The runtime's source directory, when this module runs from files. */
+function ownSources(): string | null {
+  const url = new URL(".", import.meta.url);
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : null;
+}
+
+/** Source files whose change means new code: modules, not editors' or caches' files. */
+const SOURCE = /\.(ts|js|json)$/;
 
 interface Supervised {
   container: Container;
@@ -111,6 +130,9 @@ export class Supervisor {
   #done: Promise<void>;
   #onSignal = () => void this.close();
   #logFile: Deno.FsFile | null = null;
+  #watcher: Deno.FsWatcher | null = null;
+  /** Why it hands over to a new supervisor, once its sources changed. */
+  #handOver: string | null = null;
 
   private constructor(root: string, lockFd: number, options: SupervisorOptions) {
     this.#root = root;
@@ -133,7 +155,28 @@ export class Supervisor {
     Deno.addSignalListener("SIGTERM", this.#onSignal);
     Deno.addSignalListener("SIGINT", this.#onSignal);
     this.#log("info", "supervisor started", { pid: Deno.pid, socket: this.#paths.socket });
+    const watch = options.watch === undefined ? ownSources() : options.watch;
+    if (watch !== null) this.#watchSources(watch);
     this.#done = this.#acceptLoop();
+  }
+
+  /** Hands over to a new supervisor once a file under `dir` changes. */
+  #watchSources(dir: string): void {
+    try {
+      this.#watcher = Deno.watchFs(dir, { recursive: true });
+    } catch (e) {
+      this.#log("warning", `cannot watch ${dir} for upgrades: ${(e as Error).message}`);
+      return;
+    }
+    (async () => {
+      for await (const ev of this.#watcher!) {
+        const changed = ev.paths.find((p) => SOURCE.test(p));
+        if (ev.kind === "access" || changed === undefined) continue;
+        this.#handOver = `${changed} changed`;
+        this.#closing = true;
+        break;
+      }
+    })().catch(() => {/* closed */});
   }
 
   /**
@@ -235,14 +278,41 @@ export class Supervisor {
         } catch { /* gone */ }
       }
       sys.close(this.#listener);
+      this.#watcher?.close();
       Deno.removeSignalListener("SIGTERM", this.#onSignal);
       Deno.removeSignalListener("SIGINT", this.#onSignal);
       await this.#pool.close();
       await Promise.all(this.#cleanups.values());
-      this.#log("info", "supervisor stopped", { running: [...this.#live.keys()] });
-      this.#logFile?.close();
-      sys.close(this.#lockFd);
+      if (this.#handOver !== null) {
+        // New code: let a new supervisor take the root now, and stay only
+        // as the parent of what runs (as a containerd shim outlives an
+        // upgraded containerd); `state`, `kill` and `delete` of these
+        // containers go through the new one.
+        sys.close(this.#lockFd);
+        this.#log("info", "sources changed: handing over to a new supervisor", {
+          reason: this.#handOver,
+          running: [...this.#live.keys()],
+        });
+        await this.#drain();
+        this.#log("info", "supervisor stopped");
+        this.#logFile?.close();
+      } else {
+        this.#log("info", "supervisor stopped", { running: [...this.#live.keys()] });
+        this.#logFile?.close();
+        sys.close(this.#lockFd);
+      }
     }
+  }
+
+  /** Waits until no container it is the parent of runs, nor any client it serves. */
+  async #drain(): Promise<void> {
+    while (this.#live.size > 0 || this.#connections > 0) {
+      await Promise.race([
+        ...[...this.#live.values()].map((l) => l.exit),
+        new Promise((r) => setTimeout(r, 250)),
+      ]);
+    }
+    await Promise.all(this.#cleanups.values());
   }
 
   async #serve(fd: number): Promise<void> {

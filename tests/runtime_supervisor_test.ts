@@ -458,3 +458,66 @@ test("supervisor: exits once idle, and --no-supervisor never starts one", async 
   // Its idle inits went with it.
   for (const p of poolInits) assert.ok(!alive(p), `idle init ${p} outlived its supervisor`);
 });
+
+test("supervisor: a change to its sources hands the root over; the old one stays the parent of what runs", async (ctx) => {
+  const src = posix.join(ctx.base, "src");
+  await Deno.mkdir(src);
+  await Deno.writeTextFile(posix.join(src, "mod.ts"), "export const v = 1;\n");
+  const old = new Deno.Command(runtimeArgv(ctx.root)[0], {
+    args: [...runtimeArgv(ctx.root).slice(1), "supervisor", "--idle-timeout", "0", "--watch", src],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await until(
+      "the supervisor listens",
+      () => exists(posix.join(ctx.root, ".supervisor", "sock")),
+    );
+    const b = await bundle(ctx, "b", ["sleep", "30"]);
+    const id = uid("old");
+    const r = await tskToFiles(ctx.root, ["run", "--detach", "--bundle", b, id]);
+    assert.equal(r.code, 0, r.stderr);
+    const initPid = Number(
+      JSON.parse(Deno.readTextFileSync(posix.join(ctx.root, id, "state.json"))).pid,
+    );
+    assert.equal(parentOf(initPid), old.pid);
+
+    // An upgrade: the old supervisor stops serving and lets go of the root.
+    await Deno.writeTextFile(posix.join(src, "mod.ts"), "export const v = 2;\n");
+    await until(
+      "the old supervisor stops listening",
+      () => !exists(posix.join(ctx.root, ".supervisor", "sock")),
+    );
+    assert.match(
+      Deno.readTextFileSync(posix.join(ctx.root, ".supervisor", "log")),
+      /handing over to a new supervisor.*mod\.ts changed/,
+    );
+    // The next command starts a new supervisor, which serves at once.
+    const b2 = await bundle(ctx, "b2", ["sh", "-c", "echo new"]);
+    const second = await tsk(ctx.root, ["run", "--bundle", b2, uid("new")]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.stdout, "new\n");
+    const fresh = supervisorPid(ctx.root);
+    assert.notEqual(fresh, old.pid);
+    // The old one still runs as the parent of its container...
+    assert.ok(alive(old.pid));
+    assert.equal(parentOf(initPid), old.pid);
+    assert.equal(JSON.parse((await tsk(ctx.root, ["state", id])).stdout).status, "running");
+    // ...which the new one can kill; the old one reaps it, records how it
+    // ended, and exits.
+    assert.equal((await tsk(ctx.root, ["kill", id, "KILL"])).code, 0);
+    const st = await old.status;
+    assert.equal(st.code, 0);
+    const exit = JSON.parse(Deno.readTextFileSync(posix.join(ctx.root, id, "exit.json")));
+    assert.equal(exit.signal, 9);
+    assert.equal((await tsk(ctx.root, ["delete", id])).code, 0);
+    assert.deepEqual(listIds(ctx.root), []);
+    assert.ok(alive(fresh));
+  } finally {
+    try {
+      old.kill("SIGKILL");
+    } catch { /* exited */ }
+    await old.status;
+  }
+});
