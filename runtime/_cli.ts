@@ -8,13 +8,21 @@
 import { type FlagSpec, parseFlags } from "./_flags.ts";
 import * as posix from "./_path.ts";
 import { RuntimeError } from "./errors.ts";
-import type { Process } from "./spec/config.ts";
 import type { ExitStatus } from "./container.ts";
 import { signalNumber, SIGNALS } from "./signals.ts";
 import { closeStage, type InitProcess, spawnStage } from "./parent.ts";
 import { linuxSyscalls } from "./syscalls.ts";
 import type { InitSource } from "./pool.ts";
-import { type Globals, HELP, log } from "./_cli_common.ts";
+import {
+  EXEC_FLAGS,
+  execArgs,
+  execProcess,
+  type Globals,
+  HELP,
+  log,
+  psOutput,
+  table,
+} from "./_cli_common.ts";
 
 // The library (validation, cgroups, seccomp) loads after `create` and `run`
 // have started the container's init, so the two Deno start-ups overlap.
@@ -306,20 +314,7 @@ async function dispatchWith(
     case "ps": {
       const { values, positionals } = parse(cmd, rest, { format: { type: "string", short: "f" } });
       const c = await loadContainer(one(positionals, cmd), { root: g.root });
-      const pids = await c.pids();
-      if (values.format === "json") {
-        console.log(JSON.stringify(pids));
-        return 0;
-      }
-      const rows = [["PID", "CMD"]];
-      for (const pid of pids) {
-        let cmdline = "";
-        try {
-          cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").join(" ").trim();
-        } catch { /* exited */ }
-        rows.push([String(pid), cmdline]);
-      }
-      console.log(table(rows));
+      console.log(psOutput(await c.pids(), values.format as string | undefined));
       return 0;
     }
     case "events": {
@@ -387,37 +382,15 @@ function rejectUnsupported(values: Record<string, unknown>): void {
 
 async function execCommand(g: Globals, rest: string[], lib: Lib): Promise<ExitCode> {
   const { loadContainer } = lib;
-  const { values, positionals } = parse("exec", rest, {
-    process: { type: "string", short: "p" },
-    detach: { type: "boolean", short: "d" },
-    "pid-file": { type: "string" },
-    env: { type: "string", short: "e", multiple: true },
-    cwd: { type: "string" },
-    user: { type: "string", short: "u" },
-    tty: { type: "boolean", short: "t" },
-    "no-new-privs": { type: "boolean" },
-  });
+  const { values, positionals } = parse("exec", rest, EXEC_FLAGS);
   if (values.tty) throw new UsageError("exec: --tty: not supported by tsk-runtime (no terminals)");
   if (positionals.length < 1) throw new UsageError(`exec: expected ID\n\n${HELP.exec}`);
   const id = positionals[0];
   const c = await loadContainer(id, { root: g.root });
-  let process: Process;
-  if (values.process !== undefined) {
-    process = JSON.parse(Deno.readTextFileSync(values.process as string)) as Process;
-  } else {
-    if (positionals.length < 2) {
-      throw new UsageError(`exec: expected a command or --process\n\n${HELP.exec}`);
-    }
-    process = structuredClone(c.spec.process);
-    process.args = positionals.slice(1);
-    process.env = [...(process.env ?? []), ...((values.env as string[] | undefined) ?? [])];
-    if (values.cwd !== undefined) process.cwd = values.cwd as string;
-    if (values.user !== undefined) {
-      const [uid, gid] = (values.user as string).split(":");
-      process.user = { uid: Number(uid), gid: Number(gid ?? 0) };
-    }
-    if (values["no-new-privs"]) process.noNewPrivileges = true;
+  if (values.process === undefined && positionals.length < 2) {
+    throw new UsageError(`exec: expected a command or --process\n\n${HELP.exec}`);
   }
+  const process = execProcess(c.spec.process, execArgs(values, positionals));
   const stdio = values.detach
     ? { stdin: "null", stdout: "null", stderr: "null" } as const
     : { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const;
@@ -448,9 +421,4 @@ function forwardSignals(send: (signal: number) => void): () => void {
     return [s, h] as const;
   });
   return () => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h));
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
 }

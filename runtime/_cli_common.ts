@@ -7,6 +7,9 @@
  */
 import { DEFAULT_ROOT } from "./state.ts";
 import { VERSION } from "./version.ts";
+import type { Process } from "./spec/config.ts";
+import type { FlagSpec, ParsedFlags } from "./_flags.ts";
+import { resolve } from "./_path.ts";
 
 /** Global options. */
 export interface Globals {
@@ -95,4 +98,100 @@ export function log(g: Globals, level: string, msg: string): void {
     } catch { /* the log is best effort */ }
   }
   if (level === "error") console.error(g.logFormat === "json" ? line : `tsk-runtime: ${msg}`);
+}
+
+/** `exec`'s options that shape the process, as the command line gives them. */
+export interface ExecArgs {
+  /** `--process FILE`: the whole process (absolute path). */
+  processFile?: string;
+  /** The command after the id, when there is no `--process`. */
+  args: string[];
+  /** `--env K=V`, appended to the container's environment. */
+  env: string[];
+  /** `--cwd`. */
+  cwd?: string;
+  /** `--user UID[:GID]`. */
+  user?: string;
+  /** `--no-new-privs`. */
+  noNewPrivs?: boolean;
+}
+
+/** `exec`'s flags (everything after the id is the command). */
+export const EXEC_FLAGS: Record<string, FlagSpec> = {
+  process: { type: "string", short: "p" },
+  detach: { type: "boolean", short: "d" },
+  "pid-file": { type: "string" },
+  env: { type: "string", short: "e", multiple: true },
+  cwd: { type: "string" },
+  user: { type: "string", short: "u" },
+  tty: { type: "boolean", short: "t" },
+  "no-new-privs": { type: "boolean" },
+};
+
+/**
+ * `exec`'s parsed flags as {@linkcode ExecArgs} (`--process` made absolute).
+ *
+ * @param values The flags.
+ * @param positionals The id, then the command.
+ * @returns What shapes the process.
+ */
+export function execArgs(values: ParsedFlags["values"], positionals: string[]): ExecArgs {
+  const file = values.process as string | undefined;
+  return {
+    processFile: file === undefined ? undefined : resolve(Deno.cwd(), file),
+    args: positionals.slice(1),
+    env: (values.env as string[] | undefined) ?? [],
+    cwd: values.cwd as string | undefined,
+    user: values.user as string | undefined,
+    noNewPrivs: values["no-new-privs"] === true,
+  };
+}
+
+/**
+ * The process `exec` runs: `--process FILE` as it is, or the container's own
+ * process with the command, environment, working directory and user given
+ * (as runc's exec).
+ *
+ * @param base The container's `process`.
+ * @param a The options given.
+ * @returns The process to run.
+ */
+export function execProcess(base: Process, a: ExecArgs): Process {
+  if (a.processFile !== undefined) {
+    try {
+      return JSON.parse(Deno.readTextFileSync(a.processFile)) as Process;
+    } catch (e) {
+      throw new Error(`exec: --process ${a.processFile}: ${(e as Error).message}`);
+    }
+  }
+  const process = structuredClone(base);
+  process.args = a.args;
+  process.env = [...(process.env ?? []), ...a.env];
+  if (a.cwd !== undefined) process.cwd = a.cwd;
+  if (a.user !== undefined) {
+    const [uid, gid] = a.user.split(":");
+    process.user = { uid: Number(uid), gid: Number(gid ?? 0) };
+  }
+  if (a.noNewPrivs) process.noNewPrivileges = true;
+  return process;
+}
+
+/** Columns padded to their widest cell, two spaces apart. */
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+}
+
+/** `ps` output: the pids as JSON, or a table with each one's command line. */
+export function psOutput(pids: number[], format: string | undefined): string {
+  if (format === "json") return JSON.stringify(pids);
+  const rows = [["PID", "CMD"]];
+  for (const pid of pids) {
+    let cmdline = "";
+    try {
+      cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").join(" ").trim();
+    } catch { /* exited */ }
+    rows.push([String(pid), cmdline]);
+  }
+  return table(rows);
 }

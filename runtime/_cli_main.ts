@@ -18,7 +18,18 @@ import { DEFAULT_IDLE_SECONDS, IDLE_ENV, NO_SUPERVISOR_ENV } from "./_supervisor
 export type ExitCode = number;
 
 /** Commands the supervisor serves when it runs (`run` and `create` start it). */
-const SUPERVISED = new Set(["run", "create", "start", "state", "kill", "delete"]);
+const SUPERVISED = new Set([
+  "run",
+  "create",
+  "start",
+  "state",
+  "kill",
+  "delete",
+  "exec",
+  "ps",
+  "pause",
+  "resume",
+]);
 
 function noSupervisorEnv(): boolean {
   const v = Deno.env.get(NO_SUPERVISOR_ENV);

@@ -1,6 +1,7 @@
 /**
  * The command line's side of the supervisor: `run`, `create`, `start`,
- * `state`, `kill` and `delete` as one request over the root's unix socket.
+ * `state`, `kill`, `delete`, `exec`, `ps`, `pause` and `resume` as one
+ * request over the root's unix socket.
  * This module is on every such call's start-up path, so it loads only the
  * flag parser and the protocol: no library, no `node:` modules, no FFI (the
  * supervisor takes the caller's stdin, stdout and stderr itself, with
@@ -14,6 +15,7 @@
 import { type FlagSpec, parseFlags } from "./_flags.ts";
 import { resolve } from "./_path.ts";
 import { SIGNALS } from "./signals.ts";
+import { EXEC_FLAGS, execArgs, psOutput } from "./_cli_common.ts";
 import {
   DEFAULT_IDLE_SECONDS,
   IDLE_ENV,
@@ -56,8 +58,12 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
       ? { all: { type: "boolean", short: "a" } } as Record<string, FlagSpec>
       : cmd === "delete"
       ? { force: { type: "boolean", short: "f" } } as Record<string, FlagSpec>
+      : cmd === "exec"
+      ? EXEC_FLAGS
+      : cmd === "ps"
+      ? { format: { type: "string", short: "f" } } as Record<string, FlagSpec>
       : {};
-    parsed = parseFlags(rest, flags);
+    parsed = parseFlags(rest, flags, cmd === "exec");
   } catch {
     return null; // the direct path reports usage errors
   }
@@ -65,6 +71,18 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
   if (cmd === "kill") {
     if (p.length < 1 || p.length > 2) return null;
     return { op: "kill", id: p[0], signal: p[1] ?? "SIGTERM", all: values.all === true };
+  }
+  if (cmd === "exec") {
+    // A terminal, or no command: the direct path says what is wrong.
+    if (values.tty || p.length < 1 || (values.process === undefined && p.length < 2)) return null;
+    const pidFile = values["pid-file"] as string | undefined;
+    return {
+      op: "exec",
+      id: p[0],
+      detach: values.detach === true,
+      pidFile: pidFile === undefined ? undefined : resolve(Deno.cwd(), pidFile),
+      ...execArgs(values, p),
+    };
   }
   if (p.length !== 1) return null;
   const id = p[0];
@@ -84,8 +102,15 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
     }
     case "delete":
       return { op: "delete", id, force: values.force === true };
+    case "ps":
+      if (values.format !== undefined && values.format !== "json" && values.format !== "table") {
+        return null;
+      }
+      return { op: "ps", id };
     case "start":
     case "state":
+    case "pause":
+    case "resume":
       return { op: cmd, id };
   }
   return null;
@@ -172,7 +197,8 @@ function statusCode(r: Extract<SupervisorReply, { type: "exit" }>): number {
  * Runs `cmd` through the root's supervisor.
  *
  * @param root The absolute state root.
- * @param cmd The command (`run`, `create`, `start`, `state`, `kill`, `delete`).
+ * @param cmd The command (`run`, `create`, `start`, `state`, `kill`, `delete`,
+ *   `exec`, `ps`, `pause`, `resume`).
  * @param rest Its arguments.
  * @param options The log, and where `main.ts` is.
  * @returns The exit code, or `null` when the command should take the direct
@@ -188,10 +214,15 @@ export async function viaSupervisor(
   const req = request(cmd, rest);
   if (req === null) return null;
   const starts = req.op === "run" || req.op === "create";
+  // `ps` gets the pids; the table (or JSON) is made here, as the direct path makes it.
+  const format = cmd === "ps" ? parseFlags(rest, { format: { type: "string", short: "f" } }) : null;
+  const render = format
+    ? (out: string) => psOutput(JSON.parse(out) as number[], format.values.format as string)
+    : undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     const conn = await connect(root, starts ? options.mainUrl : null);
     if (conn === null) return null;
-    const result = await exchange(conn, req, options.log);
+    const result = await exchange(conn, req, options.log, render);
     if (result === "direct") return null;
     if (result !== "retry") return result;
   }
@@ -202,6 +233,7 @@ async function exchange(
   conn: Deno.UnixConn,
   req: SupervisorRequest,
   log: ClientOptions["log"],
+  render?: (output: string) => string,
 ): Promise<number | "retry" | "direct"> {
   const forward: [Deno.Signal, () => void][] = [];
   let accepted = false;
@@ -211,7 +243,7 @@ async function exchange(
     } catch {
       return "retry";
     }
-    if (req.op === "run" && !req.detach) {
+    if ((req.op === "run" || req.op === "exec") && !req.detach) {
       for (const s of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const) {
         const h = () => {
           writeAll(conn, jsonLine({ op: "signal", signal: SIGNALS[s] })).catch(() => {
@@ -248,7 +280,9 @@ async function exchange(
             log("info", `container ${idOf(req)} exited: ${JSON.stringify(m)}`);
             return statusCode(m);
           case "ok":
-            if (m.output !== undefined) printOut(m.output + "\n");
+            if (m.output !== undefined) {
+              printOut((render ? render(m.output) : m.output) + "\n");
+            }
             return 0;
           case "error":
             log("error", m.message);

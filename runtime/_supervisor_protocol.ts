@@ -1,18 +1,19 @@
 /**
  * What the `tsk-runtime` command line and the per-root supervisor say to
  * each other: newline-delimited JSON over `<root>/.supervisor/sock`. A
- * request is one line; for `run` and `create` the supervisor takes the
+ * request is one line; for `run`, `create` and `exec` the supervisor takes the
  * caller's stdin, stdout and stderr (descriptors 0, 1 and 2 of the
  * connection's peer, by pidfd_getfd(2)), or, when descriptors came with the
  * request as SCM_RIGHTS, uses those. It answers
  * `accepted` at once (a connection closed before that was never served and
  * may be retried), then one or more lines, the last of which is `exit`,
  * `ok` or `error`.
- * While a `run` waits, the client may send `signal` lines on the same
- * connection. Kept free of imports: the client loads it on every call.
+ * While a `run` or `exec` waits, the client may send `signal` lines on the
+ * same connection. Only type imports: the client loads it on every call.
  *
  * @module
  */
+import type { ExecArgs } from "./_cli_common.ts";
 
 /** A request from the command line. */
 export type SupervisorRequest =
@@ -28,7 +29,17 @@ export type SupervisorRequest =
     /** `run --keep`: do not delete once stopped. */
     keep?: boolean;
   }
-  | { op: "start" | "state"; id: string }
+  | { op: "start" | "state" | "pause" | "resume"; id: string }
+  /** `ps`: the reply's output is the pids as a JSON array. */
+  | { op: "ps"; id: string }
+  | ({
+    op: "exec";
+    id: string;
+    /** `exec --detach`: reply once the process runs. */
+    detach?: boolean;
+    /** Absolute pid file path. */
+    pidFile?: string;
+  } & ExecArgs)
   | { op: "kill"; id: string; signal: string; all?: boolean }
   | { op: "delete"; id: string; force?: boolean }
   | { op: "ping" };

@@ -6,8 +6,9 @@
  * tsk-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND [OPTIONS] [ID]
  * ```
  *
- * `run`, `create`, `start`, `state`, `kill` and `delete` go through the
- * root's supervisor (`supervisor.ts`), started on demand by `run` and
+ * `run`, `create`, `start`, `state`, `kill`, `delete`, `exec`, `ps`, `pause`
+ * and `resume` go through the root's supervisor (`supervisor.ts`) when one
+ * runs; it is started on demand by `run` and
  * `create`; `--no-supervisor` or `TSK_RUNTIME_NO_SUPERVISOR=1` keeps every
  * command in this process.
  *

@@ -25,6 +25,7 @@ import { InitPool, POOL_CGROUP_PARENT, removeOrphanPoolCgroups } from "./pool.ts
 import { ConfigError, RuntimeError } from "./errors.ts";
 import { DEFAULT_ROOT, statePaths, validateId } from "./state.ts";
 import { signalName, signalNumber } from "./signals.ts";
+import { execProcess } from "./_cli_common.ts";
 import { linuxSyscalls, O } from "./syscalls.ts";
 import {
   acceptUnix,
@@ -334,7 +335,9 @@ export class Supervisor {
         const line = reader.push(got.data)[0];
         if (line !== undefined) request = checkRequest(line);
       }
-      if ((request.op === "run" || request.op === "create") && fds.length === 0) {
+      const wantsStdio = request.op === "run" || request.op === "create" ||
+        (request.op === "exec" && !request.detach);
+      if (wantsStdio && fds.length === 0) {
         // The caller's stdio, taken from its descriptor table: its client
         // then needs no FFI to pass them (see docs/benchmarks.md).
         try {
@@ -350,6 +353,8 @@ export class Supervisor {
           const mine = fds;
           fds = [];
           await this.#run(request, fd, mine, reader, send);
+        } else if (request.op === "exec") {
+          await this.#exec(request, fd, fds, reader, send);
         } else {
           const output = await this.#simple(request);
           send(output === undefined ? { type: "ok" } : { type: "ok", output });
@@ -477,6 +482,52 @@ export class Supervisor {
     await pump;
   }
 
+  async #exec(
+    req: Extract<SupervisorRequest, { op: "exec" }>,
+    fd: number,
+    fds: number[],
+    reader: LineReader,
+    send: (r: SupervisorReply) => void,
+  ): Promise<void> {
+    const sys = linuxSyscalls();
+    const c = await this.#container(req.id);
+    const process = execProcess(c.spec.process, req);
+    // The stage is spawned with the caller's descriptors themselves (no
+    // pool here: it must be born in the container's PID namespace).
+    const p = await c.exec(process, {
+      stdio: req.detach
+        ? { stdin: "null", stdout: "null", stderr: "null" }
+        : { stdin: fds[0], stdout: fds[1], stderr: fds[2] },
+    });
+    if (req.pidFile) Deno.writeTextFileSync(req.pidFile, `${p.pid}`);
+    this.#log("info", "exec", { id: c.id, pid: p.pid, args: process.args });
+    send({ type: "started", pid: p.pid });
+    if (req.detach) {
+      // Reaped by this supervisor, its parent; nobody waits for the status.
+      void p.wait();
+      send({ type: "ok" });
+      return;
+    }
+    for (const f of fds.splice(0)) sys.close(f);
+    const pump = (async () => {
+      for (;;) {
+        const got = await recvWithFds(fd, 4096);
+        for (const f of got.fds) sys.close(f);
+        if (got.data.length === 0) return;
+        for (const m of reader.push(got.data) as SignalMessage[]) {
+          if (m.op !== "signal") continue;
+          try {
+            Deno.kill(p.pid, signalName(m.signal) as Deno.Signal);
+          } catch { /* exited meanwhile */ }
+        }
+      }
+    })();
+    const st = await p.wait();
+    send({ type: "exit", ...st });
+    shutdownSocket(fd);
+    await pump;
+  }
+
   /**
    * Deletes a stopped container so that it is gone from the root at once
    * (its state directory moves to `.supervisor/deleting/<random>/<id>`, one
@@ -579,6 +630,14 @@ export class Supervisor {
         return undefined;
       case "state":
         return JSON.stringify((await this.#container(req.id)).state(), null, 2);
+      case "pause":
+        await (await this.#container(req.id)).pause();
+        return undefined;
+      case "resume":
+        await (await this.#container(req.id)).resume();
+        return undefined;
+      case "ps":
+        return JSON.stringify(await (await this.#container(req.id)).pids());
       case "kill": {
         const c = await this.#container(req.id);
         if (!req.all) {
@@ -604,7 +663,19 @@ export class Supervisor {
   }
 }
 
-const OPS = new Set(["run", "create", "start", "state", "kill", "delete", "ping"]);
+const OPS = new Set([
+  "run",
+  "create",
+  "start",
+  "state",
+  "kill",
+  "delete",
+  "pause",
+  "resume",
+  "ps",
+  "exec",
+  "ping",
+]);
 
 /**
  * Checks a request read from the socket (only root can connect, but it is
@@ -642,6 +713,15 @@ function checkRequest(value: unknown): SupervisorRequest {
       );
     }
   };
+  const strings = (field: string) => {
+    const v = r[field];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
+      throw new ConfigError(
+        `request.${field}`,
+        `expected an array of strings, got ${JSON.stringify(v)}`,
+      );
+    }
+  };
   if (typeof r.op !== "string" || !OPS.has(r.op)) {
     throw new ConfigError(
       "request.op",
@@ -665,6 +745,18 @@ function checkRequest(value: unknown): SupervisorRequest {
     bool("all");
   } else if (r.op === "delete") {
     bool("force");
+  } else if (r.op === "exec") {
+    path("processFile", true);
+    path("pidFile", true);
+    bool("detach");
+    bool("noNewPrivs");
+    str("cwd", true);
+    str("user", true);
+    strings("args");
+    strings("env");
+    if (r.processFile === undefined && (r.args as string[]).length === 0) {
+      throw new ConfigError("request.args", "expected a command, or request.processFile");
+    }
   }
   return r as SupervisorRequest;
 }

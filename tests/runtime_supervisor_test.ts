@@ -521,3 +521,80 @@ test("supervisor: a change to its sources hands the root over; the old one stays
     await old.status;
   }
 });
+
+test("supervisor: exec, ps, pause and resume go through it", async (ctx) => {
+  const b = await bundle(ctx, "b", ["sleep", "30"]);
+  const id = uid("ops");
+  const r = await tskToFiles(ctx.root, ["run", "--detach", "--bundle", b, id]);
+  assert.equal(r.code, 0, r.stderr);
+  const sup = supervisorPid(ctx.root);
+  const log = () => Deno.readTextFileSync(posix.join(ctx.root, ".supervisor", "log"));
+
+  // exec with the caller's stdio; the exit status is the process's.
+  let e = await tsk(ctx.root, ["exec", id, "sh", "-c", "echo out; echo err >&2; exit 7"]);
+  assert.equal(e.code, 7, e.stderr);
+  assert.equal(e.stdout, "out\n");
+  assert.equal(e.stderr, "err\n");
+  assert.match(log(), /"msg":"exec".*"args":\["sh","-c","echo out/);
+  // --process, --detach and --pid-file; the supervisor is the parent.
+  const proc = JSON.parse(Deno.readTextFileSync(posix.join(b, "config.json"))).process;
+  proc.args = ["sleep", "20"];
+  const procFile = posix.join(ctx.base, "proc.json");
+  Deno.writeTextFileSync(procFile, JSON.stringify(proc));
+  const pidFile = posix.join(ctx.base, "exec.pid");
+  e = await tskToFiles(ctx.root, [
+    "exec",
+    "--detach",
+    "--process",
+    procFile,
+    "--pid-file",
+    pidFile,
+    id,
+  ]);
+  assert.equal(e.code, 0, e.stderr);
+  const execPid = Number(Deno.readTextFileSync(pidFile));
+  assert.equal(parentOf(execPid), sup);
+
+  // ps lists the init and the exec'd process, as JSON and as a table.
+  const ps = await tsk(ctx.root, ["ps", "--format", "json", id]);
+  assert.equal(ps.code, 0, ps.stderr);
+  const initPid = JSON.parse((await tsk(ctx.root, ["state", id])).stdout).pid;
+  assert.deepEqual((JSON.parse(ps.stdout) as number[]).sort(), [initPid, execPid].sort());
+  const table = await tsk(ctx.root, ["ps", id]);
+  assert.match(table.stdout, /^PID\s+CMD\n/);
+  assert.match(table.stdout, new RegExp(`^${execPid}\\s+sleep 20$`, "m"));
+
+  // pause and resume.
+  assert.equal((await tsk(ctx.root, ["pause", id])).code, 0);
+  assert.equal(JSON.parse((await tsk(ctx.root, ["state", id])).stdout).status, "paused");
+  assert.equal((await tsk(ctx.root, ["resume", id])).code, 0);
+  assert.equal(JSON.parse((await tsk(ctx.root, ["state", id])).stdout).status, "running");
+
+  // A signal to exec reaches the process.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...runtimeArgv(ctx.root).slice(1),
+      "exec",
+      id,
+      "sh",
+      "-c",
+      // The trap also ends the sleep: it holds the pipe to our stdout.
+      "trap 'kill $!; exit 5' TERM; echo up; sleep 30 & wait",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  assert.equal(new TextDecoder().decode((await reader.read()).value), "up\n");
+  reader.releaseLock();
+  child.kill("SIGTERM");
+  assert.equal((await child.output()).code, 5);
+
+  // Errors name what is wrong; a missing container is reported, not served.
+  e = await tsk(ctx.root, ["exec", uid("nope"), "true"]);
+  assert.equal(e.code, 1);
+  assert.match(e.stderr, /does not exist/);
+  assert.equal(supervisorPid(ctx.root), sup);
+  assert.equal((await tsk(ctx.root, ["delete", "--force", id])).code, 0);
+});
