@@ -490,6 +490,7 @@ export class Supervisor {
     send: (r: SupervisorReply) => void,
   ): Promise<void> {
     const sys = linuxSyscalls();
+    const t0 = performance.now();
     const c = await this.#container(req.id);
     const process = execProcess(c.spec.process, req);
     // The stage is spawned with the caller's descriptors themselves (no
@@ -500,7 +501,12 @@ export class Supervisor {
         : { stdin: fds[0], stdout: fds[1], stderr: fds[2] },
     });
     if (req.pidFile) Deno.writeTextFileSync(req.pidFile, `${p.pid}`);
-    this.#log("info", "exec", { id: c.id, pid: p.pid, args: process.args });
+    this.#log("info", "exec", {
+      id: c.id,
+      pid: p.pid,
+      args: process.args,
+      startMs: Math.round((performance.now() - t0) * 10) / 10,
+    });
     send({ type: "started", pid: p.pid });
     if (req.detach) {
       // Reaped by this supervisor, its parent; nobody waits for the status.
