@@ -153,3 +153,9 @@ export async function readMessageAsync<T>(sys: Syscalls, fd: number): Promise<T 
   if (body === null) return null;
   return JSON.parse(decoder.decode(body)) as T;
 }
+
+/**
+ * Environment variable naming a file where an idle init appends each libc
+ * symbol it had to bind after its configuration arrived (see init.ts).
+ */
+export const LATE_BIND_LOG_ENV = "TSK_RUNTIME_LATE_BIND_LOG";

@@ -12,6 +12,7 @@ import * as posix from "./_path.ts";
 import {
   encodeMessage,
   type InitReply,
+  LATE_BIND_LOG_ENV,
   type ParentMessage,
   readMessageAsync,
 } from "./_messages.ts";
@@ -100,7 +101,9 @@ const V8_FLAGS = "--single-threaded,--max-old-space-size=64";
 /** Only what Deno needs to find its cache reaches the stage. */
 function stageEnv(): string[] {
   return Object.entries(Deno.env.toObject())
-    .filter(([k]) => k.startsWith("DENO_") || k === "HOME" || k === "XDG_CACHE_HOME")
+    .filter(([k]) =>
+      k.startsWith("DENO_") || k === "HOME" || k === "XDG_CACHE_HOME" || k === LATE_BIND_LOG_ENV
+    )
     .map(([k, v]) => `${k}=${v}`);
 }
 
