@@ -118,6 +118,7 @@ export {
   type LinuxSyscall,
   type SeccompAction,
   type SeccompOperator,
+  unknownSyscalls,
   validateSeccomp,
 } from "./seccomp/profile.ts";
 export type { InitProcess } from "./parent.ts";

@@ -209,6 +209,37 @@ export function isKnownSyscall(name: string): boolean {
   return Object.values(SECCOMP_ARCHES).some((a) => Object.hasOwn(a.syscalls, name));
 }
 
+/**
+ * The system call names in a profile that no table of tsk's has (another
+ * architecture's calls, or misspellings): they match nothing, as with runc.
+ * The command line logs a warning for each.
+ *
+ * @param profile A validated profile.
+ * @param path The profile's field path for the messages.
+ * @returns One `<field>: unknown system call "<name>"` line per name.
+ *
+ * @example Find a misspelt name
+ * ```ts
+ * import { unknownSyscalls } from "./profile.ts";
+ * const warnings = unknownSyscalls({
+ *   defaultAction: "SCMP_ACT_ALLOW",
+ *   syscalls: [{ names: ["mount", "mout"], action: "SCMP_ACT_ERRNO" }],
+ * }, "linux.seccomp");
+ * // ['linux.seccomp.syscalls[0].names[1]: unknown system call "mout"']
+ * ```
+ */
+export function unknownSyscalls(profile: LinuxSeccomp, path: string): string[] {
+  const out: string[] = [];
+  (profile.syscalls ?? []).forEach((rule, i) => {
+    rule.names.forEach((n, j) => {
+      if (!isKnownSyscall(n)) {
+        out.push(`${path}.syscalls[${i}].names[${j}]: unknown system call ${JSON.stringify(n)}`);
+      }
+    });
+  });
+  return out;
+}
+
 function fail(field: string, message: string): never {
   throw new SeccompError(message, { field });
 }
@@ -258,16 +289,16 @@ function checkKeys(obj: Record<string, unknown>, known: string[], path: string):
  * @returns The same value, typed.
  * @throws {SeccompError} With `field` set, for the first problem found.
  *
- * @example Reject a misspelt syscall
+ * @example Reject an unknown action
  * ```ts
  * import { validateSeccomp } from "./profile.ts";
  * try {
  *   validateSeccomp({
  *     defaultAction: "SCMP_ACT_ALLOW",
- *     syscalls: [{ names: ["mout"], action: "SCMP_ACT_ERRNO" }],
+ *     syscalls: [{ names: ["mount"], action: "SCMP_ACT_DENY" }],
  *   }, "linux.seccomp");
  * } catch (e) {
- *   // linux.seccomp.syscalls[0].names[0]: unknown system call "mout"
+ *   // linux.seccomp.syscalls[0].action: unknown action "SCMP_ACT_DENY"
  * }
  * ```
  */
@@ -336,9 +367,13 @@ export function validateSeccomp(value: unknown, path: string): LinuxSeccomp {
       if (!Array.isArray(rule.names) || rule.names.length === 0) {
         fail(`${sp}.names`, "expected a non-empty array of system call names");
       }
+      // A name no table of ours has is accepted and matches nothing, as
+      // runc and crun (libseccomp) do: engines write profiles with system
+      // calls of other architectures (podman's has pciconfig_iobase).
+      // unknownSyscalls() lists them for a warning.
       rule.names.forEach((n: unknown, j: number) => {
-        if (typeof n !== "string" || !isKnownSyscall(n)) {
-          fail(`${sp}.names[${j}]`, `unknown system call ${JSON.stringify(n)}`);
+        if (typeof n !== "string" || n === "") {
+          fail(`${sp}.names[${j}]`, `expected a system call name, got ${JSON.stringify(n)}`);
         }
       });
       const action = checkAction(rule.action, `${sp}.action`);
