@@ -12,6 +12,8 @@ import type { ExitStatus } from "./container.ts";
 import { signalNumber, SIGNALS } from "./signals.ts";
 import { closeStage, type InitProcess, spawnStage } from "./parent.ts";
 import { linuxSyscalls } from "./syscalls.ts";
+import { unknownSyscalls } from "./seccomp/profile.ts";
+import type { Spec } from "./spec/config.ts";
 import type { InitSource } from "./pool.ts";
 import {
   EXEC_FLAGS,
@@ -146,13 +148,14 @@ async function dispatchWith(
       });
       rejectUnsupported(values);
       const id = one(positionals, cmd);
-      await createContainer(id, {
+      const c = await createContainer(id, {
         bundle: (values.bundle as string | undefined) ?? Deno.cwd(),
         root: g.root,
         pidFile: values["pid-file"] as string | undefined,
         stdio: { stdin: "inherit", stdout: "inherit", stderr: "inherit" },
         pool: early,
       });
+      warnUnknownSyscalls(g, c.spec);
       log(g, "info", `created container ${id}`);
       return 0;
     }
@@ -266,11 +269,13 @@ async function dispatchWith(
       };
       if (values.detach) {
         const c = await createContainer(id, opts);
+        warnUnknownSyscalls(g, c.spec);
         await c.start();
         return 0;
       }
       if (values.keep) {
         const c = await createContainer(id, opts);
+        warnUnknownSyscalls(g, c.spec);
         await c.start();
         const stop = forwardSignals((s) => c.kill(s));
         try {
@@ -283,6 +288,7 @@ async function dispatchWith(
       const stop = forwardSignals((s) => forward?.(s));
       try {
         const c = await createContainer(id, opts);
+        warnUnknownSyscalls(g, c.spec);
         forward = (s) => c.kill(s);
         try {
           await c.start();
@@ -391,9 +397,9 @@ async function execCommand(g: Globals, rest: string[], lib: Lib): Promise<ExitCo
     throw new UsageError(`exec: expected a command or --process\n\n${HELP.exec}`);
   }
   const process = execProcess(c.spec.process, execArgs(values, positionals));
-  const stdio = values.detach
-    ? { stdin: "null", stdout: "null", stderr: "null" } as const
-    : { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const;
+  // Detached or not, the process gets this command's stdio, as under runc
+  // (conmon reads a detached exec's output from the pipes it passed).
+  const stdio = { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const;
   const p = await c.exec(process, { stdio });
   if (values["pid-file"]) Deno.writeTextFileSync(values["pid-file"] as string, String(p.pid));
   if (values.detach) return 0;
@@ -403,6 +409,13 @@ async function execCommand(g: Globals, rest: string[], lib: Lib): Promise<ExitCo
   } finally {
     stop();
   }
+}
+
+/** Logs the profile's system call names that match nothing (as runc, which ignores them). */
+function warnUnknownSyscalls(g: Globals, spec: Spec): void {
+  const seccomp = spec.linux?.seccomp;
+  if (!seccomp) return;
+  for (const w of unknownSyscalls(seccomp, "linux.seccomp")) log(g, "warning", `${w}: ignored`);
 }
 
 function signalName(n: number): Deno.Signal {

@@ -17,10 +17,9 @@ import { DEFAULT_IDLE_SECONDS, IDLE_ENV, NO_SUPERVISOR_ENV } from "./_supervisor
 /** The result of running the CLI: the process exit code. */
 export type ExitCode = number;
 
-/** Commands the supervisor serves when it runs (`run` and `create` start it). */
+/** Commands the supervisor serves when it runs (`run` starts it). */
 const SUPERVISED = new Set([
   "run",
-  "create",
   "start",
   "state",
   "kill",

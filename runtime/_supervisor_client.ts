@@ -1,14 +1,14 @@
 /**
- * The command line's side of the supervisor: `run`, `create`, `start`,
- * `state`, `kill`, `delete`, `exec`, `ps`, `pause` and `resume` as one
- * request over the root's unix socket.
+ * The command line's side of the supervisor: `run`, `exec`, `start`,
+ * `state`, `kill`, `delete`, `ps`, `pause` and `resume` as one request over
+ * the root's unix socket (`create`, `run --detach` and `exec --detach` take
+ * the direct path: what they start is the caller's to reap, as with runc).
  * This module is on every such call's start-up path, so it loads only the
  * flag parser and the protocol: no library, no `node:` modules, no FFI (the
  * supervisor takes the caller's stdin, stdout and stderr itself, with
  * pidfd_getfd(2) on the connection's peer), and a timer only while a
- * supervisor it started comes up (see docs/benchmarks.md). `run` and
- * `create` start a supervisor when none answers; the others use one only if
- * it runs.
+ * supervisor it started comes up (see docs/benchmarks.md). `run` starts a
+ * supervisor when none answers; the others use one only if it runs.
  *
  * @module
  */
@@ -34,12 +34,9 @@ export interface ClientOptions {
   mainUrl: string;
 }
 
-const CREATE_FLAGS: Record<string, FlagSpec> = {
+const RUN_FLAGS: Record<string, FlagSpec> = {
   bundle: { type: "string", short: "b" },
   "pid-file": { type: "string" },
-};
-const RUN_FLAGS: Record<string, FlagSpec> = {
-  ...CREATE_FLAGS,
   detach: { type: "boolean", short: "d" },
   keep: { type: "boolean" },
 };
@@ -52,8 +49,6 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
   try {
     const flags = cmd === "run"
       ? RUN_FLAGS
-      : cmd === "create"
-      ? CREATE_FLAGS
       : cmd === "kill"
       ? { all: { type: "boolean", short: "a" } } as Record<string, FlagSpec>
       : cmd === "delete"
@@ -72,6 +67,11 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
     if (p.length < 1 || p.length > 2) return null;
     return { op: "kill", id: p[0], signal: p[1] ?? "SIGTERM", all: values.all === true };
   }
+  // A process that outlives the command (exec --detach, run --detach,
+  // create) is the caller's to reap, as with runc: conmon and
+  // containerd-shim are child subreapers that wait for it. So those take the
+  // direct path, whose processes are reparented to the caller's reaper.
+  if (values.detach) return null;
   if (cmd === "exec") {
     // A terminal, or no command: the direct path says what is wrong.
     if (values.tty || p.length < 1 || (values.process === undefined && p.length < 2)) return null;
@@ -79,7 +79,6 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
     return {
       op: "exec",
       id: p[0],
-      detach: values.detach === true,
       pidFile: pidFile === undefined ? undefined : resolve(Deno.cwd(), pidFile),
       ...execArgs(values, p),
     };
@@ -87,16 +86,14 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
   if (p.length !== 1) return null;
   const id = p[0];
   switch (cmd) {
-    case "run":
-    case "create": {
+    case "run": {
       const cwd = Deno.cwd();
       const pidFile = values["pid-file"] as string | undefined;
       return {
-        op: cmd,
+        op: "run",
         id,
         bundle: resolve(cwd, (values.bundle as string | undefined) ?? "."),
         pidFile: pidFile === undefined ? undefined : resolve(cwd, pidFile),
-        detach: values.detach === true,
         keep: values.keep === true,
       };
     }
@@ -197,8 +194,8 @@ function statusCode(r: Extract<SupervisorReply, { type: "exit" }>): number {
  * Runs `cmd` through the root's supervisor.
  *
  * @param root The absolute state root.
- * @param cmd The command (`run`, `create`, `start`, `state`, `kill`, `delete`,
- *   `exec`, `ps`, `pause`, `resume`).
+ * @param cmd The command (`run`, `exec`, `start`, `state`, `kill`, `delete`,
+ *   `ps`, `pause`, `resume`).
  * @param rest Its arguments.
  * @param options The log, and where `main.ts` is.
  * @returns The exit code, or `null` when the command should take the direct
@@ -213,7 +210,7 @@ export async function viaSupervisor(
 ): Promise<number | null> {
   const req = request(cmd, rest);
   if (req === null) return null;
-  const starts = req.op === "run" || req.op === "create";
+  const starts = req.op === "run";
   // `ps` gets the pids; the table (or JSON) is made here, as the direct path makes it.
   const format = cmd === "ps" ? parseFlags(rest, { format: { type: "string", short: "f" } }) : null;
   const render = format
@@ -243,7 +240,7 @@ async function exchange(
     } catch {
       return "retry";
     }
-    if ((req.op === "run" || req.op === "exec") && !req.detach) {
+    if (req.op === "run" || req.op === "exec") {
       for (const s of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const) {
         const h = () => {
           writeAll(conn, jsonLine({ op: "signal", signal: SIGNALS[s] })).catch(() => {

@@ -1,7 +1,7 @@
 /**
  * What the `tsk-runtime` command line and the per-root supervisor say to
  * each other: newline-delimited JSON over `<root>/.supervisor/sock`. A
- * request is one line; for `run`, `create` and `exec` the supervisor takes the
+ * request is one line; for `run` and `exec` the supervisor takes the
  * caller's stdin, stdout and stderr (descriptors 0, 1 and 2 of the
  * connection's peer, by pidfd_getfd(2)), or, when descriptors came with the
  * request as SCM_RIGHTS, uses those. It answers
@@ -18,14 +18,12 @@ import type { ExecArgs } from "./_cli_common.ts";
 /** A request from the command line. */
 export type SupervisorRequest =
   | {
-    op: "run" | "create";
+    op: "run";
     id: string;
     /** Absolute bundle path. */
     bundle: string;
     /** Absolute pid file path. */
     pidFile?: string;
-    /** `run --detach`: reply once started. */
-    detach?: boolean;
     /** `run --keep`: do not delete once stopped. */
     keep?: boolean;
   }
@@ -35,8 +33,6 @@ export type SupervisorRequest =
   | ({
     op: "exec";
     id: string;
-    /** `exec --detach`: reply once the process runs. */
-    detach?: boolean;
     /** Absolute pid file path. */
     pidFile?: string;
   } & ExecArgs)
@@ -60,7 +56,7 @@ export type SupervisorReply =
   | { type: "ok"; output?: string }
   | { type: "error"; message: string; usage?: boolean }
   /**
-   * Sent instead of `accepted` to a `run` or `create` whose stdio the
+   * Sent instead of `accepted` to a `run` or `exec` whose stdio the
    * supervisor could not take (pidfd_getfd refused, a descriptor closed):
    * nothing was done, and the command takes the direct path.
    */

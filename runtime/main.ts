@@ -6,11 +6,13 @@
  * tsk-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND [OPTIONS] [ID]
  * ```
  *
- * `run`, `create`, `start`, `state`, `kill`, `delete`, `exec`, `ps`, `pause`
- * and `resume` go through the root's supervisor (`supervisor.ts`) when one
- * runs; it is started on demand by `run` and
- * `create`; `--no-supervisor` or `TSK_RUNTIME_NO_SUPERVISOR=1` keeps every
- * command in this process.
+ * `run`, `exec`, `start`, `state`, `kill`, `delete`, `ps`, `pause` and
+ * `resume` go through the root's supervisor (`supervisor.ts`) when one runs;
+ * `run` starts one on demand. `create`, `run --detach` and `exec --detach`
+ * always run in this process: what they start outlives the command and is
+ * the caller's to reap, as with runc (conmon and containerd-shim wait for it
+ * as child subreapers). `--no-supervisor` or `TSK_RUNTIME_NO_SUPERVISOR=1`
+ * keeps every command in this process.
  *
  * Overlay root filesystems are requested through the bundle's annotations
  * `dev.tsk.rootfs.lowerdirs` (colon-separated, uppermost first),

@@ -26,6 +26,7 @@ import { ConfigError, RuntimeError } from "./errors.ts";
 import { DEFAULT_ROOT, statePaths, validateId } from "./state.ts";
 import { signalName, signalNumber } from "./signals.ts";
 import { execProcess } from "./_cli_common.ts";
+import { unknownSyscalls } from "./seccomp/profile.ts";
 import { linuxSyscalls, O } from "./syscalls.ts";
 import {
   acceptUnix,
@@ -335,9 +336,7 @@ export class Supervisor {
         const line = reader.push(got.data)[0];
         if (line !== undefined) request = checkRequest(line);
       }
-      const wantsStdio = request.op === "run" || request.op === "create" ||
-        (request.op === "exec" && !request.detach);
-      if (wantsStdio && fds.length === 0) {
+      if ((request.op === "run" || request.op === "exec") && fds.length === 0) {
         // The caller's stdio, taken from its descriptor table: its client
         // then needs no FFI to pass them (see docs/benchmarks.md).
         try {
@@ -349,7 +348,7 @@ export class Supervisor {
       }
       send({ type: "accepted" });
       try {
-        if (request.op === "run" || request.op === "create") {
+        if (request.op === "run") {
           const mine = fds;
           fds = [];
           await this.#run(request, fd, mine, reader, send);
@@ -378,7 +377,7 @@ export class Supervisor {
   }
 
   async #run(
-    req: Extract<SupervisorRequest, { op: "run" | "create" }>,
+    req: Extract<SupervisorRequest, { op: "run" }>,
     fd: number,
     fds: number[],
     reader: LineReader,
@@ -387,7 +386,7 @@ export class Supervisor {
     const sys = linuxSyscalls();
     if (fds.length !== 3) {
       for (const f of fds) sys.close(f);
-      throw new RuntimeError(`${req.op}: expected the caller's stdin, stdout and stderr`);
+      throw new RuntimeError("run: expected the caller's stdin, stdout and stderr");
     }
     // A pooled init reopens its stdio through /proc: right for pipes and
     // terminals, not for sockets or files (offset, O_APPEND); those get an
@@ -413,7 +412,7 @@ export class Supervisor {
         pool: reopenable ? this.#pool : undefined,
         // `run` starts as it creates: the init goes from set-up straight to
         // execve, without waiting for a separate start.
-        start: req.op === "run",
+        start: true,
       });
     } finally {
       // The init has its own copies now (or there is no container).
@@ -422,7 +421,7 @@ export class Supervisor {
     // A `run` that deletes the container once it exits answers its client
     // with the status instead: exit.json is written only if the client went
     // away meanwhile (and the container then stays).
-    const deletes = req.op === "run" && !req.detach && !req.keep;
+    const deletes = !req.keep;
     const exit = c.wait().then((st) => {
       this.#live.delete(c.id);
       if (deletes) this.#log("info", "exited", { id: c.id, ...st });
@@ -431,16 +430,13 @@ export class Supervisor {
     });
     this.#live.set(c.id, { container: c, exit });
     this.#log("info", "created", { id: c.id, pid: c.pid, pooled: reopenable });
-    if (req.op === "create") {
-      send({ type: "ok" });
-      return;
+    const seccomp = c.spec.linux?.seccomp;
+    for (const w of seccomp ? unknownSyscalls(seccomp, "linux.seccomp") : []) {
+      // As runc: a name no table has matches nothing.
+      this.#log("warning", `${w}: ignored`, { id: c.id });
     }
     const t2 = performance.now();
     send({ type: "started", pid: c.pid });
-    if (req.detach) {
-      send({ type: "ok" });
-      return;
-    }
     // Signals the client forwards; end of stream means it went away, and
     // then (as runc's, when `runc run` dies) the container stays behind.
     let gone = false;
@@ -495,11 +491,10 @@ export class Supervisor {
     const process = execProcess(c.spec.process, req);
     // The stage is spawned with the caller's descriptors themselves (no
     // pool here: it must be born in the container's PID namespace).
-    const p = await c.exec(process, {
-      stdio: req.detach
-        ? { stdin: "null", stdout: "null", stderr: "null" }
-        : { stdin: fds[0], stdout: fds[1], stderr: fds[2] },
-    });
+    if (fds.length !== 3) {
+      throw new RuntimeError("exec: expected the caller's stdin, stdout and stderr");
+    }
+    const p = await c.exec(process, { stdio: { stdin: fds[0], stdout: fds[1], stderr: fds[2] } });
     if (req.pidFile) Deno.writeTextFileSync(req.pidFile, `${p.pid}`);
     this.#log("info", "exec", {
       id: c.id,
@@ -508,12 +503,6 @@ export class Supervisor {
       startMs: Math.round((performance.now() - t0) * 10) / 10,
     });
     send({ type: "started", pid: p.pid });
-    if (req.detach) {
-      // Reaped by this supervisor, its parent; nobody waits for the status.
-      void p.wait();
-      send({ type: "ok" });
-      return;
-    }
     for (const f of fds.splice(0)) sys.close(f);
     const pump = (async () => {
       for (;;) {
@@ -671,7 +660,6 @@ export class Supervisor {
 
 const OPS = new Set([
   "run",
-  "create",
   "start",
   "state",
   "kill",
@@ -741,10 +729,9 @@ function checkRequest(value: unknown): SupervisorRequest {
   } catch (e) {
     throw new ConfigError("request.id", (e as ConfigError).message.replace(/^id: /, ""));
   }
-  if (r.op === "run" || r.op === "create") {
+  if (r.op === "run") {
     path("bundle");
     path("pidFile", true);
-    bool("detach");
     bool("keep");
   } else if (r.op === "kill") {
     str("signal");
@@ -754,7 +741,6 @@ function checkRequest(value: unknown): SupervisorRequest {
   } else if (r.op === "exec") {
     path("processFile", true);
     path("pidFile", true);
-    bool("detach");
     bool("noNewPrivs");
     str("cwd", true);
     str("user", true);

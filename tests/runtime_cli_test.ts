@@ -139,15 +139,16 @@ test(
     const b = await bundle(base, "b", rootfs, (s) => {
       (s.linux as Record<string, unknown>).intelRdt = { closID: "x" };
     });
-    const r = await tsk(root, "create", "--bundle", b, uid("bad"));
+    // Through the supervisor (`run`): validation happens before anything
+    // of the container is written.
+    const r = await tsk(root, "run", "--bundle", b, uid("bad"));
     assert.equal(r.code, 1);
     assert.match(r.stderr, /linux\.intelRdt: not supported by tsk-runtime/);
-    // Validation happens before anything of the container is written.
     const left = [...Deno.readDirSync(root)].map((e) => e.name).filter((n) => n !== ".supervisor");
     assert.deepEqual(left, []);
-    // The direct path does not even create the root.
+    // `create` (always in the calling process) does not even create the root.
     const direct = posix.join(base, "direct");
-    const d = await tsk(direct, "--no-supervisor", "create", "--bundle", b, uid("bad"));
+    const d = await tsk(direct, "create", "--bundle", b, uid("bad"));
     assert.equal(d.code, 1);
     assert.match(d.stderr, /linux\.intelRdt: not supported by tsk-runtime/);
     assert.throws(() => Deno.statSync(direct), Deno.errors.NotFound);

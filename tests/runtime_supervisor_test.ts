@@ -239,41 +239,46 @@ test("supervisor: signals to run reach the container", async (ctx) => {
   assert.deepEqual(listIds(ctx.root), []);
 });
 
-test("supervisor: create, start, state, kill and delete; the exit status is recorded", async (ctx) => {
+test("supervisor: create stays the caller's, as runc's; start, state, kill and delete of it go through the supervisor", async (ctx) => {
+  // A supervisor is running.
+  const warm = await bundle(ctx, "warm", ["true"]);
+  assert.equal((await tsk(ctx.root, ["run", "--bundle", warm, uid("warm")])).code, 0);
+  const sup = supervisorPid(ctx.root);
   const b = await bundle(ctx, "b", ["sleep", "30"]);
   const id = uid("life");
   let r = await tskToFiles(ctx.root, ["create", "--bundle", b, id]);
   assert.equal(r.code, 0, r.stderr);
-  const sup = supervisorPid(ctx.root);
   const state = JSON.parse((await tsk(ctx.root, ["state", id])).stdout);
   assert.equal(state.status, "created");
-  // The supervisor is the init's parent.
-  const ppid = Deno.readTextFileSync(`/proc/${state.pid}/stat`).split(") ")[1].split(" ")[1];
-  assert.equal(Number(ppid), sup);
+  // The init is not the supervisor's: it went to the caller's reaper when
+  // `create` exited (conmon and containerd-shim wait for it there).
+  assert.notEqual(parentOf(state.pid), sup);
   assert.equal((await tsk(ctx.root, ["start", id])).code, 0);
   assert.equal(JSON.parse((await tsk(ctx.root, ["state", id])).stdout).status, "running");
   r = await tsk(ctx.root, ["delete", id]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /cannot delete: the container is running/);
   assert.equal((await tsk(ctx.root, ["kill", id, "KILL"])).code, 0);
-  const exitFile = posix.join(ctx.root, id, "exit.json");
-  await until("exit.json is written", () => {
-    try {
-      return Deno.statSync(exitFile).isFile;
-    } catch {
-      return false;
-    }
-  });
-  const exit = JSON.parse(Deno.readTextFileSync(exitFile));
-  assert.equal(exit.signal, 9);
-  assert.equal(exit.exitCode, null);
+  await until("the container stops", () => !alive(state.pid));
   assert.equal(JSON.parse((await tsk(ctx.root, ["state", id])).stdout).status, "stopped");
-  // No zombie: the supervisor reaped it.
-  assert.ok(!alive(state.pid));
   assert.equal((await tsk(ctx.root, ["delete", id])).code, 0);
   r = await tsk(ctx.root, ["state", id]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /does not exist/);
+  assert.equal(supervisorPid(ctx.root), sup);
+});
+
+test("supervisor: run --keep leaves the container with its exit status recorded", async (ctx) => {
+  const b = await bundle(ctx, "b", ["sh", "-c", "exit 7"]);
+  const id = uid("keep");
+  const r = await tsk(ctx.root, ["run", "--keep", "--bundle", b, id]);
+  assert.equal(r.code, 7, r.stderr);
+  const exit = JSON.parse(Deno.readTextFileSync(posix.join(ctx.root, id, "exit.json")));
+  assert.equal(exit.exitCode, 7);
+  assert.equal(exit.oomKilled, false);
+  assert.equal(JSON.parse((await tsk(ctx.root, ["state", id])).stdout).status, "stopped");
+  assert.equal((await tsk(ctx.root, ["delete", id])).code, 0);
+  assert.deepEqual(listIds(ctx.root), []);
 });
 
 test("supervisor: killed mid-run, its container stays deletable", async (ctx) => {
@@ -476,12 +481,27 @@ test("supervisor: a change to its sources hands the root over; the old one stays
     );
     const b = await bundle(ctx, "b", ["sleep", "30"]);
     const id = uid("old");
-    const r = await tskToFiles(ctx.root, ["run", "--detach", "--bundle", b, id]);
-    assert.equal(r.code, 0, r.stderr);
-    const initPid = Number(
-      JSON.parse(Deno.readTextFileSync(posix.join(ctx.root, id, "state.json"))).pid,
-    );
-    assert.equal(parentOf(initPid), old.pid);
+    // A `run --keep` that waits in the background (stdio in files: the
+    // container holds them).
+    const out = posix.join(ctx.base, "out");
+    const client = new Deno.Command("sh", {
+      args: [
+        "-c",
+        `exec "$@" >${out} 2>&1`,
+        "sh",
+        ...runtimeArgv(ctx.root),
+        "run",
+        "--keep",
+        "--bundle",
+        b,
+        id,
+      ],
+      stdin: "null",
+    }).spawn();
+    const statePath = posix.join(ctx.root, id, "state.json");
+    await until("the container runs", () => exists(statePath));
+    const initPid = Number(JSON.parse(Deno.readTextFileSync(statePath)).pid);
+    await until("the supervisor is its parent", () => parentOf(initPid) === old.pid);
 
     // An upgrade: the old supervisor stops serving and lets go of the root.
     await Deno.writeTextFile(posix.join(src, "mod.ts"), "export const v = 2;\n");
@@ -507,6 +527,7 @@ test("supervisor: a change to its sources hands the root over; the old one stays
     // ...which the new one can kill; the old one reaps it, records how it
     // ended, and exits.
     assert.equal((await tsk(ctx.root, ["kill", id, "KILL"])).code, 0);
+    assert.equal((await client.status).code, 137, Deno.readTextFileSync(out));
     const st = await old.status;
     assert.equal(st.code, 0);
     const exit = JSON.parse(Deno.readTextFileSync(posix.join(ctx.root, id, "exit.json")));
@@ -523,11 +544,13 @@ test("supervisor: a change to its sources hands the root over; the old one stays
 });
 
 test("supervisor: exec, ps, pause and resume go through it", async (ctx) => {
+  const warm = await bundle(ctx, "warm", ["true"]);
+  assert.equal((await tsk(ctx.root, ["run", "--bundle", warm, uid("warm")])).code, 0);
+  const sup = supervisorPid(ctx.root);
   const b = await bundle(ctx, "b", ["sleep", "30"]);
   const id = uid("ops");
   const r = await tskToFiles(ctx.root, ["run", "--detach", "--bundle", b, id]);
   assert.equal(r.code, 0, r.stderr);
-  const sup = supervisorPid(ctx.root);
   const log = () => Deno.readTextFileSync(posix.join(ctx.root, ".supervisor", "log"));
 
   // exec with the caller's stdio; the exit status is the process's.
@@ -536,10 +559,17 @@ test("supervisor: exec, ps, pause and resume go through it", async (ctx) => {
   assert.equal(e.stdout, "out\n");
   assert.equal(e.stderr, "err\n");
   assert.match(log(), /"msg":"exec".*"args":\["sh","-c","echo out/);
-  // --process, --detach and --pid-file; the supervisor is the parent.
+  // --process, through the supervisor too.
   const proc = JSON.parse(Deno.readTextFileSync(posix.join(b, "config.json"))).process;
-  proc.args = ["sleep", "20"];
   const procFile = posix.join(ctx.base, "proc.json");
+  proc.args = ["sh", "-c", "exit 4"];
+  Deno.writeTextFileSync(procFile, JSON.stringify(proc));
+  e = await tsk(ctx.root, ["exec", "--process", procFile, id]);
+  assert.equal(e.code, 4, e.stderr);
+  assert.match(log(), /"msg":"exec".*"args":\["sh","-c","exit 4"\]/);
+  // --detach (with --pid-file) stays in the calling process, as runc's: the
+  // process is the caller's to reap, not the supervisor's.
+  proc.args = ["sleep", "20"];
   Deno.writeTextFileSync(procFile, JSON.stringify(proc));
   const pidFile = posix.join(ctx.base, "exec.pid");
   e = await tskToFiles(ctx.root, [
@@ -553,7 +583,8 @@ test("supervisor: exec, ps, pause and resume go through it", async (ctx) => {
   ]);
   assert.equal(e.code, 0, e.stderr);
   const execPid = Number(Deno.readTextFileSync(pidFile));
-  assert.equal(parentOf(execPid), sup);
+  assert.notEqual(parentOf(execPid), sup);
+  assert.doesNotMatch(log(), /"args":\["sleep","20"\]/);
 
   // ps lists the init and the exec'd process, as JSON and as a table.
   const ps = await tsk(ctx.root, ["ps", "--format", "json", id]);

@@ -24,7 +24,11 @@ export const DEBIAN_DEPS: readonly DebianDep[] = [
   },
   { name: "etcd-client", why: "etcdctl, to inspect the etcd store by hand" },
   { name: "skopeo", why: "registry tests; OCI layout and registry interop peer for @tsk/image" },
-  { name: "podman", why: "registry tests: podman push and pull" },
+  {
+    name: "podman",
+    why: "registry tests: podman push and pull; runtime tests: podman drives tsk-runtime",
+  },
+  { name: "conmon", why: "runtime tests: podman's monitor, which drives tsk-runtime as runc" },
   { name: "curl", why: "registry tests: raw HTTP, a client killed mid-upload" },
   { name: "openssl", why: "registry tests: TLS certificate; image tests: token server key" },
   {
