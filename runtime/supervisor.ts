@@ -175,6 +175,9 @@ export class Supervisor {
         const changed = ev.paths.find((p) => SOURCE.test(p));
         if (ev.kind === "access" || changed === undefined) continue;
         this.#handOver = `${changed} changed`;
+        this.#log("info", "sources changed: handing over to a new supervisor", {
+          reason: this.#handOver,
+        });
         this.#closing = true;
         break;
       }
@@ -291,8 +294,7 @@ export class Supervisor {
         // upgraded containerd); `state`, `kill` and `delete` of these
         // containers go through the new one.
         sys.close(this.#lockFd);
-        this.#log("info", "sources changed: handing over to a new supervisor", {
-          reason: this.#handOver,
+        this.#log("info", "handed over: supervising what runs until it ends", {
           running: [...this.#live.keys()],
         });
         await this.#drain();
@@ -437,27 +439,12 @@ export class Supervisor {
     }
     const t2 = performance.now();
     send({ type: "started", pid: c.pid });
-    // Signals the client forwards; end of stream means it went away, and
-    // then (as runc's, when `runc run` dies) the container stays behind.
-    let gone = false;
-    const pump = (async () => {
-      for (;;) {
-        const got = await recvWithFds(fd, 4096);
-        for (const f of got.fds) sys.close(f);
-        if (got.data.length === 0) {
-          gone = true;
-          return;
-        }
-        for (const m of reader.push(got.data) as SignalMessage[]) {
-          if (m.op !== "signal") continue;
-          try {
-            c.kill(m.signal);
-          } catch { /* exited meanwhile */ }
-        }
-      }
-    })();
+    // The client going away means (as runc's, when `runc run` dies) that
+    // the container stays behind.
+    const pump = pumpSignals(fd, reader, (signal) => c.kill(signal));
     const st = await exit;
     const t3 = performance.now();
+    const gone = pump.gone();
     if (gone && deletes) this.#writeExit(c.id, st);
     if (!gone && !req.keep) {
       // As runc's `run`: answer once everything is deleted, cgroups
@@ -475,7 +462,7 @@ export class Supervisor {
       deleteMs: ms(t3, performance.now()),
     });
     shutdownSocket(fd);
-    await pump;
+    await pump.done;
   }
 
   async #exec(
@@ -504,23 +491,13 @@ export class Supervisor {
     });
     send({ type: "started", pid: p.pid });
     for (const f of fds.splice(0)) sys.close(f);
-    const pump = (async () => {
-      for (;;) {
-        const got = await recvWithFds(fd, 4096);
-        for (const f of got.fds) sys.close(f);
-        if (got.data.length === 0) return;
-        for (const m of reader.push(got.data) as SignalMessage[]) {
-          if (m.op !== "signal") continue;
-          try {
-            Deno.kill(p.pid, signalName(m.signal) as Deno.Signal);
-          } catch { /* exited meanwhile */ }
-        }
-      }
-    })();
+    const pump = pumpSignals(fd, reader, (signal) => {
+      Deno.kill(p.pid, signalName(signal) as Deno.Signal);
+    });
     const st = await p.wait();
     send({ type: "exit", ...st });
     shutdownSocket(fd);
-    await pump;
+    await pump.done;
   }
 
   /**
@@ -656,6 +633,36 @@ export class Supervisor {
     }
     throw new RuntimeError(`Unknown request: ${JSON.stringify(req)}`);
   }
+}
+
+/**
+ * Delivers the `signal` lines a waiting client forwards (a run's or an
+ * exec's) until it closes the connection; `gone()` then says it went away.
+ */
+function pumpSignals(
+  fd: number,
+  reader: LineReader,
+  deliver: (signal: number) => void,
+): { done: Promise<void>; gone(): boolean } {
+  const sys = linuxSyscalls();
+  let gone = false;
+  const done = (async () => {
+    for (;;) {
+      const got = await recvWithFds(fd, 4096);
+      for (const f of got.fds) sys.close(f);
+      if (got.data.length === 0) {
+        gone = true;
+        return;
+      }
+      for (const m of reader.push(got.data) as SignalMessage[]) {
+        if (m.op !== "signal") continue;
+        try {
+          deliver(m.signal);
+        } catch { /* exited meanwhile */ }
+      }
+    }
+  })();
+  return { done, gone: () => gone };
 }
 
 const OPS = new Set([
