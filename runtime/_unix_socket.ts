@@ -18,6 +18,7 @@ const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const MSG_NOSIGNAL = 0x4000;
+const MSG_DONTWAIT = 0x40;
 const EINTR = 4;
 const EAGAIN = 11;
 
@@ -164,7 +165,13 @@ export async function recvWithFds(fd: number, size = 65536): Promise<Received> {
   const iov = new BigUint64Array([addr(buf), BigInt(size)]);
   const control = new Uint8Array(16 + MAX_FDS * 4);
   const msg = msghdr(new Uint8Array(iov.buffer), control);
-  const n = Number(await libc().recvmsg_async(fd, msg, MSG_CMSG_CLOEXEC));
+  // What has arrived already is read here; only an empty socket waits on a
+  // pool thread (each such round trip costs 0.2-1 ms, and a request is
+  // usually there by the time its connection is accepted).
+  let n = Number(libc().recvmsg(fd, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+  if (n < 0 && errno() === EAGAIN) {
+    n = Number(await libc().recvmsg_async(fd, msg, MSG_CMSG_CLOEXEC));
+  }
   void iov;
   if (n <= 0) return { data: new Uint8Array(0), fds: [] };
   const fds: number[] = [];
