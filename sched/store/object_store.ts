@@ -112,6 +112,12 @@ class Decoded {
   readonly hadPrev: boolean;
   /** The DELETED event, made once when the first watcher needs it. */
   deleted?: WatchEvent;
+  /**
+   * The events with the new object, made once each when the first watcher
+   * needs it, so that 10,000 watchers of a change share one event (and its
+   * encoding) rather than allocate one each.
+   */
+  #withObject?: Partial<Record<"ADDED" | "MODIFIED" | "DELETED", WatchEvent>>;
   #prevValue?: string;
   #prev?: ApiObject;
 
@@ -131,6 +137,16 @@ class Decoded {
       : decode(ev.value, ev.revision);
     this.hadPrev = ev.prevValue !== undefined;
     this.#prevValue = ev.prevValue;
+  }
+
+  /**
+   * The event of a type that carries the new object, the same object for every watcher.
+   * @param type ADDED, MODIFIED, or DELETED (the object left a watcher's selector).
+   * @returns The event.
+   */
+  withObject(type: "ADDED" | "MODIFIED" | "DELETED"): WatchEvent {
+    const events = this.#withObject ??= {};
+    return events[type] ??= { type, object: this.object! };
   }
 
   /** The object before the change. */
@@ -1135,9 +1151,9 @@ export class ObjectStore implements Store {
       }
       return d.deleted;
     }
-    if (nowMatch && prevMatch) return { type: "MODIFIED", object: d.object! };
-    if (nowMatch) return { type: "ADDED", object: d.object! };
-    if (prevMatch) return { type: "DELETED", object: d.object! };
+    if (nowMatch && prevMatch) return d.withObject("MODIFIED");
+    if (nowMatch) return d.withObject("ADDED");
+    if (prevMatch) return d.withObject("DELETED");
     return undefined;
   }
 
