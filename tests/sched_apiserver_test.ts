@@ -582,3 +582,61 @@ Deno.test("API server: raw HTTP/1.1 and HTTP/1.0 watches get framed, filtered ev
     if (!stopped) await t.stop();
   }
 });
+
+Deno.test("API server: a watch whose client goes away is ended, and the others go on", async () => {
+  const t = await startTestControlPlane();
+  const conns: Deno.TlsConn[] = [];
+  try {
+    const cfg = t.cp.adminConfig;
+    const url = new URL(cfg.server);
+    const rv = (await t.admin.list("configmaps")).metadata.resourceVersion!;
+    const watchers = () => Number(/^apiserver_watchers (\d+)/m.exec(t.cp.metrics.render())?.[1]);
+    const until = async (what: string, ok: () => boolean) => {
+      const by = Date.now() + 10_000;
+      while (!ok()) {
+        if (Date.now() > by) throw new Error(`not within 10 s: ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    for (let i = 0; i < 3; i++) {
+      const conn = await Deno.connectTls({
+        hostname: url.hostname,
+        port: Number(url.port),
+        caCerts: [cfg.certificateAuthority!],
+      });
+      conns.push(conn);
+      await conn.write(
+        new TextEncoder().encode(
+          `GET /api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${rv} HTTP/1.1\r\n` +
+            `Host: ${url.host}\r\nAuthorization: Bearer ${cfg.token}\r\n\r\n`,
+        ),
+      );
+    }
+    await until("3 watchers open", () => watchers() === 3);
+    conns[0].close();
+    conns[1].close();
+    await until("the 2 closed watches ended", () => watchers() === 1);
+    // The one left still gets events.
+    await t.admin.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "after", namespace: "default" },
+    });
+    const buf = new Uint8Array(65536);
+    const dec = new TextDecoder();
+    let text = "";
+    while (!text.includes('"name":"after"')) {
+      const n = await conns[2].read(buf);
+      assert.ok(n !== null, "the remaining watch ended");
+      text += dec.decode(buf.subarray(0, n), { stream: true });
+    }
+    assert.match(text, /^HTTP\/1\.1 200/);
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await t.stop();
+  }
+});

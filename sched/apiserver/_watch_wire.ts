@@ -53,8 +53,12 @@ export interface WatchWire {
   backlog(): number;
 }
 
-/** Starts a watch response's events on a wire, or returns false when its body already did. */
-export type WatchAttach = (wire: WatchWire) => boolean;
+/**
+ * Starts a watch response's events on a wire and returns the function that
+ * ends the watch (the server calls it when the connection closes), or
+ * returns undefined when the response's body already started the watch.
+ */
+export type WatchAttach = (wire: WatchWire) => (() => void) | undefined;
 
 const attachable = new WeakMap<Response, WatchAttach>();
 

@@ -1019,7 +1019,8 @@ export class ObjectStore implements Store {
     options: WatchOptions,
     sink: WatchSink,
   ): Promise<() => void> {
-    const stop = new AbortController();
+    // Only a watch older than the shared history reads the backend itself and needs a signal.
+    let stop: AbortController | undefined;
     let stopBookmarks = () => {};
     let unsubscribe = () => {};
     let ended = false;
@@ -1028,7 +1029,7 @@ export class ObjectStore implements Store {
       ended = true;
       stopBookmarks();
       unsubscribe();
-      stop.abort();
+      stop?.abort();
       options.signal?.removeEventListener("abort", onAbort);
       this.#closed.signal.removeEventListener("abort", onAbort);
       sink.end();
@@ -1085,15 +1086,16 @@ export class ObjectStore implements Store {
         // Older than the shared history: a watch of its own from the backend.
         direct = true;
         const start = from;
+        const own = stop = new AbortController();
         (async () => {
           try {
             for await (
-              const ev of this.kv.watch(filter.prefix, { after: start, signal: stop.signal })
+              const ev of this.kv.watch(filter.prefix, { after: start, signal: own.signal })
             ) {
               deliver(this.#decodeEvent(ev));
             }
           } catch (err) {
-            if (!stop.signal.aborted) deliver(wrap(err) as Error);
+            if (!own.signal.aborted) deliver(wrap(err) as Error);
           }
         })();
       }
