@@ -56,6 +56,8 @@ const { values } = parseArgs({
     "server-main": { type: "string" },
     "paced-client": { type: "string", default: "raw" },
     "server-log": { type: "string" },
+    "client-flags": { type: "string", default: "" },
+    "client-log": { type: "string" },
     // Internal: the role of a watch-client process.
     role: { type: "string" },
     home: { type: "string" },
@@ -73,6 +75,11 @@ const CLIENTS = 50;
 const MAIN = values["server-main"] ?? new URL("../sched/main.ts", import.meta.url).pathname;
 /** Wall-clock milliseconds, comparable between processes. */
 const wall = () => performance.timeOrigin + performance.now();
+/** Prefixes each line of a child's output with the wall-clock time it was read at. */
+const stamp = (text: string) => {
+  const t = wall().toFixed(1);
+  return text.replace(/^(?=.)/gm, `${t} `);
+};
 
 interface Metric {
   metric: string;
@@ -101,6 +108,14 @@ async function cpuMsOf(pid: number): Promise<number> {
   return user + system;
 }
 
+/** CPU time (all cores, not idle or waiting for I/O) the machine has used, in ms. */
+async function machineBusyMs(): Promise<number> {
+  const cpu = (await Deno.readTextFile("/proc/stat")).split("\n")[0].trim().split(/\s+/);
+  // user nice system idle iowait irq softirq steal: all but idle and iowait, in clock ticks.
+  const f = cpu.slice(1, 9).map(Number);
+  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * 10;
+}
+
 /** User and system CPU time a process has used, in ms. */
 async function cpuSplitOf(pid: number, thread?: number): Promise<[number, number]> {
   const stat = await Deno.readTextFile(
@@ -116,6 +131,7 @@ async function startServer(
   extra: string[],
 ): Promise<{ child: Deno.ChildProcess; config: ClientConfig }> {
   await Deno.writeTextFile(`${home}/scheduler.yaml`, "rateLimit: {qps: 0}\nwatchHistory: 20000\n");
+  const spawned = wall();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -146,11 +162,11 @@ async function startServer(
     : undefined;
   (async () => {
     const enc = new TextEncoder();
-    await log?.write(enc.encode(buf));
+    await log?.write(enc.encode(`${spawned.toFixed(1)} spawned\n${stamp(buf)}`));
     while (true) {
       const { value, done } = await reader.read();
       if (done) break;
-      await log?.write(enc.encode(value));
+      await log?.write(enc.encode(stamp(value)));
     }
   })().catch(() => {}).finally(() => log?.close());
   return { child, config: await loadClientConfig({ env: { TSK_HOME: home } }) };
@@ -593,6 +609,44 @@ async function pacedRuns(
 
 // ---------------------------------------------------------------- watch clients
 
+/** Bytes kept from one read before the next, more than a `"name":"fan-N"` marker's length. */
+const CARRY = 32;
+const MARKER = new TextEncoder().encode('"name":"fan');
+
+/**
+ * Finds `"name":"fan-<digits>"` in `buf[0, end)` by bytes, without decoding
+ * the read into a string, and calls `seen` with each number whose closing
+ * quote lies past the first `CARRY` bytes (those came with the read before,
+ * where a complete name was already counted). Searches for the `-` (a few per
+ * event) and checks the bytes around it; `buf[end]` is overwritten with a
+ * `-` that ends the search.
+ */
+function scanNames(
+  buf: Uint8Array,
+  end: number,
+  now: number,
+  seen: (i: number, now: number) => void,
+): void {
+  buf[end] = 0x2d;
+  let dash = buf.indexOf(0x2d, MARKER.length);
+  while (dash < end) {
+    let match = true;
+    for (let k = 0; k < MARKER.length; k++) {
+      if (buf[dash - MARKER.length + k] !== MARKER[k]) {
+        match = false;
+        break;
+      }
+    }
+    if (match) {
+      let j = dash + 1;
+      let i = 0;
+      while (j < end && buf[j] >= 0x30 && buf[j] <= 0x39) i = i * 10 + buf[j++] - 0x30;
+      if (j < end && j > dash + 1 && buf[j] === 0x22 && j >= CARRY) seen(i, now);
+    }
+    dash = buf.indexOf(0x2d, dash + 1);
+  }
+}
+
 /**
  * A watch-client process (`--role watchers`): opens `--count` watches of
  * `--path`, reports on stdout how many are established, and for each event
@@ -605,22 +659,23 @@ async function watcherProcess(): Promise<void> {
   const count = Number(values.count);
   const path = values.path!;
   const out = (v: unknown) => console.log(JSON.stringify(v));
-  const arrivals = new Map<string, number[]>();
+  const arrivals = new Map<number, number[]>();
   let established = 0;
   let failed = 0;
   const stop = new AbortController();
-  const seen = (name: string, now: number) => {
-    let a = arrivals.get(name);
-    if (!a) arrivals.set(name, a = []);
+  const seen = (i: number, now: number) => {
+    let a = arrivals.get(i);
+    if (!a) arrivals.set(i, a = []);
     a.push(now);
-    if (a.length === established) out({ name, n: a.length, last: now });
+    if (a.length === established) out({ name: `fan-${i}`, n: a.length, last: now });
   };
-  const names = /"name":"(fan-\d+)"/g;
   const request = new TextEncoder().encode(
     `GET ${path} HTTP/1.1\r\nHost: ${server.host}\r\nAuthorization: Bearer ${config.token}\r\n\r\n`,
   );
-  // A bare TLS connection per watcher that only scans for event names: the
-  // client does as little as possible, so the figure is mostly the server's.
+  // A bare TLS connection per watcher that only scans the bytes for event
+  // names: the client does as little as possible, so the figure is mostly the
+  // server's. Each read lands after the last CARRY bytes of the one before, so
+  // a name split between two reads is still found (and counted once).
   const raw = async () => {
     let conn: Deno.TlsConn | undefined;
     let counted = false;
@@ -637,23 +692,21 @@ async function watcherProcess(): Promise<void> {
         caCerts: [config.certificateAuthority!],
       });
       await conn.write(request);
-      const buf = new Uint8Array(65536);
-      const dec = new TextDecoder();
-      let tail = "";
+      // One byte past the read for scanNames' sentinel.
+      const buf = new Uint8Array(CARRY + 16384 + 1);
+      const into = buf.subarray(CARRY, CARRY + 16384);
       while (true) {
-        const n = await conn.read(buf);
+        const n = await conn.read(into);
         if (n === null) break;
         const now = wall();
-        const text = tail + dec.decode(buf.subarray(0, n), { stream: true });
         if (!counted) {
-          if (!text.startsWith("HTTP/1.1 200")) throw new Error(text.split("\r\n")[0]);
+          const head = new TextDecoder().decode(into.subarray(0, Math.min(n, 64)));
+          if (!head.startsWith("HTTP/1.1 200")) throw new Error(head.split("\r\n")[0]);
           counted = true;
           established++;
         }
-        for (const m of text.matchAll(names)) seen(m[1], now);
-        // Keep a short tail without a complete name, so a name split across reads still counts once.
-        const cut = text.lastIndexOf('"name":"fan-');
-        tail = cut >= 0 && !/"name":"fan-\d+"/.test(text.slice(cut)) ? text.slice(cut) : "";
+        scanNames(buf, CARRY + n, now, seen);
+        buf.copyWithin(0, n, n + CARRY);
       }
       return true;
     } catch (err) {
@@ -680,7 +733,8 @@ async function watcherProcess(): Promise<void> {
           counted = true;
           established++;
         }
-        seen(ev.object.metadata.name!, wall());
+        const i = /^fan-(\d+)$/.exec(ev.object.metadata.name!)?.[1];
+        if (i !== undefined) seen(Number(i), wall());
       }
       return true;
     } catch (err) {
@@ -721,7 +775,9 @@ async function watcherProcess(): Promise<void> {
     while ((nl = buf.indexOf("\n")) >= 0) {
       const cmd = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
-      if (cmd === "report") out({ report: Object.fromEntries(arrivals) });
+      if (cmd === "report") {
+        out({ report: Object.fromEntries([...arrivals].map(([i, a]) => [`fan-${i}`, a])) });
+      }
       if (cmd === "stop") stop.abort();
     }
     if (stop.signal.aborted) break;
@@ -751,12 +807,17 @@ async function watchFanOut(config: ClientConfig, home: string, pid: number): Pro
   const rv = (await writer.list("leases", { namespace: ns })).metadata.resourceVersion!;
   const watchPath =
     `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases?watch=1&resourceVersion=${rv}`;
+  const clientLog = values["client-log"]
+    ? await Deno.open(values["client-log"], { write: true, create: true, append: true })
+    : undefined;
   const procs = Array.from({ length: WATCH_PROCS }, (_, i) => {
     const count = Math.floor(WATCHERS / WATCH_PROCS) + (i < WATCHERS % WATCH_PROCS ? 1 : 0);
+    clientLog?.write(new TextEncoder().encode(`${wall().toFixed(1)} [${i}] spawned\n`));
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-A",
+        ...values["client-flags"].split(/\s+/).filter((f) => f),
         new URL(import.meta.url).pathname,
         "--role",
         "watchers",
@@ -787,8 +848,20 @@ async function watchFanOut(config: ClientConfig, home: string, pid: number): Pro
         buf += chunk;
         let nl;
         while ((nl = buf.indexOf("\n")) >= 0) {
-          const msg = JSON.parse(buf.slice(0, nl));
+          const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
+          // Anything else the process prints (V8's lines with
+          // --client-flags=--v8-flags=--trace-gc, which may share a line with
+          // ours) goes to --client-log.
+          const at = line.indexOf('{"');
+          if (at !== 0) {
+            const other = at < 0 ? line : line.slice(0, at);
+            await clientLog?.write(
+              new TextEncoder().encode(`${wall().toFixed(1)} [${i}] ${other}\n`),
+            );
+            if (at < 0) continue;
+          }
+          const msg = JSON.parse(line.slice(at));
           if (typeof msg.established === "number") state.established = msg.established;
           if (typeof msg.name === "string" && msg.n >= state.established) {
             state.lasts.set(msg.name, msg.last);
@@ -848,12 +921,15 @@ async function watchFanOut(config: ClientConfig, home: string, pid: number): Pro
       const t0 = wall();
       starts.set(name, t0);
       const cpu0 = await cpuMsOf(pid);
+      const clients0 = await Promise.all(procs.map((p) => cpuMsOf(p.child.pid)));
+      const machine0 = await machineBusyMs();
       await writer.create({
         apiVersion: "coordination.k8s.io/v1",
         kind: "Lease",
         metadata: { name, namespace: ns },
         spec: { holderIdentity: "bench" },
       });
+      let lasts: number[] = [NaN];
       const deadline = performance.now() + 30_000;
       while (procs.some((p) => !p.lasts.has(name)) && performance.now() < deadline) {
         await new Promise((r) => setTimeout(r, 5));
@@ -861,9 +937,22 @@ async function watchFanOut(config: ClientConfig, home: string, pid: number): Pro
       if (procs.some((p) => !p.lasts.has(name))) {
         console.error(`write ${i}: not every watcher got it within 30 s`);
       } else {
-        toLast.push(Math.max(...procs.map((p) => p.lasts.get(name)!)) - t0);
+        lasts = procs.map((p) => p.lasts.get(name)! - t0);
+        toLast.push(Math.max(...lasts));
       }
-      cpuDuring += (await cpuMsOf(pid)) - cpu0;
+      const cpu = (await cpuMsOf(pid)) - cpu0;
+      const clients = (await Promise.all(procs.map((p) => cpuMsOf(p.child.pid))))
+        .reduce((n, c, k) => n + c - clients0[k], 0);
+      // Everything else the machine ran meanwhile (other jobs, the benchmark process, the kernel).
+      const others = (await machineBusyMs()) - machine0 - cpu - clients;
+      cpuDuring += cpu;
+      console.error(
+        `  write ${i} at ${t0.toFixed(1)}: last watcher ${
+          round(Math.max(...lasts))
+        } ms (per process ${
+          lasts.map((l) => round(l)).join(" / ")
+        }); CPU: server ${cpu}, watch clients ${clients}, all else ${round(others)} ms`,
+      );
       await new Promise((r) => setTimeout(r, 200));
     }
     const serverCpuPerWrite = cpuDuring / writes;
@@ -900,6 +989,7 @@ async function watchFanOut(config: ClientConfig, home: string, pid: number): Pro
     clearTimeout(killBy);
     writer.close();
     metricsClient.close();
+    clientLog?.close();
   }
 }
 

@@ -12,7 +12,37 @@ import {
   ServerUnavailableError,
   type WatchEvent,
 } from "@tsk/api";
-import { startTestControlPlane } from "./_control_plane.ts";
+import { startTestControlPlane, type TestControlPlane } from "./_control_plane.ts";
+
+/**
+ * Opens a ConfigMap watch in "default" on a bare TLS connection, with a
+ * hand-written HTTP request (the admin's token), as many clients do.
+ */
+async function rawWatch(
+  t: TestControlPlane,
+  query: string,
+  version = "1.1",
+): Promise<Deno.TlsConn> {
+  const cfg = t.cp.adminConfig;
+  const url = new URL(cfg.server);
+  const conn = await Deno.connectTls({
+    hostname: url.hostname,
+    port: Number(url.port),
+    caCerts: [cfg.certificateAuthority!],
+  });
+  try {
+    await conn.write(
+      new TextEncoder().encode(
+        `GET /api/v1/namespaces/default/configmaps?${query} HTTP/${version}\r\n` +
+          `Host: ${url.host}\r\nAuthorization: Bearer ${cfg.token}\r\n\r\n`,
+      ),
+    );
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
+  return conn;
+}
 
 const pod = (name: string, extra: Partial<Pod["spec"]> = {}): Pod => ({
   apiVersion: "v1",
@@ -503,23 +533,14 @@ Deno.test("API server: raw HTTP/1.1 and HTTP/1.0 watches get framed, filtered ev
   let stopped = false;
   const conns: Deno.TlsConn[] = [];
   try {
-    const cfg = t.cp.adminConfig;
-    const url = new URL(cfg.server);
     const rv = (await t.admin.list("configmaps")).metadata.resourceVersion!;
     const open = async (version: string) => {
-      const conn = await Deno.connectTls({
-        hostname: url.hostname,
-        port: Number(url.port),
-        caCerts: [cfg.certificateAuthority!],
-      });
-      conns.push(conn);
-      await conn.write(
-        new TextEncoder().encode(
-          `GET /api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}` +
-            `&labelSelector=app%3Dweb HTTP/${version}\r\nHost: ${url.host}\r\n` +
-            `Authorization: Bearer ${cfg.token}\r\n\r\n`,
-        ),
+      const conn = await rawWatch(
+        t,
+        `watch=true&resourceVersion=${rv}&labelSelector=app%3Dweb`,
+        version,
       );
+      conns.push(conn);
       // Everything until the server closes or ends the response.
       const body = (async () => {
         const dec = new TextDecoder();
@@ -580,5 +601,48 @@ Deno.test("API server: raw HTTP/1.1 and HTTP/1.0 watches get framed, filtered ev
       } catch { /* closed */ }
     }
     if (!stopped) await t.stop();
+  }
+});
+
+Deno.test("API server: a watch whose client goes away is ended, and the others go on", async () => {
+  const t = await startTestControlPlane();
+  const conns: Deno.TlsConn[] = [];
+  try {
+    const rv = (await t.admin.list("configmaps")).metadata.resourceVersion!;
+    const watchers = () => Number(/^apiserver_watchers (\d+)/m.exec(t.cp.metrics.render())?.[1]);
+    const until = async (what: string, ok: () => boolean) => {
+      const by = Date.now() + 10_000;
+      while (!ok()) {
+        if (Date.now() > by) throw new Error(`not within 10 s: ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    for (let i = 0; i < 3; i++) conns.push(await rawWatch(t, `watch=1&resourceVersion=${rv}`));
+    await until("3 watchers open", () => watchers() === 3);
+    conns[0].close();
+    conns[1].close();
+    await until("the 2 closed watches ended", () => watchers() === 1);
+    // The one left still gets events.
+    await t.admin.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "after", namespace: "default" },
+    });
+    const buf = new Uint8Array(65536);
+    const dec = new TextDecoder();
+    let text = "";
+    while (!text.includes('"name":"after"')) {
+      const n = await conns[2].read(buf);
+      assert.ok(n !== null, "the remaining watch ended");
+      text += dec.decode(buf.subarray(0, n), { stream: true });
+    }
+    assert.match(text, /^HTTP\/1\.1 200/);
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await t.stop();
   }
 });

@@ -33,7 +33,9 @@ const enc = new TextEncoder();
 export function encodeLine(json: string): EncodedEvent {
   const body = enc.encode(json + "\n");
   const head = enc.encode(`${body.length.toString(16)}\r\n`);
-  const chunk = new Uint8Array(head.length + body.length + 2);
+  // A Buffer, so that a socket's write takes it as it is (a plain
+  // Uint8Array is wrapped in a new Buffer on every write).
+  const chunk = Buffer.alloc(head.length + body.length + 2);
   chunk.set(head, 0);
   chunk.set(body, head.length);
   chunk[chunk.length - 2] = 13;
@@ -51,8 +53,12 @@ export interface WatchWire {
   backlog(): number;
 }
 
-/** Starts a watch response's events on a wire, or returns false when its body already did. */
-export type WatchAttach = (wire: WatchWire) => boolean;
+/**
+ * Starts a watch response's events on a wire and returns the function that
+ * ends the watch (the server calls it when the connection closes), or
+ * returns undefined when the response's body already started the watch.
+ */
+export type WatchAttach = (wire: WatchWire) => (() => void) | undefined;
 
 const attachable = new WeakMap<Response, WatchAttach>();
 
@@ -98,7 +104,9 @@ function flushAll(): void {
 export class SocketWire implements WatchWire {
   #socket: WireSocket;
   #chunked: boolean;
-  #pending: Uint8Array[] = [];
+  // What the next flush writes: one event (the usual case, no array), or several.
+  #next: Uint8Array | undefined;
+  #more: Uint8Array[] | undefined;
   #unsent = 0;
   #onEnd: () => void;
   #ended = false;
@@ -116,25 +124,30 @@ export class SocketWire implements WatchWire {
 
   send(event: EncodedEvent): void {
     if (this.#ended) return;
-    this.#pending.push(this.#chunked ? event.chunk : event.line);
-    if (this.#pending.length === 1) {
+    const bytes = this.#chunked ? event.chunk : event.line;
+    if (this.#next === undefined) {
+      this.#next = bytes;
       dirty.add(this);
       if (!scheduled) {
         scheduled = true;
         setImmediate(flushAll);
       }
+    } else {
+      (this.#more ??= [this.#next]).push(bytes);
     }
   }
 
   flush(): void {
-    const pending = this.#pending;
-    if (pending.length === 0) return;
-    this.#pending = [];
+    const next = this.#next;
+    if (next === undefined) return;
+    const more = this.#more;
+    const count = more ? more.length : 1;
+    this.#next = this.#more = undefined;
     if (this.#socket.destroyed) return;
     // Events count as unsent while the socket's buffer has not emptied since they went in.
     if (this.#socket.writableLength === 0) this.#unsent = 0;
-    this.#unsent += pending.length;
-    this.#socket.write(pending.length === 1 ? pending[0] : Buffer.concat(pending));
+    this.#unsent += count;
+    this.#socket.write(more ? Buffer.concat(more) : next);
   }
 
   end(): void {
@@ -147,6 +160,7 @@ export class SocketWire implements WatchWire {
 
   backlog(): number {
     const buffered = this.#socket.writableLength === 0 ? 0 : this.#unsent;
-    return buffered + this.#pending.length;
+    const pending = this.#next === undefined ? 0 : this.#more ? this.#more.length : 1;
+    return buffered + pending;
   }
 }

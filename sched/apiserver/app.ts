@@ -772,13 +772,20 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
   }
 
   function watch(c: Context<ApiAppEnv>, path: ResourcePath): Response {
+    // One controller ends the watch: the server's wire (connection closed),
+    // the body's cancel, the request's signal or the timeout abort it. Plain
+    // listeners rather than AbortSignal.any: a composite signal costs weak
+    // references and registry cells per watcher, kept for 10,000 watchers.
     const stop = new AbortController();
+    const signal = stop.signal;
+    const abort = () => stop.abort();
+    const requestSignal = c.req.raw.signal;
+    requestSignal.addEventListener("abort", abort, { once: true });
     const timeout = intQuery(c, "timeoutSeconds");
-    const signal = AbortSignal.any([
-      stop.signal,
-      c.req.raw.signal,
-      ...(timeout ? [AbortSignal.timeout(timeout * 1000)] : []),
-    ]);
+    const timer = timeout ? setTimeout(abort, timeout * 1000) : undefined;
+    // As AbortSignal.timeout: the timeout alone does not keep the process running.
+    if (timer !== undefined) Deno.unrefTimer(timer);
+    if (requestSignal.aborted) abort();
     const options = {
       namespace: path.namespace,
       labelSelector: c.req.query("labelSelector"),
@@ -793,6 +800,8 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
       if (!done) {
         done = true;
         inflightWatches--;
+        clearTimeout(timer);
+        requestSignal.removeEventListener("abort", abort);
       }
     };
     const errorLine = (err: unknown) => {
@@ -868,9 +877,9 @@ export function createApiApp(options: ApiAppOptions): Hono<ApiAppEnv> {
       },
     });
     setWatchAttach(response, (wire) => {
-      if (started) return false;
+      if (started) return undefined;
       run(wire);
-      return true;
+      return abort;
     });
     return response;
   }

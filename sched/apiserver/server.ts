@@ -141,7 +141,8 @@ export async function serveHttps(
   options: ServeHttpsOptions,
 ): Promise<HttpsServer> {
   const open = new Set<ServerResponse>();
-  const aborts = new Set<AbortController>();
+  // What ends each running watch (its connection closing, or the server).
+  const watches = new Set<() => void>();
   const server = https.createServer({
     key: options.keyPem,
     cert: options.certPem,
@@ -164,19 +165,24 @@ export async function serveHttps(
     const received = performance.now();
     const streaming = /[?&]watch=(true|1)(&|$)/.test(req.url ?? "");
     open.add(res);
-    // Only a watch outlives its request, so only a watch needs a signal that
-    // fires when the client goes away (aborting one costs a DOMException).
-    let ac: AbortController | undefined;
-    if (streaming) {
-      ac = new AbortController();
-      aborts.add(ac);
-    }
+    // Only a watch outlives its request. Once it runs, the function that ends
+    // it is called when the client goes away: no signal on the request (an
+    // AbortSignal per watcher, and the Request's own that follows it, stay
+    // alive as long as the watch; a hook is enough).
+    let closed = false;
+    let stopWatch: (() => void) | undefined;
+    const onWatchEnd = (stop: () => void) => {
+      if (closed) return stop();
+      stopWatch = stop;
+      watches.add(stop);
+    };
     res.on("close", () => {
-      if (ac) {
-        ac.abort();
-        aborts.delete(ac);
-      }
+      closed = true;
       open.delete(res);
+      if (stopWatch) {
+        watches.delete(stopWatch);
+        stopWatch();
+      }
     });
     const chunks = req.method !== "GET" && req.method !== "HEAD" ? await readBody(req) : [];
     if (chunks === undefined) {
@@ -205,7 +211,6 @@ export async function serveHttps(
         : chunks.length > 1
         ? Buffer.concat(chunks) as Uint8Array<ArrayBuffer>
         : undefined,
-      signal: ac?.signal,
     });
     const socket = req.socket as TLSSocket;
     const response = await handler(request, {
@@ -233,10 +238,11 @@ export async function serveHttps(
       // Small events must not wait for the previous one's ACK (Nagle).
       socket.setNoDelay(true);
       const wire = new SocketWire(socket, res.chunkedEncoding, () => res.end());
-      if (attach(wire)) return;
+      const stop = attach(wire);
+      if (stop) return onWatchEnd(stop);
     }
     const reader = response.body.getReader();
-    ac!.signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
+    onWatchEnd(() => reader.cancel().catch(() => {}));
     try {
       while (true) {
         const { done, value } = await reader.read();
@@ -259,7 +265,8 @@ export async function serveHttps(
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // End open watches cleanly first, so clients see the stream end rather than break.
-      for (const ac of aborts) ac.abort();
+      for (const stop of [...watches]) stop();
+      watches.clear();
       const deadline = Date.now() + 1000;
       while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const res of open) res.destroy();

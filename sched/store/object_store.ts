@@ -112,6 +112,12 @@ class Decoded {
   readonly hadPrev: boolean;
   /** The DELETED event, made once when the first watcher needs it. */
   deleted?: WatchEvent;
+  /**
+   * The events with the new object, made once each when the first watcher
+   * needs it, so that 10,000 watchers of a change share one event (and its
+   * encoding) rather than allocate one each.
+   */
+  #withObject?: Partial<Record<"ADDED" | "MODIFIED" | "DELETED", WatchEvent>>;
   #prevValue?: string;
   #prev?: ApiObject;
 
@@ -131,6 +137,16 @@ class Decoded {
       : decode(ev.value, ev.revision);
     this.hadPrev = ev.prevValue !== undefined;
     this.#prevValue = ev.prevValue;
+  }
+
+  /**
+   * The event of a type that carries the new object, the same object for every watcher.
+   * @param type ADDED, MODIFIED, or DELETED (the object left a watcher's selector).
+   * @returns The event.
+   */
+  withObject(type: "ADDED" | "MODIFIED" | "DELETED"): WatchEvent {
+    const events = this.#withObject ??= {};
+    return events[type] ??= { type, object: this.object! };
   }
 
   /** The object before the change. */
@@ -1003,7 +1019,8 @@ export class ObjectStore implements Store {
     options: WatchOptions,
     sink: WatchSink,
   ): Promise<() => void> {
-    const stop = new AbortController();
+    // Only a watch older than the shared history reads the backend itself and needs a signal.
+    let stop: AbortController | undefined;
     let stopBookmarks = () => {};
     let unsubscribe = () => {};
     let ended = false;
@@ -1012,7 +1029,7 @@ export class ObjectStore implements Store {
       ended = true;
       stopBookmarks();
       unsubscribe();
-      stop.abort();
+      stop?.abort();
       options.signal?.removeEventListener("abort", onAbort);
       this.#closed.signal.removeEventListener("abort", onAbort);
       sink.end();
@@ -1069,15 +1086,16 @@ export class ObjectStore implements Store {
         // Older than the shared history: a watch of its own from the backend.
         direct = true;
         const start = from;
+        const own = stop = new AbortController();
         (async () => {
           try {
             for await (
-              const ev of this.kv.watch(filter.prefix, { after: start, signal: stop.signal })
+              const ev of this.kv.watch(filter.prefix, { after: start, signal: own.signal })
             ) {
               deliver(this.#decodeEvent(ev));
             }
           } catch (err) {
-            if (!stop.signal.aborted) deliver(wrap(err) as Error);
+            if (!own.signal.aborted) deliver(wrap(err) as Error);
           }
         })();
       }
@@ -1135,9 +1153,9 @@ export class ObjectStore implements Store {
       }
       return d.deleted;
     }
-    if (nowMatch && prevMatch) return { type: "MODIFIED", object: d.object! };
-    if (nowMatch) return { type: "ADDED", object: d.object! };
-    if (prevMatch) return { type: "DELETED", object: d.object! };
+    if (nowMatch && prevMatch) return d.withObject("MODIFIED");
+    if (nowMatch) return d.withObject("ADDED");
+    if (prevMatch) return d.withObject("DELETED");
     return undefined;
   }
 
