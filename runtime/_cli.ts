@@ -154,6 +154,7 @@ async function dispatchWith(
         pidFile: values["pid-file"] as string | undefined,
         stdio: { stdin: "inherit", stdout: "inherit", stderr: "inherit" },
         pool: early,
+        consoleSocket: values["console-socket"] as string | undefined,
       });
       warnUnknownSyscalls(g, c.spec);
       log(g, "info", `created container ${id}`);
@@ -266,6 +267,7 @@ async function dispatchWith(
         pidFile: values["pid-file"] as string | undefined,
         stdio: { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const,
         pool: early,
+        consoleSocket: values["console-socket"] as string | undefined,
       };
       if (values.detach) {
         const c = await createContainer(id, opts);
@@ -378,9 +380,6 @@ async function dispatchWith(
 }
 
 function rejectUnsupported(values: Record<string, unknown>): void {
-  if (values["console-socket"] !== undefined) {
-    throw new UsageError("--console-socket: not supported by tsk-runtime (no terminals)");
-  }
   if (values["no-pivot"]) {
     throw new UsageError("--no-pivot: not supported by tsk-runtime (pivot_root is always used)");
   }
@@ -389,7 +388,6 @@ function rejectUnsupported(values: Record<string, unknown>): void {
 async function execCommand(g: Globals, rest: string[], lib: Lib): Promise<ExitCode> {
   const { loadContainer } = lib;
   const { values, positionals } = parse("exec", rest, EXEC_FLAGS);
-  if (values.tty) throw new UsageError("exec: --tty: not supported by tsk-runtime (no terminals)");
   if (positionals.length < 1) throw new UsageError(`exec: expected ID\n\n${HELP.exec}`);
   const id = positionals[0];
   const c = await loadContainer(id, { root: g.root });
@@ -400,7 +398,10 @@ async function execCommand(g: Globals, rest: string[], lib: Lib): Promise<ExitCo
   // Detached or not, the process gets this command's stdio, as under runc
   // (conmon reads a detached exec's output from the pipes it passed).
   const stdio = { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const;
-  const p = await c.exec(process, { stdio });
+  const p = await c.exec(process, {
+    stdio,
+    consoleSocket: values["console-socket"] as string | undefined,
+  });
   if (values["pid-file"]) Deno.writeTextFileSync(values["pid-file"] as string, String(p.pid));
   if (values.detach) return 0;
   const stop = forwardSignals((s) => Deno.kill(p.pid, signalName(s)));

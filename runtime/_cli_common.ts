@@ -60,7 +60,7 @@ dev.tsk.rootfs.workdir in config.json.`;
 
 export const HELP: Record<string, string> = {
   create:
-    "Usage: tsk-runtime create [--bundle DIR] [--pid-file FILE] ID\n\nCreate a container from the bundle (default: current directory); its init waits for `start`.",
+    "Usage: tsk-runtime create [--bundle DIR] [--pid-file FILE] [--console-socket PATH] ID\n\nCreate a container from the bundle (default: current directory); its init waits for `start`.\nWith process.terminal, the master of the container's terminal is sent to the unix socket at PATH.",
   start: "Usage: tsk-runtime start ID\n\nLet a created container execute its process.",
   state: "Usage: tsk-runtime state ID\n\nPrint the container's OCI state as JSON.",
   kill:
@@ -68,9 +68,9 @@ export const HELP: Record<string, string> = {
   delete:
     "Usage: tsk-runtime delete [--force] ID\n\nDelete a stopped or created container; --force kills a running one first.",
   run:
-    "Usage: tsk-runtime run [--bundle DIR] [--pid-file FILE] [--detach] ID\n\nCreate and start a container, wait for it, delete it, and exit with its status.",
+    "Usage: tsk-runtime run [--bundle DIR] [--pid-file FILE] [--detach] [--console-socket PATH] ID\n\nCreate and start a container, wait for it, delete it, and exit with its status.\nWith process.terminal, the master of the container's terminal is sent to the unix socket at PATH.",
   exec:
-    "Usage: tsk-runtime exec [--process FILE] [--detach] [--pid-file FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID [COMMAND ARGS...]\n\nRun a process in a running container; exits with its status unless --detach.",
+    "Usage: tsk-runtime exec [--process FILE] [--detach] [--pid-file FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] [--tty --console-socket PATH] ID [COMMAND ARGS...]\n\nRun a process in a running container; exits with its status unless --detach.\nWith --tty (or process.terminal), the master of its terminal is sent to the unix socket at PATH.",
   list: "Usage: tsk-runtime list [--format table|json] [--quiet]\n\nList containers.",
   update:
     "Usage: tsk-runtime update [--resources FILE|-] [--memory BYTES] [--memory-reservation BYTES] [--memory-swap BYTES] [--cpu-quota US] [--cpu-period US] [--cpu-share N] [--cpuset-cpus LIST] [--cpuset-mems LIST] [--pids-limit N] [--blkio-weight N] ID\n\nChange a container's cgroup limits (--resources takes an OCI linux.resources JSON object).",
@@ -114,6 +114,8 @@ export interface ExecArgs {
   user?: string;
   /** `--no-new-privs`. */
   noNewPrivs?: boolean;
+  /** `--tty`: a terminal (with `--console-socket`). */
+  tty?: boolean;
 }
 
 /** `exec`'s flags (everything after the id is the command). */
@@ -125,6 +127,7 @@ export const EXEC_FLAGS: Record<string, FlagSpec> = {
   cwd: { type: "string" },
   user: { type: "string", short: "u" },
   tty: { type: "boolean", short: "t" },
+  "console-socket": { type: "string" },
   "no-new-privs": { type: "boolean" },
 };
 
@@ -144,6 +147,7 @@ export function execArgs(values: ParsedFlags["values"], positionals: string[]): 
     cwd: values.cwd as string | undefined,
     user: values.user as string | undefined,
     noNewPrivs: values["no-new-privs"] === true,
+    tty: values.tty === true,
   };
 }
 
@@ -173,6 +177,7 @@ export function execProcess(base: Process, a: ExecArgs): Process {
     process.user = { uid: Number(uid), gid: Number(gid ?? 0) };
   }
   if (a.noNewPrivs) process.noNewPrivileges = true;
+  process.terminal = a.tty === true;
   return process;
 }
 

@@ -43,6 +43,8 @@ const SYMBOLS = {
   symlink: { parameters: ["buffer", "buffer"], result: "i32" },
   readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   access: { parameters: ["buffer", "i32"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  setsid: { parameters: [], result: "i32" },
   umask: { parameters: ["u32"], result: "u32" },
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },

@@ -63,6 +63,8 @@ export interface InitConfigMessage {
   cgroupMounts: Mount[];
   /** Replace fds 0-2 by opening these paths (pre-started inits from a pool). */
   stdio: (string | null)[] | null;
+  /** With `process.terminal`: the unix socket the terminal's master goes to. */
+  consoleSocket?: string;
 }
 
 /** `waitForExecConfig`: what an exec'd process joins. */
@@ -77,6 +79,8 @@ export interface ExecConfigMessage {
   process: Spec["process"];
   /** Security settings. */
   security: SecurityConfig;
+  /** With `process.terminal`: the unix socket the terminal's master goes to. */
+  consoleSocket?: string;
 }
 
 /** A message from the parent. */

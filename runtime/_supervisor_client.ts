@@ -74,7 +74,10 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
   if (values.detach) return null;
   if (cmd === "exec") {
     // A terminal, or no command: the direct path says what is wrong.
-    if (values.tty || p.length < 1 || (values.process === undefined && p.length < 2)) return null;
+    if (
+      values.tty || values["console-socket"] !== undefined || p.length < 1 ||
+      (values.process === undefined && p.length < 2)
+    ) return null;
     const pidFile = values["pid-file"] as string | undefined;
     return {
       op: "exec",

@@ -130,6 +130,12 @@ export interface CreateContainerOptions {
    * @default false
    */
   start?: boolean;
+  /**
+   * With `process.terminal`: the unix socket (a listening path, as runc's
+   * `--console-socket`) to which the init sends the master of the
+   * container's terminal (SCM_RIGHTS) before it reports ready.
+   */
+  consoleSocket?: string;
 }
 
 /** How a container or exec'd process ended. */
@@ -144,8 +150,10 @@ export interface ExitStatus {
 
 /** Options for {@linkcode Container.exec}. */
 export interface ExecOptions {
-  /** The process's stdio. */
+  /** The process's stdio (with a terminal: replaced by it). */
   stdio?: StdioOptions;
+  /** With `process.terminal`: where the terminal's master goes (see {@linkcode CreateContainerOptions.consoleSocket}). */
+  consoleSocket?: string;
 }
 
 /** A process started by {@linkcode Container.exec}. */
@@ -443,6 +451,7 @@ export async function createContainer(
   const overlay = options.rootfs ?? overlayFromAnnotations(spec) ?? null;
   if (overlay) validateOverlay(overlay, options.rootfs ? "rootfs" : "annotations");
   const security = securityFor(spec.process, spec);
+  checkTerminal(spec.process, options.consoleSocket);
   if (!(spec.linux?.namespaces ?? []).some((n) => n.type === "mount" && !n.path)) {
     throw new ConfigError(
       "linux.namespaces",
@@ -528,6 +537,7 @@ export async function createContainer(
       stdio: pooled && !pooled.stdioReady
         ? stdio.childFds.map((fd) => fd === null ? null : `/proc/${Deno.pid}/fd/${fd}`)
         : null,
+      consoleSocket: options.consoleSocket && posix.resolve(options.consoleSocket),
     });
     await waitForInitReady(sys, init);
     // The init has its own end of the FIFO now (it is past `ready`): only
@@ -576,6 +586,22 @@ export async function createContainer(
     if (prepared && !adopted) await prepared.destroy().catch(() => {});
     Deno.removeSync(paths.dir, { recursive: true });
     throw e;
+  }
+}
+
+/** A terminal needs a console socket to go to, and a console socket a terminal (as runc). */
+function checkTerminal(process: Process, consoleSocket: string | undefined): void {
+  if (process.terminal && !consoleSocket) {
+    throw new ConfigError(
+      "process.terminal",
+      "a terminal needs a console socket to send its master to (--console-socket, as with runc)",
+    );
+  }
+  if (consoleSocket && !process.terminal) {
+    throw new ConfigError(
+      "process.terminal",
+      "a console socket was given but the process asks for no terminal",
+    );
   }
 }
 
@@ -901,6 +927,7 @@ class LiveContainer implements Container {
     }
     const spec = validateConfig({ ...this.stored.spec, process });
     const security = securityFor(spec.process, spec);
+    checkTerminal(spec.process, options.consoleSocket);
     const namespaces: ExecConfigMessage["namespaces"] = [];
     for (const ns of spec.linux?.namespaces ?? []) {
       const f = NS_FILES[ns.type];
@@ -925,6 +952,7 @@ class LiveContainer implements Container {
         namespaces,
         process: spec.process,
         security,
+        consoleSocket: options.consoleSocket && posix.resolve(options.consoleSocket),
       });
       await waitForInitReady(this.sys, stage);
     } catch (e) {

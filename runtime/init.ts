@@ -40,6 +40,8 @@ import { applyProcessSecurity, applyRlimits, lookPath, readLastCap } from "./pro
 import { parseMountOptions, pivotRoot, prepareRootfs, protectPaths } from "./rootfs.ts";
 import { CLONE, linuxSyscalls, MS, O, PR, type Syscalls } from "./syscalls.ts";
 import { type LibcSymbol, onLateBind, pathKind, preload } from "./_libc.ts";
+import { attachTerminal } from "./_terminal.ts";
+import { connectUnix } from "./_unix_socket.ts";
 
 const NS_FLAGS: Record<string, number> = {
   mount: CLONE.NEWNS,
@@ -176,6 +178,14 @@ export function runStage(sys: Syscalls, options: StageOptions = {}): void {
   }
 }
 
+function connectConsole(path: string): number {
+  const fd = connectUnix(path);
+  if (fd === null) {
+    throw new ConfigError("consoleSocket", `cannot connect to the console socket ${path}`);
+  }
+  return fd;
+}
+
 function openStdio(sys: Syscalls, stdio: (string | null)[]): void {
   stdio.forEach((path, i) => {
     const fd = sys.open(path ?? "/dev/null", (i === 0 ? O.RDONLY : O.WRONLY) | O.CLOEXEC);
@@ -192,6 +202,8 @@ function runInit(
 ): void {
   const { spec } = msg;
   if (msg.stdio) openStdio(sys, msg.stdio);
+  // The console socket's path is the host's: connect before anything moves.
+  const consoleFd = msg.consoleSocket ? connectConsole(msg.consoleSocket) : -1;
   const lastCap = readLastCap();
   if (spec.process.oomScoreAdj !== undefined) {
     Deno.writeTextFileSync("/proc/self/oom_score_adj", String(spec.process.oomScoreAdj));
@@ -237,6 +249,8 @@ function runInit(
     Deno.writeTextFileSync(`/proc/sys/${key.replaceAll(".", "/")}`, value);
   }
   protectPaths(sys, spec);
+  // The container's own devpts is mounted: its terminal comes from there.
+  if (consoleFd >= 0) attachTerminal(sys, consoleFd, spec.process.consoleSize);
   const propagation = spec.linux?.rootfsPropagation;
   if (propagation !== undefined) {
     // As runc: the asked propagation of / applies once the tree is built
@@ -307,6 +321,7 @@ function runExec(sys: Syscalls, msg: ExecConfigMessage, markReady: () => void): 
   if (msg.process.oomScoreAdj !== undefined) {
     Deno.writeTextFileSync("/proc/self/oom_score_adj", String(msg.process.oomScoreAdj));
   }
+  const consoleFd = msg.consoleSocket ? connectConsole(msg.consoleSocket) : -1;
   // Open every namespace file while /proc is still the host's.
   const fds = msg.namespaces.map((n) => ({
     fd: sys.open(n.path, O.RDONLY | O.CLOEXEC),
@@ -317,6 +332,8 @@ function runExec(sys: Syscalls, msg: ExecConfigMessage, markReady: () => void): 
     sys.setns(n.fd, n.flag);
     sys.close(n.fd);
   }
+  // In the container's mount namespace now (setns moved the root there).
+  if (consoleFd >= 0) attachTerminal(sys, consoleFd, msg.process.consoleSize);
   applyRlimits(sys, msg.security);
   const exe = enterCwdAndResolve(sys, msg.process);
   sys.umask(msg.process.user.umask ?? 0o022);

@@ -749,6 +749,13 @@ function checkRequest(value: unknown): SupervisorRequest {
     path("processFile", true);
     path("pidFile", true);
     bool("noNewPrivs");
+    bool("tty");
+    if (r.tty === true) {
+      throw new ConfigError(
+        "request.tty",
+        "a terminal goes to a console socket: use the direct path",
+      );
+    }
     str("cwd", true);
     str("user", true);
     strings("args");

@@ -173,3 +173,48 @@ test("podman: a detached container takes exec, stop and rm through conmon", asyn
     .map((e) => e.name).filter((n) => !n.startsWith("."));
   assert.deepEqual(left, []);
 });
+
+test("podman: -t gives the container and an exec a terminal, as with runc", async (p) => {
+  const run = (runtime: string) =>
+    p.run([
+      "--runtime",
+      runtime,
+      "run",
+      "--rm",
+      "-t",
+      "--network",
+      "none",
+      ...LIMITS,
+      p.image,
+      "sh",
+      "-c",
+      "tty; echo $TERM; test -t 0 && echo stdin is a terminal; exit 2",
+    ]);
+  const ours = await run(p.wrapper);
+  assert.equal(ours.code, 2, ours.stderr);
+  assert.equal(ours.stdout, "/dev/pts/0\r\nxterm\r\nstdin is a terminal\r\n");
+  const runc = await run("/usr/bin/runc");
+  assert.equal(ours.stdout, runc.stdout);
+  // exec -t: a terminal of its own (conmon passes --tty --console-socket).
+  const name = uid("tty");
+  const rt = ["--runtime", p.wrapper];
+  let r = await p.run([
+    ...rt,
+    "run",
+    "--detach",
+    "--name",
+    name,
+    "--network",
+    "none",
+    ...LIMITS,
+    p.image,
+    "sleep",
+    "60",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await p.run([...rt, "exec", "-t", name, "sh", "-c", "tty; exit 4"]);
+  assert.equal(r.code, 4, r.stderr);
+  assert.match(r.stdout, /^\/dev\/pts\/\d+\r\n$/);
+  r = await p.run([...rt, "rm", "--force", "--time", "0", name]);
+  assert.equal(r.code, 0, r.stderr);
+});

@@ -35,8 +35,14 @@ export interface POSIXRlimit {
 
 /** `process`: what runs in the container. */
 export interface Process {
-  /** Must be false or absent: tsk-runtime does not allocate terminals. */
+  /**
+   * Give the process a pseudo-terminal as its controlling terminal and
+   * stdio; its master goes to the console socket the caller names
+   * (`--console-socket`, as with runc).
+   */
   terminal?: boolean;
+  /** The terminal's size, with `terminal`. */
+  consoleSize?: { height: number; width: number };
   /** The user the process runs as. */
   user: User;
   /** argv; args[0] is looked up in the container's PATH when it has no slash. */

@@ -186,6 +186,7 @@ function validateProcess(value: unknown, field: string): void {
   const p = obj(value, field);
   keys(p, field, [
     "terminal",
+    "consoleSize",
     "user",
     "args",
     "env",
@@ -195,7 +196,6 @@ function validateProcess(value: unknown, field: string): void {
     "noNewPrivileges",
     "oomScoreAdj",
   ], {
-    consoleSize: "not supported by tsk-runtime (no terminals)",
     commandLine: "not supported by tsk-runtime (Windows only)",
     apparmorProfile: "not supported by tsk-runtime",
     selinuxLabel: "not supported by tsk-runtime",
@@ -203,13 +203,20 @@ function validateProcess(value: unknown, field: string): void {
     scheduler: "not supported by tsk-runtime",
     execCPUAffinity: "not supported by tsk-runtime",
   });
-  if (p.terminal === true) {
-    throw new ConfigError(
-      `${field}.terminal`,
-      "not supported by tsk-runtime: run without a terminal (stdio is passed through)",
-    );
-  }
   bool(p.terminal, `${field}.terminal`);
+  if (p.consoleSize !== undefined) {
+    const size = obj(p.consoleSize, `${field}.consoleSize`);
+    keys(size, `${field}.consoleSize`, ["height", "width"], {});
+    for (const k of ["height", "width"]) {
+      const v = size[k];
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffff) {
+        throw new ConfigError(
+          `${field}.consoleSize.${k}`,
+          `expected an integer from 0 to 65535, got ${JSON.stringify(v)}`,
+        );
+      }
+    }
+  }
   const user = obj(p.user, `${field}.user`);
   keys(user, `${field}.user`, ["uid", "gid", "umask", "additionalGids"], {
     username: "not supported by tsk-runtime (Windows only)",

@@ -33,8 +33,8 @@ Deno.test("validateConfig() names unsupported fields instead of ignoring them", 
     "linux.namespaces[6].type: user namespaces are not supported by tsk-runtime",
   );
   rejects(
-    (s) => (s.process.terminal = true),
-    "process.terminal: not supported by tsk-runtime: run without a terminal (stdio is passed through)",
+    (s) => (s.process.consoleSize = { height: 24, width: 70000 }),
+    "process.consoleSize.width: expected an integer from 0 to 65535, got 70000",
   );
   rejects((s) => (s.process.bogus = 1), "process.bogus: unknown field");
   rejects(
