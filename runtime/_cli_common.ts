@@ -82,7 +82,7 @@ export const HELP: Record<string, string> = {
     "Usage: tsk-runtime events [--stats] [--interval SECONDS] ID\n\nPrint cgroup statistics as JSON: once with --stats, else every interval until the container stops.",
   features: "Usage: tsk-runtime features\n\nPrint the supported features as JSON (runc's format).",
   supervisor:
-    "Usage: tsk-runtime supervisor [--idle-timeout SECONDS] [--watch DIR]\n\nServe the root's containers from this process: keep pre-started inits warm, be the parent of every init, record exit statuses; exit after SECONDS idle (0: never; default TSK_RUNTIME_SUPERVISOR_IDLE or 60). run starts one on demand.\nWhen a file under DIR changes (default: the runtime's own sources; '' watches nothing), hand over: stop serving so that the next command starts a supervisor from the new code, and exit once the containers this one runs have ended.",
+    "Usage: tsk-runtime supervisor [--idle-timeout SECONDS] [--watch DIR]\n\nServe the root's containers from this process: keep pre-started inits warm, be the parent of the containers run starts and of exec's processes, record exit statuses; exit after SECONDS idle (0: never; default TSK_RUNTIME_SUPERVISOR_IDLE or 60). run starts one on demand.\nWhen a file under DIR changes (default: the runtime's own sources; '' watches nothing), hand over: stop serving so that the next command starts a supervisor from the new code, and exit once the containers this one runs have ended.",
   spec:
     "Usage: tsk-runtime spec [--bundle DIR]\n\nWrite a default config.json (as runc spec does).",
 };

@@ -1,11 +1,14 @@
 /**
  * The per-root supervisor (the containerd-shim / conmon shape): one
  * long-lived process per state root that keeps an {@linkcode InitPool}
- * warm, is the parent of every init it creates, records each exit status
- * in the container's state directory (`exit.json`), and serves the
- * `tsk-runtime` command line over `<root>/.supervisor/sock`. A `run` then
- * costs the command line one small Deno start-up and a socket round trip
- * instead of two Deno start-ups and the library's load.
+ * warm, is the parent of every init it creates (a `run`'s) and of every
+ * process it execs, records exit statuses in the container's state
+ * directory (`exit.json`), and serves the `tsk-runtime` command line over
+ * `<root>/.supervisor/sock`. A `run` then costs the command line one small
+ * Deno start-up and a socket round trip instead of two Deno start-ups and
+ * the library's load. What outlives its command (`create`, `run --detach`,
+ * `exec --detach`) is not started here: as under runc it is the caller's to
+ * reap.
  *
  * State lives in the state directory, not in the supervisor: a container
  * whose supervisor died is still listed, killable and deletable through the
