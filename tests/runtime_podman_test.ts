@@ -101,6 +101,25 @@ function test(name: string, fn: (p: Podman) => Promise<void>): void {
 /** podman's default limits exceed this host's hard ones; runc refuses them too. */
 const LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
 
+/** `podman run --detach --name NAME ... IMAGE COMMAND` with tsk-runtime; asserts it started. */
+async function runDetached(p: Podman, name: string, command: string[]) {
+  const r = await p.run([
+    "--runtime",
+    p.wrapper,
+    "run",
+    "--detach",
+    "--name",
+    name,
+    "--network",
+    "none",
+    ...LIMITS,
+    p.image,
+    ...command,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  return r;
+}
+
 test("podman: run through conmon with tsk-runtime, as with runc", async (p) => {
   const script = [
     "hostname",
@@ -141,21 +160,7 @@ test("podman: run through conmon with tsk-runtime, as with runc", async (p) => {
 test("podman: a detached container takes exec, stop and rm through conmon", async (p) => {
   const name = uid("pod");
   const rt = ["--runtime", p.wrapper];
-  let r = await p.run([
-    ...rt,
-    "run",
-    "--detach",
-    "--name",
-    name,
-    "--network",
-    "none",
-    ...LIMITS,
-    p.image,
-    "sh",
-    "-c",
-    "trap 'exit 7' TERM; sleep 60 & wait",
-  ]);
-  assert.equal(r.code, 0, r.stderr);
+  let r = await runDetached(p, name, ["sh", "-c", "trap 'exit 7' TERM; sleep 60 & wait"]);
   r = await p.run([...rt, "exec", name, "sh", "-c", "echo in $(hostname); exit 5"]);
   assert.equal(r.code, 5, r.stderr);
   assert.match(r.stdout, /^in [0-9a-f]{12}\n$/);
@@ -198,20 +203,7 @@ test("podman: -t gives the container and an exec a terminal, as with runc", asyn
   // exec -t: a terminal of its own (conmon passes --tty --console-socket).
   const name = uid("tty");
   const rt = ["--runtime", p.wrapper];
-  let r = await p.run([
-    ...rt,
-    "run",
-    "--detach",
-    "--name",
-    name,
-    "--network",
-    "none",
-    ...LIMITS,
-    p.image,
-    "sleep",
-    "60",
-  ]);
-  assert.equal(r.code, 0, r.stderr);
+  let r = await runDetached(p, name, ["sleep", "60"]);
   r = await p.run([...rt, "exec", "-t", name, "sh", "-c", "tty; exit 4"]);
   assert.equal(r.code, 4, r.stderr);
   assert.match(r.stdout, /^\/dev\/pts\/\d+\r\n$/);
