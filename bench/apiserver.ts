@@ -607,6 +607,18 @@ async function pacedRuns(
   }
 }
 
+/** `deno run` of this benchmark in another role, with extra `deno run` flags. */
+function roleArgv(flags: string, role: string): string[] {
+  return [
+    "run",
+    "-A",
+    ...flags.split(/\s+/).filter((f) => f),
+    new URL(import.meta.url).pathname,
+    "--role",
+    role,
+  ];
+}
+
 // ---------------------------------------------------------------- watch clients
 
 /** Bytes kept from one read before the next, more than a `"name":"fan-N"` marker's length. */
@@ -815,12 +827,7 @@ async function watchFanOut(config: ClientConfig, home: string, pid: number): Pro
     clientLog?.write(new TextEncoder().encode(`${wall().toFixed(1)} [${i}] spawned\n`));
     const child = new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "-A",
-        ...values["client-flags"].split(/\s+/).filter((f) => f),
-        new URL(import.meta.url).pathname,
-        "--role",
-        "watchers",
+        ...roleArgv(values["client-flags"], "watchers"),
         "--home",
         home,
         "--path",
@@ -1127,12 +1134,7 @@ async function floorRuns(): Promise<void> {
   for (const transport of transports) {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "-A",
-        ...values["server-flags"].split(/\s+/).filter((f) => f),
-        new URL(import.meta.url).pathname,
-        "--role",
-        "floor-server",
+        ...roleArgv(values["server-flags"], "floor-server"),
         "--transport",
         transport,
         "--count",
