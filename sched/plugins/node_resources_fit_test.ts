@@ -10,6 +10,29 @@ import { MemoryClient } from "../scheduler/client.ts";
 import type { Handle } from "../scheduler/plugin.ts";
 import { factory, fits, leastAllocated, mostAllocated, ratioScorer } from "./node_resources_fit.ts";
 
+/**
+ * Runs the bulk filter over every node of `snap` and asserts that it keeps
+ * exactly the nodes the per-node filter passes, with the same reasons for
+ * the others; returns what it kept.
+ */
+function bulkFilterAgrees(
+  p: ReturnType<typeof factory>,
+  state: CycleState,
+  pod: ReturnType<typeof newPodInfo>,
+  snap: Snapshot,
+): { nodes: Int32Array; n: number; kept: Set<number> } {
+  const nodes = Int32Array.from({ length: snap.count }, (_, i) => i);
+  const rejected: (Status | undefined)[] = [];
+  const n = p.filterAll!(state, pod, nodes, snap.count, rejected);
+  const kept = new Set(nodes.subarray(0, n));
+  for (let i = 0; i < snap.count; i++) {
+    const s = p.filter!(state, pod, snap.nodes[i]);
+    assert.equal(kept.has(i), s.code === "Success", `node ${i}`);
+    if (!kept.has(i)) assert.deepEqual(rejected[i]?.reasons, s.reasons);
+  }
+  return { nodes, n, kept };
+}
+
 function handle(snapshot: Snapshot): Handle {
   return {
     snapshot,
@@ -114,15 +137,7 @@ Deno.test("the bulk filter and score agree with the per-node ones", () => {
     const p = factory({ scoringStrategy: { type } }, handle(snap));
     const pod = newPodInfo(makePod("new", { requests: { cpu: "700m", memory: "600Mi" } }));
     const state = new CycleState();
-    const nodes = Int32Array.from({ length: snap.count }, (_, i) => i);
-    const rejected: (Status | undefined)[] = [];
-    const n = p.filterAll!(state, pod, nodes, snap.count, rejected);
-    const kept = new Set(nodes.subarray(0, n));
-    for (let i = 0; i < snap.count; i++) {
-      const s = p.filter!(state, pod, snap.nodes[i]);
-      assert.equal(kept.has(i), s.code === "Success", `node ${i}`);
-      if (!kept.has(i)) assert.deepEqual(rejected[i]?.reasons, s.reasons);
-    }
+    const { nodes, n, kept } = bulkFilterAgrees(p, state, pod, snap);
     const out = new Float64Array(snap.capacity);
     p.scoreAll!(state, pod, nodes.subarray(0, n), n, out);
     const total = new Float64Array(snap.capacity);
@@ -142,18 +157,7 @@ Deno.test("the bulk filter agrees with the per-node one whether or not every nod
   }
   const p = factory({}, handle(snap));
   const state = new CycleState();
-  const check = (pod: ReturnType<typeof newPodInfo>) => {
-    const nodes = Int32Array.from({ length: snap.count }, (_, i) => i);
-    const rejected: (Status | undefined)[] = [];
-    const n = p.filterAll!(state, pod, nodes, snap.count, rejected);
-    const kept = new Set(nodes.subarray(0, n));
-    for (let i = 0; i < snap.count; i++) {
-      const s = p.filter!(state, pod, snap.nodes[i]);
-      assert.equal(kept.has(i), s.code === "Success", `node ${i}`);
-      if (!kept.has(i)) assert.deepEqual(rejected[i]?.reasons, s.reasons);
-    }
-    return n;
-  };
+  const check = (pod: ReturnType<typeof newPodInfo>) => bulkFilterAgrees(p, state, pod, snap).n;
   const small = newPodInfo(makePod("small", { requests: { cpu: "1", memory: "1Gi" } }));
   assert.equal(check(small), 50);
   // One node fills up: its cpu, then its pod slots.
