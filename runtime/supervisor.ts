@@ -341,7 +341,8 @@ export class Supervisor {
         const line = reader.push(got.data)[0];
         if (line !== undefined) request = checkRequest(line);
       }
-      if ((request.op === "run" || request.op === "exec") && fds.length === 0) {
+      const withStdio = request.op === "run" || request.op === "exec";
+      if (withStdio && fds.length === 0) {
         // The caller's stdio, taken from its descriptor table: its client
         // then needs no FFI to pass them (see docs/benchmarks.md).
         try {
@@ -350,6 +351,10 @@ export class Supervisor {
           send({ type: "stdio", message: `stdio: ${(e as Error).message}` });
           return;
         }
+      }
+      if (withStdio && fds.length !== 3) {
+        send({ type: "stdio", message: `stdio: expected 3 descriptors, got ${fds.length}` });
+        return;
       }
       send({ type: "accepted" });
       try {
@@ -389,10 +394,6 @@ export class Supervisor {
     send: (r: SupervisorReply) => void,
   ): Promise<void> {
     const sys = linuxSyscalls();
-    if (fds.length !== 3) {
-      for (const f of fds) sys.close(f);
-      throw new RuntimeError("run: expected the caller's stdin, stdout and stderr");
-    }
     // A pooled init reopens its stdio through /proc: right for pipes and
     // terminals, not for sockets or files (offset, O_APPEND); those get an
     // init spawned with the descriptors themselves.
@@ -481,9 +482,6 @@ export class Supervisor {
     const process = execProcess(c.spec.process, req);
     // The stage is spawned with the caller's descriptors themselves (no
     // pool here: it must be born in the container's PID namespace).
-    if (fds.length !== 3) {
-      throw new RuntimeError("exec: expected the caller's stdin, stdout and stderr");
-    }
     const p = await c.exec(process, { stdio: { stdin: fds[0], stdout: fds[1], stderr: fds[2] } });
     if (req.pidFile) Deno.writeTextFileSync(req.pidFile, `${p.pid}`);
     this.#log("info", "exec", {
@@ -607,9 +605,11 @@ export class Supervisor {
         return JSON.stringify((await this.#container(req.id)).state(), null, 2);
       case "pause":
         await (await this.#container(req.id)).pause();
+        this.#log("info", "paused", { id: req.id });
         return undefined;
       case "resume":
         await (await this.#container(req.id)).resume();
+        this.#log("info", "resumed", { id: req.id });
         return undefined;
       case "ps":
         return JSON.stringify(await (await this.#container(req.id)).pids());

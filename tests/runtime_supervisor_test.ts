@@ -600,6 +600,9 @@ test("supervisor: exec, ps, pause and resume go through it", async (ctx) => {
   assert.equal(JSON.parse((await tsk(ctx.root, ["state", id])).stdout).status, "paused");
   assert.equal((await tsk(ctx.root, ["resume", id])).code, 0);
   assert.equal(JSON.parse((await tsk(ctx.root, ["state", id])).stdout).status, "running");
+  // Both went through the supervisor, which logs each.
+  assert.match(log(), new RegExp(`"msg":"paused","id":"${id}"`));
+  assert.match(log(), new RegExp(`"msg":"resumed","id":"${id}"`));
 
   // A signal to exec reaches the process.
   const child = new Deno.Command(Deno.execPath(), {
