@@ -11,6 +11,17 @@ import {
 import { jsonLine, LineReader } from "./_supervisor_protocol.ts";
 import { libc } from "./_libc.ts";
 
+/** The number of this process's descriptor open on `file`, found through /proc. */
+function fdOf(file: string): number {
+  return [...Deno.readDirSync("/proc/self/fd")].map((e) => Number(e.name)).find((n) => {
+    try {
+      return Deno.readLinkSync(`/proc/self/fd/${n}`) === file;
+    } catch {
+      return false;
+    }
+  })!;
+}
+
 Deno.test("LineReader splits JSON lines that arrive in pieces", () => {
   const r = new LineReader();
   const bytes = new TextEncoder().encode('{"a":1}\n{"b":"é"}\n{"c"');
@@ -40,13 +51,7 @@ Deno.test("sendWithFds passes a descriptor the receiver can write through", asyn
   const f = Deno.openSync(file, { write: true, create: true, append: true });
   Deno.writeTextFileSync(file, "before\n", { append: true });
   // The fd number of `f` as this process sees it, through /proc.
-  const fd = [...Deno.readDirSync("/proc/self/fd")].map((e) => Number(e.name)).find((n) => {
-    try {
-      return Deno.readLinkSync(`/proc/self/fd/${n}`) === file;
-    } catch {
-      return false;
-    }
-  })!;
+  const fd = fdOf(file);
   try {
     sendWithFds(client, jsonLine({ hello: 1 }), [fd]);
     const got = await recvWithFds(server);
@@ -76,13 +81,7 @@ Deno.test("peerFds takes the connecting process's descriptors, and fails cleanly
   assert.ok(server !== null);
   const file = `${dir}/out.txt`;
   const f = Deno.openSync(file, { write: true, create: true, append: true });
-  const fd = [...Deno.readDirSync("/proc/self/fd")].map((e) => Number(e.name)).find((n) => {
-    try {
-      return Deno.readLinkSync(`/proc/self/fd/${n}`) === file;
-    } catch {
-      return false;
-    }
-  })!;
+  const fd = fdOf(file);
   try {
     const [got] = peerFds(server, [fd]);
     assert.notEqual(got, fd);
