@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { posix } from "node:path";
 import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
-import { RUNTIME_MAIN, uid } from "./_runtime_helpers.ts";
+import { RUNTIME_MAIN, stopSupervisor, uid } from "./_runtime_helpers.ts";
 
 function hasPodman(): boolean {
   try {
@@ -90,7 +90,6 @@ function test(name: string, fn: (p: Podman) => Promise<void>): void {
         await run(["rm", "--all", "--force", "--time", "0"]).catch(() => {});
         await run(["rmi", "--all", "--force"]).catch(() => {});
         // The test's supervisor, if a command started one.
-        const { stopSupervisor } = await import("./_runtime_helpers.ts");
         await stopSupervisor(posix.join(base, "state"));
         await Deno.remove(base, { recursive: true }).catch(() => {});
       }
