@@ -73,11 +73,28 @@ Deno.test({
       } finally {
         await c.delete({ force: true });
       }
-      // Without a console socket a terminal is refused, naming the field.
+      // Bad input names the field and leaves no state: a terminal without a
+      // console socket, a console socket without a terminal, a socket
+      // nothing listens on.
       await assert.rejects(
         () => createContainer(`${id}-x`, { spec, root }),
         /process\.terminal: a terminal needs a console socket/,
       );
+      await assert.rejects(
+        () =>
+          createContainer(`${id}-y`, {
+            spec: { ...spec, process: { ...spec.process, terminal: false } },
+            root,
+            consoleSocket: socket,
+          }),
+        /process\.terminal: a console socket was given but the process asks for no terminal/,
+      );
+      await assert.rejects(
+        () =>
+          createContainer(`${id}-z`, { spec, root, consoleSocket: posix.join(base, "none.sock") }),
+        /consoleSocket: cannot connect to the console socket/,
+      );
+      assert.deepEqual([...Deno.readDirSync(root)].map((e) => e.name), []);
     } finally {
       libc().close(listener);
       await Deno.remove(base, { recursive: true });

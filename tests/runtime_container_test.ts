@@ -604,6 +604,36 @@ test("runtime: a failing system call during create leaves no state, cgroup or fi
   }
 });
 
+test("runtime: createContainer({ start: true }) returns a running container whose entrypoint has run", async () => {
+  const marker = posix.join(fx.base, `started-${crypto.randomUUID().slice(0, 8)}`);
+  const spec = shSpec(fx, "", (s) => {
+    s.mounts!.push({ destination: "/out", type: "bind", source: fx.base, options: ["rbind"] });
+    s.process.args = ["sh", "-c", `touch /out/${posix.basename(marker)}; read x; exit 0`];
+  });
+  const c = await createContainer(uid("start"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec,
+    stdio: { stdin: "pipe", stdout: "null", stderr: "null" },
+    start: true,
+  });
+  try {
+    // Returned after the execve: the container runs and no start is pending.
+    assert.equal(c.state().status, "running");
+    await assert.rejects(() => c.start(), /cannot start: status is running/);
+    const deadline = Date.now() + 10_000;
+    while (!(await Deno.stat(marker).then(() => true, () => false))) {
+      if (Date.now() > deadline) throw new Error("the entrypoint did not run");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await c.stdin!.close();
+    assert.equal((await c.wait()).exitCode, 0);
+  } finally {
+    await c.delete({ force: true });
+    await Deno.remove(marker).catch(() => {});
+  }
+});
+
 test("runtime: containers from a pool of pre-started inits behave the same", async () => {
   const pool = new InitPool({ size: 2 });
   try {
