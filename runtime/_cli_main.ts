@@ -35,6 +35,14 @@ function noSupervisorEnv(): boolean {
   return v !== undefined && v !== "" && v !== "0";
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 async function supervisorCommand(g: Globals, rest: string[], mainUrl: string): Promise<ExitCode> {
   let seconds = DEFAULT_IDLE_SECONDS;
   let watch: string | null | undefined;
@@ -44,7 +52,10 @@ async function supervisorCommand(g: Globals, rest: string[], mainUrl: string): P
       watch: { type: "string" },
     });
     if (values.watch !== undefined) {
-      watch = String(values.watch) === "" ? null : String(values.watch);
+      watch = String(values.watch) === "" ? null : resolve(String(values.watch));
+      if (watch !== null && !isDirectory(watch)) {
+        throw new Error(`--watch: ${watch} is not a directory`);
+      }
     }
     if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]}`);
     // The flag wins over the environment; each is named when it is wrong.

@@ -211,7 +211,7 @@ test("tsk-runtime: the same bundle sees the same things under runc", async (base
   assert.equal(ours.stderr, runc.stderr);
 });
 
-test("tsk-runtime: supervisor names the bad idle timeout, flag or environment", async (base) => {
+test("tsk-runtime: supervisor names a bad idle timeout (flag or environment) and a bad --watch", async (base) => {
   const root = posix.join(base, "state");
   const bad = await new Deno.Command(Deno.execPath(), {
     args: [...runtimeArgv(root).slice(1), "supervisor"],
@@ -227,4 +227,7 @@ test("tsk-runtime: supervisor names the bad idle timeout, flag or environment", 
   const r = await tsk(root, "supervisor", "--idle-timeout", "-1");
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--idle-timeout: expected a number of seconds \(0: never\), got "-1"/);
+  const w = await tsk(root, "supervisor", "--watch", posix.join(base, "missing"));
+  assert.equal(w.code, 2);
+  assert.match(w.stderr, /--watch: .*missing is not a directory/);
 });
