@@ -15,16 +15,8 @@ import { linuxSyscalls } from "./syscalls.ts";
 import { unknownSyscalls } from "./seccomp/profile.ts";
 import type { Spec } from "./spec/config.ts";
 import type { InitSource } from "./pool.ts";
-import {
-  EXEC_FLAGS,
-  execArgs,
-  execProcess,
-  type Globals,
-  HELP,
-  log,
-  psOutput,
-  table,
-} from "./_cli_common.ts";
+import { type Globals, HELP, log, psOutput, table } from "./_cli_common.ts";
+import { EXEC_FLAGS, execArgs, execProcess } from "./_exec_args.ts";
 
 // The library (validation, cgroups, seccomp) loads after `create` and `run`
 // have started the container's init, so the two Deno start-ups overlap.

@@ -1,15 +1,13 @@
 /**
- * What every path of `tsk-runtime` shares: global options, help texts and
- * the log. Kept free of the library: the supervised path loads it on every
- * call.
+ * What every path of `tsk-runtime` shares: global options, help texts, the
+ * log and `ps` output. Kept free of the library; the supervised path loads
+ * it only once its request is sent (see `_cli_main.ts`).
  *
  * @module
  */
-import { DEFAULT_ROOT } from "./state.ts";
+import { DEFAULT_ROOT } from "./_defaults.ts";
 import { VERSION } from "./version.ts";
-import type { Process } from "./spec/config.ts";
-import type { FlagSpec, ParsedFlags } from "./_flags.ts";
-import { resolve } from "./_path.ts";
+import type { Command } from "./_cli_main.ts";
 
 /** Global options. */
 export interface Globals {
@@ -58,6 +56,7 @@ Overlay root filesystems: set the annotations dev.tsk.rootfs.lowerdirs
 (colon-separated, uppermost first), dev.tsk.rootfs.upperdir and
 dev.tsk.rootfs.workdir in config.json.`;
 
+/** Each command's help (every command of `COMMANDS` has one). */
 export const HELP: Record<string, string> = {
   create:
     "Usage: tsk-runtime create [--bundle DIR] [--pid-file FILE] [--console-socket PATH] ID\n\nCreate a container from the bundle (default: current directory); its init waits for `start`.\nWith process.terminal, the master of the container's terminal is sent to the unix socket at PATH.",
@@ -85,10 +84,11 @@ export const HELP: Record<string, string> = {
     "Usage: tsk-runtime supervisor [--idle-timeout SECONDS] [--watch DIR]\n\nServe the root's containers from this process: keep pre-started inits warm, be the parent of the containers run starts and of exec's processes, record exit statuses; exit after SECONDS idle (0: never; default TSK_RUNTIME_SUPERVISOR_IDLE or 60). run starts one on demand.\nWhen a file under DIR changes (default: the runtime's own sources; '' watches nothing), hand over: stop serving so that the next command starts a supervisor from the new code, and exit once the containers this one runs have ended.",
   spec:
     "Usage: tsk-runtime spec [--bundle DIR]\n\nWrite a default config.json (as runc spec does).",
-};
+} satisfies Record<Command, string>;
 
 /** Writes a log line to `--log` (and errors to stderr). */
 export function log(g: Globals, level: string, msg: string): void {
+  if (!g.log && level !== "error") return;
   const line = g.logFormat === "json"
     ? JSON.stringify({ level, msg, time: new Date().toISOString() })
     : `${new Date().toISOString()} ${level}: ${msg}`;
@@ -98,87 +98,6 @@ export function log(g: Globals, level: string, msg: string): void {
     } catch { /* the log is best effort */ }
   }
   if (level === "error") console.error(g.logFormat === "json" ? line : `tsk-runtime: ${msg}`);
-}
-
-/** `exec`'s options that shape the process, as the command line gives them. */
-export interface ExecArgs {
-  /** `--process FILE`: the whole process (absolute path). */
-  processFile?: string;
-  /** The command after the id, when there is no `--process`. */
-  args: string[];
-  /** `--env K=V`, appended to the container's environment. */
-  env: string[];
-  /** `--cwd`. */
-  cwd?: string;
-  /** `--user UID[:GID]`. */
-  user?: string;
-  /** `--no-new-privs`. */
-  noNewPrivs?: boolean;
-  /** `--tty`: a terminal (with `--console-socket`). */
-  tty?: boolean;
-}
-
-/** `exec`'s flags (everything after the id is the command). */
-export const EXEC_FLAGS: Record<string, FlagSpec> = {
-  process: { type: "string", short: "p" },
-  detach: { type: "boolean", short: "d" },
-  "pid-file": { type: "string" },
-  env: { type: "string", short: "e", multiple: true },
-  cwd: { type: "string" },
-  user: { type: "string", short: "u" },
-  tty: { type: "boolean", short: "t" },
-  "console-socket": { type: "string" },
-  "no-new-privs": { type: "boolean" },
-};
-
-/**
- * `exec`'s parsed flags as {@linkcode ExecArgs} (`--process` made absolute).
- *
- * @param values The flags.
- * @param positionals The id, then the command.
- * @returns What shapes the process.
- */
-export function execArgs(values: ParsedFlags["values"], positionals: string[]): ExecArgs {
-  const file = values.process as string | undefined;
-  return {
-    processFile: file === undefined ? undefined : resolve(Deno.cwd(), file),
-    args: positionals.slice(1),
-    env: (values.env as string[] | undefined) ?? [],
-    cwd: values.cwd as string | undefined,
-    user: values.user as string | undefined,
-    noNewPrivs: values["no-new-privs"] === true,
-    tty: values.tty === true,
-  };
-}
-
-/**
- * The process `exec` runs: `--process FILE` as it is, or the container's own
- * process with the command, environment, working directory and user given
- * (as runc's exec).
- *
- * @param base The container's `process`.
- * @param a The options given.
- * @returns The process to run.
- */
-export function execProcess(base: Process, a: ExecArgs): Process {
-  if (a.processFile !== undefined) {
-    try {
-      return JSON.parse(Deno.readTextFileSync(a.processFile)) as Process;
-    } catch (e) {
-      throw new Error(`exec: --process ${a.processFile}: ${(e as Error).message}`);
-    }
-  }
-  const process = structuredClone(base);
-  process.args = a.args;
-  process.env = [...(process.env ?? []), ...a.env];
-  if (a.cwd !== undefined) process.cwd = a.cwd;
-  if (a.user !== undefined) {
-    const [uid, gid] = a.user.split(":");
-    process.user = { uid: Number(uid), gid: Number(gid ?? 0) };
-  }
-  if (a.noNewPrivs) process.noNewPrivileges = true;
-  process.terminal = a.tty === true;
-  return process;
 }
 
 /** Columns padded to their widest cell, two spaces apart. */

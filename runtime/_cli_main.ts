@@ -1,18 +1,48 @@
 /**
  * The `tsk-runtime` command line behind `main.ts`: global options, then the
  * supervised path (`_supervisor_client.ts`) or the direct one (`_cli.ts`,
- * loaded on demand). Every call loads this module's graph, so nothing here
- * may import the library statically (see docs/benchmarks.md).
+ * loaded on demand). Every call loads this module's static graph, so it
+ * imports only what a supervised request needs before it is sent (seven
+ * small modules, no library, no FFI); help texts, the log and the version
+ * load when used (see docs/benchmarks.md).
  *
  * @module
  */
 import { parseFlags } from "./_flags.ts";
 import { resolve } from "./_path.ts";
-import { DEFAULT_ROOT } from "./state.ts";
-import { VERSION } from "./version.ts";
-import { type Globals, HELP, log, USAGE } from "./_cli_common.ts";
+import { DEFAULT_ROOT } from "./_defaults.ts";
+import type { Globals } from "./_cli_common.ts";
 import { viaSupervisor } from "./_supervisor_client.ts";
 import { DEFAULT_IDLE_SECONDS, IDLE_ENV, NO_SUPERVISOR_ENV } from "./_supervisor_protocol.ts";
+
+/** The commands, each with a help text in `_cli_common.ts`. */
+export const COMMANDS = [
+  "create",
+  "start",
+  "state",
+  "kill",
+  "delete",
+  "run",
+  "exec",
+  "list",
+  "update",
+  "pause",
+  "resume",
+  "ps",
+  "events",
+  "features",
+  "supervisor",
+  "spec",
+] as const;
+
+/** A command's name. */
+export type Command = typeof COMMANDS[number];
+
+type Common = typeof import("./_cli_common.ts");
+
+function common(mainUrl: string): Promise<Common> {
+  return import(new URL("./_cli_common.ts", mainUrl).href);
+}
 
 /** The result of running the CLI: the process exit code. */
 export type ExitCode = number;
@@ -71,6 +101,7 @@ async function supervisorCommand(g: Globals, rest: string[], mainUrl: string): P
       }
     }
   } catch (e) {
+    const { HELP } = await common(mainUrl);
     console.error(`tsk-runtime: supervisor: ${(e as Error).message}\n\n${HELP.supervisor}`);
     return 2;
   }
@@ -81,12 +112,22 @@ async function supervisorCommand(g: Globals, rest: string[], mainUrl: string): P
   return await runSupervisor({ root: g.root, idleTimeoutMs: seconds * 1000, watch });
 }
 
+/** What the process running the command line adds to {@linkcode main}. */
+export interface MainOptions {
+  /**
+   * Called once a supervised request is sent, while the supervisor serves
+   * it: work that can wait until then (the command's own exit) goes here.
+   */
+  whileWaiting?: () => void;
+}
+
 /**
  * Runs the command line and returns the exit code.
  *
  * @param args The arguments (without the program name).
  * @param mainUrl The URL of `main.ts` in the source tree: modules loaded on
  *   demand, and the supervisor's command, are found from it.
+ * @param options What the process adds (see {@linkcode MainOptions}).
  * @returns The exit code.
  *
  * @example Print the version
@@ -95,7 +136,11 @@ async function supervisorCommand(g: Globals, rest: string[], mainUrl: string): P
  * const code = await main(["--version"], new URL("./main.ts", import.meta.url).href);
  * ```
  */
-export async function main(args: string[], mainUrl: string): Promise<ExitCode> {
+export async function main(
+  args: string[],
+  mainUrl: string,
+  options: MainOptions = {},
+): Promise<ExitCode> {
   const g: Globals = {
     root: DEFAULT_ROOT,
     log: undefined,
@@ -124,35 +169,45 @@ export async function main(args: string[], mainUrl: string): Promise<ExitCode> {
       console.error("tsk-runtime: --systemd-cgroup: not supported by tsk-runtime");
       return 2;
     } else if (flag === "--version" || flag === "-v") {
+      const { VERSION } = await import(new URL("./version.ts", mainUrl).href);
       console.log(`tsk-runtime version ${VERSION}\nspec: 1.2.0`);
       return 0;
     } else if (flag === "--help" || flag === "-h") {
-      console.log(USAGE);
+      console.log((await common(mainUrl)).USAGE);
       return 0;
     } else if (a.startsWith("-")) {
-      console.error(`tsk-runtime: unknown global option ${a}\n\n${USAGE}`);
+      console.error(`tsk-runtime: unknown global option ${a}\n\n${(await common(mainUrl)).USAGE}`);
       return 2;
     } else break;
   }
   const cmd = args[i];
   const rest = args.slice(i + 1);
   if (cmd === undefined) {
-    console.error(USAGE);
+    console.error((await common(mainUrl)).USAGE);
     return 2;
   }
-  if (!(cmd in HELP)) {
-    console.error(`tsk-runtime: unknown command ${cmd}\n\n${USAGE}`);
+  if (!(COMMANDS as readonly string[]).includes(cmd)) {
+    console.error(`tsk-runtime: unknown command ${cmd}\n\n${(await common(mainUrl)).USAGE}`);
     return 2;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
-    console.log(HELP[cmd]);
+    console.log((await common(mainUrl)).HELP[cmd]);
     return 0;
   }
   g.root = resolve(g.root);
   if (cmd === "supervisor") return await supervisorCommand(g, rest, mainUrl);
   if (SUPERVISED.has(cmd) && !g.noSupervisor) {
-    const log1 = (level: string, msg: string) => log(g, level, msg);
-    const code = await viaSupervisor(g.root, cmd, rest, { log: log1, mainUrl });
+    // The log's module loads while the supervisor serves (nothing is
+    // logged before a reply).
+    let loaded: Promise<Common> | undefined;
+    const code = await viaSupervisor(g.root, cmd, rest, {
+      log: async (level, msg) => (await (loaded ??= common(mainUrl))).log(g, level, msg),
+      mainUrl,
+      whileWaiting: () => {
+        loaded ??= common(mainUrl);
+        options.whileWaiting?.();
+      },
+    });
     if (code !== null) return code;
   }
   const cli: typeof import("./_cli.ts") = await import(new URL("./_cli.ts", mainUrl).href);

@@ -7,15 +7,14 @@
  * flag parser and the protocol: no library, no `node:` modules, no FFI (the
  * supervisor takes the caller's stdin, stdout and stderr itself, with
  * pidfd_getfd(2) on the connection's peer), and a timer only while a
- * supervisor it started comes up (see docs/benchmarks.md). `run` starts a
+ * supervisor it started comes up. What is needed only once the request is
+ * sent (the signal table, `ps` output) loads then (see docs/benchmarks.md). `run` starts a
  * supervisor when none answers; the others use one only if it runs.
  *
  * @module
  */
 import { type FlagSpec, parseFlags } from "./_flags.ts";
 import { resolve } from "./_path.ts";
-import { SIGNALS } from "./signals.ts";
-import { EXEC_FLAGS, execArgs, psOutput } from "./_cli_common.ts";
 import {
   DEFAULT_IDLE_SECONDS,
   IDLE_ENV,
@@ -29,9 +28,18 @@ import {
 /** What {@linkcode viaSupervisor} needs from the command line. */
 export interface ClientOptions {
   /** Writes one log line (the CLI's `--log`). */
-  log: (level: string, msg: string) => void;
-  /** The URL of `main.ts`, to start a supervisor with. */
+  log: (level: string, msg: string) => void | Promise<void>;
+  /** The URL of `main.ts`, to start a supervisor with and load modules from. */
   mainUrl: string;
+  /** Called once the request is sent, while the supervisor serves it. */
+  whileWaiting?: () => void;
+}
+
+/** Loads a module of this package that only some calls need. */
+function load<T>(mainUrl: string, path: string): Promise<T> {
+  // Not a literal specifier: Deno would read every module a literal
+  // dynamic import names at start-up.
+  return import(new URL(path, mainUrl).href);
 }
 
 const RUN_FLAGS: Record<string, FlagSpec> = {
@@ -44,7 +52,14 @@ const RUN_FLAGS: Record<string, FlagSpec> = {
 /** How long a client waits for a supervisor it started to listen. */
 const START_WAIT_MS = 10_000;
 
-function request(cmd: string, rest: string[]): SupervisorRequest | null {
+async function request(
+  cmd: string,
+  rest: string[],
+  mainUrl: string,
+): Promise<SupervisorRequest | null> {
+  const exec = cmd === "exec"
+    ? await load<typeof import("./_exec_args.ts")>(mainUrl, "./_exec_args.ts")
+    : null;
   let parsed;
   try {
     const flags = cmd === "run"
@@ -53,8 +68,8 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
       ? { all: { type: "boolean", short: "a" } } as Record<string, FlagSpec>
       : cmd === "delete"
       ? { force: { type: "boolean", short: "f" } } as Record<string, FlagSpec>
-      : cmd === "exec"
-      ? EXEC_FLAGS
+      : exec
+      ? exec.EXEC_FLAGS
       : cmd === "ps"
       ? { format: { type: "string", short: "f" } } as Record<string, FlagSpec>
       : {};
@@ -72,7 +87,7 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
   // containerd-shim are child subreapers that wait for it. So those take the
   // direct path, whose processes are reparented to the caller's reaper.
   if (values.detach) return null;
-  if (cmd === "exec") {
+  if (exec) {
     // A terminal, or no command: the direct path says what is wrong.
     if (
       values.tty || values["console-socket"] !== undefined || p.length < 1 ||
@@ -83,7 +98,7 @@ function request(cmd: string, rest: string[]): SupervisorRequest | null {
       op: "exec",
       id: p[0],
       pidFile: pidFile === undefined ? undefined : resolve(Deno.cwd(), pidFile),
-      ...execArgs(values, p),
+      ...exec.execArgs(values, p),
     };
   }
   if (p.length !== 1) return null;
@@ -211,18 +226,21 @@ export async function viaSupervisor(
   rest: string[],
   options: ClientOptions,
 ): Promise<number | null> {
-  const req = request(cmd, rest);
+  const req = await request(cmd, rest, options.mainUrl);
   if (req === null) return null;
   const starts = req.op === "run";
   // `ps` gets the pids; the table (or JSON) is made here, as the direct path makes it.
   const format = cmd === "ps" ? parseFlags(rest, { format: { type: "string", short: "f" } }) : null;
-  const render = format
-    ? (out: string) => psOutput(JSON.parse(out) as number[], format.values.format as string)
+  const common = format
+    ? await load<typeof import("./_cli_common.ts")>(options.mainUrl, "./_cli_common.ts")
+    : null;
+  const render = format && common
+    ? (out: string) => common.psOutput(JSON.parse(out) as number[], format.values.format as string)
     : undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     const conn = await connect(root, starts ? options.mainUrl : null);
     if (conn === null) return null;
-    const result = await exchange(conn, req, options.log, render);
+    const result = await exchange(conn, req, options, render);
     if (result === "direct") return null;
     if (result !== "retry") return result;
   }
@@ -232,9 +250,10 @@ export async function viaSupervisor(
 async function exchange(
   conn: Deno.UnixConn,
   req: SupervisorRequest,
-  log: ClientOptions["log"],
+  options: ClientOptions,
   render?: (output: string) => string,
 ): Promise<number | "retry" | "direct"> {
+  const { log } = options;
   const forward: [Deno.Signal, () => void][] = [];
   let accepted = false;
   try {
@@ -243,7 +262,12 @@ async function exchange(
     } catch {
       return "retry";
     }
+    options.whileWaiting?.();
     if (req.op === "run" || req.op === "exec") {
+      const { SIGNALS } = await load<typeof import("./signals.ts")>(
+        options.mainUrl,
+        "./signals.ts",
+      );
       for (const s of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const) {
         const h = () => {
           writeAll(conn, jsonLine({ op: "signal", signal: SIGNALS[s] })).catch(() => {
@@ -273,11 +297,13 @@ async function exchange(
             continue;
           case "stdio":
             // It could not take our stdio: the direct path serves.
-            log("debug", `supervisor: ${m.message}`);
+            await log("debug", `supervisor: ${m.message}`);
             return "direct";
           case "exit":
-            if (m.oomKilled) log("warning", `container ${idOf(req)} had a process OOM-killed`);
-            log("info", `container ${idOf(req)} exited: ${JSON.stringify(m)}`);
+            if (m.oomKilled) {
+              await log("warning", `container ${idOf(req)} had a process OOM-killed`);
+            }
+            await log("info", `container ${idOf(req)} exited: ${JSON.stringify(m)}`);
             return statusCode(m);
           case "ok":
             if (m.output !== undefined) {
@@ -285,14 +311,14 @@ async function exchange(
             }
             return 0;
           case "error":
-            log("error", m.message);
+            await log("error", m.message);
             return 1;
         }
       }
     }
     // Closed before it was served (a supervisor shutting down): try again.
     if (!accepted) return "retry";
-    log(
+    await log(
       "error",
       `the supervisor exited while running ${idOf(req)}; the container stays: ` +
         `tsk-runtime delete --force ${idOf(req)}`,

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { ExecArgs } from "./_cli_common.ts";
+import type { ExecArgs } from "./_exec_args.ts";
 
 /** A request from the command line. */
 export type SupervisorRequest =

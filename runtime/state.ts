@@ -12,8 +12,7 @@ import { ConfigError, ContainerNotFoundError, RuntimeError } from "./errors.ts";
 import type { OverlayRootfs } from "./_messages.ts";
 import type { Spec } from "./spec/config.ts";
 
-/** The default state directory. */
-export const DEFAULT_ROOT = "/run/tsk-runtime";
+export { DEFAULT_ROOT } from "./_defaults.ts";
 
 /** A container's status as the OCI runtime spec names it. */
 export type ContainerStatus = "creating" | "created" | "running" | "paused" | "stopped";

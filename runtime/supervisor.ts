@@ -28,7 +28,7 @@ import { InitPool, POOL_CGROUP_PARENT, removeOrphanPoolCgroups } from "./pool.ts
 import { ConfigError, RuntimeError } from "./errors.ts";
 import { DEFAULT_ROOT, statePaths, validateId } from "./state.ts";
 import { signalName, signalNumber } from "./signals.ts";
-import { execProcess } from "./_cli_common.ts";
+import { execProcess } from "./_exec_args.ts";
 import { unknownSyscalls } from "./seccomp/profile.ts";
 import { linuxSyscalls, O } from "./syscalls.ts";
 import {
