@@ -100,6 +100,9 @@ const SYMBOLS = {
   statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
   sigemptyset: { parameters: ["buffer"], result: "i32" },
   sigfillset: { parameters: ["buffer"], result: "i32" },
+  pthread_sigmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  clone: { parameters: ["pointer", "pointer", "i32", "pointer"], result: "i32" },
+  dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

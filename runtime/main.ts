@@ -42,5 +42,17 @@ export async function main(args: string[]): Promise<ExitCode> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  // While the supervisor serves a request, get ready to exit without
+  // waiting for the kernel to free this process's memory (_quick_exit.ts).
+  let quick: typeof import("./_quick_exit.ts") | undefined;
+  const code = await cliMain(Deno.args, import.meta.url, {
+    whileWaiting: () => {
+      import(new URL("./_quick_exit.ts", import.meta.url).href).then((m) => {
+        m.prepareQuickExit();
+        quick = m;
+      }, () => {/* an ordinary exit */});
+    },
+  });
+  if (quick) quick.exitQuickly(code);
+  Deno.exit(code);
 }

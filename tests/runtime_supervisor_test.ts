@@ -160,6 +160,65 @@ function deleting(root: string): string[] {
   }
 }
 
+/** Processes (not zombies) whose command line names `marker`. */
+function processesNaming(marker: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      if (argv.includes(marker) && alive(Number(e.name))) out.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+test("supervisor: the command exits before its memory is freed, its caller sees end-of-file at once, and the helper goes", async (ctx) => {
+  const b = await bundle(ctx, "b", ["sh", "-c", "echo out; echo err >&2; exit 3"]);
+  // A supervisor first, so that the run below is a supervised one.
+  assert.equal((await tsk(ctx.root, ["run", "--bundle", b, uid("warm")])).code, 3);
+  const id = uid("quick");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...runtimeArgv(ctx.root).slice(1), "run", "--bundle", b, id],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    // Long enough to see the helper; the default is 25 ms.
+    env: { TSK_RUNTIME_QUICK_EXIT_LINGER_MS: "4000" },
+  }).spawn();
+  const status = await child.status;
+  const [out, err] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  // The helper shares the command's memory (so its command line) and still
+  // sleeps: the pipes reached end-of-file without waiting for it.
+  const helpers = processesNaming(id);
+  assert.equal(status.code, 3);
+  assert.equal(out, "out\n");
+  assert.equal(err, "err\n");
+  assert.equal(helpers.length, 1, "one helper holds the exited command's memory");
+  const [helper] = helpers;
+  assert.notEqual(helper, child.pid);
+  const statusText = Deno.readTextFileSync(`/proc/${helper}/status`);
+  const blocked = BigInt("0x" + /SigBlk:\s*([0-9a-f]+)/.exec(statusText)![1]);
+  for (const sig of [1, 2, 3, 15]) {
+    assert.ok(blocked & (1n << BigInt(sig - 1)), `signal ${sig} is blocked in the helper`);
+  }
+  // Nothing of the command's stays open in the helper but its memory.
+  const fds = [...Deno.readDirSync(`/proc/${helper}/fd`)].map((e) =>
+    Deno.readLinkSync(`/proc/${helper}/fd/${e.name}`)
+  );
+  assert.ok(!fds.some((f) => f.startsWith("pipe:")), `no pipe stays open: ${fds.join(", ")}`);
+  await until("the helper is gone", () => processesNaming(id).length === 0, 15_000);
+
+  // Turned off: no helper.
+  const off = uid("plain");
+  const r = await tsk(ctx.root, ["run", "--bundle", b, off], { TSK_RUNTIME_QUICK_EXIT: "0" });
+  assert.equal(r.code, 3);
+  assert.deepEqual(processesNaming(off), []);
+});
+
 test("supervisor: after run the id is gone at once, and a run of the same id follows", async (ctx) => {
   const b = await bundle(ctx, "b", ["sh", "-c", "echo hi; exit 3"]);
   const id = uid("same");

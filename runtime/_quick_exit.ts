@@ -1,0 +1,141 @@
+/**
+ * A quicker exit for the short-lived `tsk-runtime` command: its caller gets
+ * the exit status without waiting for the kernel to free Deno's address
+ * space.
+ *
+ * A process's exit frees its memory before its parent can reap it; for a
+ * Deno process that is 2-5 ms here (tens of megabytes of mappings), a tenth
+ * of a supervised `run`. When another process shares the address space
+ * (clone(2) with CLONE_VM), the exit only drops a reference and the last
+ * user frees it. So, as it exits, the command clones a helper that shares
+ * its memory and descriptor table and only sleeps for {@linkcode LINGER_MS}
+ * (glibc's clone() running `usleep`: no JavaScript runs in it), then
+ * returns, and the address space goes with it. Its sleep lets the command's
+ * own threads finish exiting first: freeing the memory while they still use
+ * it (a helper woken as the main thread let go of the address space) made
+ * the exit slower, not faster.
+ *
+ * Before it exits, the command closes every descriptor it inherited (those
+ * without close-on-exec: stdin, stdout, stderr and any other its caller
+ * passed) and Deno's own duplicates of them, so that its caller sees
+ * end-of-file at once too. The helper
+ * starts with every signal blocked, so a terminal's Ctrl-C does not reach
+ * it, and it is reparented and reaped like any orphan. Any step that fails
+ * leaves an ordinary exit. `TSK_RUNTIME_QUICK_EXIT=0` turns it off.
+ *
+ * @module
+ */
+import { cstr, libc, preload } from "./_libc.ts";
+
+/** Set to `0` to exit the ordinary way. */
+export const QUICK_EXIT_ENV = "TSK_RUNTIME_QUICK_EXIT";
+
+/** How long the helper keeps the address space: longer than the command's own exit takes. */
+export const LINGER_MS = 25;
+
+/** Sets another linger, in milliseconds (the tests make it long enough to see). */
+export const LINGER_ENV = "TSK_RUNTIME_QUICK_EXIT_LINGER_MS";
+
+const CLONE_VM = 0x100;
+const CLONE_FILES = 0x400;
+const SIGCHLD = 17;
+const SIG_BLOCK = 0;
+const SIG_SETMASK = 2;
+const F_GETFD = 1;
+
+interface Prepared {
+  usleep: Deno.PointerObject;
+  lingerUs: bigint;
+  /** The helper's stack (usleep needs a few hundred bytes). */
+  stack: Uint8Array<ArrayBuffer>;
+  all: Uint8Array<ArrayBuffer>;
+  saved: Uint8Array<ArrayBuffer>;
+  /** The descriptors this process inherited (no close-on-exec), and Deno's duplicates of them. */
+  inherited: number[];
+}
+
+let prepared: Prepared | null = null;
+
+/**
+ * Gets what {@linkcode exitQuickly} needs (about 1 ms: call it while the
+ * command waits for something else). Does nothing when turned off.
+ *
+ * @example
+ * ```ts ignore
+ * prepareQuickExit();
+ * ```
+ */
+export function prepareQuickExit(): void {
+  if (prepared !== null || Deno.env.get(QUICK_EXIT_ENV) === "0") return;
+  try {
+    preload(["clone", "dlsym", "close", "fcntl", "pthread_sigmask", "sigfillset"]);
+    const c = libc();
+    const usleep = c.dlsym(null, cstr("usleep"));
+    if (usleep === null) return;
+    const ms = Number(Deno.env.get(LINGER_ENV) ?? LINGER_MS);
+    if (!(ms >= 0 && ms <= 60_000)) return;
+    const all = new Uint8Array(128);
+    c.sigfillset(all);
+    // Deno keeps close-on-exec duplicates of its stdout and stderr: those
+    // go too (the same open file, by /proc's link).
+    const open = new Map<number, string>();
+    for (const e of Deno.readDirSync("/proc/self/fd")) {
+      try {
+        open.set(Number(e.name), Deno.readLinkSync(`/proc/self/fd/${e.name}`));
+      } catch { /* the directory's own descriptor, closed by now */ }
+    }
+    const files = new Set(
+      [...open].filter(([fd]) => c.fcntl(fd, F_GETFD, 0n) === 0).map(([, file]) => file),
+    );
+    const inherited = [...open].filter(([, file]) => files.has(file)).map(([fd]) => fd);
+    prepared = {
+      usleep,
+      lingerUs: BigInt(Math.round(ms * 1000)),
+      stack: new Uint8Array(16384),
+      all,
+      saved: new Uint8Array(128),
+      inherited,
+    };
+  } catch {
+    prepared = null;
+  }
+}
+
+/**
+ * Exits with `code`, leaving the freeing of this process's memory to a
+ * helper when {@linkcode prepareQuickExit} ran; otherwise as `Deno.exit`.
+ *
+ * @param code The exit status.
+ *
+ * @example
+ * ```ts ignore
+ * exitQuickly(0);
+ * ```
+ */
+export function exitQuickly(code: number): never {
+  const p = prepared;
+  if (p !== null) {
+    try {
+      handOver(p);
+    } catch { /* an ordinary exit */ }
+  }
+  Deno.exit(code);
+}
+
+function handOver(p: Prepared): void {
+  const c = libc();
+  const top = (BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(p.stack))) +
+    BigInt(p.stack.length)) & ~15n;
+  c.pthread_sigmask(SIG_BLOCK, p.all, p.saved);
+  const pid = c.clone(
+    p.usleep,
+    Deno.UnsafePointer.create(top),
+    CLONE_VM | CLONE_FILES | SIGCHLD,
+    Deno.UnsafePointer.create(p.lingerUs),
+  );
+  c.pthread_sigmask(SIG_SETMASK, p.saved, null);
+  if (pid <= 0) return;
+  // The descriptor table is the helper's too now: what the caller may wait
+  // on must close here, not when the helper is done.
+  for (const fd of p.inherited) c.close(fd);
+}
