@@ -59,12 +59,29 @@ export interface InitConfigMessage {
   fifo: string;
   /** Security settings. */
   security: SecurityConfig;
-  /** The cgroup mounts of the host to reproduce for `cgroup` mounts. */
-  cgroupMounts: Mount[];
+  /**
+   * The cgroup mounts of the host to reproduce for `cgroup` mounts; `null`
+   * when they follow as a {@linkcode CgroupsMessage} on the same
+   * descriptor, once the container's cgroup is in place (a pooled init then
+   * builds the rootfs while its parent adopts the cgroup).
+   */
+  cgroupMounts: Mount[] | null;
   /** Replace fds 0-2 by opening these paths (pre-started inits from a pool). */
   stdio: (string | null)[] | null;
   /** With `process.terminal`: the unix socket the terminal's master goes to. */
   consoleSocket?: string;
+}
+
+/**
+ * After an {@linkcode InitConfigMessage} without `cgroupMounts`: the
+ * container's cgroup is in place, limits included. The init reads it before
+ * its first cgroup mount, and before it reports ready in any case.
+ */
+export interface CgroupsMessage {
+  /** Always `cgroups`. */
+  type: "cgroups";
+  /** As {@linkcode InitConfigMessage.cgroupMounts}. */
+  cgroupMounts: Mount[];
 }
 
 /** `waitForExecConfig`: what an exec'd process joins. */

@@ -17,7 +17,13 @@ import { resolveCapabilities } from "./capabilities.ts";
 import { compileSeccomp } from "./seccomp/compile.ts";
 import { seccompFilterFlags } from "./seccomp/profile.ts";
 import { encodeBase64 } from "./_base64.ts";
-import type { ExecConfigMessage, OverlayRootfs, SecurityConfig } from "./_messages.ts";
+import type {
+  ExecConfigMessage,
+  InitConfigMessage,
+  OverlayRootfs,
+  SecurityConfig,
+} from "./_messages.ts";
+import { pathExists } from "./_libc.ts";
 import {
   ConfigError,
   ContainerNotFoundError,
@@ -27,6 +33,7 @@ import {
 import {
   closeStage,
   type InitProcess,
+  sendCgroups,
   sendConfig,
   spawnStage,
   waitForInitReady,
@@ -498,8 +505,31 @@ export async function createContainer(
     const pooled = options.pool && pidNs && !pidNs.path ? options.pool.take() : undefined;
     if (pooled) init = pooled;
     prepared = pooled?.cgroup ? await pooled.cgroup : null;
+    const config: InitConfigMessage = {
+      type: "init",
+      spec,
+      overlay,
+      fifo: paths.fifo,
+      security,
+      cgroupMounts: null,
+      stdio: pooled && !pooled.stdioReady
+        ? stdio.childFds.map((fd) => fd === null ? null : `/proc/${Deno.pid}/fd/${fd}`)
+        : null,
+      consoleSocket: options.consoleSocket && posix.resolve(options.consoleSocket),
+    };
+    // A pooled init whose cgroup will be adopted gets its configuration
+    // first and builds the rootfs while the cgroup is renamed and limited;
+    // it waits for the cgroup mounts before its first cgroup mount and
+    // before it reports ready (so before anything of the container runs).
+    // Only when adoption cannot fail for a cause known in advance: the init
+    // may unshare its cgroup namespace at once, so it could not be moved.
+    const early = pooled !== undefined && prepared !== null && canAdopt(prepared, cgroupPath);
+    if (early) await sendConfig(sys, pooled, config, { keepOpen: true });
     if (prepared) {
-      cgroup = await adoptCgroup(prepared, cgroupPath).catch(() => undefined);
+      cgroup = await adoptCgroup(prepared, cgroupPath).catch((e) => {
+        if (early) throw e;
+        return undefined;
+      });
       adopted = cgroup !== undefined;
     }
     if (cgroup === undefined) {
@@ -527,18 +557,9 @@ export async function createContainer(
     await cgroup.set(resources);
     // A pool cgroup that could not be adopted is empty now: remove it.
     if (prepared && !adopted) await prepared.destroy().catch(() => {});
-    await sendConfig(sys, init, {
-      type: "init",
-      spec,
-      overlay,
-      fifo: paths.fifo,
-      security,
-      cgroupMounts: cgroupMountsFor(init.pid, spec),
-      stdio: pooled && !pooled.stdioReady
-        ? stdio.childFds.map((fd) => fd === null ? null : `/proc/${Deno.pid}/fd/${fd}`)
-        : null,
-      consoleSocket: options.consoleSocket && posix.resolve(options.consoleSocket),
-    });
+    const cgroupMounts = cgroupMountsFor(init.pid, spec);
+    if (early) await sendCgroups(sys, init, cgroupMounts);
+    else await sendConfig(sys, init, { ...config, cgroupMounts });
     await waitForInitReady(sys, init);
     // The init has its own end of the FIFO now (it is past `ready`): only
     // its execve (or death) leaves the FIFO without a writer.
@@ -648,6 +669,18 @@ async function adoptCgroup(prepared: CgroupManager, path: string): Promise<Cgrou
     throw e;
   }
   return await createCgroupManager(path);
+}
+
+/**
+ * Whether {@linkcode adoptCgroup} can take `prepared` over as `path`: the
+ * same parent, and no directory of that name yet in any hierarchy.
+ */
+function canAdopt(prepared: CgroupManager, path: string): boolean {
+  if (posix.dirname(prepared.path) !== posix.dirname(path)) return false;
+  const name = posix.basename(path);
+  return [...new Set(Object.values(prepared.dirs()))].every((dir) =>
+    !pathExists(posix.join(posix.dirname(dir), name))
+  );
 }
 
 function sameRules(a: readonly unknown[], b: readonly unknown[]): boolean {

@@ -25,6 +25,7 @@
  */
 import * as posix from "./_path.ts";
 import {
+  type CgroupsMessage,
   type ExecConfigMessage,
   INIT_CONFIG_FD,
   INIT_REPLY_FD,
@@ -35,12 +36,13 @@ import {
   readMessageSync,
   writeMessageSync,
 } from "./_messages.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, RuntimeError } from "./errors.ts";
 import { applyProcessSecurity, applyRlimits, lookPath, readLastCap } from "./process_security.ts";
 import { parseMountOptions, pivotRoot, prepareRootfs, protectPaths } from "./rootfs.ts";
 import { CLONE, linuxSyscalls, MS, O, PR, type Syscalls } from "./syscalls.ts";
 import { type LibcSymbol, onLateBind, pathKind, preload } from "./_libc.ts";
 import { attachTerminal } from "./_terminal.ts";
+import type { Mount } from "./spec/config.ts";
 import { connectUnix } from "./_unix_socket.ts";
 
 const NS_FLAGS: Record<string, number> = {
@@ -158,7 +160,8 @@ export function runStage(sys: Syscalls, options: StageOptions = {}): void {
   const msg = readMessageSync<ParentMessage>(sys, INIT_CONFIG_FD);
   if (msg === null) return; // The parent went away before configuring us.
   if (options.idle) reportLateBinds(sys);
-  sys.close(INIT_CONFIG_FD);
+  // The cgroup mounts, when they follow, come on the same descriptor.
+  if (msg.type !== "init" || msg.cgroupMounts !== null) sys.close(INIT_CONFIG_FD);
   let ready = false;
   try {
     if (msg.type === "init") runInit(sys, msg, () => (ready = true), prepared);
@@ -243,7 +246,11 @@ function runInit(
     );
   }
 
-  prepareRootfs(sys, { spec, overlay: msg.overlay, cgroupMounts: msg.cgroupMounts });
+  // A pooled init's parent adopts the cgroup while this builds the rootfs:
+  // its cgroup mounts (and the limits) come once that is done.
+  let cgroupMounts = msg.cgroupMounts;
+  const cgroupsReady = () => (cgroupMounts ??= awaitCgroups(sys));
+  prepareRootfs(sys, { spec, overlay: msg.overlay, cgroupMounts: cgroupsReady });
   pivotRoot(sys, spec.root.path);
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     Deno.writeTextFileSync(`/proc/sys/${key.replaceAll(".", "/")}`, value);
@@ -263,6 +270,8 @@ function runInit(
   const exe = enterCwdAndResolve(sys, spec.process);
   sys.umask(spec.process.user.umask ?? 0o022);
 
+  // Nothing of the container runs before its cgroup has its limits.
+  cgroupsReady();
   reply(sys, { type: "ready" });
   markReady();
   sys.close(INIT_REPLY_FD);
@@ -274,6 +283,16 @@ function runInit(
 
   applyProcessSecurity(sys, msg.security, lastCap);
   sys.execve(exe, spec.process.args, spec.process.env ?? []);
+}
+
+/** Reads the {@linkcode CgroupsMessage} that follows a configuration without cgroup mounts. */
+function awaitCgroups(sys: Syscalls): Mount[] {
+  const msg = readMessageSync<CgroupsMessage>(sys, INIT_CONFIG_FD);
+  sys.close(INIT_CONFIG_FD);
+  if (msg === null || msg.type !== "cgroups") {
+    throw new RuntimeError("the parent went away before the container's cgroup was ready");
+  }
+  return msg.cgroupMounts;
 }
 
 function enterCwdAndResolve(sys: Syscalls, process: InitConfigMessage["spec"]["process"]): string {

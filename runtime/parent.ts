@@ -10,6 +10,7 @@
  */
 import * as posix from "./_path.ts";
 import {
+  type CgroupsMessage,
   encodeMessage,
   type InitReply,
   LATE_BIND_LOG_ENV,
@@ -18,6 +19,7 @@ import {
 } from "./_messages.ts";
 import { ConfigError, RuntimeError } from "./errors.ts";
 import type { CgroupManager } from "./cgroup/manager.ts";
+import type { Mount } from "./spec/config.ts";
 import { MS, O, type SpawnPidNamespace, type Syscalls } from "./syscalls.ts";
 import { initEntry } from "./_init_bundle.ts";
 
@@ -180,19 +182,23 @@ export function spawnStage(sys: Syscalls, options: SpawnStageOptions): InitProce
 }
 
 /**
- * `sendConfig`: writes the stage's configuration and closes the pipe.
+ * `sendConfig`: writes the stage's configuration and closes the pipe, or
+ * keeps it open for a {@linkcode CgroupsMessage} ({@linkcode sendCgroups}).
  *
  * @param sys The host.
  * @param init The stage.
  * @param msg The configuration.
+ * @param options `keepOpen`: more follows.
  */
 export async function sendConfig(
   sys: Syscalls,
   init: InitProcess,
-  msg: ParentMessage,
+  msg: ParentMessage | CgroupsMessage,
+  options: { keepOpen?: boolean } = {},
 ): Promise<void> {
   const data = encodeMessage(msg);
   let off = 0;
+  let done = false;
   try {
     while (off < data.length) {
       const chunk = data.subarray(off, off + 65536) as Uint8Array<ArrayBuffer>;
@@ -200,10 +206,30 @@ export async function sendConfig(
       off += n;
       if (off < data.length) await new Promise((r) => setTimeout(r, 0));
     }
+    done = true;
   } finally {
-    sys.close(init.configFd);
-    init.configFd = -1;
+    if (!done || !options.keepOpen) {
+      sys.close(init.configFd);
+      init.configFd = -1;
+    }
   }
+}
+
+/**
+ * `sendCgroups`: after a configuration sent without cgroup mounts, writes
+ * them (the container's cgroup is in place, limits included) and closes
+ * the pipe.
+ *
+ * @param sys The host.
+ * @param init The stage.
+ * @param cgroupMounts The host's cgroup mounts for the container.
+ */
+export async function sendCgroups(
+  sys: Syscalls,
+  init: InitProcess,
+  cgroupMounts: Mount[],
+): Promise<void> {
+  await sendConfig(sys, init, { type: "cgroups", cgroupMounts });
 }
 
 /**

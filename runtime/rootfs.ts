@@ -185,8 +185,11 @@ export interface RootfsRequest {
   spec: Spec;
   /** overlayfs layers mounted at `root.path`. */
   overlay: OverlayRootfs | null;
-  /** Host cgroup v1/v2 mounts to reproduce for a `cgroup` mount. */
-  cgroupMounts: Mount[];
+  /**
+   * Host cgroup v1/v2 mounts to reproduce for a `cgroup` mount, or what
+   * gets them (called once, when the first `cgroup` mount is made).
+   */
+  cgroupMounts: Mount[] | (() => Mount[]);
 }
 
 const LOCKABLE = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME |
@@ -219,7 +222,10 @@ export function prepareRootfs(sys: Syscalls, req: RootfsRequest): void {
   }
 
   const mounts = spec.mounts ?? [];
-  for (const m of mounts) mountEntry(sys, root, m, req.cgroupMounts);
+  const cgroupMounts = typeof req.cgroupMounts === "function"
+    ? req.cgroupMounts
+    : ((list: Mount[]) => () => list)(req.cgroupMounts);
+  for (const m of mounts) mountEntry(sys, root, m, cgroupMounts);
   const dests = new Set(mounts.map((m) => posix.normalize(m.destination)));
   const dev = secureJoin(root, "/dev");
   if (!dests.has("/dev")) {
@@ -232,7 +238,7 @@ export function prepareRootfs(sys: Syscalls, req: RootfsRequest): void {
       type: "devpts",
       source: "devpts",
       options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
-    }, []);
+    }, () => []);
   }
   if (!dests.has("/dev/shm")) {
     mountEntry(sys, root, {
@@ -240,7 +246,7 @@ export function prepareRootfs(sys: Syscalls, req: RootfsRequest): void {
       type: "tmpfs",
       source: "shm",
       options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-    }, []);
+    }, () => []);
   }
   // A /dev mounted here as a tmpfs holds only the mount points made under
   // it: device nodes and links need no lookup or removal first (each
@@ -252,11 +258,11 @@ export function prepareRootfs(sys: Syscalls, req: RootfsRequest): void {
   createDevices(sys, root, spec.linux?.devices ?? [], devTmpfs ? { dir: dev, taken } : null);
 }
 
-function mountEntry(sys: Syscalls, root: string, m: Mount, cgroupMounts: Mount[]): void {
+function mountEntry(sys: Syscalls, root: string, m: Mount, cgroupMounts: () => Mount[]): void {
   const opts = parseMountOptions(m.options ?? []);
   const bind = opts.bind || m.type === "bind";
   const dest = secureJoin(root, m.destination);
-  if (m.type === "cgroup") return mountCgroup(sys, dest, opts, cgroupMounts);
+  if (m.type === "cgroup") return mountCgroup(sys, dest, opts, cgroupMounts());
   if (bind) {
     const src = m.source!;
     let srcIsDir: boolean;

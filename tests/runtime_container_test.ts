@@ -15,6 +15,7 @@ import {
   listContainers,
   loadContainer,
   runContainer,
+  type Spec,
 } from "@tsk/runtime";
 import { recordingSyscalls, requireRoot } from "@tsk/runtime/testing";
 import { capture, cgroupDirsNamed, fixture, shSpec, uid } from "./_runtime_helpers.ts";
@@ -678,6 +679,46 @@ test("runtime: containers from a pool of pre-started inits behave the same", asy
   }
   const children = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${Deno.pid}/children`).trim();
   assert.equal(children, "", "closing the pool reaps its idle inits");
+});
+
+test("runtime: a pooled init builds its rootfs while its cgroup is adopted, and runs under its limits", async () => {
+  const pool = new InitPool({ size: 1 });
+  // The container reads its own limits through its cgroup mount (v1 or v2).
+  const script = "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; " +
+    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max";
+  const limited = (edit?: (s: Spec) => void) =>
+    shSpec(fx, script, (s) => {
+      s.linux!.resources = { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 42 } };
+      edit?.(s);
+    });
+  const stale = `stale-${uid("cg")}`;
+  const pidsRoot = Deno.statSync("/sys/fs/cgroup/pids").isDirectory
+    ? "/sys/fs/cgroup/pids"
+    : "/sys/fs/cgroup";
+  try {
+    // Adopted: the configuration went ahead of the cgroup's rename.
+    for (let i = 0; i < 2; i++) {
+      await pool.ready();
+      const r = await capture(fx, limited(), { pool });
+      assert.equal(r.stdout, "42\n67108864\n", r.stderr);
+    }
+    // A cgroup of the container's name already there (left by a crash):
+    // adoption cannot work, so the pooled init waits to be moved first.
+    Deno.mkdirSync(posix.join(pidsRoot, "tsk-runtime", stale), { recursive: true });
+    await pool.ready();
+    const r = await capture(
+      fx,
+      limited((s) => (s.linux!.cgroupsPath = `/tsk-runtime/${stale}`)),
+      { pool },
+    );
+    assert.equal(r.stdout, "42\n67108864\n", r.stderr);
+    assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(stale)), []);
+  } finally {
+    await pool.close();
+    try {
+      Deno.removeSync(posix.join(pidsRoot, "tsk-runtime", stale));
+    } catch { /* deleted with the container */ }
+  }
 });
 
 test("runtime: namespaces can be joined by path", async () => {
