@@ -1,6 +1,7 @@
 /**
- * `deno task bench runtime [--iterations N]`: create+start+wait+delete of a
- * busybox `true` container from one bundle, N times each, through
+ * `deno task bench runtime [--iterations N] [--settle-ms MS]`:
+ * create+start+wait+delete of a busybox `true` container from one bundle,
+ * N times each (after MS of quiet, default 50), through
  * tsk-runtime's CLI (through its supervisor, and with `--no-supervisor`),
  * through the library API in this long-lived process (with a pool of
  * pre-started inits, and without), runc and crun. The supervised CLI's CPU
@@ -15,9 +16,13 @@ import { busyboxRootfs } from "@tsk/runtime/testing";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { iterations: { type: "string", default: "20" } },
+  options: {
+    iterations: { type: "string", default: "20" },
+    "settle-ms": { type: "string", default: "50" },
+  },
 });
 const N = Number(values.iterations);
+const SETTLE_MS = Number(values["settle-ms"]);
 if (Deno.uid() !== 0) {
   console.error("bench runtime: containers need root");
   Deno.exit(1);
@@ -245,6 +250,10 @@ try {
   const cpu: Record<string, number> = Object.fromEntries(Object.keys(runners).map((k) => [k, 0]));
   for (let i = -2; i < N; i++) {
     for (const [name, run] of Object.entries(runners)) {
+      // Kernel work a runner leaves behind (its network namespace's
+      // teardown, its cgroups' release) runs after it returns: let it
+      // finish, so that it is not charged to whichever runner comes next.
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
       const self = name.startsWith("tsk library");
       const supervised = name === "tsk-runtime CLI";
       if (supervised && !(await supervisorPoolReady())) {
@@ -265,7 +274,9 @@ try {
       }
     }
   }
-  console.log(`create+start+wait+delete of busybox \`true\`, ${N} iterations, median ms`);
+  console.log(
+    `create+start+wait+delete of busybox \`true\`, ${N} iterations, each after ${SETTLE_MS} ms of quiet, median ms`,
+  );
   for (const n of notes) console.log(`note: ${n}`);
   console.log();
   console.log("runner                    median ms   min ms   CPU ms/run");
