@@ -7,7 +7,7 @@
  */
 import { DEFAULT_ROOT } from "./_defaults.ts";
 import { VERSION } from "./version.ts";
-import type { Command } from "./_cli_main.ts";
+import { type Command, logWrites } from "./_cli_main.ts";
 
 /** Global options. */
 export interface Globals {
@@ -88,7 +88,7 @@ export const HELP: Record<string, string> = {
 
 /** Writes a log line to `--log` (and errors to stderr). */
 export function log(g: Globals, level: string, msg: string): void {
-  if (!g.log && level !== "error") return;
+  if (!logWrites(g, level)) return;
   const line = g.logFormat === "json"
     ? JSON.stringify({ level, msg, time: new Date().toISOString() })
     : `${new Date().toISOString()} ${level}: ${msg}`;

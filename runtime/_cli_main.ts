@@ -40,6 +40,18 @@ export type Command = typeof COMMANDS[number];
 
 type Common = typeof import("./_cli_common.ts");
 
+/**
+ * Whether a log line of `level` goes anywhere: to the `--log` file, and
+ * errors to stderr too.
+ *
+ * @param g Global options.
+ * @param level The line's level.
+ * @returns Whether `log` would write it.
+ */
+export function logWrites(g: Globals, level: string): boolean {
+  return Boolean(g.log) || level === "error";
+}
+
 function common(mainUrl: string): Promise<Common> {
   return import(new URL("./_cli_common.ts", mainUrl).href);
 }
@@ -197,14 +209,16 @@ export async function main(
   g.root = resolve(g.root);
   if (cmd === "supervisor") return await supervisorCommand(g, rest, mainUrl);
   if (SUPERVISED.has(cmd) && !g.noSupervisor) {
-    // The log's module loads while the supervisor serves (nothing is
-    // logged before a reply).
+    // The log's module loads while the supervisor serves, and only when
+    // something will be written.
     let loaded: Promise<Common> | undefined;
     const code = await viaSupervisor(g.root, cmd, rest, {
-      log: async (level, msg) => (await (loaded ??= common(mainUrl))).log(g, level, msg),
+      log: async (level, msg) => {
+        if (logWrites(g, level)) (await (loaded ??= common(mainUrl))).log(g, level, msg);
+      },
       mainUrl,
       whileWaiting: () => {
-        loaded ??= common(mainUrl);
+        if (g.log) loaded ??= common(mainUrl);
         options.whileWaiting?.();
       },
     });

@@ -219,6 +219,46 @@ test("supervisor: the command exits before its memory is freed, its caller sees 
   assert.deepEqual(processesNaming(off), []);
 });
 
+test("supervisor: --log gets a line per event, in JSON with --log-format json; errors also go to stderr", async (ctx) => {
+  const b = await bundle(ctx, "b", ["sh", "-c", "exit 5"]);
+  const logFile = posix.join(ctx.base, "runtime.log");
+  const id = uid("logged");
+  const r = await tsk(ctx.root, [
+    "--log",
+    logFile,
+    "--log-format",
+    "json",
+    "run",
+    "--bundle",
+    b,
+    id,
+  ]);
+  assert.equal(r.code, 5);
+  assert.equal(r.stderr, "", "an info line goes only to the file");
+  const lines = Deno.readTextFileSync(logFile).trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0].level, "info");
+  assert.match(lines[0].msg, new RegExp(`container ${id} exited: .*"exitCode":5`));
+  assert.ok(!Number.isNaN(Date.parse(lines[0].time)));
+  // An error: to the file and to stderr.
+  const missing = await tsk(ctx.root, [
+    "--log",
+    logFile,
+    "run",
+    "--bundle",
+    posix.join(ctx.base, "nowhere"),
+    uid("missing"),
+  ]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^tsk-runtime: .*nowhere/m);
+  const last = Deno.readTextFileSync(logFile).trim().split("\n").at(-1)!;
+  assert.match(last, / error: .*nowhere/);
+  // Without --log nothing but errors is written anywhere.
+  const quiet = await tsk(ctx.root, ["run", "--bundle", b, uid("quiet")]);
+  assert.equal(quiet.code, 5);
+  assert.equal(quiet.stderr, "");
+});
+
 test("supervisor: after run the id is gone at once, and a run of the same id follows", async (ctx) => {
   const b = await bundle(ctx, "b", ["sh", "-c", "echo hi; exit 3"]);
   const id = uid("same");
