@@ -186,7 +186,8 @@ async function supervisorPoolReady(): Promise<boolean> {
         .filter(Boolean);
       const idle = kids.filter((k) => {
         try {
-          return Deno.readTextFileSync(`/proc/${k}/wchan`).includes("pipe_read");
+          // Blocked reading its configuration socket (see runtime/pool.ts).
+          return /^unix_stream_/.test(Deno.readTextFileSync(`/proc/${k}/wchan`));
         } catch {
           return false;
         }

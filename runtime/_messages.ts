@@ -66,8 +66,12 @@ export interface InitConfigMessage {
    * builds the rootfs while its parent adopts the cgroup).
    */
   cgroupMounts: Mount[] | null;
-  /** Replace fds 0-2 by opening these paths (pre-started inits from a pool). */
-  stdio: (string | null)[] | null;
+  /**
+   * A pre-started init's stdio (it was spawned with /dev/null): for each of
+   * fds 0-2, whether the next descriptor that came with this message
+   * (SCM_RIGHTS) replaces it, or /dev/null does; `null` keeps the init's own.
+   */
+  stdio: boolean[] | null;
   /** With `process.terminal`: the unix socket the terminal's master goes to. */
   consoleSocket?: string;
 }
@@ -127,20 +131,35 @@ export function writeMessageSync(sys: Syscalls, fd: number, msg: unknown): void 
   while (off < data.length) off += sys.write(fd, data.subarray(off) as Uint8Array<ArrayBuffer>);
 }
 
-function readExactSync(sys: Syscalls, fd: number, n: number): Uint8Array<ArrayBuffer> | null {
+function readExactSync(
+  sys: Syscalls,
+  fd: number,
+  n: number,
+  fds?: number[],
+): Uint8Array<ArrayBuffer> | null {
   const out = new Uint8Array(n);
   let off = 0;
   while (off < n) {
-    const got = sys.read(fd, out.subarray(off) as Uint8Array<ArrayBuffer>);
+    const buf = out.subarray(off) as Uint8Array<ArrayBuffer>;
+    let got: number;
+    if (fds) {
+      const r = sys.recvWithFds(fd, buf);
+      fds.push(...r.fds);
+      got = r.n;
+    } else got = sys.read(fd, buf);
     if (got === 0) return null;
     off += got;
   }
   return out;
 }
 
-/** Reads one framed message synchronously; `null` at end of file. */
-export function readMessageSync<T>(sys: Syscalls, fd: number): T | null {
-  const head = readExactSync(sys, fd, 4);
+/**
+ * Reads one framed message synchronously; `null` at end of file. With
+ * `fds`, `fd` is a unix socket and the descriptors sent with the message
+ * (SCM_RIGHTS, on its first bytes) are appended to it.
+ */
+export function readMessageSync<T>(sys: Syscalls, fd: number, fds?: number[]): T | null {
+  const head = readExactSync(sys, fd, 4, fds);
   if (head === null) return null;
   const len = new DataView(head.buffer).getUint32(0, true);
   const body = readExactSync(sys, fd, len);

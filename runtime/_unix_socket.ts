@@ -21,6 +21,7 @@ const MSG_NOSIGNAL = 0x4000;
 const MSG_DONTWAIT = 0x40;
 const EINTR = 4;
 const EAGAIN = 11;
+const ENOTSOCK = 88;
 
 /** The most descriptors one message carries. */
 export const MAX_FDS = 8;
@@ -174,6 +175,11 @@ export async function recvWithFds(fd: number, size = 65536): Promise<Received> {
   }
   void iov;
   if (n <= 0) return { data: new Uint8Array(0), fds: [] };
+  return { data: buf.subarray(0, n), fds: passedFds(msg, control) };
+}
+
+/** The descriptors of an SCM_RIGHTS control message that recvmsg filled in. */
+function passedFds(msg: Uint8Array<ArrayBuffer>, control: Uint8Array<ArrayBuffer>): number[] {
   const fds: number[] = [];
   const controlLen = Number(new BigUint64Array(msg.buffer)[5]);
   const v = new DataView(control.buffer);
@@ -183,7 +189,41 @@ export async function recvWithFds(fd: number, size = 65536): Promise<Received> {
     const len = Number(v.getBigUint64(0, true));
     for (let off = 16; off + 4 <= len; off += 4) fds.push(v.getInt32(off, true));
   }
-  return { data: buf.subarray(0, n), fds };
+  return fds;
+}
+
+/**
+ * recvmsg(2) into `buf` on the calling thread, blocking until something
+ * arrives: the count read (0 at end of file) and the descriptors passed
+ * with those bytes (close-on-exec); from a descriptor that is not a socket,
+ * a plain read. `null` when a signal interrupted it.
+ *
+ * @param fd The connected socket.
+ * @param buf Where the bytes go.
+ * @returns What was read, or `null` to try again.
+ */
+export function recvWithFdsSync(
+  fd: number,
+  buf: Uint8Array<ArrayBuffer>,
+): { n: number; fds: number[] } | null {
+  const iov = new BigUint64Array([addr(buf), BigInt(buf.length)]);
+  const control = new Uint8Array(16 + MAX_FDS * 4);
+  const msg = msghdr(new Uint8Array(iov.buffer), control);
+  const n = Number(libc().recvmsg(fd, msg, MSG_CMSG_CLOEXEC));
+  void iov;
+  if (n < 0) {
+    const e = errno();
+    if (e === EINTR) return null;
+    if (e === ENOTSOCK) {
+      // Not a socket (a pipe, /dev/null): no descriptors can come.
+      const r = Number(libc().read(fd, buf, BigInt(buf.length)));
+      if (r >= 0) return { n: r, fds: [] };
+      if (errno() === EINTR) return null;
+      throw new SyscallError("read", errno(), `fd ${fd}`);
+    }
+    throw new SyscallError("recvmsg", e, `socket ${fd}`);
+  }
+  return { n, fds: n > 0 ? passedFds(msg, control) : [] };
 }
 
 const SO_PEERPIDFD = 77;

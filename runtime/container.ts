@@ -505,6 +505,10 @@ export async function createContainer(
     const pooled = options.pool && pidNs && !pidNs.path ? options.pool.take() : undefined;
     if (pooled) init = pooled;
     prepared = pooled?.cgroup ? await pooled.cgroup : null;
+    // A pooled init was spawned with /dev/null: the container's stdio goes
+    // with its configuration, the very open files (offsets, O_APPEND).
+    const passStdio = pooled !== undefined && !pooled.stdioReady;
+    const fds = passStdio ? stdio.childFds.filter((fd): fd is number => fd !== null) : [];
     const config: InitConfigMessage = {
       type: "init",
       spec,
@@ -512,9 +516,7 @@ export async function createContainer(
       fifo: paths.fifo,
       security,
       cgroupMounts: null,
-      stdio: pooled && !pooled.stdioReady
-        ? stdio.childFds.map((fd) => fd === null ? null : `/proc/${Deno.pid}/fd/${fd}`)
-        : null,
+      stdio: passStdio ? stdio.childFds.map((fd) => fd !== null) : null,
       consoleSocket: options.consoleSocket && posix.resolve(options.consoleSocket),
     };
     // A pooled init whose cgroup will be adopted gets its configuration
@@ -524,7 +526,7 @@ export async function createContainer(
     // Only when adoption cannot fail for a cause known in advance: the init
     // may unshare its cgroup namespace at once, so it could not be moved.
     const early = pooled !== undefined && prepared !== null && canAdopt(prepared, cgroupPath);
-    if (early) await sendConfig(sys, pooled, config, { keepOpen: true });
+    if (early) await sendConfig(sys, pooled, config, { keepOpen: true, fds });
     if (prepared) {
       cgroup = await adoptCgroup(prepared, cgroupPath).catch((e) => {
         if (early) throw e;
@@ -559,7 +561,7 @@ export async function createContainer(
     if (prepared && !adopted) await prepared.destroy().catch(() => {});
     const cgroupMounts = cgroupMountsFor(init.pid, spec);
     if (early) await sendCgroups(sys, init, cgroupMounts);
-    else await sendConfig(sys, init, { ...config, cgroupMounts });
+    else await sendConfig(sys, init, { ...config, cgroupMounts }, { fds });
     await waitForInitReady(sys, init);
     // The init has its own end of the FIFO now (it is past `ready`): only
     // its execve (or death) leaves the FIFO without a writer.

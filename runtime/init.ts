@@ -74,6 +74,7 @@ const INIT_SYMBOLS: readonly LibcSymbol[] = [
   "open",
   "read",
   "readlink",
+  "recvmsg",
   "setdomainname",
   "sethostname",
   "setns",
@@ -157,14 +158,16 @@ export function runStage(sys: Syscalls, options: StageOptions = {}): void {
     sys.unshare(CLONE.NEWNET);
     prepared = { hostFd: host };
   }
-  const msg = readMessageSync<ParentMessage>(sys, INIT_CONFIG_FD);
+  // A pooled init's stdio comes with its configuration (SCM_RIGHTS).
+  const passed: number[] = [];
+  const msg = readMessageSync<ParentMessage>(sys, INIT_CONFIG_FD, passed);
   if (msg === null) return; // The parent went away before configuring us.
   if (options.idle) reportLateBinds(sys);
   // The cgroup mounts, when they follow, come on the same descriptor.
   if (msg.type !== "init" || msg.cgroupMounts !== null) sys.close(INIT_CONFIG_FD);
   let ready = false;
   try {
-    if (msg.type === "init") runInit(sys, msg, () => (ready = true), prepared);
+    if (msg.type === "init") runInit(sys, msg, () => (ready = true), prepared, passed);
     else runExec(sys, msg, () => (ready = true));
   } catch (e) {
     const err = e as Error & { field?: string; errno?: number };
@@ -189,9 +192,19 @@ function connectConsole(path: string): number {
   return fd;
 }
 
-function openStdio(sys: Syscalls, stdio: (string | null)[]): void {
-  stdio.forEach((path, i) => {
-    const fd = sys.open(path ?? "/dev/null", (i === 0 ? O.RDONLY : O.WRONLY) | O.CLOEXEC);
+/**
+ * Installs the stdio that came with the configuration (the very open files
+ * of the caller: offsets and O_APPEND hold), /dev/null where none did.
+ */
+function installStdio(sys: Syscalls, stdio: boolean[], passed: number[]): void {
+  let next = 0;
+  stdio.forEach((has, i) => {
+    const fd = has
+      ? passed[next++]
+      : sys.open("/dev/null", (i === 0 ? O.RDONLY : O.WRONLY) | O.CLOEXEC);
+    if (fd === undefined) {
+      throw new RuntimeError(`stdio: descriptor ${i} did not come with the configuration`);
+    }
     sys.dup3(fd, i, 0);
     sys.close(fd);
   });
@@ -202,9 +215,10 @@ function runInit(
   msg: InitConfigMessage,
   markReady: () => void,
   prepared: PreparedNetns | null,
+  passed: number[],
 ): void {
   const { spec } = msg;
-  if (msg.stdio) openStdio(sys, msg.stdio);
+  if (msg.stdio) installStdio(sys, msg.stdio, passed);
   // The console socket's path is the host's: connect before anything moves.
   const consoleFd = msg.consoleSocket ? connectConsole(msg.consoleSocket) : -1;
   const lastCap = readLastCap();

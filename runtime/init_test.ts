@@ -58,7 +58,7 @@ Deno.test("runStage() reports a failing mount to the parent and never execs", ()
 Deno.test("runStage() does nothing when the parent goes away before configuring it", () => {
   const sys = recordingSyscalls();
   runStage(sys);
-  assert.deepEqual(sys.calls.map((c) => c.name), ["prctl", "read"]);
+  assert.deepEqual(sys.calls.map((c) => c.name), ["prctl", "recvWithFds"]);
   assert.deepEqual(sys.written, {});
 });
 

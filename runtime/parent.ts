@@ -22,12 +22,13 @@ import type { CgroupManager } from "./cgroup/manager.ts";
 import type { Mount } from "./spec/config.ts";
 import { MS, O, type SpawnPidNamespace, type Syscalls } from "./syscalls.ts";
 import { initEntry } from "./_init_bundle.ts";
+import { sendWithFds } from "./_unix_socket.ts";
 
 /** A started, not yet configured init or exec stage. */
 export interface InitProcess {
   /** Host pid of the stage. */
   pid: number;
-  /** Parent's write end of the configuration pipe. */
+  /** Parent's end of the configuration socket. */
   configFd: number;
   /** Parent's read end of the reply pipe. */
   replyFd: number;
@@ -155,7 +156,9 @@ export interface SpawnStageOptions {
  */
 export function spawnStage(sys: Syscalls, options: SpawnStageOptions): InitProcess {
   const exe = runtimeExecutable(sys);
-  const [configRead, configWrite] = sys.pipe();
+  // The configuration goes over a socket: a pooled init gets the
+  // container's stdio with it (SCM_RIGHTS).
+  const [configRead, configWrite] = sys.socketpair();
   const [replyRead, replyWrite] = sys.pipe();
   try {
     const pid = sys.spawn({
@@ -182,24 +185,30 @@ export function spawnStage(sys: Syscalls, options: SpawnStageOptions): InitProce
 }
 
 /**
- * `sendConfig`: writes the stage's configuration and closes the pipe, or
+ * `sendConfig`: writes the stage's configuration and closes the socket, or
  * keeps it open for a {@linkcode CgroupsMessage} ({@linkcode sendCgroups}).
  *
  * @param sys The host.
  * @param init The stage.
  * @param msg The configuration.
- * @param options `keepOpen`: more follows.
+ * @param options `keepOpen`: more follows; `fds`: descriptors that go with
+ *   the message (the stage gets its own copies).
  */
 export async function sendConfig(
   sys: Syscalls,
   init: InitProcess,
   msg: ParentMessage | CgroupsMessage,
-  options: { keepOpen?: boolean } = {},
+  options: { keepOpen?: boolean; fds?: readonly number[] } = {},
 ): Promise<void> {
   const data = encodeMessage(msg);
   let off = 0;
   let done = false;
   try {
+    if (options.fds && options.fds.length > 0) {
+      // The descriptors ride on the first byte.
+      sendWithFds(init.configFd, data.subarray(0, 1), options.fds);
+      off = 1;
+    }
     while (off < data.length) {
       const chunk = data.subarray(off, off + 65536) as Uint8Array<ArrayBuffer>;
       const n = sys.write(init.configFd, chunk);

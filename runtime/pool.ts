@@ -2,8 +2,8 @@
  * A pool of pre-started init stages (DESIGN.md): each is a Deno process
  * already running `init.ts` as PID 1 of its own new PID namespace, blocked
  * reading its configuration. Taking one removes Deno's start-up from the
- * path of creating a container. A pooled init opens the container's stdio
- * itself from `/proc/<runtime pid>/fd/<n>` paths in its configuration.
+ * path of creating a container. A pooled init gets the container's stdio
+ * with its configuration (SCM_RIGHTS on its configuration socket).
  *
  * @module
  */
@@ -17,10 +17,14 @@ const REFILL_DELAY_MS = 50;
 /** Where idle inits wait unless {@linkcode InitPoolOptions.cgroupParent} says otherwise. */
 export const POOL_CGROUP_PARENT = "/tsk-runtime";
 
-/** Whether `pid` sleeps in a pipe read (an idle init waiting for its configuration). */
+/**
+ * Whether `pid` sleeps reading a unix socket (an idle init waiting for its
+ * configuration): the kernel function is `unix_stream_read_generic` here,
+ * `unix_stream_data_wait` on older kernels.
+ */
 function waitingForConfig(pid: number): boolean {
   try {
-    return Deno.readTextFileSync(`/proc/${pid}/wchan`).includes("pipe_read");
+    return /^unix_stream_/.test(Deno.readTextFileSync(`/proc/${pid}/wchan`));
   } catch {
     return false;
   }

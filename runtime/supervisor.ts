@@ -25,6 +25,7 @@ import {
   relocateContainer,
 } from "./container.ts";
 import { InitPool, POOL_CGROUP_PARENT, removeOrphanPoolCgroups } from "./pool.ts";
+import type { InitProcess } from "./parent.ts";
 import { ConfigError, RuntimeError } from "./errors.ts";
 import { DEFAULT_ROOT, statePaths, validateId } from "./state.ts";
 import { signalName, signalNumber } from "./signals.ts";
@@ -103,9 +104,6 @@ interface Supervised {
 }
 
 const LOG_ROTATE_BYTES = 8 << 20;
-
-/** File descriptors a pooled init can reopen through /proc without changing their meaning. */
-const REOPENABLE = /^(pipe:|\/dev\/(null|zero|tty\S*|pts\/\d+|console)$)/;
 
 /**
  * A running supervisor. Start one with {@linkcode Supervisor.start}; the
@@ -394,28 +392,21 @@ export class Supervisor {
     send: (r: SupervisorReply) => void,
   ): Promise<void> {
     const sys = linuxSyscalls();
-    // A pooled init reopens its stdio through /proc: right for pipes and
-    // terminals, not for sockets or files (offset, O_APPEND); those get an
-    // init spawned with the descriptors themselves.
-    const reopenable = fds.every((f) => {
-      try {
-        return REOPENABLE.test(Deno.readLinkSync(`/proc/self/fd/${f}`));
-      } catch {
-        return false;
-      }
-    });
     // A container of the same id that `run` answered for may still be
     // being deleted: its cgroup has the same path.
     await this.#cleanups.get(req.id);
     const t0 = performance.now();
     let c: Container;
+    let taken: InitProcess | undefined;
     try {
       c = await createContainer(req.id, {
         bundle: req.bundle,
         root: this.#root,
         pidFile: req.pidFile,
         stdio: { stdin: fds[0], stdout: fds[1], stderr: fds[2] },
-        pool: reopenable ? this.#pool : undefined,
+        // A pooled init gets the caller's stdio itself (SCM_RIGHTS): files,
+        // sockets and FIFOs keep their offsets and flags.
+        pool: { take: () => (taken = this.#pool.take()) },
         // `run` starts as it creates: the init goes from set-up straight to
         // execve, without waiting for a separate start.
         start: true,
@@ -435,7 +426,7 @@ export class Supervisor {
       return st;
     });
     this.#live.set(c.id, { container: c, exit });
-    this.#log("info", "created", { id: c.id, pid: c.pid, pooled: reopenable });
+    this.#log("info", "created", { id: c.id, pid: c.pid, pooled: taken !== undefined });
     const seccomp = c.spec.linux?.seccomp;
     for (const w of seccomp ? unknownSyscalls(seccomp, "linux.seccomp") : []) {
       // As runc: a name no table has matches nothing.

@@ -9,6 +9,7 @@
  */
 import { addr, cstr, cstrv, errno, libc, SYS } from "./_libc.ts";
 import { SyscallError } from "./errors.ts";
+import { recvWithFdsSync as recvWithFdsOnce } from "./_unix_socket.ts";
 
 /** How a spawned child gets its PID namespace. */
 export type SpawnPidNamespace =
@@ -88,6 +89,13 @@ export interface Syscalls {
   write(fd: number, buf: Uint8Array<ArrayBuffer>): number;
   /** pipe2(2) with O_CLOEXEC; returns `[read, write]`. */
   pipe(): [number, number];
+  /** socketpair(2): a connected pair of unix stream sockets, close-on-exec. */
+  socketpair(): [number, number];
+  /**
+   * recvmsg(2) into `buf`, blocking: the count read (0 at end of file) and
+   * the descriptors that came with those bytes (SCM_RIGHTS, close-on-exec).
+   */
+  recvWithFds(fd: number, buf: Uint8Array<ArrayBuffer>): { n: number; fds: number[] };
   /** fcntl(2) with an integer argument. */
   fcntl(fd: number, cmd: number, arg: number): number;
   /** dup3(2). */
@@ -323,6 +331,21 @@ const LINUX: Syscalls = {
     const fds = new Int32Array(2);
     check(libc().pipe2(new Uint8Array(fds.buffer), O.CLOEXEC), "pipe2");
     return [fds[0], fds[1]];
+  },
+  socketpair() {
+    const fds = new Int32Array(2);
+    const AF_UNIX = 1, SOCK_STREAM = 1;
+    check(
+      libc().socketpair(AF_UNIX, SOCK_STREAM | O.CLOEXEC, 0, new Uint8Array(fds.buffer)),
+      "socketpair",
+    );
+    return [fds[0], fds[1]];
+  },
+  recvWithFds(fd, buf) {
+    for (;;) {
+      const r = recvWithFdsOnce(fd, buf);
+      if (r !== null) return r;
+    }
   },
   fcntl(fd, cmd, arg) {
     const rc = libc().fcntl(fd, cmd, BigInt(arg));

@@ -261,19 +261,22 @@ export function recordingSyscalls(options: RecordingSyscallsOptions = {}): Recor
     if (name === "mount") return `${args[0] ?? "none"} on ${args[1]}`;
     return args.length > 0 && typeof args[0] !== "object" ? String(args[0]) : "";
   };
+  const readQueued = (fd: number, buf: Uint8Array): number => {
+    const q = reads[fd];
+    if (!q || q.length === 0) return 0;
+    const chunk = q[0];
+    const n = Math.min(chunk.length, buf.length);
+    buf.set(chunk.subarray(0, n));
+    if (n === chunk.length) q.shift();
+    else q[0] = chunk.subarray(n);
+    return n;
+  };
   const impl: Record<string, (...args: never[]) => unknown> = {
     open: () => nextFd++,
     pipe: () => [nextFd++, nextFd++],
-    read: (fd: number, buf: Uint8Array) => {
-      const q = reads[fd];
-      if (!q || q.length === 0) return 0;
-      const chunk = q[0];
-      const n = Math.min(chunk.length, buf.length);
-      buf.set(chunk.subarray(0, n));
-      if (n === chunk.length) q.shift();
-      else q[0] = chunk.subarray(n);
-      return n;
-    },
+    socketpair: () => [nextFd++, nextFd++],
+    read: (fd: number, buf: Uint8Array) => readQueued(fd, buf),
+    recvWithFds: (fd: number, buf: Uint8Array) => ({ n: readQueued(fd, buf), fds: [] }),
     write: (fd: number, buf: Uint8Array) => {
       (written[fd] ??= []).push(buf.slice());
       return buf.length;

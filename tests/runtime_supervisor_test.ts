@@ -281,18 +281,27 @@ test("supervisor: after run the id is gone at once, and a run of the same id fol
   assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
 });
 
-test("supervisor: output appended to a regular file, as the caller opened it", async (ctx) => {
+test("supervisor: output appended to a regular file as the caller opened it, by a pooled init", async (ctx) => {
   const b = await bundle(ctx, "b", ["sh", "-c", "echo to-file; exit 5"]);
   const file = posix.join(ctx.base, "out.txt");
   Deno.writeTextFileSync(file, "before\n");
   const cli = [...runtimeArgv(ctx.root), "run", "--bundle", b];
-  const sh = await new Deno.Command("sh", {
-    args: ["-c", `exec "$@" >>${file}`, "sh", ...cli, uid("file")],
-    stdin: "null",
-  }).output();
-  assert.equal(sh.code, 5);
+  // Twice: the first run starts the supervisor, the second finds its pool.
+  for (let i = 0; i < 2; i++) {
+    const sh = await new Deno.Command("sh", {
+      args: ["-c", `exec "$@" >>${file}`, "sh", ...cli, uid("file")],
+      stdin: "null",
+    }).output();
+    assert.equal(sh.code, 5);
+  }
   // The descriptor itself was passed (a reopened file would start at 0).
-  assert.equal(Deno.readTextFileSync(file), "before\nto-file\n");
+  assert.equal(Deno.readTextFileSync(file), "before\nto-file\nto-file\n");
+  const log = Deno.readTextFileSync(posix.join(ctx.root, ".supervisor", "log"));
+  const created = log.trim().split("\n").map((l) => JSON.parse(l)).filter((l) =>
+    l.msg === "created"
+  );
+  assert.equal(created.length, 2);
+  assert.equal(created[1].pooled, true, "the second run's init came from the pool");
 });
 
 test("supervisor: concurrent runs each get their own output and status", async (ctx) => {
