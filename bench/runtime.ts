@@ -1,7 +1,7 @@
 /**
  * `deno task bench runtime [--iterations N] [--settle-ms MS]`:
  * create+start+wait+delete of a busybox `true` container from one bundle,
- * N times each (after MS of quiet, default 50), through
+ * N times each (default 100; after MS of quiet, default 50), through
  * tsk-runtime's CLI (through its supervisor, and with `--no-supervisor`),
  * through the library API in this long-lived process (with a pool of
  * pre-started inits, and without), runc and crun. The supervised CLI's CPU
@@ -17,7 +17,7 @@ import { busyboxRootfs } from "@tsk/runtime/testing";
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    iterations: { type: "string", default: "20" },
+    iterations: { type: "string", default: "100" },
     "settle-ms": { type: "string", default: "50" },
   },
 });

@@ -120,6 +120,8 @@ const LOG_ROTATE_BYTES = 8 << 20;
 export class Supervisor {
   readonly #root: string;
   readonly #paths: ReturnType<typeof supervisorPaths>;
+  /** Where states of containers being deleted wait (see `#retire`); made on first use. */
+  #holder: string | null = null;
   readonly #idleMs: number;
   readonly #pool: InitPool;
   readonly #listener: number;
@@ -306,6 +308,7 @@ export class Supervisor {
         this.#logFile?.close();
         sys.close(this.#lockFd);
       }
+      if (this.#holder !== null) removeIfEmpty(this.#holder);
     }
   }
 
@@ -494,21 +497,25 @@ export class Supervisor {
 
   /**
    * Deletes a stopped container so that it is gone from the root at once
-   * (its state directory moves to `.supervisor/deleting/<random>/<id>`, one
-   * rename: `state` and `list` no longer see it), then its cgroup; the
-   * returned deletion is in `#cleanups` until done. A create of the same id
-   * waits for it; so does shutdown; a supervisor that died meanwhile leaves
-   * the moved state, which the next one deletes ({@linkcode Supervisor.#sweep}).
+   * (its state directory moves to `.supervisor/deleting/<this supervisor's
+   * holder>/<id>`, one rename: `state` and `list` no longer see it), then its
+   * cgroup; the returned deletion is in `#cleanups` until done. A create of
+   * the same id waits for it (so an id is never twice in the holder); so
+   * does shutdown; a supervisor that died meanwhile leaves the moved state,
+   * which the next one deletes ({@linkcode Supervisor.#sweep}).
    */
   async #retire(c: Container): Promise<void> {
-    const holder = `${this.#paths.dir}/deleting/${crypto.randomUUID()}`;
+    let holder: string;
     try {
-      Deno.mkdirSync(holder, { recursive: true, mode: 0o700 });
+      // One holder for the supervisor's life: a directory made and removed
+      // per container was two more metadata writes on every `run`.
+      holder = this.#holder ??= (() => {
+        const dir = `${this.#paths.dir}/deleting/${crypto.randomUUID()}`;
+        Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        return dir;
+      })();
       Deno.renameSync(statePaths(this.#root, c.id).dir, `${holder}/${c.id}`);
     } catch {
-      try {
-        Deno.removeSync(holder);
-      } catch { /* not made */ }
       await c.delete({ force: true });
       return;
     }
@@ -521,7 +528,8 @@ export class Supervisor {
 
   /**
    * Deletes the container `id` whose state was moved under `holder`: `c`
-   * itself when this supervisor holds it, else loaded from there.
+   * itself when this supervisor holds it, else loaded from there. A holder
+   * left by another supervisor goes once empty.
    */
   async #deleteMoved(holder: string, id: string, c?: Container): Promise<void> {
     try {
@@ -529,11 +537,12 @@ export class Supervisor {
         root: holder,
       });
       await moved.delete({ force: true });
-      Deno.removeSync(holder);
     } catch (e) {
       // Kept: the next supervisor tries again.
       this.#log("error", `delete ${id}: ${(e as Error).message}`, { state: holder });
+      return;
     }
+    if (holder !== this.#holder) removeIfEmpty(holder);
   }
 
   /** Finishes deletions a previous supervisor left in `.supervisor/deleting`. */
@@ -633,6 +642,13 @@ export class Supervisor {
  * Delivers the `signal` lines a waiting client forwards (a run's or an
  * exec's) until it closes the connection; `gone()` then says it went away.
  */
+/** Removes the directory `dir` if it is empty (and exists). */
+function removeIfEmpty(dir: string): void {
+  try {
+    Deno.removeSync(dir);
+  } catch { /* not empty, or gone */ }
+}
+
 function pumpSignals(
   fd: number,
   reader: LineReader,

@@ -151,13 +151,24 @@ test("supervisor: run returns the container's exit code and output", async (ctx)
   assert.deepEqual(deleting(ctx.root), []);
 });
 
-/** What the supervisor is still deleting after `run` answered. */
+/**
+ * What the supervisor is still deleting after `run` answered: the container
+ * states in `.supervisor/deleting/<holder>/` (a live supervisor keeps its
+ * holder directory, empty, for its whole life).
+ */
 function deleting(root: string): string[] {
+  const dir = posix.join(root, ".supervisor", "deleting");
+  const out: string[] = [];
   try {
-    return [...Deno.readDirSync(posix.join(root, ".supervisor", "deleting"))].map((e) => e.name);
-  } catch {
-    return [];
-  }
+    for (const h of Deno.readDirSync(dir)) {
+      if (!h.isDirectory) {
+        out.push(h.name);
+        continue;
+      }
+      for (const e of Deno.readDirSync(posix.join(dir, h.name))) out.push(`${h.name}/${e.name}`);
+    }
+  } catch { /* none */ }
+  return out;
 }
 
 /** Processes (not zombies) whose command line names `marker`. */
@@ -499,6 +510,11 @@ test("supervisor: a deletion its predecessor left half done is finished", async 
     assert.equal((await tsk(ctx.root, ["run", "--bundle", b, uid("next")])).code, 0);
     await stopSupervisor(ctx.root);
     assert.deepEqual(deleting(ctx.root), []);
+    // The crashed one's holder is gone, and so is the stopped one's.
+    assert.deepEqual(
+      [...Deno.readDirSync(posix.join(ctx.root, ".supervisor", "deleting"))].map((e) => e.name),
+      [],
+    );
     assert.deepEqual(listIds(ctx.root), []);
     assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
   } finally {
