@@ -53,7 +53,7 @@ import {
   validateId,
   writeState,
 } from "./state.ts";
-import { CLONE, linuxSyscalls, O, type Syscalls } from "./syscalls.ts";
+import { CLONE, linuxSyscalls, O, type Syscalls, type WaitStatus } from "./syscalls.ts";
 import { signalNumber } from "./signals.ts";
 import type { InitSource } from "./pool.ts";
 
@@ -523,9 +523,15 @@ export async function createContainer(
     // first and builds the rootfs while the cgroup is renamed and limited;
     // it waits for the cgroup mounts before its first cgroup mount and
     // before it reports ready (so before anything of the container runs).
-    // Only when adoption cannot fail for a cause known in advance: the init
-    // may unshare its cgroup namespace at once, so it could not be moved.
-    const early = pooled !== undefined && prepared !== null && canAdopt(prepared, cgroupPath);
+    // Only when adoption cannot fail for a cause known in advance (the init
+    // may unshare its cgroup namespace at once, so it could not be moved),
+    // and when the pool cgroup's device rules stay: rewriting them denies
+    // every device for a moment (v1 starts from "deny all"), and the init
+    // opens /dev/null and makes nodes meanwhile.
+    const resources = effectiveResources(spec);
+    const defaultDevices = sameRules(resources.devices ?? [], DEFAULT_DEVICE_RULES);
+    const early = pooled !== undefined && prepared !== null && defaultDevices &&
+      canAdopt(prepared, cgroupPath);
     if (early) await sendConfig(sys, pooled, config, { keepOpen: true, fds });
     if (prepared) {
       cgroup = await adoptCgroup(prepared, cgroupPath).catch((e) => {
@@ -551,18 +557,23 @@ export async function createContainer(
     // hierarchies costs several times more. Limits follow before the init
     // gets its configuration, so nothing of the container runs unlimited.
     if (!adopted) await cgroup.apply(init.pid);
-    const resources = effectiveResources(spec);
     // An adopted pool cgroup already has the default device rules.
-    if (adopted && sameRules(resources.devices ?? [], DEFAULT_DEVICE_RULES)) {
-      delete resources.devices;
-    }
+    if (adopted && defaultDevices) delete resources.devices;
     await cgroup.set(resources);
     // A pool cgroup that could not be adopted is empty now: remove it.
     if (prepared && !adopted) await prepared.destroy().catch(() => {});
     const cgroupMounts = cgroupMountsFor(init.pid, spec);
-    if (early) await sendCgroups(sys, init, cgroupMounts);
+    // An init that failed on its configuration has stopped reading it: what
+    // it reported (naming the field) is the error, not the broken pipe.
+    let unsent: unknown = null;
+    if (early) await sendCgroups(sys, init, cgroupMounts).catch((e) => (unsent = e));
     else await sendConfig(sys, init, { ...config, cgroupMounts }, { fds });
     await waitForInitReady(sys, init);
+    if (unsent !== null) throw unsent;
+    // A container that starts now is waited for from here, on a pool
+    // thread: its exit is seen as it happens, not after a later hand-off.
+    const reaped = startReader >= 0 ? sys.waitpidAsync(init.pid) : undefined;
+    reaped?.catch(() => {/* reaped by the clean-up below */});
     // The init has its own end of the FIFO now (it is past `ready`): only
     // its execve (or death) leaves the FIFO without a writer.
     if (startWriter >= 0) {
@@ -592,7 +603,7 @@ export async function createContainer(
       sys.close(startReader);
       startReader = -1;
     }
-    return new LiveContainer(sys, root, state, cgroup, true, stdio);
+    return new LiveContainer(sys, root, state, cgroup, true, stdio, reaped);
   } catch (e) {
     for (const fd of [startWriter, startReader]) if (fd >= 0) sys.close(fd);
     if (init) {
@@ -809,6 +820,7 @@ class LiveContainer implements Container {
     private readonly cgroup: CgroupManager,
     private readonly isParent: boolean,
     stdio: StdioSetup | null,
+    private readonly reaped?: Promise<WaitStatus>,
   ) {
     this.stdin = stdio?.stdin ?? null;
     this.stdout = stdio?.stdout ?? null;
@@ -820,7 +832,15 @@ class LiveContainer implements Container {
   }
   /** This container with its state under `root` (see {@linkcode relocateContainer}). */
   relocate(root: string): LiveContainer {
-    const moved = new LiveContainer(this.sys, root, this.stored, this.cgroup, this.isParent, null);
+    const moved = new LiveContainer(
+      this.sys,
+      root,
+      this.stored,
+      this.cgroup,
+      this.isParent,
+      null,
+      this.reaped,
+    );
     moved.#exit = this.#exit;
     return moved;
   }
@@ -883,7 +903,7 @@ class LiveContainer implements Container {
     let exitCode: number | null = null;
     let signal: number | undefined;
     if (this.isParent) {
-      const st = await this.sys.waitpidAsync(this.pid);
+      const st = await (this.reaped ?? this.sys.waitpidAsync(this.pid));
       exitCode = st.exitCode;
       if (st.signal !== null) signal = st.signal;
     } else {
