@@ -179,9 +179,13 @@ async function connectUnix(path: string): Promise<Deno.UnixConn | null> {
   }
 }
 
-async function connect(root: string, start: string | null): Promise<Deno.UnixConn | null> {
+async function connect(
+  root: string,
+  start: string | null,
+  first?: Promise<Deno.UnixConn | null>,
+): Promise<Deno.UnixConn | null> {
   const { socket } = supervisorPaths(root);
-  const conn = await connectUnix(socket);
+  const conn = await (first ?? connectUnix(socket));
   if (conn !== null || start === null) return conn;
   const pid = spawnSupervisor(root, start);
   if (pid === null) return null;
@@ -226,8 +230,16 @@ export async function viaSupervisor(
   rest: string[],
   options: ClientOptions,
 ): Promise<number | null> {
+  // Connecting (about 1 ms: Deno's first socket) overlaps reading the
+  // arguments; a supervisor is started only once they make a request.
+  let early: Promise<Deno.UnixConn | null> | undefined = connectUnix(
+    supervisorPaths(root).socket,
+  );
   const req = await request(cmd, rest, options.mainUrl);
-  if (req === null) return null;
+  if (req === null) {
+    (await early)?.close();
+    return null;
+  }
   const starts = req.op === "run";
   // `ps` gets the pids; the table (or JSON) is made here, as the direct path makes it.
   const format = cmd === "ps" ? parseFlags(rest, { format: { type: "string", short: "f" } }) : null;
@@ -238,7 +250,8 @@ export async function viaSupervisor(
     ? (out: string) => common.psOutput(JSON.parse(out) as number[], format.values.format as string)
     : undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
-    const conn = await connect(root, starts ? options.mainUrl : null);
+    const conn = await connect(root, starts ? options.mainUrl : null, early);
+    early = undefined;
     if (conn === null) return null;
     const result = await exchange(conn, req, options, render);
     if (result === "direct") return null;
