@@ -721,6 +721,36 @@ test("runtime: a pooled init builds its rootfs while its cgroup is adopted, and 
   }
 });
 
+test("runtime: a pooled init configured early that fails reports its own error, and leaves nothing", async () => {
+  const pool = new InitPool({ size: 1 });
+  try {
+    for (let i = 0; i < 3; i++) {
+      await pool.ready();
+      const id = uid("early-fail");
+      // The init fails at once (before it reads its cgroup mounts): joining
+      // a namespace that does not exist. Whether the supervisor's cgroups
+      // message then meets a closed socket is a race this cannot force; the
+      // error must be the init's either way.
+      const spec = shSpec(fx, "true", (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+          n.type === "uts" ? { type: "uts", path: "/proc/self/ns/no-such-namespace" } : n
+        );
+      });
+      const err = await createContainer(id, { root: fx.root, bundle: fx.base, spec, pool }).then(
+        () => null,
+        (e) => e as Error,
+      );
+      assert.ok(err !== null, "the create fails");
+      assert.match(err.message, /no-such-namespace/);
+      assert.doesNotMatch(err.message, /EPIPE/);
+      assert.deepEqual((await listContainers({ root: fx.root })).map((c) => c.id), []);
+      assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(id)), []);
+    }
+  } finally {
+    await pool.close();
+  }
+});
+
 test("runtime: namespaces can be joined by path", async () => {
   const a = await createContainer(uid("ns-a"), {
     root: fx.root,
