@@ -18,7 +18,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     iterations: { type: "string", default: "100" },
-    "settle-ms": { type: "string", default: "50" },
+    "settle-ms": { type: "string", default: "0" },
   },
 });
 const N = Number(values.iterations);

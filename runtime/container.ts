@@ -493,6 +493,7 @@ export async function createContainer(
   // With `start`: our end of the FIFO (to see it hang up at execve), and a
   // writer that holds the start byte in it until the init has opened it.
   let startReader = -1, startWriter = -1;
+  let reaped: Promise<WaitStatus> | undefined;
   try {
     sys.mkfifo(paths.fifo, 0o600);
     if (options.start) {
@@ -570,10 +571,6 @@ export async function createContainer(
     else await sendConfig(sys, init, { ...config, cgroupMounts }, { fds });
     await waitForInitReady(sys, init);
     if (unsent !== null) throw unsent;
-    // A container that starts now is waited for from here, on a pool
-    // thread: its exit is seen as it happens, not after a later hand-off.
-    const reaped = startReader >= 0 ? sys.waitpidAsync(init.pid) : undefined;
-    reaped?.catch(() => {/* reaped by the clean-up below */});
     // The init has its own end of the FIFO now (it is past `ready`): only
     // its execve (or death) leaves the FIFO without a writer.
     if (startWriter >= 0) {
@@ -597,6 +594,11 @@ export async function createContainer(
     writeState(root, state);
     if (options.pidFile) writePidFile(options.pidFile, init.pid);
     if (startReader >= 0) {
+      // Waited for from here, on a pool thread (the state is written: the
+      // pid is no longer needed alive): the exit is seen as it happens,
+      // not after one more hand-off once this returns.
+      reaped = sys.waitpidAsync(init.pid);
+      reaped.catch(() => {/* the clean-up below */});
       // As start(): return once the entrypoint has replaced the init.
       Deno.removeSync(paths.fifo);
       while (!(await sys.pollHangup(startReader, 1000))) { /* execve pending */ }
@@ -606,7 +608,12 @@ export async function createContainer(
     return new LiveContainer(sys, root, state, cgroup, true, stdio, reaped);
   } catch (e) {
     for (const fd of [startWriter, startReader]) if (fd >= 0) sys.close(fd);
-    if (init) {
+    if (init && reaped) {
+      // Being reaped already: its pid may be free again, so no kill by pid.
+      closeStage(sys, init);
+      await cgroup?.killAll("SIGKILL").catch(() => {});
+      await reaped.catch(() => {});
+    } else if (init) {
       closeStage(sys, init);
       try {
         sys.kill(init.pid, 9);
