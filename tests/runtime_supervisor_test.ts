@@ -95,20 +95,25 @@ function supervisorPid(root: string): number {
   return Number(Deno.readTextFileSync(posix.join(root, ".supervisor", "pid")).trim());
 }
 
-/** Live supervisor processes started for `root`. */
-function supervisorsOf(root: string): number[] {
+/** Live processes (not zombies) whose command line `match` accepts. */
+function processesWhere(match: (argv: string[]) => boolean): number[] {
   const out: number[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
       const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
-      const i = argv.indexOf("--root");
-      if (i >= 0 && argv[i + 1] === root && argv[i + 2] === "supervisor" && alive(Number(e.name))) {
-        out.push(Number(e.name));
-      }
+      if (match(argv) && alive(Number(e.name))) out.push(Number(e.name));
     } catch { /* gone */ }
   }
   return out;
+}
+
+/** Live supervisor processes started for `root`. */
+function supervisorsOf(root: string): number[] {
+  return processesWhere((argv) => {
+    const i = argv.indexOf("--root");
+    return i >= 0 && argv[i + 1] === root && argv[i + 2] === "supervisor";
+  });
 }
 
 function alive(pid: number): boolean {
@@ -173,15 +178,7 @@ function deleting(root: string): string[] {
 
 /** Processes (not zombies) whose command line names `marker`. */
 function processesNaming(marker: string): number[] {
-  const out: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
-      if (argv.includes(marker) && alive(Number(e.name))) out.push(Number(e.name));
-    } catch { /* gone */ }
-  }
-  return out;
+  return processesWhere((argv) => argv.includes(marker));
 }
 
 test("supervisor: the command exits before its memory is freed, its caller sees end-of-file at once, and the helper goes", async (ctx) => {
