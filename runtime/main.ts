@@ -12,7 +12,9 @@
  * always run in this process: what they start outlives the command and is
  * the caller's to reap, as with runc (conmon and containerd-shim wait for it
  * as child subreapers). `--no-supervisor` or `TSK_RUNTIME_NO_SUPERVISOR=1`
- * keeps every command in this process.
+ * keeps every command in this process. A supervised command leaves the
+ * freeing of its memory to a short-lived helper as it exits
+ * (`_quick_exit.ts`; `TSK_RUNTIME_QUICK_EXIT=0` turns it off).
  *
  * Overlay root filesystems are requested through the bundle's annotations
  * `dev.tsk.rootfs.lowerdirs` (colon-separated, uppermost first),
