@@ -8,8 +8,9 @@
  * supervisor takes the caller's stdin, stdout and stderr itself, with
  * pidfd_getfd(2) on the connection's peer), and a timer only while a
  * supervisor it started comes up. What is needed only once the request is
- * sent (the signal table, `ps` output) loads then (see docs/benchmarks.md). `run` starts a
- * supervisor when none answers; the others use one only if it runs.
+ * sent (the signal table, `ps` output) loads then (see docs/benchmarks.md).
+ * `run` starts a supervisor when none answers; the others use one only if
+ * it runs.
  *
  * @module
  */
