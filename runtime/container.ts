@@ -556,7 +556,8 @@ export async function createContainer(
     // Moved right after the spawn, while the child is still one thread
     // exec'ing Deno: moving a running multi-threaded Deno between cgroup v1
     // hierarchies costs several times more. Limits follow before the init
-    // gets its configuration, so nothing of the container runs unlimited.
+    // gets its configuration (configured early: before it gets its cgroup
+    // mounts), so nothing of the container runs unlimited.
     if (!adopted) await cgroup.apply(init.pid);
     // An adopted pool cgroup already has the default device rules.
     if (adopted && defaultDevices) delete resources.devices;
