@@ -131,6 +131,11 @@ export interface MainOptions {
    * it: work that can wait until then (the command's own exit) goes here.
    */
   whileWaiting?: () => void;
+  /**
+   * Ends the process with the exit code of a supervised command as soon as
+   * its answer is in (see `ClientOptions.finish` in _supervisor_client.ts).
+   */
+  finish?: (code: number) => void;
 }
 
 /**
@@ -221,6 +226,7 @@ export async function main(
         if (g.log) loaded ??= common(mainUrl);
         options.whileWaiting?.();
       },
+      finish: options.finish,
     });
     if (code !== null) return code;
   }

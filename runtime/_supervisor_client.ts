@@ -34,6 +34,11 @@ export interface ClientOptions {
   mainUrl: string;
   /** Called once the request is sent, while the supervisor serves it. */
   whileWaiting?: () => void;
+  /**
+   * Called with the exit code as soon as the answer is in, in a process
+   * that ends there (the command): nothing is left to clean up first.
+   */
+  finish?: (code: number) => void;
 }
 
 /** Loads a module of this package that only some calls need. */
@@ -318,14 +323,17 @@ async function exchange(
               await log("warning", `container ${idOf(req)} had a process OOM-killed`);
             }
             await log("info", `container ${idOf(req)} exited: ${JSON.stringify(m)}`);
+            options.finish?.(statusCode(m));
             return statusCode(m);
           case "ok":
             if (m.output !== undefined) {
               printOut((render ? render(m.output) : m.output) + "\n");
             }
+            options.finish?.(0);
             return 0;
           case "error":
             await log("error", m.message);
+            options.finish?.(1);
             return 1;
         }
       }

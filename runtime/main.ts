@@ -47,14 +47,17 @@ if (import.meta.main) {
   // While the supervisor serves a request, get ready to exit without
   // waiting for the kernel to free this process's memory (_quick_exit.ts).
   let quick: typeof import("./_quick_exit.ts") | undefined;
-  const code = await cliMain(Deno.args, import.meta.url, {
-    whileWaiting: () => {
-      import(new URL("./_quick_exit.ts", import.meta.url).href).then((m) => {
-        m.prepareQuickExit();
-        quick = m;
-      }, () => {/* an ordinary exit */});
-    },
-  });
-  if (quick) quick.exitQuickly(code);
-  Deno.exit(code);
+  const finish = (code: number): never => quick ? quick.exitQuickly(code) : Deno.exit(code);
+  finish(
+    await cliMain(Deno.args, import.meta.url, {
+      whileWaiting: () => {
+        import(new URL("./_quick_exit.ts", import.meta.url).href).then((m) => {
+          m.prepareQuickExit();
+          quick = m;
+        }, () => {/* an ordinary exit */});
+      },
+      // A supervised command ends as soon as its answer is in.
+      finish,
+    }),
+  );
 }
