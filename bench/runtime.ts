@@ -2,7 +2,8 @@
  * `deno task bench runtime [--iterations N] [--settle-ms MS]`:
  * create+start+wait+delete of a busybox `true` container from one bundle,
  * N times each (default 100; after MS of quiet, default 50), through
- * tsk-runtime's CLI (through its supervisor, and with `--no-supervisor`),
+ * tsk-runtime's CLI (through its supervisor, the same with
+ * TSK_RUNTIME_QUICK_EXIT=1, and with `--no-supervisor`),
  * through the library API in this long-lived process (with a pool of
  * pre-started inits, and without), runc and crun. The supervised CLI's CPU
  * time includes the supervisor's and that of the inits it reaped.
@@ -103,7 +104,11 @@ function cpuNow(includeSelf: boolean): number {
   return cpuMs(-1) + (includeSelf ? cpuMs(0) : 0);
 }
 
-function command(program: string, args: (id: string) => string[]): Runner {
+function command(
+  program: string,
+  args: (id: string) => string[],
+  env: Record<string, string> = {},
+): Runner {
   return async () => {
     const id = `bench-${crypto.randomUUID().slice(0, 8)}`;
     const t0 = performance.now();
@@ -112,6 +117,7 @@ function command(program: string, args: (id: string) => string[]): Runner {
       stdin: "null",
       stdout: "null",
       stderr: "piped",
+      env,
     }).output();
     const ms = performance.now() - t0;
     if (!r.success) throw new Error(`${program} failed: ${new TextDecoder().decode(r.stderr)}`);
@@ -226,6 +232,12 @@ try {
       Deno.execPath(),
       (id) => [...cli, "--root", supRoot, "run", ...rest(id)],
     ),
+    // The same with the opt-in quick exit (runtime/_quick_exit.ts).
+    "tsk-runtime CLI (quick exit)": command(
+      Deno.execPath(),
+      (id) => [...cli, "--root", supRoot, "run", ...rest(id)],
+      { TSK_RUNTIME_QUICK_EXIT: "1" },
+    ),
     "tsk-runtime CLI (direct)": command(
       Deno.execPath(),
       (
@@ -256,7 +268,7 @@ try {
       // finish, so that it is not charged to whichever runner comes next.
       await new Promise((r) => setTimeout(r, SETTLE_MS));
       const self = name.startsWith("tsk library");
-      const supervised = name === "tsk-runtime CLI";
+      const supervised = name.startsWith("tsk-runtime CLI") && !name.includes("direct");
       if (supervised && !(await supervisorPoolReady())) {
         throw new Error("the supervisor's init pool did not refill in 5 s");
       }
@@ -280,10 +292,10 @@ try {
   );
   for (const n of notes) console.log(`note: ${n}`);
   console.log();
-  console.log("runner                    median ms   min ms   CPU ms/run");
+  console.log("runner                        median ms   min ms   CPU ms/run");
   for (const [k, v] of Object.entries(results)) {
     console.log(
-      `${k.padEnd(24)}  ${median(v).toFixed(1).padStart(9)}  ${
+      `${k.padEnd(28)}  ${median(v).toFixed(1).padStart(9)}  ${
         Math.min(...v).toFixed(1).padStart(7)
       }  ${(cpu[k] / N).toFixed(1).padStart(11)}`,
     );
@@ -304,6 +316,7 @@ try {
   };
   console.log();
   line("lifecycle_cli_vs_runc", results["tsk-runtime CLI"], "runc");
+  line("lifecycle_cli_quick_exit_vs_runc", results["tsk-runtime CLI (quick exit)"], "runc");
   line("lifecycle_cli_direct_vs_runc", results["tsk-runtime CLI (direct)"], "runc");
   line("lifecycle_library_pool_vs_crun", results["tsk library (pool)"], "crun");
   line("lifecycle_library_nopool_vs_crun", results["tsk library (no pool)"], "crun");

@@ -20,15 +20,20 @@
  * passed) and Deno's own duplicates of them, so that its caller sees
  * end-of-file at once too. The helper
  * starts with every signal blocked, so a terminal's Ctrl-C does not reach
- * it, and it is reparented and reaped like any orphan. Any step that fails
- * leaves an ordinary exit. `TSK_RUNTIME_QUICK_EXIT=0` turns it off.
+ * it, and in / so that it keeps no directory busy. Any step that fails
+ * leaves an ordinary exit.
+ *
+ * Off unless `TSK_RUNTIME_QUICK_EXIT=1`: unlike runc's, such a command leaves
+ * a process behind for 25 ms. It is reparented to the caller's reaper (a
+ * subreaper such as containerd-shim sees one more child exit; a PID 1 that
+ * never reaps, as an application run as a container's PID 1, collects a
+ * zombie per command), and it keeps the Deno binary mapped and Deno's own
+ * descriptors (its cache databases) open until it goes.
  *
  * @module
  */
 import { cstr, libc, preload } from "./_libc.ts";
-
-/** Set to `0` to exit the ordinary way. */
-export const QUICK_EXIT_ENV = "TSK_RUNTIME_QUICK_EXIT";
+import { QUICK_EXIT_ENV } from "./_defaults.ts";
 
 /** How long the helper keeps the address space: longer than the command's own exit takes. */
 export const LINGER_MS = 25;
@@ -66,9 +71,9 @@ let prepared: Prepared | null = null;
  * ```
  */
 export function prepareQuickExit(): void {
-  if (prepared !== null || Deno.env.get(QUICK_EXIT_ENV) === "0") return;
+  if (prepared !== null || Deno.env.get(QUICK_EXIT_ENV) !== "1") return;
   try {
-    preload(["clone", "dlsym", "close", "fcntl", "pthread_sigmask", "sigfillset"]);
+    preload(["chdir", "clone", "dlsym", "close", "fcntl", "pthread_sigmask", "sigfillset"]);
     const c = libc();
     const usleep = c.dlsym(null, cstr("usleep"));
     if (usleep === null) return;
@@ -77,11 +82,13 @@ export function prepareQuickExit(): void {
     const all = new Uint8Array(128);
     c.sigfillset(all);
     // Deno keeps close-on-exec duplicates of its stdout and stderr: those
-    // go too (the same open file, by /proc's link).
+    // go too (the same open file, by /proc's link; an anonymous inode's
+    // link names no single file, and Deno's own epoll and eventfd must stay).
     const open = new Map<number, string>();
     for (const e of Deno.readDirSync("/proc/self/fd")) {
       try {
-        open.set(Number(e.name), Deno.readLinkSync(`/proc/self/fd/${e.name}`));
+        const link = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+        if (!link.startsWith("anon_inode:")) open.set(Number(e.name), link);
       } catch { /* the directory's own descriptor, closed by now */ }
     }
     const files = new Set(
@@ -126,6 +133,10 @@ function handOver(p: Prepared): void {
   const c = libc();
   const top = (BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(p.stack))) +
     BigInt(p.stack.length)) & ~15n;
+  // The helper keeps no directory busy (an unmount right after the command
+  // would fail): it starts in /, and the command needs no working directory
+  // any more.
+  if (c.chdir(cstr("/")) !== 0) return;
   c.pthread_sigmask(SIG_BLOCK, p.all, p.saved);
   const pid = c.clone(
     p.usleep,

@@ -35,8 +35,9 @@ export interface ClientOptions {
   /** Called once the request is sent, while the supervisor serves it. */
   whileWaiting?: () => void;
   /**
-   * Called with the exit code as soon as the answer is in, in a process
-   * that ends there (the command): nothing is left to clean up first.
+   * Called with the exit code as soon as the answer is in (the connection
+   * closed), in a process that ends there (the command): nothing else is
+   * left to clean up first.
    */
   finish?: (code: number) => void;
 }
@@ -273,6 +274,13 @@ async function exchange(
   render?: (output: string) => string,
 ): Promise<number | "retry" | "direct"> {
   const { log } = options;
+  const end = (code: number) => {
+    if (!options.finish) return;
+    try {
+      conn.close();
+    } catch { /* closed */ }
+    options.finish(code);
+  };
   const forward: [Deno.Signal, () => void][] = [];
   let accepted = false;
   try {
@@ -323,17 +331,17 @@ async function exchange(
               await log("warning", `container ${idOf(req)} had a process OOM-killed`);
             }
             await log("info", `container ${idOf(req)} exited: ${JSON.stringify(m)}`);
-            options.finish?.(statusCode(m));
+            end(statusCode(m));
             return statusCode(m);
           case "ok":
             if (m.output !== undefined) {
               printOut((render ? render(m.output) : m.output) + "\n");
             }
-            options.finish?.(0);
+            end(0);
             return 0;
           case "error":
             await log("error", m.message);
-            options.finish?.(1);
+            end(1);
             return 1;
         }
       }

@@ -494,6 +494,7 @@ export async function createContainer(
   // writer that holds the start byte in it until the init has opened it.
   let startReader = -1, startWriter = -1;
   let reaped: Promise<WaitStatus> | undefined;
+  let stillUnreaped = () => true;
   try {
     sys.mkfifo(paths.fifo, 0o600);
     if (options.start) {
@@ -598,8 +599,10 @@ export async function createContainer(
       // Waited for from here, on a pool thread (the state is written: the
       // pid is no longer needed alive): the exit is seen as it happens,
       // not after one more hand-off once this returns.
-      reaped = sys.waitpidAsync(init.pid);
+      let isReaped = false;
+      reaped = sys.waitpidAsync(init.pid).finally(() => (isReaped = true));
       reaped.catch(() => {/* the clean-up below */});
+      stillUnreaped = () => !isReaped;
       // As start(): return once the entrypoint has replaced the init.
       Deno.removeSync(paths.fifo);
       while (!(await sys.pollHangup(startReader, 1000))) { /* execve pending */ }
@@ -610,9 +613,15 @@ export async function createContainer(
   } catch (e) {
     for (const fd of [startWriter, startReader]) if (fd >= 0) sys.close(fd);
     if (init && reaped) {
-      // Being reaped already: its pid may be free again, so no kill by pid.
+      // Waited for on a pool thread: once reaped its pid may be free again,
+      // so the cgroup first, and the pid only while it is still unreaped.
       closeStage(sys, init);
       await cgroup?.killAll("SIGKILL").catch(() => {});
+      if (stillUnreaped()) {
+        try {
+          sys.kill(init.pid, 9);
+        } catch { /* gone */ }
+      }
       await reaped.catch(() => {});
     } else if (init) {
       closeStage(sys, init);

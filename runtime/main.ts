@@ -12,9 +12,9 @@
  * always run in this process: what they start outlives the command and is
  * the caller's to reap, as with runc (conmon and containerd-shim wait for it
  * as child subreapers). `--no-supervisor` or `TSK_RUNTIME_NO_SUPERVISOR=1`
- * keeps every command in this process. A supervised command leaves the
- * freeing of its memory to a short-lived helper as it exits
- * (`_quick_exit.ts`; `TSK_RUNTIME_QUICK_EXIT=0` turns it off).
+ * keeps every command in this process. With `TSK_RUNTIME_QUICK_EXIT=1` a
+ * supervised command leaves the freeing of its memory to a short-lived
+ * helper as it exits (`_quick_exit.ts`).
  *
  * Overlay root filesystems are requested through the bundle's annotations
  * `dev.tsk.rootfs.lowerdirs` (colon-separated, uppermost first),
@@ -23,6 +23,7 @@
  * @module
  */
 import { main as cliMain } from "./_cli_main.ts";
+import { QUICK_EXIT_ENV } from "./_defaults.ts";
 
 /** The result of running the CLI: the process exit code. */
 export type ExitCode = number;
@@ -44,13 +45,15 @@ export async function main(args: string[]): Promise<ExitCode> {
 }
 
 if (import.meta.main) {
-  // While the supervisor serves a request, get ready to exit without
-  // waiting for the kernel to free this process's memory (_quick_exit.ts).
+  // With TSK_RUNTIME_QUICK_EXIT=1: while the supervisor serves a request,
+  // get ready to exit without waiting for the kernel to free this process's
+  // memory (_quick_exit.ts).
   let quick: typeof import("./_quick_exit.ts") | undefined;
   const finish = (code: number): never => quick ? quick.exitQuickly(code) : Deno.exit(code);
   finish(
     await cliMain(Deno.args, import.meta.url, {
       whileWaiting: () => {
+        if (Deno.env.get(QUICK_EXIT_ENV) !== "1") return;
         import(new URL("./_quick_exit.ts", import.meta.url).href).then((m) => {
           m.prepareQuickExit();
           quick = m;

@@ -516,6 +516,8 @@ export class Supervisor {
       })();
       Deno.renameSync(statePaths(this.#root, c.id).dir, `${holder}/${c.id}`);
     } catch {
+      // A holder removed from outside is made anew next time.
+      this.#holder = null;
       await c.delete({ force: true });
       return;
     }
