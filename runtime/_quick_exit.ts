@@ -77,8 +77,15 @@ export function prepareQuickExit(): void {
     const c = libc();
     const usleep = c.dlsym(null, cstr("usleep"));
     if (usleep === null) return;
-    const ms = Number(Deno.env.get(LINGER_ENV) ?? LINGER_MS);
-    if (!(ms >= 0 && ms <= 60_000)) return;
+    const text = Deno.env.get(LINGER_ENV);
+    const ms = text === undefined ? LINGER_MS : Number(text);
+    if (!(ms >= 0 && ms <= 60_000)) {
+      console.error(
+        `tsk-runtime: ${LINGER_ENV}: expected 0 to 60000 (ms), got ${JSON.stringify(text)}; ` +
+          "exiting the ordinary way",
+      );
+      return;
+    }
     const all = new Uint8Array(128);
     c.sigfillset(all);
     // Deno keeps close-on-exec duplicates of its stdout and stderr: those
