@@ -24,6 +24,18 @@ const { values } = parseArgs({
 });
 const N = Number(values.iterations);
 const SETTLE_MS = Number(values["settle-ms"]);
+if (!Number.isInteger(N) || N < 1) {
+  console.error(
+    `bench runtime: --iterations: expected a whole number above 0, got ${values.iterations}`,
+  );
+  Deno.exit(2);
+}
+if (!(SETTLE_MS >= 0)) {
+  console.error(
+    `bench runtime: --settle-ms: expected 0 or more milliseconds, got ${values["settle-ms"]}`,
+  );
+  Deno.exit(2);
+}
 if (Deno.uid() !== 0) {
   console.error("bench runtime: containers need root");
   Deno.exit(1);
