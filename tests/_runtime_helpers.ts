@@ -14,6 +14,20 @@ import {
 } from "@tsk/runtime";
 import { busyboxRootfs } from "@tsk/runtime/testing";
 
+/**
+ * Registers a test of real containers: skipped only when `ignore` says so
+ * (`requireRoot()` fails loudly under CI=true instead), and without Deno's
+ * resource and op sanitizers: the test cleans up its processes, mounts and
+ * cgroups itself, and a supervisor it starts outlives its ops.
+ */
+export function containerTest(
+  name: string,
+  fn: () => Promise<void>,
+  options: { ignore: boolean },
+): void {
+  Deno.test({ name, ignore: options.ignore, sanitizeResources: false, sanitizeOps: false, fn });
+}
+
 /** A temporary directory tree for one test file. */
 export interface Fixture {
   /** Temporary base directory. */

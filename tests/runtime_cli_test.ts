@@ -10,6 +10,7 @@ import { defaultSpec, type Spec } from "@tsk/runtime";
 import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
 import {
   type CommandResult,
+  containerTest,
   runtimeArgv,
   runToFiles,
   stopSupervisor,
@@ -42,22 +43,16 @@ async function bundle(
 }
 
 function test(name: string, fn: (base: string, rootfs: string) => Promise<void>): void {
-  Deno.test({
-    name,
-    ignore,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    async fn() {
-      const base = await Deno.makeTempDir({ prefix: "tsk-cli-test-" });
-      try {
-        await fn(base, await busyboxRootfs(posix.join(base, "rootfs")));
-      } finally {
-        // run and create start the root's supervisor: stop it.
-        await stopSupervisor(posix.join(base, "state"));
-        await Deno.remove(base, { recursive: true });
-      }
-    },
-  });
+  containerTest(name, async () => {
+    const base = await Deno.makeTempDir({ prefix: "tsk-cli-test-" });
+    try {
+      await fn(base, await busyboxRootfs(posix.join(base, "rootfs")));
+    } finally {
+      // run and create start the root's supervisor: stop it.
+      await stopSupervisor(posix.join(base, "state"));
+      await Deno.remove(base, { recursive: true });
+    }
+  }, { ignore });
 }
 
 test("tsk-runtime: run exits with the container's status", async (base, rootfs) => {

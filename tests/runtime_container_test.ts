@@ -18,13 +18,20 @@ import {
   type Spec,
 } from "@tsk/runtime";
 import { recordingSyscalls, requireRoot } from "@tsk/runtime/testing";
-import { capture, cgroupDirsNamed, fixture, shSpec, uid } from "./_runtime_helpers.ts";
+import {
+  capture,
+  cgroupDirsNamed,
+  containerTest,
+  fixture,
+  shSpec,
+  uid,
+} from "./_runtime_helpers.ts";
 
 const ignore = !requireRoot();
 const fx = ignore ? undefined! : await fixture();
 
 function test(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name, ignore, fn, sanitizeResources: false, sanitizeOps: false });
+  containerTest(name, fn, { ignore });
 }
 
 test("runtime: the entrypoint is PID 1 and host processes are invisible", async () => {

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { posix } from "node:path";
 import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
-import { RUNTIME_MAIN, stopSupervisor, uid } from "./_runtime_helpers.ts";
+import { containerTest, RUNTIME_MAIN, stopSupervisor, uid } from "./_runtime_helpers.ts";
 
 function hasPodman(): boolean {
   try {
@@ -35,66 +35,60 @@ interface Podman {
 }
 
 function test(name: string, fn: (p: Podman) => Promise<void>): void {
-  Deno.test({
-    name,
-    ignore,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    async fn() {
-      const base = await Deno.makeTempDir({ prefix: "tsk-podman-test-" });
-      const global = [
-        "--root",
-        posix.join(base, "storage"),
-        "--runroot",
-        posix.join(base, "run"),
-        "--storage-driver",
-        "vfs",
-        "--cgroup-manager",
-        "cgroupfs",
-        "--events-backend",
-        "file",
-        "--tmpdir",
-        posix.join(base, "tmp"),
-      ];
-      const run = async (args: string[]) => {
-        const out = await new Deno.Command("podman", {
-          args: [...global, ...args],
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        const dec = new TextDecoder();
-        return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-      };
-      // What podman's --runtime needs: an executable. The wrapper keeps
-      // tsk-runtime's state in this test's directory.
-      const wrapper = posix.join(base, "tsk-runtime");
-      await Deno.writeTextFile(
-        wrapper,
-        `#!/bin/sh\nexec ${Deno.execPath()} run -A --no-config --no-lock ${RUNTIME_MAIN} --root ${
-          posix.join(base, "state")
-        } "$@"\n`,
-        { mode: 0o755 },
-      );
-      try {
-        const rootfs = await busyboxRootfs(posix.join(base, "rootfs"));
-        const tar = posix.join(base, "rootfs.tar");
-        const t = await new Deno.Command("tar", { args: ["-C", rootfs, "-cf", tar, "."] })
-          .output();
-        assert.ok(t.success, new TextDecoder().decode(t.stderr));
-        const image = `localhost/tsk-test-busybox:${uid("t")}`;
-        const imported = await run(["import", "--quiet", tar, image]);
-        assert.equal(imported.code, 0, imported.stderr);
-        await fn({ base, wrapper, image, run });
-      } finally {
-        await run(["rm", "--all", "--force", "--time", "0"]).catch(() => {});
-        await run(["rmi", "--all", "--force"]).catch(() => {});
-        // The test's supervisor, if a command started one.
-        await stopSupervisor(posix.join(base, "state"));
-        await Deno.remove(base, { recursive: true }).catch(() => {});
-      }
-    },
-  });
+  containerTest(name, async () => {
+    const base = await Deno.makeTempDir({ prefix: "tsk-podman-test-" });
+    const global = [
+      "--root",
+      posix.join(base, "storage"),
+      "--runroot",
+      posix.join(base, "run"),
+      "--storage-driver",
+      "vfs",
+      "--cgroup-manager",
+      "cgroupfs",
+      "--events-backend",
+      "file",
+      "--tmpdir",
+      posix.join(base, "tmp"),
+    ];
+    const run = async (args: string[]) => {
+      const out = await new Deno.Command("podman", {
+        args: [...global, ...args],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    };
+    // What podman's --runtime needs: an executable. The wrapper keeps
+    // tsk-runtime's state in this test's directory.
+    const wrapper = posix.join(base, "tsk-runtime");
+    await Deno.writeTextFile(
+      wrapper,
+      `#!/bin/sh\nexec ${Deno.execPath()} run -A --no-config --no-lock ${RUNTIME_MAIN} --root ${
+        posix.join(base, "state")
+      } "$@"\n`,
+      { mode: 0o755 },
+    );
+    try {
+      const rootfs = await busyboxRootfs(posix.join(base, "rootfs"));
+      const tar = posix.join(base, "rootfs.tar");
+      const t = await new Deno.Command("tar", { args: ["-C", rootfs, "-cf", tar, "."] })
+        .output();
+      assert.ok(t.success, new TextDecoder().decode(t.stderr));
+      const image = `localhost/tsk-test-busybox:${uid("t")}`;
+      const imported = await run(["import", "--quiet", tar, image]);
+      assert.equal(imported.code, 0, imported.stderr);
+      await fn({ base, wrapper, image, run });
+    } finally {
+      await run(["rm", "--all", "--force", "--time", "0"]).catch(() => {});
+      await run(["rmi", "--all", "--force"]).catch(() => {});
+      // The test's supervisor, if a command started one.
+      await stopSupervisor(posix.join(base, "state"));
+      await Deno.remove(base, { recursive: true }).catch(() => {});
+    }
+  }, { ignore });
 }
 
 /** podman's default limits exceed this host's hard ones; runc refuses them too. */

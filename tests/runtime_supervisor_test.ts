@@ -12,6 +12,7 @@ import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
 import {
   cgroupDirsNamed,
   type CommandResult,
+  containerTest,
   runtimeArgv,
   runToFiles,
   stopSupervisor,
@@ -27,26 +28,20 @@ interface Ctx {
 }
 
 function test(name: string, fn: (ctx: Ctx) => Promise<void>): void {
-  Deno.test({
-    name,
-    ignore,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    async fn() {
-      const base = await Deno.makeTempDir({ prefix: "tsk-supervisor-test-" });
-      const root = posix.join(base, "state");
-      try {
-        await fn({ base, root, rootfs: await busyboxRootfs(posix.join(base, "rootfs")) });
-      } finally {
-        await stopSupervisor(root);
-        // Anything a failed test left: through the direct path.
-        for (const id of listIds(root)) {
-          await tsk(root, ["--no-supervisor", "delete", "--force", id]).catch(() => {});
-        }
-        await Deno.remove(base, { recursive: true });
+  containerTest(name, async () => {
+    const base = await Deno.makeTempDir({ prefix: "tsk-supervisor-test-" });
+    const root = posix.join(base, "state");
+    try {
+      await fn({ base, root, rootfs: await busyboxRootfs(posix.join(base, "rootfs")) });
+    } finally {
+      await stopSupervisor(root);
+      // Anything a failed test left: through the direct path.
+      for (const id of listIds(root)) {
+        await tsk(root, ["--no-supervisor", "delete", "--force", id]).catch(() => {});
       }
-    },
-  });
+      await Deno.remove(base, { recursive: true });
+    }
+  }, { ignore });
 }
 
 function listIds(root: string): string[] {
@@ -89,6 +84,13 @@ async function bundle(ctx: Ctx, name: string, args: string[]): Promise<string> {
   spec.root.path = ctx.rootfs;
   await Deno.writeTextFile(posix.join(dir, "config.json"), JSON.stringify(spec));
   return dir;
+}
+
+/** Starts the root's supervisor the way users do (a `run`); returns its pid. */
+async function startSupervisor(ctx: Ctx): Promise<number> {
+  const warm = await bundle(ctx, "warm", ["true"]);
+  assert.equal((await tsk(ctx.root, ["run", "--bundle", warm, uid("warm")])).code, 0);
+  return supervisorPid(ctx.root);
 }
 
 function supervisorPid(root: string): number {
@@ -221,6 +223,17 @@ test("supervisor: with TSK_RUNTIME_QUICK_EXIT=1 the command exits before its mem
   // It keeps no directory busy: it runs in /.
   assert.equal(Deno.readLinkSync(`/proc/${helper}/cwd`), "/");
   await until("the helper is gone", () => processesNaming(id).length === 0, 15_000);
+
+  // A linger that is not a number of milliseconds is named, and the
+  // command exits the ordinary way.
+  const bad = uid("bad-linger");
+  const badRun = await tsk(ctx.root, ["run", "--bundle", b, bad], {
+    TSK_RUNTIME_QUICK_EXIT: "1",
+    TSK_RUNTIME_QUICK_EXIT_LINGER_MS: "soon",
+  });
+  assert.equal(badRun.code, 3);
+  assert.match(badRun.stderr, /TSK_RUNTIME_QUICK_EXIT_LINGER_MS: expected 0 to 60000/);
+  assert.deepEqual(processesNaming(bad), []);
 
   // Off by default (unlike runc's, such a command leaves a process behind
   // for a moment): no helper.
@@ -360,9 +373,7 @@ test("supervisor: signals to run reach the container", async (ctx) => {
 
 test("supervisor: create stays the caller's, as runc's; start, state, kill and delete of it go through the supervisor", async (ctx) => {
   // A supervisor is running.
-  const warm = await bundle(ctx, "warm", ["true"]);
-  assert.equal((await tsk(ctx.root, ["run", "--bundle", warm, uid("warm")])).code, 0);
-  const sup = supervisorPid(ctx.root);
+  const sup = await startSupervisor(ctx);
   const b = await bundle(ctx, "b", ["sleep", "30"]);
   const id = uid("life");
   let r = await tskToFiles(ctx.root, ["create", "--bundle", b, id]);
@@ -668,9 +679,7 @@ test("supervisor: a change to its sources hands the root over; the old one stays
 });
 
 test("supervisor: exec, ps, pause and resume go through it", async (ctx) => {
-  const warm = await bundle(ctx, "warm", ["true"]);
-  assert.equal((await tsk(ctx.root, ["run", "--bundle", warm, uid("warm")])).code, 0);
-  const sup = supervisorPid(ctx.root);
+  const sup = await startSupervisor(ctx);
   const b = await bundle(ctx, "b", ["sleep", "30"]);
   const id = uid("ops");
   const r = await tskToFiles(ctx.root, ["run", "--detach", "--bundle", b, id]);
