@@ -98,6 +98,18 @@ function ownSources(): string | null {
 /** Source files whose change means new code: modules, not editors' or caches' files. */
 const SOURCE = /\.(ts|js|json)$/;
 
+/** A connection serving a `run` or an `exec`. */
+interface Client {
+  /** The connection. */
+  fd: number;
+  /** The caller's stdin, stdout and stderr (the handler closes them). */
+  stdio: number[];
+  /** What the caller sent after its request (signals). */
+  reader: LineReader;
+  /** Answers the caller. */
+  send: (r: SupervisorReply) => void;
+}
+
 interface Supervised {
   container: Container;
   exit: Promise<ExitStatus>;
@@ -362,9 +374,9 @@ export class Supervisor {
         if (request.op === "run") {
           const mine = fds;
           fds = [];
-          await this.#run(request, fd, mine, reader, send);
+          await this.#run(request, { fd, stdio: mine, reader, send });
         } else if (request.op === "exec") {
-          await this.#exec(request, fd, fds, reader, send);
+          await this.#exec(request, { fd, stdio: fds, reader, send });
         } else {
           const output = await this.#simple(request);
           send(output === undefined ? { type: "ok" } : { type: "ok", output });
@@ -387,13 +399,8 @@ export class Supervisor {
     }
   }
 
-  async #run(
-    req: Extract<SupervisorRequest, { op: "run" }>,
-    fd: number,
-    fds: number[],
-    reader: LineReader,
-    send: (r: SupervisorReply) => void,
-  ): Promise<void> {
+  async #run(req: Extract<SupervisorRequest, { op: "run" }>, client: Client): Promise<void> {
+    const { fd, stdio: fds, reader, send } = client;
     const sys = linuxSyscalls();
     // A container of the same id that `run` answered for may still be
     // being deleted: its cgroup has the same path.
@@ -463,13 +470,8 @@ export class Supervisor {
     await pump.done;
   }
 
-  async #exec(
-    req: Extract<SupervisorRequest, { op: "exec" }>,
-    fd: number,
-    fds: number[],
-    reader: LineReader,
-    send: (r: SupervisorReply) => void,
-  ): Promise<void> {
+  async #exec(req: Extract<SupervisorRequest, { op: "exec" }>, client: Client): Promise<void> {
+    const { fd, stdio: fds, reader, send } = client;
     const sys = linuxSyscalls();
     const t0 = performance.now();
     const c = await this.#container(req.id);
