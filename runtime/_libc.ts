@@ -263,6 +263,7 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch === "aarch6
     prlimit64: 261,
     close_range: 436,
     pidfd_open: 434,
+    mount_setattr: 442,
   }
   : {
     pivot_root: 155,
@@ -276,4 +277,5 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch === "aarch6
     prlimit64: 302,
     close_range: 436,
     pidfd_open: 434,
+    mount_setattr: 442,
   };

@@ -12,6 +12,7 @@ import {
   createContainer,
   DEFAULT_SECCOMP_PROFILE,
   InitPool,
+  linuxSyscalls,
   listContainers,
   loadContainer,
   runContainer,
@@ -322,6 +323,33 @@ test("runtime: bind mounts honour their options and tmpfs mounts their data", as
     assert.equal(await Deno.readTextFile(`${host}/single`), "changed\n");
     assert.throws(() => Deno.statSync(`${host}/new`));
   } finally {
+    await Deno.remove(host, { recursive: true });
+  }
+});
+
+test("runtime: rro makes a bind and the mounts under it read-only, ro only the bind (as runc)", async () => {
+  const host = await Deno.makeTempDir({ prefix: "tsk-rro-" });
+  const sys = linuxSyscalls();
+  await Deno.mkdir(`${host}/sub`);
+  sys.mount("tmpfs", `${host}/sub`, "tmpfs", 0, "size=64k");
+  try {
+    const r = await capture(
+      fx,
+      shSpec(
+        fx,
+        "for d in /rro /ro; do for f in $d/top $d/sub/f; do " +
+          "if echo x 2>/dev/null > $f; then echo $f rw; else echo $f ro; fi; done; done",
+        (s) => {
+          s.mounts!.push(
+            { destination: "/rro", type: "bind", source: host, options: ["rbind", "rro"] },
+            { destination: "/ro", type: "bind", source: host, options: ["rbind", "ro"] },
+          );
+        },
+      ),
+    );
+    assert.equal(r.stdout, "/rro/top ro\n/rro/sub/f ro\n/ro/top ro\n/ro/sub/f rw\n", r.stderr);
+  } finally {
+    sys.umount(`${host}/sub`, 2 /* MNT_DETACH */);
     await Deno.remove(host, { recursive: true });
   }
 });
