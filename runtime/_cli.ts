@@ -85,7 +85,11 @@ function earlyInit(): InitSource & { release(): Promise<void> } {
   const sys = linuxSyscalls();
   let init: InitProcess | undefined;
   try {
-    init = spawnStage(sys, { stdio: [0, 1, 2], pidNamespace: { kind: "new" }, prepareNetns: true });
+    init = spawnStage(sys, {
+      stdio: [0, 1, 2],
+      pidNamespace: { kind: "new" },
+      prepareNamespaces: true,
+    });
     init.stdioReady = true;
     // Into a cgroup at once, while it is still one thread; a container under
     // the default parent adopts it by rename.

@@ -78,18 +78,21 @@ Deno.test("runStage() in exec mode reports a failing setns", () => {
   assert.match(reply(sys.written).message!, /^setns .*: EINVAL \(invalid argument\)$/);
 });
 
-Deno.test("runStage() with a prepared network namespace returns to the host's when the spec has none", () => {
+Deno.test("runStage() with prepared namespaces returns to the host's of each kind the spec has none of", () => {
   const msg = initMessage();
-  msg.spec.linux!.namespaces = msg.spec.linux!.namespaces!.filter((n) => n.type !== "network");
+  msg.spec.linux!.namespaces = msg.spec.linux!.namespaces!.filter((n) =>
+    n.type !== "network" && n.type !== "ipc"
+  );
   const sys = recordingSyscalls({
     reads: { [INIT_CONFIG_FD]: [encodeMessage(msg)] },
     fail: { mount: 1 },
   });
-  runStage(sys, { prepareNetns: true });
+  runStage(sys, { prepareNamespaces: true });
   const ns = sys.calls.filter((c) => c.name === "unshare" || c.name === "setns");
   assert.deepEqual(ns.map((c) => [c.name, c.args.at(-1)]), [
-    ["unshare", CLONE.NEWNET],
+    ["unshare", CLONE.NEWNET | CLONE.NEWUTS | CLONE.NEWIPC],
     ["setns", CLONE.NEWNET],
-    ["unshare", CLONE.NEWNS | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWCGROUP],
+    ["setns", CLONE.NEWIPC],
+    ["unshare", CLONE.NEWNS | CLONE.NEWCGROUP],
   ]);
 });

@@ -134,11 +134,11 @@ export interface SpawnStageOptions {
   /** PID namespace of the child. */
   pidNamespace: SpawnPidNamespace;
   /**
-   * Let the stage create its network namespace before its configuration
-   * arrives (for pooled inits).
+   * Let the stage create its network, UTS and IPC namespaces before its
+   * configuration arrives (for pooled inits).
    * @default false
    */
-  prepareNetns?: boolean;
+  prepareNamespaces?: boolean;
   /**
    * The stage will idle (in a pool) before its configuration arrives: spend
    * that time compiling every function and binding every libc symbol.
@@ -168,7 +168,7 @@ export function spawnStage(sys: Syscalls, options: SpawnStageOptions): InitProce
       path: exe,
       argv: [
         ...initArgv(options.idle ?? false),
-        ...(options.prepareNetns ? ["--prepare-netns"] : []),
+        ...(options.prepareNamespaces ? ["--prepare-namespaces"] : []),
         ...(options.idle ? ["--idle"] : []),
       ],
       env: stageEnv(),

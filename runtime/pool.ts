@@ -194,7 +194,7 @@ export class InitPool implements InitSource {
     const init = spawnStage(this.#sys, {
       stdio: [null, null, null],
       pidNamespace: { kind: "new" },
-      prepareNetns: true,
+      prepareNamespaces: true,
       idle: true,
     });
     // Idle inits start at low priority so refilling does not take CPU from

@@ -681,18 +681,24 @@ test("runtime: containers from a pool of pre-started inits behave the same", asy
       assert.equal(r.status.exitCode, 4);
       await pool.ready();
     }
-    // Pooled inits create a network namespace ahead of time; a spec without
-    // one must still end up in the host's.
-    const host = await capture(
-      fx,
-      shSpec(fx, "readlink /proc/self/ns/net", (s) => {
-        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "network");
-      }),
-      { pool },
-    );
-    assert.equal(host.stdout.trim(), Deno.readLinkSync("/proc/self/ns/net"));
-    const own = await capture(fx, shSpec(fx, "readlink /proc/self/ns/net"), { pool });
-    assert.notEqual(own.stdout.trim(), Deno.readLinkSync("/proc/self/ns/net"));
+    // Pooled inits create network, UTS and IPC namespaces ahead of time; a
+    // spec without one of them must still end up in the host's.
+    const kinds = { network: "net", uts: "uts", ipc: "ipc" } as const;
+    for (const [type, file] of Object.entries(kinds)) {
+      const hostNs = Deno.readLinkSync(`/proc/self/ns/${file}`);
+      const host = await capture(
+        fx,
+        shSpec(fx, `readlink /proc/self/ns/${file}`, (s) => {
+          s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== type);
+          if (type === "uts") delete s.hostname;
+        }),
+        { pool },
+      );
+      assert.equal(host.stdout.trim(), hostNs, `${type}: ${host.stderr}`);
+      const own = await capture(fx, shSpec(fx, `readlink /proc/self/ns/${file}`), { pool });
+      assert.notEqual(own.stdout.trim(), hostNs, type);
+      await pool.ready();
+    }
     // The device rules the adopted pool cgroup carries are enforced: a
     // node for /dev/mem can be made but not read; /dev/null works.
     const dev = await capture(
