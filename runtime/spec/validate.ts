@@ -10,6 +10,7 @@ import { validateResources } from "../cgroup/resources.ts";
 import { validateSeccomp } from "../seccomp/profile.ts";
 import { resolveCapabilities } from "../capabilities.ts";
 import { ConfigError } from "../errors.ts";
+import { MOUNT_OPTION_NAMES } from "../rootfs.ts";
 import type { NamespaceType, Spec } from "./config.ts";
 import { RLIMITS } from "./rlimits.ts";
 
@@ -286,7 +287,18 @@ function validateMount(value: unknown, field: string): void {
   if (isBind && (typeof m.source !== "string" || m.source === "")) {
     throw new ConfigError(`${field}.source`, "required for a bind mount");
   }
+  // Other filesystems check the options they get as data; the kernel
+  // ignores a bind mount's, so one tsk-runtime does not know (idmap,
+  // tmpcopyup) would be dropped without a word.
+  const unknown = isBind
+    ? ((m.options as string[] | undefined) ?? []).find((o) => !BIND_OPTIONS.has(o))
+    : undefined;
+  if (unknown !== undefined) {
+    throw new ConfigError(`${field}.options`, `${unknown}: not supported for a bind mount`);
+  }
 }
+
+const BIND_OPTIONS = new Set(MOUNT_OPTION_NAMES);
 
 function validateLinux(value: unknown, field: string, nsTypes: Set<string>): void {
   const l = obj(value, field);

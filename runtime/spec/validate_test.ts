@@ -59,6 +59,10 @@ Deno.test("validateConfig() names malformed fields", () => {
     (s) => (s.mounts[0].destination = "proc"),
     "mounts[0].destination: expected an absolute path, got proc",
   );
+  rejects(
+    (s) => s.mounts.push({ destination: "/d", type: "bind", source: "/d", options: ["idmap"] }),
+    "mounts[7].options: idmap: not supported for a bind mount",
+  );
   rejects((s) => (s.ociVersion = "2.0.0"), "ociVersion: expected a 1.x.y version, got 2.0.0");
   rejects(
     (s) => (s.linux.sysctl = { "kernel.panic": "1" }),
