@@ -8,7 +8,7 @@
  * @module
  */
 import * as posix from "./_path.ts";
-import { MOUNT_ATTR, type MountAttr, MS, type Syscalls } from "./syscalls.ts";
+import { MOUNT_ATTR, type MountAttr, MS, O, type Syscalls } from "./syscalls.ts";
 import { cstr, libc, pathKind } from "./_libc.ts";
 import { ConfigError, SyscallError } from "./errors.ts";
 import type { LinuxDevice, Mount, Spec } from "./spec/config.ts";
@@ -30,9 +30,15 @@ export interface MountOptions {
    * when there are none.
    */
   recursive: MountAttr | null;
+  /**
+   * `tmpcopyup` (runc's and podman's): a tmpfs starts with a copy of what
+   * the image has at its destination.
+   */
+  copyUp: boolean;
 }
 
 const FLAG_OPTIONS: Record<string, [set: boolean, flag: number]> = {
+  acl: [true, MS.POSIXACL],
   async: [false, MS.SYNCHRONOUS],
   atime: [false, MS.NOATIME],
   bind: [true, MS.BIND],
@@ -41,11 +47,15 @@ const FLAG_OPTIONS: Record<string, [set: boolean, flag: number]> = {
   diratime: [false, MS.NODIRATIME],
   dirsync: [true, MS.DIRSYNC],
   exec: [false, MS.NOEXEC],
+  iversion: [true, MS.I_VERSION],
   lazytime: [true, MS.LAZYTIME],
+  loud: [false, MS.SILENT],
   mand: [true, MS.MANDLOCK],
+  noacl: [false, MS.POSIXACL],
   noatime: [true, MS.NOATIME],
   nodev: [true, MS.NODEV],
   nodiratime: [true, MS.NODIRATIME],
+  noiversion: [false, MS.I_VERSION],
   noexec: [true, MS.NOEXEC],
   nolazytime: [false, MS.LAZYTIME],
   nomand: [false, MS.MANDLOCK],
@@ -58,6 +68,7 @@ const FLAG_OPTIONS: Record<string, [set: boolean, flag: number]> = {
   remount: [true, MS.REMOUNT],
   ro: [true, MS.RDONLY],
   rw: [false, MS.RDONLY],
+  silent: [true, MS.SILENT],
   strictatime: [true, MS.STRICTATIME],
   suid: [false, MS.NOSUID],
   symfollow: [false, MS.NOSYMFOLLOW],
@@ -110,6 +121,7 @@ export const MOUNT_OPTION_NAMES: readonly string[] = [
   ...Object.keys(PROPAGATION_OPTIONS),
   ...Object.keys(RECURSIVE_OPTIONS),
   ...Object.keys(RECURSIVE_ATIME),
+  "tmpcopyup",
 ].sort();
 
 /**
@@ -133,6 +145,7 @@ export function parseMountOptions(options: readonly string[]): MountOptions {
   const propagation: number[] = [];
   const data: string[] = [];
   let recursive: MountAttr | null = null;
+  let copyUp = false;
   for (const o of options) {
     const f = FLAG_OPTIONS[o];
     if (f !== undefined) {
@@ -148,11 +161,13 @@ export function parseMountOptions(options: readonly string[]): MountOptions {
       const r = recursive ??= { set: 0, clear: 0 };
       r.set = (r.set & ~MOUNT_ATTR.ATIME) | RECURSIVE_ATIME[o];
       r.clear |= MOUNT_ATTR.ATIME;
+    } else if (o === "tmpcopyup") {
+      copyUp = true;
     } else {
       data.push(o);
     }
   }
-  return { flags, propagation, data, bind: (flags & MS.BIND) !== 0, recursive };
+  return { flags, propagation, data, bind: (flags & MS.BIND) !== 0, recursive, copyUp };
 }
 
 /** The mount_setattr(2) attributes of the per-mount MS_* flags in `flags`. */
@@ -391,7 +406,14 @@ function mountEntry(sys: Syscalls, root: string, m: Mount, cgroupMounts: () => M
     if (m.type === "tmpfs" && m.destination === "/dev" && !data.includes("mode=")) {
       data = data ? `${data},mode=755` : "mode=755";
     }
-    sys.mount(m.source ?? m.type ?? "none", dest, m.type!, opts.flags, data || null);
+    // What the tmpfs will hide stays reachable through a descriptor.
+    const below = opts.copyUp ? sys.open(dest, O.RDONLY | O.DIRECTORY | O.CLOEXEC) : -1;
+    try {
+      sys.mount(m.source ?? m.type ?? "none", dest, m.type!, opts.flags, data || null);
+      if (below >= 0) copyTree(sys, `/proc/self/fd/${below}`, dest);
+    } finally {
+      if (below >= 0) sys.close(below);
+    }
   }
   if (opts.recursive && !setMountAttr(sys, dest, opts.recursive, true)) {
     throw new ConfigError(
@@ -400,6 +422,44 @@ function mountEntry(sys: Syscalls, root: string, m: Mount, cgroupMounts: () => M
     );
   }
   for (const p of opts.propagation) sys.mount(null, dest, null, p, null);
+}
+
+/**
+ * Copies the tree at `from` into the directory `to` (a fresh tmpfs):
+ * directories, files, symbolic links, device nodes and FIFOs, with their
+ * modes, owners and times. Links are copied as links, never followed.
+ */
+function copyTree(sys: Syscalls, from: string, to: string): void {
+  // `from` may be the /proc/self/fd link: what it leads to counts.
+  const dir = Deno.statSync(from);
+  Deno.chmodSync(to, dir.mode! & 0o7777);
+  Deno.chownSync(to, dir.uid, dir.gid);
+  for (const e of Deno.readDirSync(from)) {
+    const src = `${from}/${e.name}`, dst = `${to}/${e.name}`;
+    const st = Deno.lstatSync(src);
+    if (st.isSymlink) {
+      Deno.symlinkSync(Deno.readLinkSync(src), dst);
+      continue;
+    }
+    if (st.isDirectory) {
+      Deno.mkdirSync(dst);
+      copyTree(sys, src, dst);
+    } else if (st.isFile) {
+      Deno.copyFileSync(src, dst);
+    } else {
+      // Devices, FIFOs and sockets: the node itself (mknod under umask 0).
+      const old = sys.umask(0);
+      try {
+        sys.mknod(dst, st.mode!, BigInt(st.rdev ?? 0));
+      } finally {
+        sys.umask(old);
+      }
+    }
+    Deno.chmodSync(dst, st.mode! & 0o7777);
+    Deno.chownSync(dst, st.uid, st.gid);
+    if (st.atime && st.mtime) Deno.utimeSync(dst, st.atime, st.mtime);
+  }
+  if (dir.atime && dir.mtime) Deno.utimeSync(to, dir.atime, dir.mtime);
 }
 
 function mountCgroup(sys: Syscalls, dest: string, opts: MountOptions, host: Mount[]): void {

@@ -189,11 +189,13 @@ export const MS = {
   MOVE: 8192,
   REC: 16384,
   SILENT: 32768,
+  POSIXACL: 1 << 16,
   UNBINDABLE: 1 << 17,
   PRIVATE: 1 << 18,
   SLAVE: 1 << 19,
   SHARED: 1 << 20,
   RELATIME: 1 << 21,
+  I_VERSION: 1 << 23,
   STRICTATIME: 1 << 24,
   LAZYTIME: 1 << 25,
 } as const;

@@ -354,6 +354,30 @@ test("runtime: rro makes a bind and the mounts under it read-only, ro only the b
   }
 });
 
+test("runtime: a tmpfs with tmpcopyup starts with a copy of the image's directory", async () => {
+  const list = "stat -c '%n %a %u:%g %F %Y' /etc /etc/* | sort; md5sum /etc/passwd /etc/group";
+  const image = await capture(fx, shSpec(fx, list));
+  assert.equal(image.status.exitCode, 0, image.stderr);
+  const r = await capture(
+    fx,
+    shSpec(
+      fx,
+      `${list}; grep -c '^tmpfs /etc ' /proc/mounts; echo x > /etc/new && echo rw`,
+      (s) => {
+        s.mounts!.push({
+          destination: "/etc",
+          type: "tmpfs",
+          source: "tmpfs",
+          options: ["nosuid", "nodev", "tmpcopyup", "size=1m"],
+        });
+      },
+    ),
+  );
+  assert.equal(r.stdout, `${image.stdout}1\nrw\n`, r.stderr);
+  // The image's directory is untouched.
+  assert.throws(() => Deno.statSync(`${fx.rootfs}/etc/new`));
+});
+
 test("runtime: every rootfsPropagation works and none leaks mounts to the host", async () => {
   for (const p of ["rprivate", "rslave", "rshared", "private", "runbindable"]) {
     // Only mounts under this test's directories: other jobs mount on the host too.

@@ -150,6 +150,44 @@ test("podman: run through conmon with tsk-runtime, as with runc", async (p) => {
   assert.equal(ours.stdout, runc.stdout);
 });
 
+test("podman: --tmpfs starts with the image's files (tmpcopyup) and :ro volumes stay read-only, as with runc", async (p) => {
+  const vol = posix.join(p.base, "vol");
+  await Deno.mkdir(vol);
+  await Deno.writeTextFile(posix.join(vol, "in"), "from host\n");
+  const script = [
+    "ls /etc",
+    "grep ' /etc ' /proc/mounts",
+    "touch /etc/new && echo tmpfs-writable",
+    "cat /data/in",
+    "touch /data/x 2>/dev/null || echo volume-read-only",
+  ].join("; ");
+  const args = (runtime: string) => [
+    "--runtime",
+    runtime,
+    "run",
+    "--rm",
+    "--network",
+    "none",
+    ...LIMITS,
+    "--tmpfs",
+    "/etc",
+    "--volume",
+    `${vol}:/data:ro`,
+    p.image,
+    "sh",
+    "-c",
+    script,
+  ];
+  const ours = await p.run(args(p.wrapper));
+  assert.equal(ours.code, 0, ours.stderr);
+  assert.match(ours.stdout, /^group\nhostname\nhosts\nmtab\npasswd\n/);
+  assert.match(ours.stdout, /tmpfs-writable\nfrom host\nvolume-read-only\n$/);
+  const runc = await p.run(args("/usr/bin/runc"));
+  assert.equal(runc.code, 0, runc.stderr);
+  assert.equal(ours.stdout, runc.stdout);
+  assert.deepEqual([...Deno.readDirSync(vol)].map((e) => e.name), ["in"]);
+});
+
 test("podman: a detached container takes exec, stop and rm through conmon", async (p) => {
   const name = uid("pod");
   const rt = ["--runtime", p.wrapper];

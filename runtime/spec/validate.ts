@@ -296,6 +296,9 @@ function validateMount(value: unknown, field: string): void {
   if (unknown !== undefined) {
     throw new ConfigError(`${field}.options`, `${unknown}: not supported for a bind mount`);
   }
+  if (((m.options as string[] | undefined) ?? []).includes("tmpcopyup") && m.type !== "tmpfs") {
+    throw new ConfigError(`${field}.options`, "tmpcopyup: only for a tmpfs mount");
+  }
 }
 
 const BIND_OPTIONS = new Set(MOUNT_OPTION_NAMES);

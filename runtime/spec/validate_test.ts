@@ -63,6 +63,10 @@ Deno.test("validateConfig() names malformed fields", () => {
     (s) => s.mounts.push({ destination: "/d", type: "bind", source: "/d", options: ["idmap"] }),
     "mounts[7].options: idmap: not supported for a bind mount",
   );
+  rejects(
+    (s) => s.mounts.push({ destination: "/d", type: "bind", source: "/d", options: ["tmpcopyup"] }),
+    "mounts[7].options: tmpcopyup: only for a tmpfs mount",
+  );
   rejects((s) => (s.ociVersion = "2.0.0"), "ociVersion: expected a 1.x.y version, got 2.0.0");
   rejects(
     (s) => (s.linux.sysctl = { "kernel.panic": "1" }),
