@@ -329,17 +329,19 @@ function hostCgroupMounts(): Mount[] {
 }
 
 /**
- * The host's cgroup mounts for a container whose init is `pid`. With a new
- * cgroup namespace each v1 hierarchy gets, as its `source`, the init's own
- * cgroup directory there, which the init binds (as runc does) instead of
- * mounting the hierarchy anew: the view is the same (the namespace's root
- * is that directory), and a new v1 mount first waits for the host's dying
- * cgroups to drain (10-16 ms after a container was just deleted).
+ * The host's cgroup mounts for a container whose init is `pid`: each v1
+ * hierarchy gets, as its `source`, the init's own cgroup directory there,
+ * which the init binds, as runc does. Without a cgroup namespace that is
+ * what keeps the host's tree out of sight and puts the container's own
+ * limits at /sys/fs/cgroup/<controller>/ (where programs that size
+ * themselves look); with one, the view is that of a new mount (the
+ * namespace's root is that directory), and a new v1 mount would first wait
+ * for the host's dying cgroups to drain (10-16 ms after a delete). A v2
+ * hierarchy is mounted anew: inside a cgroup namespace it shows the
+ * container's cgroup, outside it the host's tree, as with runc.
  */
-function cgroupMountsFor(pid: number, spec: Spec): Mount[] {
+function cgroupMountsFor(pid: number): Mount[] {
   const mounts = hostCgroupMounts();
-  const newNs = (spec.linux?.namespaces ?? []).some((n) => n.type === "cgroup" && !n.path);
-  if (!newNs) return mounts;
   let text: string;
   try {
     text = Deno.readTextFileSync(`/proc/${pid}/cgroup`);
@@ -565,7 +567,7 @@ export async function createContainer(
     await cgroup.set(resources);
     // A pool cgroup that could not be adopted is empty now: remove it.
     if (prepared && !adopted) await prepared.destroy().catch(() => {});
-    const cgroupMounts = cgroupMountsFor(init.pid, spec);
+    const cgroupMounts = cgroupMountsFor(init.pid);
     // An init that failed on its configuration has stopped reading it: what
     // it reported (naming the field) is the error, not the broken pipe.
     let unsent: unknown = null;

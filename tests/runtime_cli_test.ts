@@ -210,6 +210,38 @@ test("tsk-runtime: the same bundle sees the same things under runc", async (base
   assert.equal(ours.stderr, runc.stderr);
 });
 
+test(
+  "tsk-runtime: without a cgroup namespace the container sees its own cgroups and limits, as under runc",
+  async (base, rootfs) => {
+    // Each cgroup mount at /sys/fs/cgroup: the container's own directory
+    // ("own") or a hierarchy's root ("root"); name=systemd and the hybrid
+    // host's empty unified hierarchy are left out (runc joins them, tsk does not).
+    const script = [
+      "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
+      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
+      'awk \'$5 ~ /^\\/sys\\/fs\\/cgroup/ && $5 !~ /systemd|unified/ { print $5, ($4 == "/" ? "root" : "own") }\' /proc/self/mountinfo | sort',
+    ].join("; ");
+    const id = uid("cgns");
+    const b = await bundle(base, "b", rootfs, (s) => {
+      s.process.args = ["sh", "-c", script];
+      s.ociVersion = "1.0.2";
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "cgroup");
+      s.linux!.cgroupsPath = `/tsk-cli-test/${id}`;
+      s.linux!.resources = {
+        ...s.linux!.resources,
+        pids: { limit: 77 },
+        memory: { limit: 64 << 20 },
+      };
+    });
+    const runc = await cmd("runc", ["--root", posix.join(base, "runc"), "run", "--bundle", b, id]);
+    assert.equal(runc.code, 0, runc.stderr);
+    const ours = await tsk(posix.join(base, "state"), "run", "--bundle", b, id);
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.match(ours.stdout, /^77\n67108864\n/);
+    assert.equal(ours.stdout, runc.stdout);
+  },
+);
+
 test("tsk-runtime: supervisor names a bad idle timeout (flag or environment) and a bad --watch", async (base) => {
   const root = posix.join(base, "state");
   const bad = await new Deno.Command(Deno.execPath(), {
