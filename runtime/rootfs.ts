@@ -401,6 +401,10 @@ function mountEntry(sys: Syscalls, root: string, m: Mount, cgroupMounts: () => M
     const extra = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
     if (extra !== 0) remountWith(sys, dest, extra);
   } else {
+    // As runc: a tmpfs over a directory of the image takes that directory's mode.
+    const covered = m.type === "tmpfs" && pathKind(dest) === "dir"
+      ? Deno.statSync(dest).mode! & 0o7777
+      : null;
     mkdirAll(dest);
     let data = opts.data.join(",");
     if (m.type === "tmpfs" && m.destination === "/dev" && !data.includes("mode=")) {
@@ -414,6 +418,7 @@ function mountEntry(sys: Syscalls, root: string, m: Mount, cgroupMounts: () => M
     } finally {
       if (below >= 0) sys.close(below);
     }
+    if (covered !== null) Deno.chmodSync(dest, covered);
   }
   if (opts.recursive && !setMountAttr(sys, dest, opts.recursive, true)) {
     throw new ConfigError(
@@ -425,15 +430,11 @@ function mountEntry(sys: Syscalls, root: string, m: Mount, cgroupMounts: () => M
 }
 
 /**
- * Copies the tree at `from` into the directory `to` (a fresh tmpfs):
- * directories, files, symbolic links, device nodes and FIFOs, with their
- * modes, owners and times. Links are copied as links, never followed.
+ * Copies what the directory `from` holds into the directory `to` (a fresh
+ * tmpfs): directories, files, symbolic links, device nodes and FIFOs, with
+ * their modes, owners and times. Links are copied as links, never followed.
  */
 function copyTree(sys: Syscalls, from: string, to: string): void {
-  // `from` may be the /proc/self/fd link: what it leads to counts.
-  const dir = Deno.statSync(from);
-  Deno.chmodSync(to, dir.mode! & 0o7777);
-  Deno.chownSync(to, dir.uid, dir.gid);
   for (const e of Deno.readDirSync(from)) {
     const src = `${from}/${e.name}`, dst = `${to}/${e.name}`;
     const st = Deno.lstatSync(src);
@@ -459,7 +460,6 @@ function copyTree(sys: Syscalls, from: string, to: string): void {
     Deno.chownSync(dst, st.uid, st.gid);
     if (st.atime && st.mtime) Deno.utimeSync(dst, st.atime, st.mtime);
   }
-  if (dir.atime && dir.mtime) Deno.utimeSync(to, dir.atime, dir.mtime);
 }
 
 function mountCgroup(sys: Syscalls, dest: string, opts: MountOptions, host: Mount[]): void {

@@ -188,6 +188,39 @@ test("podman: --tmpfs starts with the image's files (tmpcopyup) and :ro volumes 
   assert.deepEqual([...Deno.readDirSync(vol)].map((e) => e.name), ["in"]);
 });
 
+test("podman: --device, --privileged and a tmpfs's mode, as with runc", async (p) => {
+  const cases: [string[], string][] = [
+    [
+      ["--device", "/dev/fuse"],
+      "ls -l /dev/fuse | cut -c1-10; sort /sys/fs/cgroup/devices/devices.list 2>/dev/null",
+    ],
+    [["--privileged"], "grep -E '^(CapEff|Seccomp):' /proc/self/status; ls /dev | wc -l"],
+    [["--tmpfs", "/scratch:rw,size=1m,mode=1777"], "stat -c %a /scratch"],
+    [["--tmpfs", "/etc:rw,size=1m,mode=1777"], "stat -c '%a %u' /etc; ls /etc"],
+  ];
+  for (const [flags, script] of cases) {
+    const args = (runtime: string) => [
+      "--runtime",
+      runtime,
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      ...LIMITS,
+      ...flags,
+      p.image,
+      "sh",
+      "-c",
+      script,
+    ];
+    const ours = await p.run(args(p.wrapper));
+    assert.equal(ours.code, 0, `${flags}: ${ours.stderr}`);
+    const runc = await p.run(args("/usr/bin/runc"));
+    assert.equal(runc.code, 0, runc.stderr);
+    assert.equal(ours.stdout, runc.stdout, flags.join(" "));
+  }
+});
+
 test("podman: a detached container takes exec, stop and rm through conmon", async (p) => {
   const name = uid("pod");
   const rt = ["--runtime", p.wrapper];

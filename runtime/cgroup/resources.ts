@@ -408,10 +408,10 @@ export function memorySwapToV2(
 }
 
 /**
- * The device rules every container gets before its spec's own (Docker's
- * defaults): deny everything, then allow mknod of any device and use of
- * /dev/null, zero, full, random, urandom, tty, console, ptmx, pts/* and
- * net/tun.
+ * The device rules every container gets besides its spec's own (runc's):
+ * deny everything, then allow mknod of any device and use of /dev/null,
+ * zero, full, random, urandom, tty, ptmx, pts/* and net/tun. Not the host's
+ * console (5:1): a container's /dev/console is a pts.
  */
 export const DEFAULT_DEVICE_RULES: readonly LinuxDeviceCgroup[] = Object.freeze([
   { allow: false, access: "rwm" },
@@ -423,7 +423,6 @@ export const DEFAULT_DEVICE_RULES: readonly LinuxDeviceCgroup[] = Object.freeze(
   { allow: true, type: "c", major: 1, minor: 8, access: "rwm" },
   { allow: true, type: "c", major: 1, minor: 9, access: "rwm" },
   { allow: true, type: "c", major: 5, minor: 0, access: "rwm" },
-  { allow: true, type: "c", major: 5, minor: 1, access: "rwm" },
   { allow: true, type: "c", major: 5, minor: 2, access: "rwm" },
   { allow: true, type: "c", major: 136, access: "rwm" },
   { allow: true, type: "c", major: 10, minor: 200, access: "rwm" },

@@ -359,7 +359,16 @@ function validateLinux(value: unknown, field: string, nsTypes: Set<string>): voi
       if (!p.startsWith("/dev/")) throw new ConfigError(`${f}.path`, "expected a path under /dev");
       int(o.major, `${f}.major`, { optional: t === "p", min: 0 });
       int(o.minor, `${f}.minor`, { optional: t === "p", min: 0 });
-      int(o.fileMode, `${f}.fileMode`, { optional: true, min: 0, max: 0o7777 });
+      // Permission bits, and (as podman sends it: st_mode) maybe the type's.
+      const mode = int(o.fileMode, `${f}.fileMode`, { optional: true, min: 0, max: 0o177777 });
+      const typeBits = (mode ?? 0) & 0o170000;
+      const wanted = t === "b" ? 0o060000 : t === "p" ? 0o010000 : 0o020000;
+      if (typeBits !== 0 && typeBits !== wanted) {
+        throw new ConfigError(
+          `${f}.fileMode`,
+          `file type bits 0o${typeBits.toString(8)} do not match type ${t}`,
+        );
+      }
       int(o.uid, `${f}.uid`, { optional: true, min: 0 });
       int(o.gid, `${f}.gid`, { optional: true, min: 0 });
     });

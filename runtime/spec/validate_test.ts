@@ -67,6 +67,12 @@ Deno.test("validateConfig() names malformed fields", () => {
     (s) => s.mounts.push({ destination: "/d", type: "bind", source: "/d", options: ["tmpcopyup"] }),
     "mounts[7].options: tmpcopyup: only for a tmpfs mount",
   );
+  rejects(
+    (
+      s,
+    ) => (s.linux.devices = [{ type: "c", path: "/dev/x", major: 1, minor: 1, fileMode: 0o60600 }]),
+    "linux.devices[0].fileMode: file type bits 0o60000 do not match type c",
+  );
   rejects((s) => (s.ociVersion = "2.0.0"), "ociVersion: expected a 1.x.y version, got 2.0.0");
   rejects(
     (s) => (s.linux.sysctl = { "kernel.panic": "1" }),
