@@ -17,6 +17,7 @@ import type { Spec } from "./spec/config.ts";
 import type { InitSource } from "./pool.ts";
 import { type Globals, HELP, log, psOutput, table } from "./_cli_common.ts";
 import { EXEC_FLAGS, execArgs, execProcess } from "./_exec_args.ts";
+import { runcStats } from "./_runc_events.ts";
 
 // The library (validation, cgroups, seccomp) loads after `create` and `run`
 // have started the container's init, so the two Deno start-ups overlap.
@@ -331,7 +332,7 @@ async function dispatchWith(
       let ooms = -1;
       const print = async () => {
         const data = await c.stats();
-        console.log(JSON.stringify({ type: "stats", id, data }));
+        console.log(JSON.stringify({ type: "stats", id, data: runcStats(data) }));
         // runc's events also report OOM kills as they happen.
         if (ooms >= 0 && data.memory.oomKillEvents > ooms) {
           console.log(JSON.stringify({ type: "oom", id }));

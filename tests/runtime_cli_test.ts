@@ -99,10 +99,11 @@ test("tsk-runtime: create, start, state, kill and delete follow runc", async (ba
     assert.deepEqual(JSON.parse(r.stdout), [state.pid]);
     r = await tsk(root, "events", "--stats", id);
     assert.equal(JSON.parse(r.stdout).data.pids.current, 1);
+    assert.ok(JSON.parse(r.stdout).data.cpu.usage.total > 0);
     r = await tsk(root, "update", "--memory", String(64 << 20), "--pids-limit", "20", id);
     assert.equal(r.code, 0, r.stderr);
     r = await tsk(root, "events", "--stats", id);
-    assert.equal(JSON.parse(r.stdout).data.memory.limit, 64 << 20);
+    assert.equal(JSON.parse(r.stdout).data.memory.usage.limit, 64 << 20);
     assert.equal(JSON.parse(r.stdout).data.pids.limit, 20);
     r = await tsk(root, "update", "--pids-limit", "x", id);
     assert.equal(r.code, 2);
@@ -241,6 +242,46 @@ test(
     assert.equal(ours.stdout, runc.stdout);
   },
 );
+
+test("tsk-runtime: events --stats speaks runc's schema", async (base, rootfs) => {
+  const b = await bundle(base, "b", rootfs, (s) => {
+    s.process.args = ["sleep", "30"];
+    s.ociVersion = "1.0.2";
+    s.linux!.resources = {
+      ...s.linux!.resources,
+      pids: { limit: 50 },
+      memory: { limit: 64 << 20 },
+    };
+  });
+  const runcRoot = posix.join(base, "runc"), root = posix.join(base, "state");
+  const [a, t] = [uid("ev"), uid("ev")];
+  const started = await cmd("runc", ["--root", runcRoot, "run", "-d", "--bundle", b, a]);
+  assert.equal(started.code, 0, started.stderr);
+  try {
+    assert.equal((await tsk(root, "run", "-d", "--bundle", b, t)).code, 0);
+    const theirs = JSON.parse(
+      (await cmd("runc", ["--root", runcRoot, "events", "--stats", a])).stdout,
+    );
+    const ours = JSON.parse((await tsk(root, "events", "--stats", t)).stdout);
+    assert.deepEqual([ours.type, ours.id], ["stats", t]);
+    // Every part runc reports, and the same limits in the same places.
+    assert.deepEqual(Object.keys(ours.data).sort(), Object.keys(theirs.data).sort());
+    for (const part of ["cpu", "memory"]) {
+      const missing = Object.keys(theirs.data[part]).filter((k) => !(k in ours.data[part]));
+      assert.deepEqual(
+        missing.filter((k) => !["swap", "kernel", "kernelTCP", "raw", "cache"].includes(k)),
+        [],
+      );
+    }
+    assert.equal(ours.data.memory.usage.limit, theirs.data.memory.usage.limit);
+    assert.equal(ours.data.pids.limit, theirs.data.pids.limit);
+    assert.equal(ours.data.pids.current, theirs.data.pids.current);
+    assert.equal(typeof ours.data.cpu.usage.total, typeof theirs.data.cpu.usage.total);
+  } finally {
+    await cmd("runc", ["--root", runcRoot, "delete", "--force", a]);
+    await tsk(root, "delete", "--force", t);
+  }
+});
 
 test("tsk-runtime: supervisor names a bad idle timeout (flag or environment) and a bad --watch", async (base) => {
   const root = posix.join(base, "state");
