@@ -28,6 +28,23 @@ export type ExitCode = number;
 
 class UsageError extends RuntimeError {}
 
+/** The name of the user owning `path` (the host's /etc/passwd), `#<uid>` without one, as runc's list. */
+function ownerOf(path: string): string {
+  let uid: number | null;
+  try {
+    uid = Deno.statSync(path).uid;
+  } catch {
+    return "";
+  }
+  try {
+    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+      const f = line.split(":");
+      if (f.length >= 3 && f[2] !== "" && Number(f[2]) === uid) return f[0];
+    }
+  } catch { /* no passwd */ }
+  return `#${uid}`;
+}
+
 function one(positionals: string[], cmd: string): string {
   if (positionals.length !== 1) {
     throw new UsageError(`${cmd}: expected exactly one container id\n\n${HELP[cmd]}`);
@@ -306,12 +323,17 @@ async function dispatchWith(
         format: { type: "string", short: "f" },
         quiet: { type: "boolean", short: "q" },
       });
-      const all = await listContainers({ root: g.root });
+      const all = (await listContainers({ root: g.root })).map((s) => ({
+        ...s,
+        owner: ownerOf(posix.join(g.root, s.id)),
+      }));
       if (values.quiet) { for (const s of all) console.log(s.id); }
       else if (values.format === "json") console.log(JSON.stringify(all));
       else {
-        const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED"]];
-        for (const s of all) rows.push([s.id, String(s.pid), s.status, s.bundle, s.created]);
+        const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]];
+        for (const s of all) {
+          rows.push([s.id, String(s.pid), s.status, s.bundle, s.created, s.owner]);
+        }
         console.log(table(rows));
       }
       return 0;

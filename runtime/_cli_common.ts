@@ -106,16 +106,88 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
 }
 
-/** `ps` output: the pids as JSON, or a table with each one's command line. */
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux). */
+const TICKS = 100;
+
+/** User names by uid, from the host's /etc/passwd. */
+function userNames(): Map<number, string> {
+  const names = new Map<number, string>();
+  try {
+    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+      const f = line.split(":");
+      if (f.length >= 3 && f[2] !== "" && !names.has(Number(f[2]))) names.set(Number(f[2]), f[0]);
+    }
+  } catch { /* none */ }
+  return names;
+}
+
+/** [D-]HH:MM:SS of a number of seconds, as ps prints TIME. */
+function cpuTime(seconds: number): string {
+  const s = Math.floor(seconds);
+  const d = Math.floor(s / 86400);
+  const hms = [Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60, s % 60]
+    .map((n) => String(n).padStart(2, "0")).join(":");
+  return d > 0 ? `${d}-${hms}` : hms;
+}
+
+/** ps's STIME: HH:MM for a process started today, MonDD before. */
+function startTime(at: Date, now: Date): string {
+  if (now.getTime() - at.getTime() < 86_400_000 && at.getDate() === now.getDate()) {
+    return `${String(at.getHours()).padStart(2, "0")}:${String(at.getMinutes()).padStart(2, "0")}`;
+  }
+  const months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  return `${months.slice(at.getMonth() * 3, at.getMonth() * 3 + 3)}${
+    String(at.getDate()).padStart(2, "0")
+  }`;
+}
+
+/** ps's TTY for a stat tty_nr: ?, pts/N or ttyN. */
+function ttyName(nr: number): string {
+  if (nr === 0) return "?";
+  const major = (nr >> 8) & 0xfff, minor = (nr & 0xff) | ((nr >> 12) & 0xfff00);
+  if (major >= 136 && major <= 143) return `pts/${(major - 136) * 256 + minor}`;
+  if (major === 4) return `tty${minor}`;
+  return `${major}:${minor}`;
+}
+
+/**
+ * `ps` output: the pids as JSON, or the table `ps -ef` prints for them, as
+ * runc's `ps` (UID PID PPID C STIME TTY TIME CMD), read from /proc.
+ */
 export function psOutput(pids: number[], format: string | undefined): string {
   if (format === "json") return JSON.stringify(pids);
-  const rows = [["PID", "CMD"]];
+  const rows = [["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]];
+  const names = userNames();
+  const now = new Date();
+  let boot = 0, uptime = 0;
+  try {
+    boot = Number(Deno.readTextFileSync("/proc/stat").match(/^btime (\d+)$/m)?.[1] ?? 0);
+    uptime = Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]);
+  } catch { /* no /proc */ }
   for (const pid of pids) {
-    let cmdline = "";
     try {
-      cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").join(" ").trim();
-    } catch { /* exited */ }
-    rows.push([String(pid), cmdline]);
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      // Fields after the command (which may hold spaces and parentheses).
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const uid = Number(
+        Deno.readTextFileSync(`/proc/${pid}/status`).match(/^Uid:\s+(\d+)/m)?.[1] ?? 0,
+      );
+      const cpu = (Number(f[11]) + Number(f[12])) / TICKS;
+      const started = Number(f[19]) / TICKS;
+      const alive = Math.max(uptime - started, 0.01);
+      const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").join(" ").trim();
+      rows.push([
+        names.get(uid) ?? String(uid),
+        String(pid),
+        f[1],
+        String(Math.min(Math.floor((cpu / alive) * 100), 99)),
+        startTime(new Date((boot + started) * 1000), now),
+        ttyName(Number(f[4])),
+        cpuTime(cpu),
+        cmdline || `[${comm}]`,
+      ]);
+    } catch { /* exited meanwhile */ }
   }
   return table(rows);
 }

@@ -815,6 +815,8 @@ function ociState(root: string, s: StoredState): OciState {
     bundle: s.bundle,
     annotations: s.spec.annotations ?? {},
     created: s.created,
+    rootfs: s.spec.root.path,
+    owner: "",
   };
 }
 

@@ -33,6 +33,13 @@ export interface OciState {
   annotations: Record<string, string>;
   /** When the container was created (RFC 3339), as runc prints it. */
   created: string;
+  /** The root filesystem's absolute path (runc's extra field, which containerd reads). */
+  rootfs: string;
+  /**
+   * Who owns the container (runc's extra field): empty in `state`, the
+   * state directory's owner in `list`.
+   */
+  owner: string;
 }
 
 /** What the runtime stores for a container. */

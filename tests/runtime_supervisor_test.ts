@@ -725,8 +725,15 @@ test("supervisor: exec, ps, pause and resume go through it", async (ctx) => {
   const initPid = JSON.parse((await tsk(ctx.root, ["state", id])).stdout).pid;
   assert.deepEqual((JSON.parse(ps.stdout) as number[]).sort(), [initPid, execPid].sort());
   const table = await tsk(ctx.root, ["ps", id]);
-  assert.match(table.stdout, /^PID\s+CMD\n/);
-  assert.match(table.stdout, new RegExp(`^${execPid}\\s+sleep 20$`, "m"));
+  // As runc's ps (ps -ef): UID PID PPID C STIME TTY TIME CMD.
+  assert.match(table.stdout, /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD\n/);
+  assert.match(
+    table.stdout,
+    new RegExp(
+      `^root\\s+${execPid}\\s+\\d+\\s+\\d+\\s+(\\d\\d:\\d\\d|[A-Z][a-z]{2}\\d\\d)\\s+\\?\\s+\\d\\d:\\d\\d:\\d\\d\\s+sleep 20$`,
+      "m",
+    ),
+  );
 
   // pause and resume.
   assert.equal((await tsk(ctx.root, ["pause", id])).code, 0);
