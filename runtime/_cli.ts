@@ -159,9 +159,11 @@ async function dispatchWith(
         "console-socket": { type: "string" },
         "no-pivot": { type: "boolean" },
         "no-new-keyring": { type: "boolean" },
+        "preserve-fds": { type: "string" },
       });
       rejectUnsupported(values);
       const id = one(positionals, cmd);
+      const handed = handedFds(values);
       const c = await createContainer(id, {
         bundle: (values.bundle as string | undefined) ?? Deno.cwd(),
         root: g.root,
@@ -169,6 +171,8 @@ async function dispatchWith(
         stdio: { stdin: "inherit", stdout: "inherit", stderr: "inherit" },
         pool: early,
         consoleSocket: values["console-socket"] as string | undefined,
+        preserveFds: handed.fds,
+        env: handed.env,
       });
       warnUnknownSyscalls(g, c.spec);
       log(g, "info", `created container ${id}`);
@@ -272,9 +276,11 @@ async function dispatchWith(
         "no-pivot": { type: "boolean" },
         "no-new-keyring": { type: "boolean" },
         "keep": { type: "boolean" },
+        "preserve-fds": { type: "string" },
       });
       rejectUnsupported(values);
       const id = one(positionals, cmd);
+      const handed = handedFds(values);
       const opts = {
         bundle: (values.bundle as string | undefined) ?? Deno.cwd(),
         root: g.root,
@@ -282,6 +288,8 @@ async function dispatchWith(
         stdio: { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const,
         pool: early,
         consoleSocket: values["console-socket"] as string | undefined,
+        preserveFds: handed.fds,
+        env: handed.env,
       };
       if (values.detach) {
         const c = await createContainer(id, opts);
@@ -398,6 +406,40 @@ async function dispatchWith(
   return 2;
 }
 
+/**
+ * The descriptors a command hands to the container's process as 3, 4, ...:
+ * systemd's socket activation ones (`LISTEN_FDS` for this pid, with the
+ * environment that tells the process, as runc sets it), then
+ * `--preserve-fds N` more.
+ */
+function handedFds(
+  values: Record<string, unknown>,
+  activation = true,
+): { fds: number[]; env: string[] } {
+  const text = values["preserve-fds"] as string | undefined;
+  const extra = text === undefined ? 0 : Number(text);
+  if (!Number.isInteger(extra) || extra < 0) {
+    throw new UsageError(`--preserve-fds: expected a number of descriptors, got ${text}`);
+  }
+  const listen = activation ? listenFds() : 0;
+  const fds = Array.from({ length: listen + extra }, (_, i) => 3 + i);
+  for (const fd of fds) {
+    try {
+      Deno.readLinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      throw new UsageError(`--preserve-fds: descriptor ${fd} is not open`);
+    }
+  }
+  return { fds, env: listen > 0 ? [`LISTEN_FDS=${listen}`, "LISTEN_PID=1"] : [] };
+}
+
+/** How many descriptors systemd passed this process (`LISTEN_FDS`, when `LISTEN_PID` is ours). */
+function listenFds(): number {
+  if (Deno.env.get("LISTEN_PID") !== String(Deno.pid)) return 0;
+  const n = Number(Deno.env.get("LISTEN_FDS"));
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
 function rejectUnsupported(values: Record<string, unknown>): void {
   if (values["no-pivot"]) {
     throw new UsageError("--no-pivot: not supported by tsk-runtime (pivot_root is always used)");
@@ -420,6 +462,7 @@ async function execCommand(g: Globals, rest: string[], lib: Lib): Promise<ExitCo
   const p = await c.exec(process, {
     stdio,
     consoleSocket: values["console-socket"] as string | undefined,
+    preserveFds: handedFds(values, false).fds,
   });
   if (values["pid-file"]) Deno.writeTextFileSync(values["pid-file"] as string, String(p.pid));
   if (values.detach) return 0;

@@ -39,6 +39,7 @@ export const EXEC_FLAGS: Record<string, FlagSpec> = {
   tty: { type: "boolean", short: "t" },
   "console-socket": { type: "string" },
   "no-new-privs": { type: "boolean" },
+  "preserve-fds": { type: "string" },
 };
 
 /**

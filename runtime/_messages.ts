@@ -72,6 +72,12 @@ export interface InitConfigMessage {
    * (SCM_RIGHTS) replaces it, or /dev/null does; `null` keeps the init's own.
    */
   stdio: boolean[] | null;
+  /**
+   * How many descriptors, after the stdio ones, came with this message
+   * (SCM_RIGHTS) to become fds 3, 4, ... of the container's process (runc's
+   * `--preserve-fds`).
+   */
+  preserved?: number;
   /** With `process.terminal`: the unix socket the terminal's master goes to. */
   consoleSocket?: string;
 }
@@ -100,6 +106,8 @@ export interface ExecConfigMessage {
   process: Spec["process"];
   /** Security settings. */
   security: SecurityConfig;
+  /** As {@linkcode InitConfigMessage.preserved} (an exec's stdio is its spawn's). */
+  preserved?: number;
   /** With `process.terminal`: the unix socket the terminal's master goes to. */
   consoleSocket?: string;
 }

@@ -97,7 +97,8 @@ async function request(
   if (exec) {
     // A terminal, or no command: the direct path says what is wrong.
     if (
-      values.tty || values["console-socket"] !== undefined || p.length < 1 ||
+      values.tty || values["console-socket"] !== undefined ||
+      values["preserve-fds"] !== undefined || p.length < 1 ||
       (values.process === undefined && p.length < 2)
     ) return null;
     const pidFile = values["pid-file"] as string | undefined;
@@ -112,6 +113,9 @@ async function request(
   const id = p[0];
   switch (cmd) {
     case "run": {
+      // Descriptors from systemd's socket activation are handed on in this
+      // process (the direct path), as --preserve-fds ones are.
+      if (Deno.env.get("LISTEN_PID") === String(Deno.pid)) return null;
       const cwd = Deno.cwd();
       const pidFile = values["pid-file"] as string | undefined;
       return {

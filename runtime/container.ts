@@ -143,6 +143,17 @@ export interface CreateContainerOptions {
    * container's terminal (SCM_RIGHTS) before it reports ready.
    */
   consoleSocket?: string;
+  /**
+   * Descriptors of this process to hand to the container's process as fds
+   * 3, 4, ... in this order (runc's `--preserve-fds`; the rest stay closed).
+   * They are duplicated: the caller keeps and closes its own.
+   */
+  preserveFds?: readonly number[];
+  /**
+   * Variables appended to the process's environment (the CLI's socket
+   * activation adds `LISTEN_FDS` and `LISTEN_PID=1`, as runc does).
+   */
+  env?: readonly string[];
 }
 
 /** How a container or exec'd process ended. */
@@ -161,6 +172,8 @@ export interface ExecOptions {
   stdio?: StdioOptions;
   /** With `process.terminal`: where the terminal's master goes (see {@linkcode CreateContainerOptions.consoleSocket}). */
   consoleSocket?: string;
+  /** As {@linkcode CreateContainerOptions.preserveFds}: fds 3, 4, ... of the process. */
+  preserveFds?: readonly number[];
 }
 
 /** A process started by {@linkcode Container.exec}. */
@@ -456,6 +469,11 @@ export async function createContainer(
   const root = posix.resolve(options.root ?? DEFAULT_ROOT);
   const bundle = posix.resolve(options.bundle ?? Deno.cwd());
   const spec = loadSpec(options, bundle);
+  if (options.env?.length) {
+    const bad = options.env.findIndex((e) => !/^[^=]+=/.test(e));
+    if (bad >= 0) throw new ConfigError(`env[${bad}]`, `expected KEY=value, got ${options.env[bad]}`);
+    spec.process.env = [...(spec.process.env ?? []), ...options.env];
+  }
   spec.root.path = rootfsPath(spec, bundle);
   const overlay = options.rootfs ?? overlayFromAnnotations(spec) ?? null;
   if (overlay) validateOverlay(overlay, options.rootfs ? "rootfs" : "annotations");
@@ -512,7 +530,11 @@ export async function createContainer(
     // A pooled init was spawned with /dev/null: the container's stdio goes
     // with its configuration, the very open files (offsets, O_APPEND).
     const passStdio = pooled !== undefined && !pooled.stdioReady;
-    const fds = passStdio ? stdio.childFds.filter((fd): fd is number => fd !== null) : [];
+    const preserved = options.preserveFds ?? [];
+    const fds = [
+      ...(passStdio ? stdio.childFds.filter((fd): fd is number => fd !== null) : []),
+      ...preserved,
+    ];
     const config: InitConfigMessage = {
       type: "init",
       spec,
@@ -521,6 +543,7 @@ export async function createContainer(
       security,
       cgroupMounts: null,
       stdio: passStdio ? stdio.childFds.map((fd) => fd !== null) : null,
+      preserved: preserved.length,
       consoleSocket: options.consoleSocket && posix.resolve(options.consoleSocket),
     };
     // A pooled init whose cgroup will be adopted gets its configuration
@@ -1022,14 +1045,16 @@ class LiveContainer implements Container {
           : { kind: "inherit" },
       });
       await this.cgroup.apply(stage.pid);
+      const preserved = options.preserveFds ?? [];
       await sendConfig(this.sys, stage, {
         type: "exec",
         pid: this.pid,
         namespaces,
         process: spec.process,
         security,
+        preserved: preserved.length,
         consoleSocket: options.consoleSocket && posix.resolve(options.consoleSocket),
-      });
+      }, { fds: preserved });
       await waitForInitReady(this.sys, stage);
     } catch (e) {
       if (stage) {

@@ -87,6 +87,9 @@ const INIT_SYMBOLS: readonly LibcSymbol[] = [
   "write",
 ];
 
+/** fcntl(2): duplicate to the lowest free descriptor at least `arg`, close-on-exec. */
+const F_DUPFD_CLOEXEC = 1030;
+
 /** Options for {@linkcode runStage}. */
 export interface StageOptions {
   /**
@@ -185,7 +188,7 @@ export function runStage(sys: Syscalls, options: StageOptions = {}): void {
   let ready = false;
   try {
     if (msg.type === "init") runInit(sys, msg, () => (ready = true), prepared, passed);
-    else runExec(sys, msg, () => (ready = true));
+    else runExec(sys, msg, () => (ready = true), passed);
   } catch (e) {
     const err = e as Error & { field?: string; errno?: number };
     if (!ready) {
@@ -213,7 +216,7 @@ function connectConsole(path: string): number {
  * Installs the stdio that came with the configuration (the very open files
  * of the caller: offsets and O_APPEND hold), /dev/null where none did.
  */
-function installStdio(sys: Syscalls, stdio: boolean[], passed: number[]): void {
+function installStdio(sys: Syscalls, stdio: boolean[], passed: number[]): number[] {
   let next = 0;
   stdio.forEach((has, i) => {
     const fd = has
@@ -225,6 +228,42 @@ function installStdio(sys: Syscalls, stdio: boolean[], passed: number[]): void {
     sys.dup3(fd, i, 0);
     sys.close(fd);
   });
+  return passed.slice(next);
+}
+
+/** The descriptors that came after the stdio ones for fds 3, 4, ... (`preserved` of them). */
+function preservedFds(rest: number[], preserved: number): number[] {
+  if (rest.length < preserved) {
+    throw new RuntimeError(
+      `preserved descriptors: ${preserved} expected, ${rest.length} came with the configuration`,
+    );
+  }
+  return rest.slice(0, preserved);
+}
+
+/**
+ * Puts the preserved descriptors at 3, 4, ... (without close-on-exec) just
+ * before the process's security is applied; whatever held those numbers
+ * closes (it is the runtime's, closed at execve anyway), except `keep`
+ * (the start FIFO, open until execve), which moves above them first.
+ * Returns where `keep` is now.
+ */
+function placePreserved(sys: Syscalls, fds: number[], keep: number): number {
+  if (fds.length === 0) return keep;
+  const top = 3 + fds.length;
+  const above = (fd: number) => {
+    const moved = sys.fcntl(fd, F_DUPFD_CLOEXEC, top);
+    sys.close(fd);
+    return moved;
+  };
+  // First above every target, so that no move overwrites one still to come.
+  const moved = fds.map(above);
+  const kept = keep >= 0 && keep < top ? above(keep) : keep;
+  moved.forEach((fd, i) => {
+    sys.dup3(fd, 3 + i, 0);
+    sys.close(fd);
+  });
+  return kept;
 }
 
 function runInit(
@@ -235,7 +274,8 @@ function runInit(
   passed: number[],
 ): void {
   const { spec } = msg;
-  if (msg.stdio) installStdio(sys, msg.stdio, passed);
+  const rest = msg.stdio ? installStdio(sys, msg.stdio, passed) : passed;
+  const preserved = preservedFds(rest, msg.preserved ?? 0);
   // The console socket's path is the host's: connect before anything moves.
   const consoleFd = msg.consoleSocket ? connectConsole(msg.consoleSocket) : -1;
   const lastCap = readLastCap();
@@ -314,7 +354,9 @@ function runInit(
   const one = new Uint8Array(1);
   while (sys.read(fifo, one) !== 1) { /* spurious wakeup */ }
 
-  applyProcessSecurity(sys, msg.security, lastCap);
+  // The FIFO stays open until execve: `start` waits for it to hang up.
+  placePreserved(sys, preserved, fifo);
+  applyProcessSecurity(sys, msg.security, lastCap, preserved.length);
   sys.execve(exe, spec.process.args, spec.process.env ?? []);
 }
 
@@ -368,7 +410,12 @@ function homeOf(uid: number): string {
   return "/";
 }
 
-function runExec(sys: Syscalls, msg: ExecConfigMessage, markReady: () => void): void {
+function runExec(
+  sys: Syscalls,
+  msg: ExecConfigMessage,
+  markReady: () => void,
+  passed: number[],
+): void {
   const lastCap = readLastCap();
   if (msg.process.oomScoreAdj !== undefined) {
     Deno.writeTextFileSync("/proc/self/oom_score_adj", String(msg.process.oomScoreAdj));
@@ -392,7 +439,9 @@ function runExec(sys: Syscalls, msg: ExecConfigMessage, markReady: () => void): 
   reply(sys, { type: "ready" });
   markReady();
   sys.close(INIT_REPLY_FD);
-  applyProcessSecurity(sys, msg.security, lastCap);
+  const preserved = preservedFds(passed, msg.preserved ?? 0);
+  placePreserved(sys, preserved, -1);
+  applyProcessSecurity(sys, msg.security, lastCap, preserved.length);
   sys.execve(exe, msg.process.args, msg.process.env ?? []);
 }
 

@@ -26,8 +26,14 @@ export function applyRlimits(sys: Syscalls, sec: SecurityConfig): void {
  * @param sys The host.
  * @param sec The security settings.
  * @param lastCap The highest capability number the kernel knows.
+ * @param preserved How many descriptors from 3 on the process keeps (`--preserve-fds`).
  */
-export function applyProcessSecurity(sys: Syscalls, sec: SecurityConfig, lastCap: number): void {
+export function applyProcessSecurity(
+  sys: Syscalls,
+  sec: SecurityConfig,
+  lastCap: number,
+  preserved = 0,
+): void {
   const program = sec.seccomp === null ? null : decodeBase64(sec.seccomp);
   if (program !== null && !sec.noNewPrivileges) sys.seccompFilter(program, sec.seccompFlags);
   const caps = sec.caps;
@@ -54,8 +60,8 @@ export function applyProcessSecurity(sys: Syscalls, sec: SecurityConfig, lastCap
   }
   if (sec.noNewPrivileges) sys.prctl(PR.SET_NO_NEW_PRIVS, 1n);
   // Every descriptor the runtime still holds (Deno's own included) closes
-  // at execve; fds 0-2 are the container's stdio.
-  sys.cloexecFrom(3);
+  // at execve; fds 0-2 are the container's stdio, 3 on the preserved ones.
+  sys.cloexecFrom(3 + preserved);
   if (program !== null && sec.noNewPrivileges) sys.seccompFilter(program, sec.seccompFlags);
 }
 

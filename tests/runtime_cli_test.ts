@@ -283,6 +283,98 @@ test("tsk-runtime: events --stats speaks runc's schema", async (base, rootfs) =>
   }
 });
 
+/**
+ * Runs `argv` with fd 3 reading `input` and fd 4 writing `output` (and with
+ * `prefix`, e.g. `env LISTEN_FDS=1 LISTEN_PID=$$`, in front).
+ */
+function withFds(
+  argv: string[],
+  input: string,
+  output: string,
+  prefix = "",
+): Promise<CommandResult> {
+  return runToFiles([
+    "sh",
+    "-c",
+    `exec ${prefix} "$@" 3<"${input}" 4>>"${output}"`,
+    "sh",
+    ...argv,
+  ]);
+}
+
+test(
+  "tsk-runtime: --preserve-fds and socket activation hand fds 3, 4, ... on, as runc",
+  async (base, rootfs) => {
+    const input = posix.join(base, "in.txt"), output = posix.join(base, "out.txt");
+    await Deno.writeTextFile(input, "from fd 3\n");
+    const script = "for f in 3 4 5; do test -e /proc/self/fd/$f && echo open $f; done; " +
+      "cat <&3; echo to fd 4 >&4; echo listen=$LISTEN_FDS pid=$LISTEN_PID";
+    const b = await bundle(base, "b", rootfs, (s) => {
+      s.process.args = ["sh", "-c", script];
+      s.ociVersion = "1.0.2";
+    });
+    const root = posix.join(base, "state"), runcRoot = posix.join(base, "runc");
+    const runs: [string, string[], string][] = [
+      ["--preserve-fds 2", ["run", "--preserve-fds", "2", "--bundle", b], ""],
+      ["none", ["run", "--bundle", b], ""],
+      ["LISTEN_FDS=1", ["run", "--bundle", b], "env LISTEN_FDS=1 LISTEN_PID=$$"],
+    ];
+    for (const [what, args, prefix] of runs) {
+      await Deno.writeTextFile(output, "");
+      const ours = await withFds([...runtimeArgv(root), ...args, uid("fd")], input, output, prefix);
+      assert.equal(ours.code, 0, `${what}: ${ours.stderr}`);
+      const oursOut = await Deno.readTextFile(output);
+      await Deno.writeTextFile(output, "");
+      const theirs = await withFds(
+        ["runc", "--root", runcRoot, ...args, uid("fd")],
+        input,
+        output,
+        prefix,
+      );
+      assert.equal(theirs.code, 0, `${what}: ${theirs.stderr}`);
+      assert.equal(ours.stdout, theirs.stdout, what);
+      assert.equal(oursOut, await Deno.readTextFile(output), what);
+    }
+    // What each printed, under both.
+    await Deno.writeTextFile(output, "");
+    const two = await withFds([...runtimeArgv(root), ...runs[0][1], uid("fd")], input, output);
+    assert.equal(two.stdout, "open 3\nopen 4\nfrom fd 3\nlisten= pid=\n");
+    assert.equal(await Deno.readTextFile(output), "to fd 4\n");
+    const none = await withFds([...runtimeArgv(root), ...runs[1][1], uid("fd")], input, output);
+    assert.equal(none.stdout, "listen= pid=\n");
+
+    // exec: the same into a running container.
+    const id = uid("fdexec");
+    const sleeper = await bundle(
+      base,
+      "sleeper",
+      rootfs,
+      (s) => (s.process.args = ["sleep", "30"]),
+    );
+    assert.equal((await tsk(root, "run", "-d", "--bundle", sleeper, id)).code, 0);
+    try {
+      await Deno.writeTextFile(output, "");
+      const e = await withFds(
+        [...runtimeArgv(root), "exec", "--preserve-fds", "1", id, "sh", "-c", script],
+        input,
+        output,
+      );
+      assert.equal(e.code, 0, e.stderr);
+      assert.equal(e.stdout, "open 3\nfrom fd 3\nlisten= pid=\n");
+    } finally {
+      await tsk(root, "delete", "--force", id);
+    }
+
+    // Bad values are named.
+    let r = await tsk(root, "run", "--preserve-fds", "x", "--bundle", b, uid("fd"));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--preserve-fds: expected a number of descriptors, got x/);
+    r = await tsk(root, "run", "--preserve-fds", "40", "--bundle", b, uid("fd"));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /--preserve-fds: descriptor \d+ is not open/);
+  },
+);
+
 test("tsk-runtime: supervisor names a bad idle timeout (flag or environment) and a bad --watch", async (base) => {
   const root = posix.join(base, "state");
   const bad = await new Deno.Command(Deno.execPath(), {
