@@ -30,8 +30,8 @@ export interface RuncStats {
   pids: { current?: number; limit?: number };
   blkio: { ioServiceBytesRecursive?: BlkioEntry[]; ioServicedRecursive?: BlkioEntry[] };
   hugetlb: Record<string, never>;
-  intel_rdt: Record<string, never>;
-  network_interfaces: null;
+  "intel_rdt": Record<string, never>;
+  "network_interfaces": null;
 }
 
 /** `value` when it is not zero (runc's `omitempty`). */
@@ -95,7 +95,7 @@ export function runcStats(s: CgroupStats): RuncStats {
       ioServicedRecursive: entries(s.io.readOps, s.io.writeOps),
     },
     hugetlb: {},
-    intel_rdt: {},
-    network_interfaces: null,
+    "intel_rdt": {},
+    "network_interfaces": null,
   };
 }

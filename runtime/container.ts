@@ -471,7 +471,9 @@ export async function createContainer(
   const spec = loadSpec(options, bundle);
   if (options.env?.length) {
     const bad = options.env.findIndex((e) => !/^[^=]+=/.test(e));
-    if (bad >= 0) throw new ConfigError(`env[${bad}]`, `expected KEY=value, got ${options.env[bad]}`);
+    if (bad >= 0) {
+      throw new ConfigError(`env[${bad}]`, `expected KEY=value, got ${options.env[bad]}`);
+    }
     spec.process.env = [...(spec.process.env ?? []), ...options.env];
   }
   spec.root.path = rootfsPath(spec, bundle);
