@@ -215,19 +215,19 @@ test(
   "tsk-runtime: without a cgroup namespace the container sees its own cgroups and limits, as under runc",
   async (base, rootfs) => {
     // Each cgroup mount at /sys/fs/cgroup: the container's own directory
-    // ("own") or a hierarchy's root ("root"); name=systemd and the hybrid
-    // host's empty unified hierarchy are left out (runc joins them, tsk does not).
+    // ("own") or a hierarchy's root ("root"), systemd's named one included;
+    // the hybrid host's empty unified hierarchy is left out (runc joins it,
+    // tsk does not).
     const script = [
       "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
       "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
-      'awk \'$5 ~ /^\\/sys\\/fs\\/cgroup/ && $5 !~ /systemd|unified/ { print $5, ($4 == "/" ? "root" : "own") }\' /proc/self/mountinfo | sort',
+      'awk \'$5 ~ /^\\/sys\\/fs\\/cgroup/ && $5 !~ /unified/ { print $5, ($4 == "/" ? "root" : "own") }\' /proc/self/mountinfo | sort',
     ].join("; ");
     const id = uid("cgns");
     const b = await bundle(base, "b", rootfs, (s) => {
       s.process.args = ["sh", "-c", script];
       s.ociVersion = "1.0.2";
       s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "cgroup");
-      s.linux!.cgroupsPath = `/tsk-cli-test/${id}`;
       s.linux!.resources = {
         ...s.linux!.resources,
         pids: { limit: 77 },

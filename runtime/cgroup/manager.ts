@@ -9,7 +9,7 @@
 import { CgroupError } from "./errors.ts";
 import { type CgroupFs, denoCgroupFs } from "./host.ts";
 import type { LinuxResources } from "./resources.ts";
-import { CgroupV1Manager, V1_CONTROLLERS } from "./v1.ts";
+import { CgroupV1Manager, SYSTEMD_HIERARCHY, V1_CONTROLLERS } from "./v1.ts";
 import { applyDeviceRulesBpf } from "./bpf_devices.ts";
 import { CgroupV2Manager, type DeviceRuleApplier } from "./v2.ts";
 
@@ -174,6 +174,12 @@ async function v1Controllers(fs: CgroupFs, root: string): Promise<Record<string,
   }
   for (const c of V1_CONTROLLERS) {
     if (!found[c] && await fs.exists(`${root}/${c}/cgroup.procs`)) found[c] = `${root}/${c}`;
+  }
+  // systemd's named hierarchy, without controllers: a container gets its own
+  // cgroup there too (nothing is set in it), as with runc, so that it sees
+  // its own and not the host's tree.
+  if (Object.keys(found).length > 0 && await fs.exists(`${root}/systemd/cgroup.procs`)) {
+    found[SYSTEMD_HIERARCHY] = `${root}/systemd`;
   }
   return found;
 }

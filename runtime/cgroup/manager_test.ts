@@ -38,6 +38,7 @@ Deno.test("detectCgroups() picks v1 on a hybrid host whose unified hierarchy has
       cpuacct: `${root}/cpu,cpuacct`,
       memory: `${root}/memory`,
       pids: `${root}/pids`,
+      "name=systemd": `${root}/systemd`,
     });
     await assert.rejects(
       () => createCgroupManager("/x", { root, version: 2 }),

@@ -33,9 +33,19 @@ export const V1_CONTROLLERS: readonly string[] = [
   "freezer",
 ];
 
+/**
+ * The key of systemd's named v1 hierarchy (`name=systemd`, at
+ * /sys/fs/cgroup/systemd) among a {@linkcode CgroupV1Manager}'s hierarchies:
+ * joined like the controllers' ones, never written to.
+ */
+export const SYSTEMD_HIERARCHY = "name=systemd";
+
 /** Options of {@linkcode CgroupV1Manager}. */
 export interface CgroupV1Options {
-  /** The mount point of each available controller's hierarchy. */
+  /**
+   * The mount point of each available controller's hierarchy (and of
+   * {@linkcode SYSTEMD_HIERARCHY}, when there).
+   */
   controllers: Record<string, string>;
   /**
    * Filesystem operations.
