@@ -9,6 +9,7 @@
  */
 import type { Mount, POSIXRlimit, Spec, User } from "./spec/config.ts";
 import type { Syscalls } from "./syscalls.ts";
+import type { HookState } from "./hooks.ts";
 
 /** The init's end of the configuration pipe. */
 export const INIT_CONFIG_FD = 3;
@@ -80,6 +81,20 @@ export interface InitConfigMessage {
   preserved?: number;
   /** With `process.terminal`: the unix socket the terminal's master goes to. */
   consoleSocket?: string;
+  /**
+   * The spec has prestart or createRuntime hooks: once the rootfs is built
+   * (before pivot_root) the init replies `hooks` and waits for a
+   * {@linkcode HooksDoneMessage} on the configuration descriptor.
+   */
+  hookPause?: boolean;
+  /** The state the init's own hooks (createContainer, startContainer) read, less the status. */
+  hookState?: Omit<HookState, "status">;
+}
+
+/** The runtime's create hooks have run: the init goes on. */
+export interface HooksDoneMessage {
+  /** Always `hooks-done`. */
+  type: "hooks-done";
 }
 
 /**
@@ -118,6 +133,8 @@ export type ParentMessage = InitConfigMessage | ExecConfigMessage;
 /** `initReady`, or an error before it. */
 export type InitReply =
   | { type: "ready" }
+  /** Namespaces and mounts are in place: the runtime's create hooks run now (see {@linkcode HooksDoneMessage}). */
+  | { type: "hooks" }
   | { type: "error"; message: string; field?: string; errno?: number };
 
 const encoder = new TextEncoder();

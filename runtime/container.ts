@@ -7,6 +7,7 @@
  * @module
  */
 import * as posix from "./_path.ts";
+import { hookWarning, runHooks } from "./hooks.ts";
 import { type CgroupManager, type CgroupStats, createCgroupManager } from "./cgroup/manager.ts";
 import {
   DEFAULT_DEVICE_RULES,
@@ -561,7 +562,23 @@ export async function createContainer(
     const defaultDevices = sameRules(resources.devices ?? [], DEFAULT_DEVICE_RULES);
     const early = pooled !== undefined && prepared !== null && defaultDevices &&
       canAdopt(prepared, cgroupPath);
-    if (early) await sendConfig(sys, pooled, config, { keepOpen: true, fds });
+    // Create hooks: the init stops before pivot_root for the runtime's
+    // (prestart, createRuntime); it runs createContainer and startContainer
+    // ones itself, in the container's namespaces.
+    const hooks = spec.hooks;
+    const hookPause = Boolean(hooks?.prestart?.length || hooks?.createRuntime?.length);
+    const hookState = (pid: number) => ({
+      ociVersion: spec.ociVersion,
+      id,
+      pid,
+      bundle,
+      annotations: spec.annotations ?? {},
+    });
+    if (hookPause) config.hookPause = true;
+    if (early) {
+      if (hooks) config.hookState = hookState(pooled.pid);
+      await sendConfig(sys, pooled, config, { keepOpen: true, fds });
+    }
     if (prepared) {
       cgroup = await adoptCgroup(prepared, cgroupPath).catch((e) => {
         if (early) throw e;
@@ -596,9 +613,23 @@ export async function createContainer(
     // An init that failed on its configuration has stopped reading it: what
     // it reported (naming the field) is the error, not the broken pipe.
     let unsent: unknown = null;
-    if (early) await sendCgroups(sys, init, cgroupMounts).catch((e) => (unsent = e));
-    else await sendConfig(sys, init, { ...config, cgroupMounts }, { fds });
-    await waitForInitReady(sys, init);
+    if (early) {
+      await sendCgroups(sys, init, cgroupMounts, { keepOpen: hookPause })
+        .catch((e) => (unsent = e));
+    } else {
+      const withState = hooks ? { hookState: hookState(init.pid) } : {};
+      await sendConfig(sys, init, { ...config, ...withState, cgroupMounts }, {
+        fds,
+        keepOpen: hookPause,
+      });
+    }
+    const paused = init;
+    await waitForInitReady(sys, init, undefined, async () => {
+      const state = { ...hookState(paused.pid), status: "creating" as const };
+      await runHooks(sys, "prestart", hooks, state);
+      await runHooks(sys, "createRuntime", hooks, state);
+      await sendConfig(sys, paused, { type: "hooks-done" });
+    });
     if (unsent !== null) throw unsent;
     // The init has its own end of the FIFO now (it is past `ready`): only
     // its execve (or death) leaves the FIFO without a writer.
@@ -633,8 +664,12 @@ export async function createContainer(
       // As start(): return once the entrypoint has replaced the init.
       Deno.removeSync(paths.fifo);
       while (!(await sys.pollHangup(startReader, 1000))) { /* execve pending */ }
+      const failed = startFailure(sys, startReader);
       sys.close(startReader);
       startReader = -1;
+      if (failed !== null) throw new RuntimeError(`Cannot start container ${id}: ${failed}`);
+      await runHooks(sys, "poststart", hooks, { ...hookState(init.pid), status: "running" })
+        .catch(hookWarning);
     }
     return new LiveContainer(sys, root, state, cgroup, true, stdio, reaped);
   } catch (e) {
@@ -664,6 +699,20 @@ export async function createContainer(
     if (prepared && !adopted) await prepared.destroy().catch(() => {});
     Deno.removeSync(paths.dir, { recursive: true });
     throw e;
+  }
+}
+
+/**
+ * After the start FIFO hung up: what the init wrote into it when a
+ * startContainer hook failed (it then exits instead of exec'ing), or `null`.
+ */
+function startFailure(sys: Syscalls, reader: number): string | null {
+  const buf = new Uint8Array(4096);
+  try {
+    const n = sys.read(reader, buf);
+    return n > 0 ? new TextDecoder().decode(buf.subarray(0, n)) : null;
+  } catch {
+    return null;
   }
 }
 
@@ -935,9 +984,25 @@ class LiveContainer implements Container {
       Deno.removeSync(fifo);
       // An init that dies instead closes its end too; wait() reports how.
       while (!(await this.sys.pollHangup(reader, 1000))) { /* execve pending */ }
+      const failed = startFailure(this.sys, reader);
+      if (failed !== null) throw new RuntimeError(`Cannot start container ${this.id}: ${failed}`);
     } finally {
       this.sys.close(reader);
     }
+    await runHooks(this.sys, "poststart", this.spec.hooks, {
+      ...this.#hookState(),
+      status: "running",
+    }).catch(hookWarning);
+  }
+
+  #hookState() {
+    return {
+      ociVersion: this.spec.ociVersion,
+      id: this.id,
+      pid: this.pid,
+      bundle: this.stored.bundle,
+      annotations: this.spec.annotations ?? {},
+    };
   }
 
   wait(): Promise<ExitStatus> {
@@ -1113,6 +1178,9 @@ class LiveContainer implements Container {
     }
     await this.cgroup.destroy();
     Deno.removeSync(statePaths(this.root, this.id).dir, { recursive: true });
+    const { pid: _, ...state } = this.#hookState();
+    await runHooks(this.sys, "poststop", this.spec.hooks, { ...state, status: "stopped" })
+      .catch(hookWarning);
   }
 }
 

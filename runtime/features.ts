@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { HOOK_NAMES } from "./spec/validate.ts";
 import { CAPABILITIES } from "./capabilities.ts";
 import { MOUNT_OPTION_NAMES } from "./rootfs.ts";
 
@@ -17,7 +18,7 @@ export interface Features {
   ociVersionMin: string;
   /** Newest spec version known. */
   ociVersionMax: string;
-  /** Supported hooks (none). */
+  /** Supported hooks: all of the runtime-spec's. */
   hooks: string[];
   /** Mount options interpreted by the runtime. */
   mountOptions: string[];
@@ -49,7 +50,7 @@ export function featuresJson(): Features {
   return {
     ociVersionMin: "1.0.0",
     ociVersionMax: "1.2.0",
-    hooks: [],
+    hooks: [...HOOK_NAMES],
     mountOptions: [...MOUNT_OPTION_NAMES],
     linux: {
       namespaces: ["cgroup", "ipc", "mount", "network", "pid", "uts"],

@@ -27,6 +27,7 @@ import * as posix from "./_path.ts";
 import {
   type CgroupsMessage,
   type ExecConfigMessage,
+  type HooksDoneMessage,
   INIT_CONFIG_FD,
   INIT_REPLY_FD,
   type InitConfigMessage,
@@ -44,6 +45,7 @@ import { type LibcSymbol, onLateBind, pathKind, preload } from "./_libc.ts";
 import { attachTerminal } from "./_terminal.ts";
 import type { Mount } from "./spec/config.ts";
 import { connectUnix } from "./_unix_socket.ts";
+import { runHooksSync } from "./hooks.ts";
 
 const NS_FLAGS: Record<string, number> = {
   mount: CLONE.NEWNS,
@@ -184,7 +186,10 @@ export function runStage(sys: Syscalls, options: StageOptions = {}): void {
   if (msg === null) return; // The parent went away before configuring us.
   if (options.idle) reportLateBinds(sys);
   // The cgroup mounts, when they follow, come on the same descriptor.
-  if (msg.type !== "init" || msg.cgroupMounts !== null) sys.close(INIT_CONFIG_FD);
+  // (and the go-ahead after the runtime's create hooks, when there are some).
+  if (msg.type !== "init" || (msg.cgroupMounts !== null && !msg.hookPause)) {
+    sys.close(INIT_CONFIG_FD);
+  }
   let ready = false;
   try {
     if (msg.type === "init") runInit(sys, msg, () => (ready = true), prepared, passed);
@@ -322,8 +327,23 @@ function runInit(
   // A pooled init's parent adopts the cgroup while this builds the rootfs:
   // its cgroup mounts (and the limits) come once that is done.
   let cgroupMounts = msg.cgroupMounts;
-  const cgroupsReady = () => (cgroupMounts ??= awaitCgroups(sys));
+  const cgroupsReady = () => (cgroupMounts ??= awaitCgroups(sys, msg.hookPause === true));
   prepareRootfs(sys, { spec, overlay: msg.overlay, cgroupMounts: cgroupsReady });
+  if (msg.hookPause) {
+    // Namespaces, cgroup and mounts are in place, pivot_root is not done:
+    // the runtime runs its prestart and createRuntime hooks now.
+    cgroupsReady();
+    reply(sys, { type: "hooks" });
+    const go = readMessageSync<HooksDoneMessage>(sys, INIT_CONFIG_FD);
+    sys.close(INIT_CONFIG_FD);
+    if (go === null || go.type !== "hooks-done") {
+      throw new RuntimeError("the runtime stopped the container at its create hooks");
+    }
+  }
+  // In the container's namespaces, the host's paths still in reach.
+  if (spec.hooks?.createContainer?.length) {
+    runHooksSync(sys, "createContainer", spec.hooks, { ...msg.hookState!, status: "creating" });
+  }
   pivotRoot(sys, spec.root.path);
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     Deno.writeTextFileSync(`/proc/sys/${key.replaceAll(".", "/")}`, value);
@@ -353,6 +373,18 @@ function runInit(
   // has replaced this multi-threaded process (see LiveContainer.start).
   const one = new Uint8Array(1);
   while (sys.read(fifo, one) !== 1) { /* spurious wakeup */ }
+  if (spec.hooks?.startContainer?.length) {
+    try {
+      runHooksSync(sys, "startContainer", spec.hooks, { ...msg.hookState!, status: "created" });
+    } catch (e) {
+      // `start` reads why from the FIFO once it hangs up (nothing comes
+      // after an execve that worked).
+      try {
+        sys.write(fifo, new TextEncoder().encode((e as Error).message.slice(0, 4000)));
+      } catch { /* start gave up */ }
+      throw e;
+    }
+  }
 
   // The FIFO stays open until execve: `start` waits for it to hang up.
   placePreserved(sys, preserved, fifo);
@@ -361,9 +393,9 @@ function runInit(
 }
 
 /** Reads the {@linkcode CgroupsMessage} that follows a configuration without cgroup mounts. */
-function awaitCgroups(sys: Syscalls): Mount[] {
+function awaitCgroups(sys: Syscalls, keepOpen: boolean): Mount[] {
   const msg = readMessageSync<CgroupsMessage>(sys, INIT_CONFIG_FD);
-  sys.close(INIT_CONFIG_FD);
+  if (!keepOpen) sys.close(INIT_CONFIG_FD);
   if (msg === null || msg.type !== "cgroups") {
     throw new RuntimeError("the parent went away before the container's cgroup was ready");
   }

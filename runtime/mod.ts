@@ -40,6 +40,7 @@ export {
   type StdioOption,
   type StdioOptions,
 } from "./container.ts";
+export { type HookState, hookWarning, runHooks, runHooksSync } from "./hooks.ts";
 export {
   InitPool,
   type InitPoolOptions,
@@ -58,6 +59,8 @@ export {
 } from "./errors.ts";
 export { type ContainerStatus, DEFAULT_ROOT, type OciState, validateId } from "./state.ts";
 export type {
+  Hook,
+  Hooks,
   Linux,
   LinuxCapabilities,
   LinuxDevice,

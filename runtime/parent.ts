@@ -12,6 +12,7 @@ import * as posix from "./_path.ts";
 import {
   type CgroupsMessage,
   encodeMessage,
+  type HooksDoneMessage,
   type InitReply,
   LATE_BIND_LOG_ENV,
   type ParentMessage,
@@ -200,7 +201,7 @@ export function spawnStage(sys: Syscalls, options: SpawnStageOptions): InitProce
 export async function sendConfig(
   sys: Syscalls,
   init: InitProcess,
-  msg: ParentMessage | CgroupsMessage,
+  msg: ParentMessage | CgroupsMessage | HooksDoneMessage,
   options: { keepOpen?: boolean; fds?: readonly number[] } = {},
 ): Promise<void> {
   const data = encodeMessage(msg);
@@ -240,8 +241,9 @@ export async function sendCgroups(
   sys: Syscalls,
   init: InitProcess,
   cgroupMounts: Mount[],
+  options: { keepOpen?: boolean } = {},
 ): Promise<void> {
-  await sendConfig(sys, init, { type: "cgroups", cgroupMounts });
+  await sendConfig(sys, init, { type: "cgroups", cgroupMounts }, options);
 }
 
 /**
@@ -251,30 +253,41 @@ export async function sendCgroups(
  * @param sys The host.
  * @param init The stage.
  * @param timeoutMs Kill the stage and fail after this long.
+ * @param onHooks Runs the runtime's create hooks when the init pauses for
+ *   them (it replied `hooks`); the stage is then waited for again.
  */
 export async function waitForInitReady(
   sys: Syscalls,
   init: InitProcess,
   timeoutMs = 60_000,
+  onHooks?: () => Promise<void>,
 ): Promise<void> {
   let reply: InitReply | null;
   let timedOut = false;
   try {
-    // poll(2) rather than a timer: the first setTimeout of a Deno 2.9
-    // process loads the node:timers machinery, 7-11 ms on every `create`.
-    // poll also returns early on EINTR; it is simply asked again.
-    const deadline = Date.now() + timeoutMs;
-    while (!(await sys.pollReadable(init.replyFd, Math.max(0, deadline - Date.now())))) {
-      if (Date.now() >= deadline) {
-        // Killing the init closes the only write end: the read below ends.
-        timedOut = true;
-        try {
-          sys.kill(init.pid, 9);
-        } catch { /* already gone */ }
-        break;
+    for (;;) {
+      // poll(2) rather than a timer: the first setTimeout of a Deno 2.9
+      // process loads the node:timers machinery, 7-11 ms on every `create`.
+      // poll also returns early on EINTR; it is simply asked again.
+      const deadline = Date.now() + timeoutMs;
+      while (!(await sys.pollReadable(init.replyFd, Math.max(0, deadline - Date.now())))) {
+        if (Date.now() >= deadline) {
+          // Killing the init closes the only write end: the read below ends.
+          timedOut = true;
+          try {
+            sys.kill(init.pid, 9);
+          } catch { /* already gone */ }
+          break;
+        }
       }
+      reply = await readMessageAsync<InitReply>(sys, init.replyFd);
+      if (reply?.type !== "hooks" || timedOut) break;
+      // The init waits before pivot_root while the runtime's create hooks run.
+      if (onHooks === undefined) {
+        throw new RuntimeError("Cannot create container: the init paused for hooks nobody runs");
+      }
+      await onHooks();
     }
-    reply = await readMessageAsync<InitReply>(sys, init.replyFd);
   } finally {
     sys.close(init.replyFd);
     init.replyFd = -1;
@@ -286,6 +299,9 @@ export async function waitForInitReady(
   }
   if (reply === null) {
     throw new RuntimeError("Cannot create container: the init process exited before it was ready");
+  }
+  if (reply.type === "hooks") {
+    throw new RuntimeError("Cannot create container: the init paused for hooks twice");
   }
   if (reply.type === "error") {
     if (reply.field) {

@@ -456,6 +456,7 @@ export class Supervisor {
       // included. The state moves out of the root first (one rename), so a
       // supervisor that dies during the delete leaves it to the next one.
       await this.#retire(c);
+      // (its poststop hooks included)
       await this.#cleanups.get(c.id);
     }
     send({ type: "exit", ...st });

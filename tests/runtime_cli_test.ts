@@ -283,6 +283,104 @@ test("tsk-runtime: events --stats speaks runc's schema", async (base, rootfs) =>
   }
 });
 
+test("tsk-runtime: hooks run when, where and how runc runs them", async (base, rootfs) => {
+  const dir = posix.join(base, "hooks"), log = posix.join(dir, "log");
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(posix.join(rootfs, "MARKER"), "");
+  const hook = posix.join(dir, "hook.sh");
+  await Deno.writeTextFile(
+    hook,
+    `#!/bin/sh
+state=$(cat)
+status=$(echo "$state" | sed -n 's/.*"status":"\\([a-z]*\\)".*/\\1/p')
+case "$state" in *'"pid":'*) pid=pid;; *) pid=nopid;; esac
+if [ -e /MARKER ]; then where=container; else where=host; fi
+echo "$1 $status $pid $where X=$X HOME=\${HOME-unset}" >> ${log}
+[ "$1" != "$FAIL" ]
+`,
+    { mode: 0o755 },
+  );
+  const names = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+  ] as const;
+  const spec = (fail = "", timeout?: number) =>
+    bundle(base, `b-${fail || "ok"}`, rootfs, (s) => {
+      s.process.args = ["true"];
+      s.ociVersion = "1.0.2";
+      // The script and its log in the container too, for startContainer.
+      s.mounts!.push({ destination: dir, type: "bind", source: dir, options: ["rbind"] });
+      s.hooks = Object.fromEntries(names.map((n) => [n, [{
+        path: hook,
+        args: [hook, n],
+        env: [`X=${n}`, `FAIL=${fail}`],
+        ...(timeout ? { timeout } : {}),
+      }]]));
+    });
+  const ok = await spec();
+  const root = posix.join(base, "state"), runcRoot = posix.join(base, "runc");
+  const ours = await tsk(root, "run", "--bundle", ok, uid("hk"));
+  assert.equal(ours.code, 0, ours.stderr);
+  const oursLog = await Deno.readTextFile(log);
+  await Deno.remove(log);
+  const theirs = await cmd("runc", ["--root", runcRoot, "run", "--bundle", ok, uid("hk")]);
+  assert.equal(theirs.code, 0, theirs.stderr);
+  // The same hooks, states, places and environments as under runc; runc
+  // 1.1 runs poststart before startContainer (the spec: after the
+  // program started), so the order is checked against the spec alone.
+  const sorted = (t: string) => t.split("\n").sort().join("\n");
+  assert.equal(
+    sorted(oursLog),
+    sorted((await Deno.readTextFile(log)).replace("poststart created", "poststart running")),
+  );
+  assert.equal(
+    oursLog,
+    [
+      "prestart creating pid host X=prestart HOME=unset",
+      "createRuntime creating pid host X=createRuntime HOME=unset",
+      "createContainer creating pid host X=createContainer HOME=unset",
+      "startContainer created pid container X=startContainer HOME=unset",
+      "poststart running pid host X=poststart HOME=unset",
+      "poststop stopped nopid host X=poststop HOME=unset",
+      "",
+    ].join("\n"),
+  );
+
+  // A create hook that fails stops the container, naming the hook; nothing is left.
+  for (const failing of ["createRuntime", "createContainer", "startContainer"]) {
+    await Deno.remove(log).catch(() => {});
+    const b = await spec(failing);
+    const r = await tsk(root, "run", "--bundle", b, uid("hk"));
+    assert.notEqual(r.code, 0, failing);
+    assert.match(r.stderr, new RegExp(`hooks\\.${failing}\\[0\\]: ${hook} exited with status 1`));
+    assert.doesNotMatch(await Deno.readTextFile(log), /poststart/, failing);
+    const left = [...Deno.readDirSync(root)].map((e) => e.name).filter((n) => !n.startsWith("."));
+    assert.deepEqual(left, [], failing);
+  }
+  // A hook past its timeout is killed, and counts as failed.
+  const slow = await bundle(base, "slow", rootfs, (s) => {
+    s.process.args = ["true"];
+    s.hooks = { createRuntime: [{ path: "/bin/sleep", args: ["sleep", "30"], timeout: 1 }] };
+  });
+  const t0 = Date.now();
+  const late = await tsk(root, "run", "--bundle", slow, uid("hk"));
+  assert.notEqual(late.code, 0);
+  assert.match(
+    late.stderr,
+    /hooks\.createRuntime\[0\]: \/bin\/sleep did not finish within 1 s and was killed/,
+  );
+  assert.ok(Date.now() - t0 < 10_000);
+  // A poststart or poststop hook that fails is a warning.
+  await Deno.remove(log);
+  const r = await tsk(root, "run", "--bundle", await spec("poststart"), uid("hk"));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(await Deno.readTextFile(log), /poststop/);
+});
+
 /**
  * Runs `argv` with fd 3 reading `input` and fd 4 writing `output` (and with
  * `prefix`, e.g. `env LISTEN_FDS=1 LISTEN_PID=$$`, in front).

@@ -133,6 +133,34 @@ export interface Linux {
 }
 
 /** An OCI runtime-spec `config.json`. */
+/** A lifecycle hook: a program run with the container's state on its stdin. */
+export interface Hook {
+  /** Absolute path of the program. */
+  path: string;
+  /** argv, `args[0]` included (execv's semantics); `[path]` when absent. */
+  args?: string[];
+  /** The environment, `KEY=value` (nothing else is passed). */
+  env?: string[];
+  /** Seconds before the hook is killed and counts as failed. */
+  timeout?: number;
+}
+
+/** The lifecycle hooks, by when they run (runtime-spec `hooks`). */
+export interface Hooks {
+  /** Deprecated: during create, as `createRuntime` (before it). */
+  prestart?: Hook[];
+  /** During create, in the runtime's namespaces, before pivot_root. */
+  createRuntime?: Hook[];
+  /** During create, in the container's namespaces, before pivot_root. */
+  createContainer?: Hook[];
+  /** During start, in the container, before the process's program. */
+  startContainer?: Hook[];
+  /** After start has started the program, in the runtime's namespaces. */
+  poststart?: Hook[];
+  /** After delete, in the runtime's namespaces. */
+  poststop?: Hook[];
+}
+
 export interface Spec {
   /** Spec version, `1.x.y`. */
   ociVersion: string;
@@ -150,4 +178,6 @@ export interface Spec {
   annotations?: Record<string, string>;
   /** Linux-specific settings. */
   linux?: Linux;
+  /** Lifecycle hooks. */
+  hooks?: Hooks;
 }

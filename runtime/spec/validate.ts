@@ -140,8 +140,8 @@ export function validateConfig(value: unknown): Spec {
     "mounts",
     "annotations",
     "linux",
+    "hooks",
   ], {
-    hooks: "not supported by tsk-runtime",
     windows: "not supported by tsk-runtime (Linux only)",
     solaris: "not supported by tsk-runtime (Linux only)",
     vm: "not supported by tsk-runtime (Linux only)",
@@ -168,6 +168,7 @@ export function validateConfig(value: unknown): Spec {
     if (!Array.isArray(s.mounts)) throw new ConfigError("mounts", "expected an array");
     s.mounts.forEach((m, i) => validateMount(m, `mounts[${i}]`));
   }
+  if (s.hooks !== undefined) validateHooks(s.hooks);
   if (s.annotations !== undefined) {
     const a = obj(s.annotations, "annotations");
     for (const [k, v] of Object.entries(a)) str(v, `annotations.${k}`);
@@ -267,6 +268,41 @@ function validateProcess(value: unknown, field: string): void {
   }
   bool(p.noNewPrivileges, `${field}.noNewPrivileges`);
   int(p.oomScoreAdj, `${field}.oomScoreAdj`, { optional: true, min: -1000, max: 1000 });
+}
+
+/** The lifecycle hooks tsk-runtime runs, in the order a container meets them. */
+export const HOOK_NAMES = [
+  "prestart",
+  "createRuntime",
+  "createContainer",
+  "startContainer",
+  "poststart",
+  "poststop",
+] as const;
+
+function validateHooks(value: unknown): void {
+  const h = obj(value, "hooks");
+  keys(h, "hooks", HOOK_NAMES);
+  for (const name of HOOK_NAMES) {
+    const list = h[name];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) throw new ConfigError(`hooks.${name}`, "expected an array");
+    list.forEach((hook, i) => {
+      const f = `hooks.${name}[${i}]`;
+      const o = obj(hook, f);
+      keys(o, f, ["path", "args", "env", "timeout"]);
+      absPath(o.path, `${f}.path`);
+      if (o.args !== undefined) strArray(o.args, `${f}.args`);
+      if (o.env !== undefined) {
+        strArray(o.env, `${f}.env`).forEach((e, j) => {
+          if (!/^[^=]+=/.test(e)) {
+            throw new ConfigError(`${f}.env[${j}]`, `expected KEY=value, got ${e}`);
+          }
+        });
+      }
+      int(o.timeout, `${f}.timeout`, { optional: true, min: 1 });
+    });
+  }
 }
 
 function validateMount(value: unknown, field: string): void {

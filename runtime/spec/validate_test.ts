@@ -27,7 +27,6 @@ Deno.test("validateConfig() names unsupported fields instead of ignoring them", 
     (s) => (s.linux.intelRdt = { closID: "x" }),
     "linux.intelRdt: not supported by tsk-runtime",
   );
-  rejects((s) => (s.hooks = { prestart: [{ path: "/x" }] }), "hooks: not supported by tsk-runtime");
   rejects(
     (s) => s.linux.namespaces.push({ type: "user" }),
     "linux.namespaces[6].type: user namespaces are not supported by tsk-runtime",
@@ -67,6 +66,15 @@ Deno.test("validateConfig() names malformed fields", () => {
     (s) => s.mounts.push({ destination: "/d", type: "bind", source: "/d", options: ["tmpcopyup"] }),
     "mounts[7].options: tmpcopyup: only for a tmpfs mount",
   );
+  rejects(
+    (s) => (s.hooks = { createRuntime: [{ path: "hook" }] }),
+    "hooks.createRuntime[0].path: expected an absolute path, got hook",
+  );
+  rejects(
+    (s) => (s.hooks = { poststop: [{ path: "/bin/true", timeout: 0 }] }),
+    "hooks.poststop[0].timeout: expected at least 1, got 0",
+  );
+  rejects((s) => (s.hooks = { onExit: [] }), "hooks.onExit: unknown field");
   rejects(
     (
       s,
