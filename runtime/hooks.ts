@@ -81,7 +81,7 @@ function spawnHook(sys: Syscalls, hook: Hook, state: HookState, field: string) {
     return { pid, output: outRead };
   } catch (e) {
     if (outRead >= 0) sys.close(outRead);
-    throw e instanceof RuntimeError
+    throw e instanceof RuntimeError && e.message.startsWith(`${field}: `)
       ? e
       : new RuntimeError(`${field}: cannot run ${hook.path}: ${(e as Error).message}`, {
         cause: e,
