@@ -38,7 +38,13 @@ import {
   writeMessageSync,
 } from "./_messages.ts";
 import { ConfigError, RuntimeError } from "./errors.ts";
-import { applyProcessSecurity, applyRlimits, lookPath, readLastCap } from "./process_security.ts";
+import {
+  applyRlimits,
+  dropPrivileges,
+  lookPath,
+  readLastCap,
+  sealForExec,
+} from "./process_security.ts";
 import { parseMountOptions, pivotRoot, prepareRootfs, protectPaths } from "./rootfs.ts";
 import { CLONE, linuxSyscalls, MS, O, PR, type Syscalls } from "./syscalls.ts";
 import { type LibcSymbol, onLateBind, pathKind, preload } from "./_libc.ts";
@@ -365,6 +371,9 @@ function runInit(
 
   // Nothing of the container runs before its cgroup has its limits.
   cgroupsReady();
+  // The process's credentials now, as runc sets them: a failure is the
+  // create's, not an exit after start.
+  dropPrivileges(sys, msg.security, lastCap);
   reply(sys, { type: "ready" });
   markReady();
   sys.close(INIT_REPLY_FD);
@@ -388,7 +397,7 @@ function runInit(
 
   // The FIFO stays open until execve: `start` waits for it to hang up.
   placePreserved(sys, preserved, fifo);
-  applyProcessSecurity(sys, msg.security, lastCap, preserved.length);
+  sealForExec(sys, msg.security, preserved.length);
   sys.execve(exe, spec.process.args, spec.process.env ?? []);
 }
 
@@ -468,12 +477,13 @@ function runExec(
   applyRlimits(sys, msg.security);
   const exe = enterCwdAndResolve(sys, msg.process);
   sys.umask(msg.process.user.umask ?? 0o022);
+  dropPrivileges(sys, msg.security, lastCap);
   reply(sys, { type: "ready" });
   markReady();
   sys.close(INIT_REPLY_FD);
   const preserved = preservedFds(passed, msg.preserved ?? 0);
   placePreserved(sys, preserved, -1);
-  applyProcessSecurity(sys, msg.security, lastCap, preserved.length);
+  sealForExec(sys, msg.security, preserved.length);
   sys.execve(exe, msg.process.args, msg.process.env ?? []);
 }
 

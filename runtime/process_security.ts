@@ -22,6 +22,7 @@ export function applyRlimits(sys: Syscalls, sec: SecurityConfig): void {
  * Drops privileges and installs the seccomp filter; the next call must be
  * execve. Without no_new_privs the filter goes in before capabilities are
  * dropped (installing one needs CAP_SYS_ADMIN then), as runc does.
+ * {@linkcode dropPrivileges} then {@linkcode sealForExec}.
  *
  * @param sys The host.
  * @param sec The security settings.
@@ -34,6 +35,21 @@ export function applyProcessSecurity(
   lastCap: number,
   preserved = 0,
 ): void {
+  dropPrivileges(sys, sec, lastCap);
+  sealForExec(sys, sec, preserved);
+}
+
+/**
+ * The process's credentials, as runc sets them before it reports the
+ * container created (so a failure is create's): the seccomp filter first
+ * without no_new_privs, the bounding set, groups and ids, the capability
+ * sets, no_new_privs. All of it is this thread's only (raw system calls).
+ *
+ * @param sys The host.
+ * @param sec The security settings.
+ * @param lastCap The highest capability number the kernel knows.
+ */
+export function dropPrivileges(sys: Syscalls, sec: SecurityConfig, lastCap: number): void {
   const program = sec.seccomp === null ? null : decodeBase64(sec.seccomp);
   if (program !== null && !sec.noNewPrivileges) sys.seccompFilter(program, sec.seccompFlags);
   const caps = sec.caps;
@@ -59,10 +75,24 @@ export function applyProcessSecurity(
     }
   }
   if (sec.noNewPrivileges) sys.prctl(PR.SET_NO_NEW_PRIVS, 1n);
+}
+
+/**
+ * The last steps before execve: every descriptor but the stdio and the
+ * preserved ones closes at execve, and with no_new_privs the seccomp filter
+ * goes in last, so that as few calls as possible come after it.
+ *
+ * @param sys The host.
+ * @param sec The security settings.
+ * @param preserved How many descriptors from 3 on the process keeps.
+ */
+export function sealForExec(sys: Syscalls, sec: SecurityConfig, preserved = 0): void {
   // Every descriptor the runtime still holds (Deno's own included) closes
   // at execve; fds 0-2 are the container's stdio, 3 on the preserved ones.
   sys.cloexecFrom(3 + preserved);
-  if (program !== null && sec.noNewPrivileges) sys.seccompFilter(program, sec.seccompFlags);
+  if (sec.seccomp !== null && sec.noNewPrivileges) {
+    sys.seccompFilter(decodeBase64(sec.seccomp), sec.seccompFlags);
+  }
 }
 
 /** Reads /proc/sys/kernel/cap_last_cap (before pivot_root). */

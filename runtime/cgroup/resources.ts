@@ -295,8 +295,15 @@ export function validateResources(value: unknown, path: string): LinuxResources 
 
   if (r.blockIO !== undefined && r.blockIO !== null) {
     const p = `${path}.blockIO`;
-    const b = checkObject(r.blockIO, p, BLOCKIO_KEYS, UNSUPPORTED_BLOCKIO);
-    checkInt(b, "weight", p, 10, 1000);
+    // 0 leaves a weight unset, as with runc (Docker sends 0 when none is asked).
+    const zeroLeaf = (r.blockIO as Record<string, unknown>).leafWeight === 0;
+    const b = checkObject(
+      r.blockIO,
+      p,
+      [...BLOCKIO_KEYS, "leafWeight"],
+      zeroLeaf ? {} : UNSUPPORTED_BLOCKIO,
+    );
+    if (b.weight !== 0) checkInt(b, "weight", p, 10, 1000);
     checkDeviceList(b.weightDevice, `${p}.weightDevice`, "weight");
     for (const k of BLOCKIO_KEYS.slice(2)) checkDeviceList(b[k], `${p}.${k}`, "rate");
   }
