@@ -151,6 +151,17 @@ const UNSUPPORTED_BLOCKIO: Record<string, string> = {
 };
 const CPU_LIST = /^(\d+(-\d+)?)(,\d+(-\d+)?)*$/;
 
+/**
+ * Drops the `keys` of `obj` that are 0: runc reads a 0 as "not set", and
+ * Docker and containerd send 0 for every limit nobody asked for (including
+ * ones tsk does not support, such as kernel memory).
+ */
+function dropZeros(obj: unknown, keys: readonly string[]): void {
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) return;
+  const o = obj as Record<string, unknown>;
+  for (const k of keys) if (o[k] === 0) delete o[k];
+}
+
 function fail(field: string, message: string): never {
   throw new CgroupError(message, { field });
 }
@@ -242,6 +253,7 @@ export function validateResources(value: unknown, path: string): LinuxResources 
 
   if (r.memory !== undefined && r.memory !== null) {
     const p = `${path}.memory`;
+    dropZeros(r.memory, Object.keys(UNSUPPORTED_MEMORY));
     const m = checkObject(r.memory, p, MEMORY_KEYS, UNSUPPORTED_MEMORY);
     checkInt(m, "limit", p, -1);
     checkInt(m, "reservation", p, -1);
@@ -265,10 +277,12 @@ export function validateResources(value: unknown, path: string): LinuxResources 
 
   if (r.cpu !== undefined && r.cpu !== null) {
     const p = `${path}.cpu`;
+    dropZeros(r.cpu, Object.keys(UNSUPPORTED_CPU));
     const c = checkObject(r.cpu, p, CPU_KEYS, UNSUPPORTED_CPU);
     checkInt(c, "shares", p, 0, 262144);
     checkInt(c, "quota", p, -1);
-    if (typeof c.quota === "number" && c.quota >= 0 && c.quota < 1000) {
+    // 0 leaves the quota as it is (runc's reading); -1 lifts it.
+    if (typeof c.quota === "number" && c.quota > 0 && c.quota < 1000) {
       fail(`${p}.quota`, `the kernel's smallest quota is 1000 microseconds, got ${c.quota}`);
     }
     checkInt(c, "burst", p, 0);
@@ -296,14 +310,9 @@ export function validateResources(value: unknown, path: string): LinuxResources 
   if (r.blockIO !== undefined && r.blockIO !== null) {
     const p = `${path}.blockIO`;
     // 0 leaves a weight unset, as with runc (Docker sends 0 when none is asked).
-    const zeroLeaf = (r.blockIO as Record<string, unknown>).leafWeight === 0;
-    const b = checkObject(
-      r.blockIO,
-      p,
-      [...BLOCKIO_KEYS, "leafWeight"],
-      zeroLeaf ? {} : UNSUPPORTED_BLOCKIO,
-    );
-    if (b.weight !== 0) checkInt(b, "weight", p, 10, 1000);
+    dropZeros(r.blockIO, ["weight", ...Object.keys(UNSUPPORTED_BLOCKIO)]);
+    const b = checkObject(r.blockIO, p, BLOCKIO_KEYS, UNSUPPORTED_BLOCKIO);
+    checkInt(b, "weight", p, 10, 1000);
     checkDeviceList(b.weightDevice, `${p}.weightDevice`, "weight");
     for (const k of BLOCKIO_KEYS.slice(2)) checkDeviceList(b[k], `${p}.${k}`, "rate");
   }

@@ -127,3 +127,21 @@ Deno.test("memorySwapToV2() turns memory+swap into swap alone", () => {
   assert.throws(() => memorySwapToV2(300, -1), /linux.resources.memory.swap: a swap limit needs/);
   assert.throws(() => memorySwapToV2(50, 100), /is below the memory limit/);
 });
+
+Deno.test("validateResources() reads 0 as not set, as runc does with what Docker sends", () => {
+  // `docker update --memory 100m` through containerd: every other limit is 0.
+  const r = validateResources({
+    memory: { limit: 104857600, reservation: 0, swap: 209715200, kernel: 0, kernelTCP: 0 },
+    cpu: { shares: 0, quota: 0, period: 0, realtimeRuntime: 0, realtimePeriod: 0 },
+    pids: { limit: 40 },
+    blockIO: { weight: 0, leafWeight: 0 },
+  }, "resources");
+  assert.deepEqual(r.memory, { limit: 104857600, reservation: 0, swap: 209715200 });
+  assert.deepEqual(r.cpu, { shares: 0, quota: 0, period: 0 });
+  assert.deepEqual(r.blockIO, {});
+  // Anything else than 0 is still named.
+  assert.throws(
+    () => validateResources({ memory: { kernel: 1 << 20 } }, "resources"),
+    /resources\.memory\.kernel: kernel memory limits are not supported/,
+  );
+});
