@@ -716,6 +716,29 @@ function startFailure(sys: Syscalls, reader: number): string | null {
   }
 }
 
+/** The limits an update's 0 leaves as they are. */
+const ZERO_UNCHANGED: Record<string, readonly string[]> = {
+  memory: ["limit", "reservation", "swap", "kernel", "kernelTCP"],
+  cpu: ["shares", "quota", "period", "realtimeRuntime", "realtimePeriod"],
+  blockIO: ["weight", "leafWeight"],
+};
+
+/**
+ * An update without the limits it gives as 0: runc leaves those as they
+ * are, and Docker and containerd send 0 for every limit not asked for.
+ */
+function unchangedZeros(resources: LinuxResources): LinuxResources {
+  const out = structuredClone(resources) as Record<string, unknown>;
+  for (const [group, keys] of Object.entries(ZERO_UNCHANGED)) {
+    const g = out[group];
+    if (g === null || typeof g !== "object" || Array.isArray(g)) continue;
+    for (const k of keys) {
+      if ((g as Record<string, unknown>)[k] === 0) delete (g as Record<string, unknown>)[k];
+    }
+  }
+  return out as LinuxResources;
+}
+
 /** A terminal needs a console socket to go to, and a console socket a terminal (as runc). */
 function checkTerminal(process: Process, consoleSocket: string | undefined): void {
   if (process.terminal && !consoleSocket) {
@@ -1037,16 +1060,17 @@ class LiveContainer implements Container {
   async update(resources: LinuxResources): Promise<void> {
     const status = statusOf(this.root, this.stored);
     if (status === "stopped") throw new ContainerStateError(this.id, "cannot update: stopped");
-    let r: LinuxResources;
-    try {
-      r = validateResources(resources, "resources");
-    } catch (e) {
+    const invalid = (e: unknown) => {
       const err = e as Error & { field?: string };
-      throw new ConfigError(err.field ?? "resources", err.message.replace(/^[^:]*: /, ""), {
+      return new ConfigError(err.field ?? "resources", err.message.replace(/^[^:]*: /, ""), {
         cause: e,
       });
+    };
+    if (resources === null || typeof resources !== "object" || Array.isArray(resources)) {
+      throw new ConfigError("resources", "expected an object");
     }
-    const merged: LinuxResources = { ...(this.stored.spec.linux?.resources ?? {}) };
+    const r = unchangedZeros(resources);
+    let merged: LinuxResources = { ...(this.stored.spec.linux?.resources ?? {}) };
     for (const [k, v] of Object.entries(r)) {
       const key = k as keyof LinuxResources;
       const old = merged[key];
@@ -1054,6 +1078,13 @@ class LiveContainer implements Container {
         typeof v === "object" && !Array.isArray(v) && typeof old === "object" && !Array.isArray(old)
           ? { ...old, ...v }
           : v;
+    }
+    // Checked as it will stand: a new swap limit holds with the memory
+    // limit already set, say.
+    try {
+      merged = validateResources(merged, "resources");
+    } catch (e) {
+      throw invalid(e);
     }
     const spec = structuredClone(this.stored.spec);
     spec.linux = { ...(spec.linux ?? {}), resources: merged };
