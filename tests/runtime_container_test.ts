@@ -429,6 +429,42 @@ test("runtime: only fds 0-2 are open in the container's init", async () => {
   }
 });
 
+test("runtime: update leaves a 0 limit as it is (Docker's shape) and checks the limits as they will stand", async () => {
+  const c = await createContainer(uid("upd"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "", (s) => {
+      s.process.args = ["sleep", "10"];
+      s.linux!.resources = { ...s.linux!.resources, memory: { limit: 64 << 20 } };
+    }),
+    stdio: { stdout: "null", stderr: "null" },
+  });
+  try {
+    await c.start();
+    // docker update --memory-swap 128m --pids-limit 30, as containerd passes it on.
+    // (kernel: a field tsk does not type; Docker sends it all the same.)
+    await c.update(JSON.parse(JSON.stringify({
+      memory: { limit: 0, reservation: 0, swap: 128 << 20, kernel: 0 },
+      cpu: { shares: 0, quota: 0, period: 0 },
+      pids: { limit: 30 },
+      blockIO: { weight: 0 },
+    })));
+    const st = await c.stats();
+    assert.equal(st.memory.limit, 64 << 20);
+    assert.equal(st.pids.limit, 30);
+    const stored = (await loadContainer(c.id, { root: fx.root })).spec.linux!.resources!;
+    assert.deepEqual(stored.memory, { limit: 64 << 20, swap: 128 << 20 });
+    // A swap limit below the memory limit it stands with is named.
+    await assert.rejects(
+      () => c.update({ memory: { swap: 32 << 20 } }),
+      (e) => e instanceof ConfigError && e.field === "resources.memory.swap",
+    );
+    assert.equal((await c.stats()).memory.limit, 64 << 20);
+  } finally {
+    await c.delete({ force: true });
+  }
+});
+
 test("runtime: a cwd outside the root filesystem is refused", async () => {
   await assert.rejects(
     createContainer(uid("cwd"), {
