@@ -29,6 +29,10 @@ export const DEBIAN_DEPS: readonly DebianDep[] = [
     why: "registry tests: podman push and pull; runtime tests: podman drives tsk-runtime",
   },
   { name: "conmon", why: "runtime tests: podman's monitor, which drives tsk-runtime as runc" },
+  {
+    name: "docker.io",
+    why: "runtime tests: a private dockerd (containerd and its runc shim) drives tsk-runtime",
+  },
   { name: "curl", why: "registry tests: raw HTTP, a client killed mid-upload" },
   { name: "openssl", why: "registry tests: TLS certificate; image tests: token server key" },
   {
