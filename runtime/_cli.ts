@@ -173,6 +173,7 @@ async function dispatchWith(
         consoleSocket: values["console-socket"] as string | undefined,
         preserveFds: handed.fds,
         env: handed.env,
+        noNewKeyring: values["no-new-keyring"] === true,
       });
       warnUnknownSyscalls(g, c.spec);
       log(g, "info", `created container ${id}`);
@@ -290,6 +291,7 @@ async function dispatchWith(
         consoleSocket: values["console-socket"] as string | undefined,
         preserveFds: handed.fds,
         env: handed.env,
+        noNewKeyring: values["no-new-keyring"] === true,
       };
       if (values.detach) {
         const c = await createContainer(id, opts);

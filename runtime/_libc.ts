@@ -264,6 +264,7 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch === "aarch6
     close_range: 436,
     pidfd_open: 434,
     mount_setattr: 442,
+    keyctl: 219,
   }
   : {
     pivot_root: 155,
@@ -278,4 +279,5 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch === "aarch6
     close_range: 436,
     pidfd_open: 434,
     mount_setattr: 442,
+    keyctl: 250,
   };

@@ -89,6 +89,8 @@ export interface InitConfigMessage {
   hookPause?: boolean;
   /** The state the init's own hooks (createContainer, startContainer) read, less the status. */
   hookState?: Omit<HookState, "status">;
+  /** The session keyring the container gets (runc's `_ses.<id>`); none: the caller's. */
+  sessionKeyring?: string;
 }
 
 /** The runtime's create hooks have run: the init goes on. */
@@ -123,6 +125,8 @@ export interface ExecConfigMessage {
   security: SecurityConfig;
   /** As {@linkcode InitConfigMessage.preserved} (an exec's stdio is its spawn's). */
   preserved?: number;
+  /** The container's session keyring, to join. */
+  sessionKeyring?: string;
   /** With `process.terminal`: the unix socket the terminal's master goes to. */
   consoleSocket?: string;
 }

@@ -155,6 +155,12 @@ export interface CreateContainerOptions {
    * activation adds `LISTEN_FDS` and `LISTEN_PID=1`, as runc does).
    */
   env?: readonly string[];
+  /**
+   * Keep the caller's session keyring (runc's `--no-new-keyring`) instead of
+   * giving the container its own, `_ses.<id>`.
+   * @default false
+   */
+  noNewKeyring?: boolean;
 }
 
 /** How a container or exec'd process ended. */
@@ -548,6 +554,7 @@ export async function createContainer(
       stdio: passStdio ? stdio.childFds.map((fd) => fd !== null) : null,
       preserved: preserved.length,
       consoleSocket: options.consoleSocket && posix.resolve(options.consoleSocket),
+      ...(options.noNewKeyring ? {} : { sessionKeyring: `_ses.${id}` }),
     };
     // A pooled init whose cgroup will be adopted gets its configuration
     // first and builds the rootfs while the cgroup is renamed and limited;
@@ -650,6 +657,7 @@ export async function createContainer(
       cgroupPath,
       overlay,
       spec,
+      ...(options.noNewKeyring ? { noNewKeyring: true } : {}),
     };
     writeState(root, state);
     if (options.pidFile) writePidFile(options.pidFile, init.pid);
@@ -1152,6 +1160,7 @@ class LiveContainer implements Container {
         security,
         preserved: preserved.length,
         consoleSocket: options.consoleSocket && posix.resolve(options.consoleSocket),
+        ...(this.stored.noNewKeyring ? {} : { sessionKeyring: `_ses.${this.id}` }),
       }, { fds: preserved });
       await waitForInitReady(this.sys, stage);
     } catch (e) {

@@ -37,7 +37,7 @@ import {
   readMessageSync,
   writeMessageSync,
 } from "./_messages.ts";
-import { ConfigError, RuntimeError } from "./errors.ts";
+import { ConfigError, RuntimeError, SyscallError } from "./errors.ts";
 import {
   applyRlimits,
   dropPrivileges,
@@ -371,6 +371,7 @@ function runInit(
 
   // Nothing of the container runs before its cgroup has its limits.
   cgroupsReady();
+  if (msg.sessionKeyring) joinKeyring(sys, msg.sessionKeyring, true);
   // The process's credentials now, as runc sets them: a failure is the
   // create's, not an exit after start.
   dropPrivileges(sys, msg.security, lastCap);
@@ -399,6 +400,23 @@ function runInit(
   placePreserved(sys, preserved, fifo);
   sealForExec(sys, msg.security, preserved.length);
   sys.execve(exe, spec.process.args, spec.process.env ?? []);
+}
+
+/**
+ * Joins the container's own session keyring (made by its init, joined by
+ * what is exec'd in it), as runc does, so that nothing of the caller's
+ * keyring reaches the container. Its maker leaves the owner view, read,
+ * write and search, and a possessor search only (runc's permissions). A
+ * kernel without keys goes on without one.
+ */
+function joinKeyring(sys: Syscalls, name: string, make: boolean): void {
+  try {
+    const id = sys.joinSessionKeyring(name);
+    if (make) sys.setKeyPerm(id, 0x080f0000);
+  } catch (e) {
+    if (e instanceof SyscallError && e.code === "ENOSYS") return;
+    throw e;
+  }
 }
 
 /** Reads the {@linkcode CgroupsMessage} that follows a configuration without cgroup mounts. */
@@ -477,6 +495,7 @@ function runExec(
   applyRlimits(sys, msg.security);
   const exe = enterCwdAndResolve(sys, msg.process);
   sys.umask(msg.process.user.umask ?? 0o022);
+  if (msg.sessionKeyring) joinKeyring(sys, msg.sessionKeyring, false);
   dropPrivileges(sys, msg.security, lastCap);
   reply(sys, { type: "ready" });
   markReady();

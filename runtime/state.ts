@@ -62,6 +62,8 @@ export interface StoredState {
   spec: Spec;
   /** Frozen by `pause` (runc's extra status). */
   paused?: boolean;
+  /** Created with the caller's session keyring (`--no-new-keyring`): exec'd processes keep theirs too. */
+  noNewKeyring?: boolean;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/;

@@ -77,6 +77,13 @@ export interface Syscalls {
    * of every mount under it, in one call. Throws ENOSYS on older kernels.
    */
   mountSetattr(path: string, attr: MountAttr, recursive: boolean): void;
+  /**
+   * keyctl(KEYCTL_JOIN_SESSION_KEYRING): joins the session keyring `name`,
+   * made if there is none, and returns its id.
+   */
+  joinSessionKeyring(name: string): number;
+  /** keyctl(KEYCTL_SETPERM) of a key or keyring. */
+  setKeyPerm(id: number, perm: number): void;
   /** getcwd(3). */
   getcwd(): string;
   /** sethostname(2). */
@@ -338,6 +345,15 @@ const LINUX: Syscalls = {
       "mount_setattr",
       path,
     );
+  },
+  joinSessionKeyring(name) {
+    const n = cstr(name);
+    const id = raw(SYS.keyctl, 1n, /* KEYCTL_JOIN_SESSION_KEYRING */ addr(n));
+    check(id, "keyctl", `join session keyring ${name}`);
+    return Number(id);
+  },
+  setKeyPerm(id, perm) {
+    check(raw(SYS.keyctl, 5n, /* KEYCTL_SETPERM */ BigInt(id), BigInt(perm)), "keyctl", "setperm");
   },
   getcwd() {
     const buf = new Uint8Array(4096);

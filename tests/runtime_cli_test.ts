@@ -381,6 +381,41 @@ echo "$1 $status $pid $where X=$X HOME=\${HOME-unset}" >> ${log}
   assert.match(await Deno.readTextFile(log), /poststop/);
 });
 
+test(
+  "tsk-runtime: a container gets its own session keyring, as with runc, and exec joins it",
+  async (base, rootfs) => {
+    // /proc/keys lists the keyrings the process can see (unmasked for the test).
+    const script = "grep -o 'keyring *_ses[.][^:]*' /proc/keys | sed 's/.*_ses[.]//'";
+    const b = await bundle(base, "b", rootfs, (s) => {
+      s.process.args = ["sh", "-c", script];
+      s.ociVersion = "1.0.2";
+      s.linux!.maskedPaths = s.linux!.maskedPaths!.filter((p) => p !== "/proc/keys");
+    });
+    const root = posix.join(base, "state"), runcRoot = posix.join(base, "runc");
+    for (const flags of [[], ["--no-new-keyring"]]) {
+      const [a, t] = [uid("kr"), uid("kr")];
+      const theirs = await cmd("runc", ["--root", runcRoot, "run", ...flags, "--bundle", b, a]);
+      assert.equal(theirs.code, 0, theirs.stderr);
+      const ours = await tsk(root, "run", ...flags, "--bundle", b, t);
+      assert.equal(ours.code, 0, ours.stderr);
+      assert.equal(ours.stdout.replaceAll(t, "ID"), theirs.stdout.replaceAll(a, "ID"), `${flags}`);
+      assert.equal(ours.stdout.includes(t), flags.length === 0, `${flags}: ${ours.stdout}`);
+    }
+    const id = uid("kr");
+    const sleeper = await bundle(base, "sleeper", rootfs, (s) => {
+      s.process.args = ["sleep", "30"];
+      s.linux!.maskedPaths = s.linux!.maskedPaths!.filter((p) => p !== "/proc/keys");
+    });
+    assert.equal((await tsk(root, "run", "-d", "--bundle", sleeper, id)).code, 0);
+    try {
+      const e = await tsk(root, "exec", id, "sh", "-c", script);
+      assert.equal(e.stdout, `${id}\n`, e.stderr);
+    } finally {
+      await tsk(root, "delete", "--force", id);
+    }
+  },
+);
+
 /**
  * Runs `argv` with fd 3 reading `input` and fd 4 writing `output` (and with
  * `prefix`, e.g. `env LISTEN_FDS=1 LISTEN_PID=$$`, in front).
