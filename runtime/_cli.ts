@@ -17,7 +17,8 @@ import type { Spec } from "./spec/config.ts";
 import type { InitSource } from "./pool.ts";
 import { type Globals, HELP, log, psOutput, table } from "./_cli_common.ts";
 import { EXEC_FLAGS, execArgs, execProcess } from "./_exec_args.ts";
-import { runcStats } from "./_runc_events.ts";
+import { MAX_FDS } from "./_unix_socket.ts";
+import { runcEventJson, runcStats } from "./_runc_events.ts";
 
 // The library (validation, cgroups, seccomp) loads after `create` and `run`
 // have started the container's init, so the two Deno start-ups overlap.
@@ -364,7 +365,7 @@ async function dispatchWith(
       let ooms = -1;
       const print = async () => {
         const data = await c.stats();
-        console.log(JSON.stringify({ type: "stats", id, data: runcStats(data) }));
+        console.log(runcEventJson({ type: "stats", id, data: runcStats(data) }));
         // runc's events also report OOM kills as they happen.
         if (ooms >= 0 && data.memory.oomKillEvents > ooms) {
           console.log(JSON.stringify({ type: "oom", id }));
@@ -424,6 +425,13 @@ function handedFds(
     throw new UsageError(`--preserve-fds: expected a number of descriptors, got ${text}`);
   }
   const listen = activation ? listenFds() : 0;
+  // With the stdio, all go to the init in one message (SCM_RIGHTS).
+  if (listen + extra > MAX_FDS - 3) {
+    throw new UsageError(
+      `--preserve-fds: at most ${MAX_FDS - 3} descriptors in all, got ${listen + extra}` +
+        (listen > 0 ? ` (${listen} from LISTEN_FDS)` : ""),
+    );
+  }
   const fds = Array.from({ length: listen + extra }, (_, i) => 3 + i);
   for (const fd of fds) {
     try {

@@ -265,6 +265,7 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch === "aarch6
     pidfd_open: 434,
     mount_setattr: 442,
     keyctl: 219,
+    fchownat: 54,
   }
   : {
     pivot_root: 155,
@@ -280,4 +281,5 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch === "aarch6
     pidfd_open: 434,
     mount_setattr: 442,
     keyctl: 250,
+    fchownat: 260,
   };

@@ -10,8 +10,13 @@
  */
 import type { CgroupStats } from "./cgroup/manager.ts";
 
-/** What the v1 kernel reports for an unlimited memory cgroup (2^63 - 4096), as runc passes on. */
+/**
+ * What the v1 kernel reports for an unlimited memory cgroup (2^63 - 4096),
+ * as runc passes it on. A JavaScript number holds it exactly but prints it
+ * rounded (9223372036854772000): {@linkcode runcEventJson} writes its digits.
+ */
 const UNLIMITED = 9223372036854771712;
+const UNLIMITED_DIGITS = "9223372036854771712";
 
 /** One runc blkio entry. */
 interface BlkioEntry {
@@ -98,4 +103,23 @@ export function runcStats(s: CgroupStats): RuncStats {
     "intel_rdt": {},
     "network_interfaces": null,
   };
+}
+
+/**
+ * One `events` line as runc prints it: the event as JSON, with the
+ * "unlimited" memory figure in its exact digits.
+ *
+ * @param event `{type, id, data}`.
+ * @returns The JSON text.
+ *
+ * @example
+ * ```ts
+ * import { runcEventJson } from "./_runc_events.ts";
+ * console.log(runcEventJson({ type: "oom", id: "web" })); // {"type":"oom","id":"web"}
+ * ```
+ */
+export function runcEventJson(event: { type: string; id: string; data?: unknown }): string {
+  const marker = "\u0000unlimited\u0000";
+  return JSON.stringify(event, (_, v) => (v === UNLIMITED ? marker : v))
+    .replaceAll(JSON.stringify(marker), UNLIMITED_DIGITS);
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runcStats } from "./_runc_events.ts";
+import { runcEventJson, runcStats } from "./_runc_events.ts";
 
 Deno.test("runcStats() gives runc's units and places, leaving zeros out as runc does", () => {
   const data = runcStats({
@@ -32,4 +32,6 @@ Deno.test("runcStats() gives runc's units and places, leaving zeros out as runc 
     { op: "Total", value: 512 },
   ]);
   assert.equal(data.network_interfaces, null);
+  // As runc prints it, not JavaScript's rounding of 2^63 - 4096.
+  assert.match(runcEventJson({ type: "stats", id: "c1", data }), /"limit":9223372036854771712,/);
 });

@@ -324,6 +324,9 @@ async function exchange(
           case "accepted":
             accepted = true;
             continue;
+          case "warning":
+            console.error(`tsk-runtime: warning: ${m.message}`);
+            continue;
           case "started":
             continue;
           case "stdio":

@@ -55,6 +55,8 @@ export type SupervisorReply =
   | { type: "exit"; exitCode: number | null; signal?: number; oomKilled: boolean }
   | { type: "ok"; output?: string }
   | { type: "error"; message: string; usage?: boolean }
+  /** A poststart or poststop hook failed: the lifecycle went on (the command prints it). */
+  | { type: "warning"; message: string }
   /**
    * Sent instead of `accepted` to a `run` or `exec` whose stdio the
    * supervisor could not take (pidfd_getfd refused, a descriptor closed):

@@ -23,8 +23,8 @@ const EINTR = 4;
 const EAGAIN = 11;
 const ENOTSOCK = 88;
 
-/** The most descriptors one message carries. */
-export const MAX_FDS = 8;
+/** The most descriptors one message carries (the kernel's SCM_MAX_FD). */
+export const MAX_FDS = 253;
 
 function sockaddr(path: string): Uint8Array<ArrayBuffer> {
   const p = cstr(path);

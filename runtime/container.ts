@@ -161,6 +161,11 @@ export interface CreateContainerOptions {
    * @default false
    */
   noNewKeyring?: boolean;
+  /**
+   * Takes the warning of each poststart hook (with `start`) or poststop
+   * hook (after a failed create) that fails; by default printed on stderr.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** How a container or exec'd process ended. */
@@ -204,6 +209,22 @@ export interface DeleteOptions {
    * @default false
    */
   force?: boolean;
+  /**
+   * Takes the warning of each poststop hook that fails (the lifecycle goes
+   * on). By default it is printed on stderr.
+   */
+  onWarning?: (message: string) => void;
+}
+
+/** Options for {@linkcode Container.start}. */
+export interface StartOptions {
+  /** Takes the warning of each poststart hook that fails; by default printed on stderr. */
+  onWarning?: (message: string) => void;
+}
+
+/** `onWarning` as {@linkcode runHooks} takes it, stderr by default. */
+function warnWith(onWarning: ((message: string) => void) | undefined): (e: unknown) => void {
+  return onWarning ? (e) => onWarning((e as Error).message) : hookWarning;
 }
 
 /** A container this process created or loaded. */
@@ -223,7 +244,7 @@ export interface Container {
   /** Pipe from stderr when created with `stderr: "pipe"`. */
   readonly stderr: ReadableStream<Uint8Array> | null;
   /** Lets the init execve the entrypoint. */
-  start(): Promise<void>;
+  start(options?: StartOptions): Promise<void>;
   /** Waits until the init exits. */
   wait(): Promise<ExitStatus>;
   /** Sends a signal (name like `SIGTERM`/`TERM` or number) to the init. */
@@ -676,8 +697,8 @@ export async function createContainer(
       sys.close(startReader);
       startReader = -1;
       if (failed !== null) throw new RuntimeError(`Cannot start container ${id}: ${failed}`);
-      await runHooks(sys, "poststart", hooks, { ...hookState(init.pid), status: "running" })
-        .catch(hookWarning);
+      const running = { ...hookState(init.pid), status: "running" as const };
+      await runHooks(sys, "poststart", hooks, running, warnWith(options.onWarning));
     }
     return new LiveContainer(sys, root, state, cgroup, true, stdio, reaped);
   } catch (e) {
@@ -706,6 +727,18 @@ export async function createContainer(
     if (cgroup) await cgroup.destroy().catch(() => {});
     if (prepared && !adopted) await prepared.destroy().catch(() => {});
     Deno.removeSync(paths.dir, { recursive: true });
+    // A failed create goes on to delete's end, as the runtime-spec has it
+    // (and as runc does): whatever a create hook set up gets its poststop.
+    if (spec.hooks?.poststop?.length) {
+      const stopped = {
+        ociVersion: spec.ociVersion,
+        id,
+        status: "stopped" as const,
+        bundle,
+        annotations: spec.annotations ?? {},
+      };
+      await runHooks(sys, "poststop", spec.hooks, stopped, warnWith(options.onWarning));
+    }
     throw e;
   }
 }
@@ -729,6 +762,8 @@ const ZERO_UNCHANGED: Record<string, readonly string[]> = {
   memory: ["limit", "reservation", "swap", "kernel", "kernelTCP"],
   cpu: ["shares", "quota", "period", "realtimeRuntime", "realtimePeriod"],
   blockIO: ["weight", "leafWeight"],
+  // (-1 lifts a pids limit; moby sends 0 for "not asked")
+  pids: ["limit"],
 };
 
 /**
@@ -984,7 +1019,7 @@ class LiveContainer implements Container {
     return ociState(this.root, this.stored);
   }
 
-  async start(): Promise<void> {
+  async start(options: StartOptions = {}): Promise<void> {
     const status = statusOf(this.root, this.stored);
     if (status !== "created") {
       throw new ContainerStateError(this.id, `cannot start: status is ${status}`);
@@ -1020,10 +1055,8 @@ class LiveContainer implements Container {
     } finally {
       this.sys.close(reader);
     }
-    await runHooks(this.sys, "poststart", this.spec.hooks, {
-      ...this.#hookState(),
-      status: "running",
-    }).catch(hookWarning);
+    const running = { ...this.#hookState(), status: "running" as const };
+    await runHooks(this.sys, "poststart", this.spec.hooks, running, warnWith(options.onWarning));
   }
 
   #hookState() {
@@ -1219,8 +1252,13 @@ class LiveContainer implements Container {
     await this.cgroup.destroy();
     Deno.removeSync(statePaths(this.root, this.id).dir, { recursive: true });
     const { pid: _, ...state } = this.#hookState();
-    await runHooks(this.sys, "poststop", this.spec.hooks, { ...state, status: "stopped" })
-      .catch(hookWarning);
+    await runHooks(
+      this.sys,
+      "poststop",
+      this.spec.hooks,
+      { ...state, status: "stopped" },
+      warnWith(options.onWarning),
+    );
   }
 }
 

@@ -113,12 +113,15 @@ function append(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 /**
  * Runs the hooks of one kind in order from this process, each to its end;
- * the first to fail throws.
+ * the first to fail throws, unless `onFailure` is given: then each failure
+ * goes to it and the rest still run (the runtime-spec's poststart and
+ * poststop).
  *
  * @param sys The host.
  * @param name Which hooks (for the error: `hooks.<name>[i]`).
  * @param hooks The spec's `hooks`.
  * @param state The container's state, for their stdin.
+ * @param onFailure Takes each failure instead of throwing the first.
  * @throws {RuntimeError} Naming the hook that failed, with what it printed.
  *
  * @example Run a spec's poststop hooks
@@ -134,37 +137,46 @@ export async function runHooks(
   name: keyof Hooks,
   hooks: Hooks | undefined,
   state: HookState,
+  onFailure?: (e: unknown) => void,
 ): Promise<void> {
   const list = hooks?.[name] ?? [];
   for (let i = 0; i < list.length; i++) {
-    const hook = list[i], field = `hooks.${name}[${i}]`;
-    const { pid, output } = spawnHook(sys, hook, state, field);
-    let said: Uint8Array = new Uint8Array(0);
-    const reading = (async () => {
-      const buf = new Uint8Array(4096);
-      try {
-        for (let n; (n = await sys.readAsync(output, buf)) > 0;) {
-          said = append(said, buf.subarray(0, n));
-        }
-      } catch { /* closed */ }
-    })();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const exited = sys.waitpidAsync(pid);
-    const st = await (hook.timeout === undefined ? exited : Promise.race([
-      exited,
-      new Promise<null>((r) => (timer = setTimeout(() => r(null), hook.timeout! * 1000))),
-    ]));
-    clearTimeout(timer);
-    if (st === null) {
-      try {
-        sys.kill(pid, 9);
-      } catch { /* gone */ }
-      await exited;
+    try {
+      await runHook(sys, list[i], `hooks.${name}[${i}]`, state);
+    } catch (e) {
+      if (onFailure === undefined) throw e;
+      onFailure(e);
     }
-    await reading;
-    sys.close(output);
-    if (st === null || st.exitCode !== 0) throw failure(field, hook, st, said);
   }
+}
+
+async function runHook(sys: Syscalls, hook: Hook, field: string, state: HookState): Promise<void> {
+  const { pid, output } = spawnHook(sys, hook, state, field);
+  let said: Uint8Array = new Uint8Array(0);
+  const reading = (async () => {
+    const buf = new Uint8Array(4096);
+    try {
+      for (let n; (n = await sys.readAsync(output, buf)) > 0;) {
+        said = append(said, buf.subarray(0, n));
+      }
+    } catch { /* closed */ }
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const exited = sys.waitpidAsync(pid);
+  const st = await (hook.timeout === undefined ? exited : Promise.race([
+    exited,
+    new Promise<null>((r) => (timer = setTimeout(() => r(null), hook.timeout! * 1000))),
+  ]));
+  clearTimeout(timer);
+  if (st === null) {
+    try {
+      sys.kill(pid, 9);
+    } catch { /* gone */ }
+    await exited;
+  }
+  await reading;
+  sys.close(output);
+  if (st === null || st.exitCode !== 0) throw failure(field, hook, st, said);
 }
 
 /**

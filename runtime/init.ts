@@ -405,14 +405,16 @@ function runInit(
 /**
  * Joins the container's own session keyring (made by its init, joined by
  * what is exec'd in it), as runc does, so that nothing of the caller's
- * keyring reaches the container. Its maker leaves the owner view, read,
- * write and search, and a possessor search only (runc's permissions). A
- * kernel without keys goes on without one.
+ * keyring reaches the container. Its maker adds search for its owner to the
+ * kernel's permissions (runc's). A kernel without keys goes on without one.
  */
 function joinKeyring(sys: Syscalls, name: string, make: boolean): void {
   try {
     const id = sys.joinSessionKeyring(name);
-    if (make) sys.setKeyPerm(id, 0x080f0000);
+    if (make) {
+      const perm = parseInt(sys.describeKey(id).split(";")[3] ?? "", 16);
+      if (Number.isInteger(perm)) sys.setKeyPerm(id, (perm | 0x00080000) >>> 0);
+    }
   } catch (e) {
     if (e instanceof SyscallError && e.code === "ENOSYS") return;
     throw e;

@@ -37,6 +37,7 @@ export {
   type LoadContainerOptions,
   runContainer,
   type RunContainerOptions,
+  type StartOptions,
   type StdioOption,
   type StdioOptions,
 } from "./container.ts";

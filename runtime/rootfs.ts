@@ -412,13 +412,17 @@ function mountEntry(sys: Syscalls, root: string, m: Mount, cgroupMounts: () => M
     }
     // What the tmpfs will hide stays reachable through a descriptor.
     const below = opts.copyUp ? sys.open(dest, O.RDONLY | O.DIRECTORY | O.CLOEXEC) : -1;
+    // A read-only tmpfs is filled (and its mode set) first, then made read-only.
+    const readOnlyLater = (covered !== null || below >= 0) && (opts.flags & MS.RDONLY) !== 0;
     try {
-      sys.mount(m.source ?? m.type ?? "none", dest, m.type!, opts.flags, data || null);
+      const flags = readOnlyLater ? opts.flags & ~MS.RDONLY : opts.flags;
+      sys.mount(m.source ?? m.type ?? "none", dest, m.type!, flags, data || null);
       if (below >= 0) copyTree(sys, `/proc/self/fd/${below}`, dest);
     } finally {
       if (below >= 0) sys.close(below);
     }
     if (covered !== null) Deno.chmodSync(dest, covered);
+    if (readOnlyLater) remountWith(sys, dest, MS.RDONLY);
   }
   if (opts.recursive && !setMountAttr(sys, dest, opts.recursive, true)) {
     throw new ConfigError(
@@ -440,6 +444,7 @@ function copyTree(sys: Syscalls, from: string, to: string): void {
     const st = Deno.lstatSync(src);
     if (st.isSymlink) {
       Deno.symlinkSync(Deno.readLinkSync(src), dst);
+      sys.lchown(dst, st.uid ?? 0, st.gid ?? 0);
       continue;
     }
     if (st.isDirectory) {
@@ -456,8 +461,9 @@ function copyTree(sys: Syscalls, from: string, to: string): void {
         sys.umask(old);
       }
     }
-    Deno.chmodSync(dst, st.mode! & 0o7777);
+    // chown first: it clears the set-user-ID and set-group-ID bits.
     Deno.chownSync(dst, st.uid, st.gid);
+    Deno.chmodSync(dst, st.mode! & 0o7777);
     if (st.atime && st.mtime) Deno.utimeSync(dst, st.atime, st.mtime);
   }
 }

@@ -405,6 +405,11 @@ export class Supervisor {
     // A container of the same id that `run` answered for may still be
     // being deleted: its cgroup has the same path.
     await this.#cleanups.get(req.id);
+    // A poststart or poststop hook that fails: logged, and told to the caller.
+    const warn = (message: string) => {
+      this.#log("warning", message, { id: req.id });
+      send({ type: "warning", message });
+    };
     const t0 = performance.now();
     let c: Container;
     let taken: InitProcess | undefined;
@@ -420,6 +425,7 @@ export class Supervisor {
         // `run` starts as it creates: the init goes from set-up straight to
         // execve, without waiting for a separate start.
         start: true,
+        onWarning: warn,
       });
     } finally {
       // The init has its own copies now (or there is no container).
@@ -455,7 +461,7 @@ export class Supervisor {
       // As runc's `run`: answer once everything is deleted, cgroups
       // included. The state moves out of the root first (one rename), so a
       // supervisor that dies during the delete leaves it to the next one.
-      await this.#retire(c);
+      await this.#retire(c, warn);
       // (its poststop hooks included)
       await this.#cleanups.get(c.id);
     }
@@ -507,7 +513,7 @@ export class Supervisor {
    * does shutdown; a supervisor that died meanwhile leaves the moved state,
    * which the next one deletes ({@linkcode Supervisor.#sweep}).
    */
-  async #retire(c: Container): Promise<void> {
+  async #retire(c: Container, onWarning?: (message: string) => void): Promise<void> {
     let holder: string;
     try {
       // One holder for the supervisor's life: a directory made and removed
@@ -521,11 +527,11 @@ export class Supervisor {
     } catch {
       // A holder removed from outside is made anew next time.
       this.#holder = null;
-      await c.delete({ force: true });
+      await c.delete({ force: true, onWarning });
       return;
     }
     const id = c.id;
-    const done: Promise<void> = this.#deleteMoved(holder, id, c).finally(() => {
+    const done: Promise<void> = this.#deleteMoved(holder, id, c, onWarning).finally(() => {
       if (this.#cleanups.get(id) === done) this.#cleanups.delete(id);
     });
     this.#cleanups.set(id, done);
@@ -536,12 +542,21 @@ export class Supervisor {
    * itself when this supervisor holds it, else loaded from there. A holder
    * left by another supervisor goes once empty.
    */
-  async #deleteMoved(holder: string, id: string, c?: Container): Promise<void> {
+  async #deleteMoved(
+    holder: string,
+    id: string,
+    c?: Container,
+    onWarning?: (message: string) => void,
+  ): Promise<void> {
     try {
       const moved = c ? await relocateContainer(c, holder) : await loadContainer(id, {
         root: holder,
       });
-      await moved.delete({ force: true });
+      await moved.delete({
+        force: true,
+        onWarning: onWarning ??
+          ((m) => this.#log("warning", m, { id })),
+      });
     } catch (e) {
       // Kept: the next supervisor tries again.
       this.#log("error", `delete ${id}: ${(e as Error).message}`, { state: holder });

@@ -84,6 +84,10 @@ export interface Syscalls {
   joinSessionKeyring(name: string): number;
   /** keyctl(KEYCTL_SETPERM) of a key or keyring. */
   setKeyPerm(id: number, perm: number): void;
+  /** keyctl(KEYCTL_DESCRIBE): `type;uid;gid;perm;description` of a key or keyring. */
+  describeKey(id: number): string;
+  /** lchown(2): the owner of `path` itself, a symbolic link not followed. */
+  lchown(path: string, uid: number, gid: number): void;
   /** getcwd(3). */
   getcwd(): string;
   /** sethostname(2). */
@@ -354,6 +358,17 @@ const LINUX: Syscalls = {
   },
   setKeyPerm(id, perm) {
     check(raw(SYS.keyctl, 5n, /* KEYCTL_SETPERM */ BigInt(id), BigInt(perm)), "keyctl", "setperm");
+  },
+  describeKey(id) {
+    const buf = new Uint8Array(512);
+    const n = raw(SYS.keyctl, 6n, /* KEYCTL_DESCRIBE */ BigInt(id), addr(buf), 512n);
+    check(n, "keyctl", "describe");
+    return new TextDecoder().decode(buf.subarray(0, Math.max(0, Math.min(512, Number(n)) - 1)));
+  },
+  lchown(path, uid, gid) {
+    const p = cstr(path);
+    const rc = raw(SYS.fchownat, AT_FDCWD, addr(p), BigInt(uid), BigInt(gid), 0x100n);
+    check(rc, "lchown", path);
   },
   getcwd() {
     const buf = new Uint8Array(4096);

@@ -357,7 +357,10 @@ echo "$1 $status $pid $where X=$X HOME=\${HOME-unset}" >> ${log}
     const r = await tsk(root, "run", "--bundle", b, uid("hk"));
     assert.notEqual(r.code, 0, failing);
     assert.match(r.stderr, new RegExp(`hooks\\.${failing}\\[0\\]: ${hook} exited with status 1`));
-    assert.doesNotMatch(await Deno.readTextFile(log), /poststart/, failing);
+    const said = await Deno.readTextFile(log);
+    assert.doesNotMatch(said, /poststart/, failing);
+    // The failed create goes on to delete's end: poststop runs (as under runc).
+    assert.match(said, /poststop stopped nopid host/, failing);
     const left = [...Deno.readDirSync(root)].map((e) => e.name).filter((n) => !n.startsWith("."));
     assert.deepEqual(left, [], failing);
   }
@@ -374,18 +377,26 @@ echo "$1 $status $pid $where X=$X HOME=\${HOME-unset}" >> ${log}
     /hooks\.createRuntime\[0\]: \/bin\/sleep did not finish within 1 s and was killed/,
   );
   assert.ok(Date.now() - t0 < 10_000);
-  // A poststart or poststop hook that fails is a warning.
+  // A poststart or poststop hook that fails is a warning, and the next
+  // ones of its kind still run.
   await Deno.remove(log);
-  const r = await tsk(root, "run", "--bundle", await spec("poststart"), uid("hk"));
+  const twice = await bundle(base, "twice", rootfs, (s) => {
+    s.process.args = ["true"];
+    const h = (n: string) => ({ path: hook, args: [hook, n], env: ["FAIL=poststart-1"] });
+    s.hooks = { poststart: [h("poststart-1"), h("poststart-2")], poststop: [h("poststop")] };
+  });
+  const r = await tsk(root, "run", "--bundle", twice, uid("hk"));
   assert.equal(r.code, 0, r.stderr);
-  assert.match(await Deno.readTextFile(log), /poststop/);
+  assert.match(r.stderr, /warning: hooks\.poststart\[0\]/);
+  assert.match(await Deno.readTextFile(log), /poststart-1 .*\npoststart-2 .*\npoststop /);
 });
 
 test(
   "tsk-runtime: a container gets its own session keyring, as with runc, and exec joins it",
   async (base, rootfs) => {
     // /proc/keys lists the keyrings the process can see (unmasked for the test).
-    const script = "grep -o 'keyring *_ses[.][^:]*' /proc/keys | sed 's/.*_ses[.]//'";
+    const script = "grep -o 'keyring *_ses[.][^:]*' /proc/keys | sed 's/.*_ses[.]//'; " +
+      "awk '/keyring *_ses[.]/ { print \"perm\", $5 }' /proc/keys";
     const b = await bundle(base, "b", rootfs, (s) => {
       s.process.args = ["sh", "-c", script];
       s.ociVersion = "1.0.2";
@@ -409,7 +420,7 @@ test(
     assert.equal((await tsk(root, "run", "-d", "--bundle", sleeper, id)).code, 0);
     try {
       const e = await tsk(root, "exec", id, "sh", "-c", script);
-      assert.equal(e.stdout, `${id}\n`, e.stderr);
+      assert.match(e.stdout, new RegExp(`^${id}\n`), e.stderr);
     } finally {
       await tsk(root, "delete", "--force", id);
     }
@@ -497,6 +508,27 @@ test(
     } finally {
       await tsk(root, "delete", "--force", id);
     }
+
+    // More than one message's worth of descriptors (SCM_RIGHTS batches of 8 before).
+    const many = await runToFiles([
+      "bash", // (dash takes one-digit descriptors only)
+      "-c",
+      `exec "$@" ${Array.from({ length: 12 }, (_, i) => `${i + 3}</dev/null`).join(" ")}`,
+      "sh",
+      ...runtimeArgv(root),
+      "run",
+      "--preserve-fds",
+      "12",
+      "--bundle",
+      await bundle(
+        base,
+        "many",
+        rootfs,
+        (s) => (s.process.args = ["sh", "-c", "ls /proc/self/fd | wc -l"]),
+      ),
+      uid("fd"),
+    ]);
+    assert.equal(many.stdout.trim(), "16", many.stderr); // 0-2, 3-14, and ls's own
 
     // Bad values are named.
     let r = await tsk(root, "run", "--preserve-fds", "x", "--bundle", b, uid("fd"));

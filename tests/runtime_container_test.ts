@@ -18,7 +18,7 @@ import {
   runContainer,
   type Spec,
 } from "@tsk/runtime";
-import { recordingSyscalls, requireRoot } from "@tsk/runtime/testing";
+import { busyboxRootfs, recordingSyscalls, requireRoot } from "@tsk/runtime/testing";
 import {
   capture,
   cgroupDirsNamed,
@@ -381,6 +381,40 @@ test("runtime: a tmpfs with tmpcopyup starts with a copy of the image's director
   assert.throws(() => Deno.statSync(`${fx.rootfs}/etc/new`));
 });
 
+test("runtime: a read-only tmpfs is filled first: tmpcopyup keeps set-user-ID bits and link owners, as runc", async () => {
+  const image = await Deno.makeTempDir({ prefix: "tsk-copyup-" });
+  try {
+    const rootfs = await busyboxRootfs(posix.join(image, "rootfs"));
+    await Deno.mkdir(`${rootfs}/opt/sub`, { recursive: true });
+    await Deno.copyFile(`${rootfs}/bin/busybox`, `${rootfs}/opt/suid`);
+    await Deno.chmod(`${rootfs}/opt/suid`, 0o4755);
+    await Deno.symlink("suid", `${rootfs}/opt/link`);
+    new Deno.Command("chown", { args: ["-h", "1000:1000", `${rootfs}/opt/link`] }).outputSync();
+    await Deno.chmod(`${rootfs}/opt`, 0o750);
+    const script = "stat -c '%n %a %u' /opt /opt/suid /opt/sub; stat -c '%n %u' /opt/link; " +
+      "touch /opt/x 2>/dev/null || echo read-only; grep -o ' /opt tmpfs ro' /proc/mounts";
+    const r = await capture(
+      fx,
+      shSpec(fx, script, (s) => {
+        s.root.path = rootfs;
+        s.mounts!.push({
+          destination: "/opt",
+          type: "tmpfs",
+          source: "tmpfs",
+          options: ["tmpcopyup", "ro", "nosuid"],
+        });
+      }),
+    );
+    assert.equal(
+      r.stdout,
+      "/opt 750 0\n/opt/suid 4755 0\n/opt/sub 755 0\n/opt/link 1000\nread-only\n /opt tmpfs ro\n",
+      r.stderr,
+    );
+  } finally {
+    await Deno.remove(image, { recursive: true });
+  }
+});
+
 test("runtime: every rootfsPropagation works and none leaks mounts to the host", async () => {
   for (const p of ["rprivate", "rslave", "rshared", "private", "runbindable"]) {
     // Only mounts under this test's directories: other jobs mount on the host too.
@@ -460,6 +494,9 @@ test("runtime: update leaves a 0 limit as it is (Docker's shape) and checks the 
       (e) => e instanceof ConfigError && e.field === "resources.memory.swap",
     );
     assert.equal((await c.stats()).memory.limit, 64 << 20);
+    // moby sends pids 0 for "not asked" (-1 lifts the limit).
+    await c.update({ pids: { limit: 0 } });
+    assert.equal((await c.stats()).pids.limit, 30);
   } finally {
     await c.delete({ force: true });
   }

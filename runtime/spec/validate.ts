@@ -10,7 +10,6 @@ import { validateResources } from "../cgroup/resources.ts";
 import { validateSeccomp } from "../seccomp/profile.ts";
 import { resolveCapabilities } from "../capabilities.ts";
 import { ConfigError } from "../errors.ts";
-import { MOUNT_OPTION_NAMES } from "../rootfs.ts";
 import type { NamespaceType, Spec } from "./config.ts";
 import { RLIMITS } from "./rlimits.ts";
 
@@ -324,10 +323,11 @@ function validateMount(value: unknown, field: string): void {
     throw new ConfigError(`${field}.source`, "required for a bind mount");
   }
   // Other filesystems check the options they get as data; the kernel
-  // ignores a bind mount's, so one tsk-runtime does not know (idmap,
-  // tmpcopyup) would be dropped without a word.
+  // ignores a bind mount's. As runc, tsk-runtime ignores the ones that are
+  // the caller's own business (podman's copy, nocopy, copy-symlink, ...),
+  // but refuses those that would change the mount and that it cannot honour.
   const unknown = isBind
-    ? ((m.options as string[] | undefined) ?? []).find((o) => !BIND_OPTIONS.has(o))
+    ? ((m.options as string[] | undefined) ?? []).find((o) => UNSUPPORTED_BIND_OPTIONS.has(o))
     : undefined;
   if (unknown !== undefined) {
     throw new ConfigError(`${field}.options`, `${unknown}: not supported for a bind mount`);
@@ -337,7 +337,8 @@ function validateMount(value: unknown, field: string): void {
   }
 }
 
-const BIND_OPTIONS = new Set(MOUNT_OPTION_NAMES);
+/** Bind mount options that change the mount and that tsk-runtime does not implement. */
+const UNSUPPORTED_BIND_OPTIONS = new Set(["idmap", "ridmap"]);
 
 function validateLinux(value: unknown, field: string, nsTypes: Set<string>): void {
   const l = obj(value, field);

@@ -66,6 +66,15 @@ Deno.test("validateConfig() names malformed fields", () => {
     (s) => s.mounts.push({ destination: "/d", type: "bind", source: "/d", options: ["tmpcopyup"] }),
     "mounts[7].options: tmpcopyup: only for a tmpfs mount",
   );
+  // podman's own volume options reach the runtime; runc ignores them, so does tsk.
+  validateConfig(withChange((s) =>
+    s.mounts.push({
+      destination: "/c",
+      type: "bind",
+      source: "/d",
+      options: ["nocopy", "rw", "rprivate", "nosuid", "nodev", "rbind"],
+    })
+  ));
   rejects(
     (s) => (s.hooks = { createRuntime: [{ path: "hook" }] }),
     "hooks.createRuntime[0].path: expected an absolute path, got hook",
