@@ -69,7 +69,7 @@ export const HELP: Record<string, string> = {
   run:
     "Usage: tsk-runtime run [--bundle DIR] [--pid-file FILE] [--detach] [--console-socket PATH] [--preserve-fds N] ID\n\nCreate and start a container, wait for it, delete it, and exit with its status.\nWith process.terminal, the master of the container's terminal is sent to the unix socket at PATH.\n--preserve-fds N hands fds 3 to 3+N-1 on (after systemd's LISTEN_FDS ones, when they are ours).",
   exec:
-    "Usage: tsk-runtime exec [--process FILE] [--detach] [--pid-file FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] [--tty --console-socket PATH] [--preserve-fds N] ID [COMMAND ARGS...]\n\nRun a process in a running container; exits with its status unless --detach.\nWith --tty (or process.terminal), the master of its terminal is sent to the unix socket at PATH.\n--preserve-fds N hands fds 3 to 3+N-1 on.",
+    "Usage: tsk-runtime exec [--process FILE] [--detach] [--pid-file FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] [--additional-gids GID]... [--cap CAP]... [--tty --console-socket PATH] [--preserve-fds N] ID [COMMAND ARGS...]\n\nRun a process in a running container; exits with its status unless --detach.\nWith --tty (or process.terminal), the master of its terminal is sent to the unix socket at PATH.\n--preserve-fds N hands fds 3 to 3+N-1 on.",
   list: "Usage: tsk-runtime list [--format table|json] [--quiet]\n\nList containers.",
   update:
     "Usage: tsk-runtime update [--resources FILE|-] [--memory BYTES] [--memory-reservation BYTES] [--memory-swap BYTES] [--cpu-quota US] [--cpu-period US] [--cpu-share N] [--cpuset-cpus LIST] [--cpuset-mems LIST] [--pids-limit N] [--blkio-weight N] ID\n\nChange a container's cgroup limits (--resources takes an OCI linux.resources JSON object).",

@@ -26,6 +26,10 @@ export interface ExecArgs {
   noNewPrivs?: boolean;
   /** `--tty`: a terminal (with `--console-socket`). */
   tty?: boolean;
+  /** `--cap CAP_X` (repeatable): added to the bounding, effective and permitted sets, as runc. */
+  caps?: string[];
+  /** `--additional-gids N` (repeatable): the process's supplementary groups. */
+  additionalGids?: string[];
 }
 
 /** `exec`'s flags (everything after the id is the command). */
@@ -39,6 +43,8 @@ export const EXEC_FLAGS: Record<string, FlagSpec> = {
   tty: { type: "boolean", short: "t" },
   "console-socket": { type: "string" },
   "no-new-privs": { type: "boolean" },
+  cap: { type: "string", short: "c", multiple: true },
+  "additional-gids": { type: "string", short: "g", multiple: true },
   "preserve-fds": { type: "string" },
 };
 
@@ -59,7 +65,18 @@ export function execArgs(values: ParsedFlags["values"], positionals: string[]): 
     user: values.user as string | undefined,
     noNewPrivs: values["no-new-privs"] === true,
     tty: values.tty === true,
+    caps: (values.cap as string[] | undefined) ?? [],
+    additionalGids: (values["additional-gids"] as string[] | undefined) ?? [],
   };
+}
+
+/** A uid or gid given on the command line; an error naming the flag otherwise. */
+function id(text: string, flag: string): number {
+  const n = Number(text);
+  if (text === "" || !Number.isInteger(n) || n < 0) {
+    throw new Error(`exec: ${flag}: expected a number, got ${JSON.stringify(text)}`);
+  }
+  return n;
 }
 
 /**
@@ -85,7 +102,16 @@ export function execProcess(base: Process, a: ExecArgs): Process {
   if (a.cwd !== undefined) process.cwd = a.cwd;
   if (a.user !== undefined) {
     const [uid, gid] = a.user.split(":");
-    process.user = { uid: Number(uid), gid: Number(gid ?? 0) };
+    process.user = { uid: id(uid, "--user"), gid: id(gid ?? "0", "--user") };
+  }
+  if (a.additionalGids?.length) {
+    process.user.additionalGids = a.additionalGids.map((g) => id(g, "--additional-gids"));
+  }
+  if (a.caps?.length) {
+    const c = process.capabilities ??= {};
+    for (const set of ["bounding", "effective", "permitted"] as const) {
+      c[set] = [...new Set([...(c[set] ?? []), ...a.caps])];
+    }
   }
   if (a.noNewPrivs) process.noNewPrivileges = true;
   process.terminal = a.tty === true;

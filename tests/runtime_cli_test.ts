@@ -427,6 +427,32 @@ test(
   },
 );
 
+test("tsk-runtime: exec takes runc's --cap, --additional-gids and --user", async (base, rootfs) => {
+  const b = await bundle(base, "b", rootfs, (s) => {
+    s.process.args = ["sleep", "30"];
+    s.ociVersion = "1.0.2";
+  });
+  const root = posix.join(base, "state"), runcRoot = posix.join(base, "runc");
+  const [a, t] = [uid("ex"), uid("ex")];
+  assert.equal((await cmd("runc", ["--root", runcRoot, "run", "-d", "--bundle", b, a])).code, 0);
+  assert.equal((await tsk(root, "run", "-d", "--bundle", b, t)).code, 0);
+  try {
+    const flags = ["--cap", "CAP_SYS_ADMIN", "-g", "10", "-g", "20", "-u", "1000:1000"];
+    const script = ["sh", "-c", "grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status; id"];
+    const theirs = await cmd("runc", ["--root", runcRoot, "exec", ...flags, a, ...script]);
+    const ours = await tsk(root, "exec", ...flags, t, ...script);
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.equal(ours.stdout, theirs.stdout);
+    assert.match(ours.stdout, /groups=10,20/);
+    const bad = await tsk(root, "exec", "-u", "nobody", t, "true");
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--user: expected a number, got "nobody"/);
+  } finally {
+    await cmd("runc", ["--root", runcRoot, "delete", "--force", a]);
+    await tsk(root, "delete", "--force", t);
+  }
+});
+
 /**
  * Runs `argv` with fd 3 reading `input` and fd 4 writing `output` (and with
  * `prefix`, e.g. `env LISTEN_FDS=1 LISTEN_PID=$$`, in front).
