@@ -17,6 +17,7 @@ import type { Spec } from "./spec/config.ts";
 import type { InitSource } from "./pool.ts";
 import { type Globals, HELP, log, psOutput, table } from "./_cli_common.ts";
 import { EXEC_FLAGS, execArgs, execProcess } from "./_exec_args.ts";
+import { type ConsoleProxy, openConsole, specWantsTerminal } from "./_console.ts";
 import { MAX_FDS } from "./_unix_socket.ts";
 import { runcEventJson, runcStats } from "./_runc_events.ts";
 
@@ -283,17 +284,31 @@ async function dispatchWith(
       rejectUnsupported(values);
       const id = one(positionals, cmd);
       const handed = handedFds(values);
+      const bundle = (values.bundle as string | undefined) ?? Deno.cwd();
+      // A terminal without a console socket, in the foreground: this command
+      // holds the terminal's master and copies to and from it, as runc's run.
+      const proxy = !values.detach && values["console-socket"] === undefined &&
+          specWantsTerminal(bundle)
+        ? openConsole()
+        : null;
       const opts = {
-        bundle: (values.bundle as string | undefined) ?? Deno.cwd(),
+        bundle,
         root: g.root,
         pidFile: values["pid-file"] as string | undefined,
         stdio: { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const,
         pool: early,
-        consoleSocket: values["console-socket"] as string | undefined,
+        consoleSocket: proxy?.path ?? values["console-socket"] as string | undefined,
         preserveFds: handed.fds,
         env: handed.env,
         noNewKeyring: values["no-new-keyring"] === true,
       };
+      if (proxy) {
+        try {
+          return await runWithTerminal(g, id, opts, proxy, values.keep === true, lib);
+        } finally {
+          proxy.close();
+        }
+      }
       if (values.detach) {
         const c = await createContainer(id, opts);
         warnUnknownSyscalls(g, c.spec);
@@ -448,6 +463,36 @@ function listenFds(): number {
   if (Deno.env.get("LISTEN_PID") !== String(Deno.pid)) return 0;
   const n = Number(Deno.env.get("LISTEN_FDS"));
   return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+/** `run` of a spec with a terminal, the command holding its master (see _console.ts). */
+async function runWithTerminal(
+  g: Globals,
+  id: string,
+  opts: import("./container.ts").CreateContainerOptions,
+  proxy: ConsoleProxy,
+  keep: boolean,
+  lib: Lib,
+): Promise<ExitCode> {
+  let forward: ((s: number) => void) | undefined;
+  const stop = forwardSignals((s) => forward?.(s));
+  try {
+    const c = await lib.createContainer(id, opts);
+    warnUnknownSyscalls(g, c.spec);
+    forward = (s) => c.kill(s);
+    try {
+      const pumping = proxy.pump();
+      await c.start();
+      const st = await c.wait();
+      // What the container wrote last is still in the terminal.
+      await Promise.race([pumping, new Promise((r) => setTimeout(r, 2000))]);
+      return statusCode(reportExit(g, id, st));
+    } finally {
+      if (!keep) await c.delete({ force: true });
+    }
+  } finally {
+    stop();
+  }
 }
 
 function rejectUnsupported(values: Record<string, unknown>): void {

@@ -329,8 +329,10 @@ async function exchange(
             continue;
           case "started":
             continue;
+          case "direct":
           case "stdio":
-            // It could not take our stdio: the direct path serves.
+            // It could not take our stdio, or the command must serve this
+            // itself (a terminal): the direct path serves.
             await log("debug", `supervisor: ${m.message}`);
             return "direct";
           case "exit":

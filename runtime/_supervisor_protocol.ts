@@ -57,6 +57,8 @@ export type SupervisorReply =
   | { type: "error"; message: string; usage?: boolean }
   /** A poststart or poststop hook failed: the lifecycle went on (the command prints it). */
   | { type: "warning"; message: string }
+  /** Nothing was done: the command serves this request itself (a terminal it must hold). */
+  | { type: "direct"; message: string }
   /**
    * Sent instead of `accepted` to a `run` or `exec` whose stdio the
    * supervisor could not take (pidfd_getfd refused, a descriptor closed):

@@ -427,6 +427,14 @@ export class Supervisor {
         start: true,
         onWarning: warn,
       });
+    } catch (e) {
+      // A terminal without a console socket: the command holds it itself
+      // (as runc's run), so it takes the direct path. Nothing was made yet.
+      if (e instanceof ConfigError && e.field === "process.terminal") {
+        send({ type: "direct", message: e.message });
+        return;
+      }
+      throw e;
     } finally {
       // The init has its own copies now (or there is no container).
       for (const f of fds) sys.close(f);

@@ -453,6 +453,60 @@ test("tsk-runtime: exec takes runc's --cap, --additional-gids and --user", async
   }
 });
 
+test(
+  "tsk-runtime: run of a spec with a terminal and no console socket holds the terminal itself, as runc's run",
+  async (base, rootfs) => {
+    const b = await bundle(base, "b", rootfs, (s) => {
+      s.process.terminal = true;
+      s.process.args = [
+        "sh",
+        "-c",
+        "tty; test -t 0 && echo stdin-tty; read x; echo got $x; exit 3",
+      ];
+      s.ociVersion = "1.0.2";
+    });
+    // script(1) gives the command a terminal; the line is typed once it runs.
+    const inTerminal = async (argv: string[]) => {
+      const child = new Deno.Command("script", {
+        args: ["-qec", argv.map((a) => `'${a}'`).join(" "), "/dev/null"],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      await new Promise((r) => setTimeout(r, 1500));
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode("hello\n"));
+      await w.close();
+      const out = await child.output();
+      return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+    };
+    const ours = await inTerminal([
+      ...runtimeArgv(posix.join(base, "state")),
+      "run",
+      "--bundle",
+      b,
+      uid("tty"),
+    ]);
+    const theirs = await inTerminal([
+      "runc",
+      "--root",
+      posix.join(base, "runc"),
+      "run",
+      "--bundle",
+      b,
+      uid("tty"),
+    ]);
+    assert.equal(ours.code, 3, ours.stdout);
+    assert.equal(theirs.code, 3, theirs.stdout);
+    assert.equal(ours.stdout, "/dev/pts/0\r\nstdin-tty\r\nhello\r\ngot hello\r\n");
+    assert.equal(ours.stdout, theirs.stdout);
+    // Detached, a terminal still needs a console socket (as runc).
+    const d = await tsk(posix.join(base, "state"), "run", "-d", "--bundle", b, uid("tty"));
+    assert.notEqual(d.code, 0);
+    assert.match(d.stderr, /process\.terminal: a terminal needs a console socket/);
+  },
+);
+
 /**
  * Runs `argv` with fd 3 reading `input` and fd 4 writing `output` (and with
  * `prefix`, e.g. `env LISTEN_FDS=1 LISTEN_PID=$$`, in front).
