@@ -511,21 +511,33 @@ async function execCommand(g: Globals, rest: string[], lib: Lib): Promise<ExitCo
     throw new UsageError(`exec: expected a command or --process\n\n${HELP.exec}`);
   }
   const process = execProcess(c.spec.process, execArgs(values, positionals));
-  // Detached or not, the process gets this command's stdio, as under runc
-  // (conmon reads a detached exec's output from the pipes it passed).
-  const stdio = { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const;
-  const p = await c.exec(process, {
-    stdio,
-    consoleSocket: values["console-socket"] as string | undefined,
-    preserveFds: handedFds(values, false).fds,
-  });
-  if (values["pid-file"]) Deno.writeTextFileSync(values["pid-file"] as string, String(p.pid));
-  if (values.detach) return 0;
-  const stop = forwardSignals((s) => Deno.kill(p.pid, signalName(s)));
+  // A terminal without a console socket, in the foreground: this command
+  // holds it (see _console.ts), as runc's exec -t.
+  const proxy = process.terminal && !values.detach && values["console-socket"] === undefined
+    ? openConsole()
+    : null;
   try {
-    return statusCode(await p.wait());
+    // Detached or not, the process gets this command's stdio, as under runc
+    // (conmon reads a detached exec's output from the pipes it passed).
+    const stdio = { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const;
+    const p = await c.exec(process, {
+      stdio,
+      consoleSocket: proxy?.path ?? values["console-socket"] as string | undefined,
+      preserveFds: handedFds(values, false).fds,
+    });
+    if (values["pid-file"]) Deno.writeTextFileSync(values["pid-file"] as string, String(p.pid));
+    if (values.detach) return 0;
+    const pumping = proxy?.pump();
+    const stop = forwardSignals((s) => Deno.kill(p.pid, signalName(s)));
+    try {
+      const st = await p.wait();
+      if (pumping) await Promise.race([pumping, new Promise((r) => setTimeout(r, 2000))]);
+      return statusCode(st);
+    } finally {
+      stop();
+    }
   } finally {
-    stop();
+    proxy?.close();
   }
 }
 

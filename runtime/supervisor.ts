@@ -493,7 +493,17 @@ export class Supervisor {
     const process = execProcess(c.spec.process, req);
     // The stage is spawned with the caller's descriptors themselves (no
     // pool here: it must be born in the container's PID namespace).
-    const p = await c.exec(process, { stdio: { stdin: fds[0], stdout: fds[1], stderr: fds[2] } });
+    let p;
+    try {
+      p = await c.exec(process, { stdio: { stdin: fds[0], stdout: fds[1], stderr: fds[2] } });
+    } catch (e) {
+      // A terminal without a console socket: the command holds it itself.
+      if (e instanceof ConfigError && e.field === "process.terminal") {
+        send({ type: "direct", message: e.message });
+        return;
+      }
+      throw e;
+    }
     if (req.pidFile) Deno.writeTextFileSync(req.pidFile, `${p.pid}`);
     this.#log("info", "exec", {
       id: c.id,

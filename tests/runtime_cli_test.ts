@@ -500,6 +500,48 @@ test(
     assert.equal(theirs.code, 3, theirs.stdout);
     assert.equal(ours.stdout, "/dev/pts/0\r\nstdin-tty\r\nhello\r\ngot hello\r\n");
     assert.equal(ours.stdout, theirs.stdout);
+    // exec -t without a console socket: the same (NULs from script(1) aside).
+    const sleeper = await bundle(
+      base,
+      "sleeper",
+      rootfs,
+      (s) => (s.process.args = ["sleep", "30"]),
+    );
+    const [a, t] = [uid("tty"), uid("tty")];
+    assert.equal(
+      (await cmd("runc", ["--root", posix.join(base, "runc"), "run", "-d", "--bundle", sleeper, a]))
+        .code,
+      0,
+    );
+    assert.equal(
+      (await tsk(posix.join(base, "state"), "run", "-d", "--bundle", sleeper, t)).code,
+      0,
+    );
+    try {
+      const script = ["sh", "-c", "tty; test -t 0 && echo stdin-tty; read x; echo got $x; exit 4"];
+      const e1 = await inTerminal([
+        ...runtimeArgv(posix.join(base, "state")),
+        "exec",
+        "-t",
+        t,
+        ...script,
+      ]);
+      const e2 = await inTerminal([
+        "runc",
+        "--root",
+        posix.join(base, "runc"),
+        "exec",
+        "-t",
+        a,
+        ...script,
+      ]);
+      assert.equal(e1.code, 4, e1.stdout);
+      assert.equal(e1.stdout.replaceAll("\0", ""), e2.stdout.replaceAll("\0", ""));
+      assert.match(e1.stdout, /stdin-tty\r\nhello\r\ngot hello\r\n/);
+    } finally {
+      await cmd("runc", ["--root", posix.join(base, "runc"), "delete", "--force", a]);
+      await tsk(posix.join(base, "state"), "delete", "--force", t);
+    }
     // Detached, a terminal still needs a console socket (as runc).
     const d = await tsk(posix.join(base, "state"), "run", "-d", "--bundle", b, uid("tty"));
     assert.notEqual(d.code, 0);
