@@ -502,6 +502,54 @@ test("runtime: update leaves a 0 limit as it is (Docker's shape) and checks the 
   }
 });
 
+test("runtime: hugepage limits go to the hugetlb controller, or are refused naming the field where there is none", async () => {
+  const spec = shSpec(fx, "cat /proc/self/cgroup >/dev/null", (s) => {
+    s.linux!.resources = { ...s.linux!.resources, hugepageLimits: [{ pageSize: "2MB", limit: 0 }] };
+  });
+  const v1 = (() => {
+    try {
+      return Deno.statSync("/sys/fs/cgroup/hugetlb/cgroup.procs").isFile;
+    } catch {
+      return false;
+    }
+  })();
+  const v2 = (() => {
+    try {
+      return Deno.readTextFileSync("/sys/fs/cgroup/cgroup.controllers").split(/\s+/).includes(
+        "hugetlb",
+      );
+    } catch {
+      return false;
+    }
+  })();
+  if (!v1 && !v2) {
+    // This host (hybrid: no v1 hugetlb hierarchy) cannot enforce them.
+    await assert.rejects(
+      () => capture(fx, spec),
+      /linux\.resources\.hugepageLimits: the hugetlb controller is not mounted/,
+    );
+    return;
+  }
+  const c = await createContainer(uid("huge"), {
+    root: fx.root,
+    bundle: fx.base,
+    spec: shSpec(fx, "", (s) => {
+      s.process.args = ["sleep", "5"];
+      s.linux!.resources = spec.linux!.resources;
+    }),
+    stdio: { stdout: "null", stderr: "null" },
+  });
+  try {
+    // The default cgroupsPath: /tsk-runtime/<id>.
+    const file = v1
+      ? `/sys/fs/cgroup/hugetlb/tsk-runtime/${c.id}/hugetlb.2MB.limit_in_bytes`
+      : `/sys/fs/cgroup/tsk-runtime/${c.id}/hugetlb.2MB.max`;
+    assert.equal(Deno.readTextFileSync(file).trim(), "0");
+  } finally {
+    await c.delete({ force: true });
+  }
+});
+
 test("runtime: a cwd outside the root filesystem is refused", async () => {
   await assert.rejects(
     createContainer(uid("cwd"), {

@@ -112,11 +112,20 @@ export interface LinuxResources {
   blockIO?: LinuxBlockIO;
   /** Raw cgroup v2 files to write (`{"memory.high": "64M"}`); v2 only. */
   unified?: Record<string, string>;
+  /** Hugepage limits by page size (the hugetlb controller; kubelet sends 0 for every size). */
+  hugepageLimits?: LinuxHugepageLimit[];
 }
 
-const RESOURCE_KEYS = ["devices", "memory", "cpu", "pids", "blockIO", "unified"];
+/** One hugepage limit: `pageSize` as the kernel names it (`2MB`, `1GB`, `64KB`), `limit` in bytes. */
+export interface LinuxHugepageLimit {
+  /** The page size, `<number><KB|MB|GB>`. */
+  pageSize: string;
+  /** The most bytes of pages of that size (0: none). */
+  limit: number;
+}
+
+const RESOURCE_KEYS = ["devices", "memory", "cpu", "pids", "blockIO", "unified", "hugepageLimits"];
 const UNSUPPORTED_RESOURCES: Record<string, string> = {
-  hugepageLimits: "hugepage limits are not supported by tsk",
   network: "network classid and priorities are not supported by tsk",
   rdma: "rdma limits are not supported by tsk",
 };
@@ -298,6 +307,20 @@ export function validateResources(value: unknown, path: string): LinuxResources 
         fail(`${p}.${k}`, `expected a list like "0-3,6", got ${JSON.stringify(v)}`);
       }
     }
+  }
+
+  if (r.hugepageLimits !== undefined && r.hugepageLimits !== null) {
+    const p = `${path}.hugepageLimits`;
+    if (!Array.isArray(r.hugepageLimits)) fail(p, "expected an array");
+    (r.hugepageLimits as unknown[]).forEach((h, i) => {
+      const q = `${p}[${i}]`;
+      const o = checkObject(h, q, ["pageSize", "limit"]);
+      if (typeof o.pageSize !== "string" || !/^\d+[KMG]B$/.test(o.pageSize)) {
+        fail(`${q}.pageSize`, `expected a size like 2MB or 1GB, got ${JSON.stringify(o.pageSize)}`);
+      }
+      if (o.limit === undefined) fail(`${q}.limit`, "required");
+      checkInt(o, "limit", q, 0);
+    });
   }
 
   if (r.pids !== undefined && r.pids !== null) {

@@ -29,7 +29,14 @@ Deno.test("validateResources() names the field of every problem", () => {
   const cases: [unknown, string][] = [
     [[], "linux.resources: expected an object"],
     [{ memroy: {} }, "linux.resources.memroy: unknown field; expected one of"],
-    [{ hugepageLimits: [] }, "linux.resources.hugepageLimits: hugepage limits are not supported"],
+    [
+      { hugepageLimits: [{ pageSize: "2M", limit: 0 }] },
+      'linux.resources.hugepageLimits[0].pageSize: expected a size like 2MB or 1GB, got "2M"',
+    ],
+    [
+      { hugepageLimits: [{ pageSize: "2MB", limit: -1 }] },
+      "linux.resources.hugepageLimits[0].limit: expected an integer from 0",
+    ],
     [
       { memory: { kernel: 1 } },
       "linux.resources.memory.kernel: kernel memory limits are not supported",

@@ -31,6 +31,7 @@ export const V1_CONTROLLERS: readonly string[] = [
   "blkio",
   "devices",
   "freezer",
+  "hugetlb",
 ];
 
 /**
@@ -221,6 +222,18 @@ export class CgroupV1Manager implements CgroupManager {
       await writeControl(fs, `${this.#dir("pids", field)}/pids.max`, v, field);
     }
     if (r.blockIO) await this.#setBlkio(r);
+    if (r.hugepageLimits?.length) {
+      if (this.#mounts.hugetlb) {
+        for (const [i, h] of r.hugepageLimits.entries()) {
+          const field = `${F}.hugepageLimits[${i}]`;
+          const file = `${this.#dir("hugetlb", field)}/hugetlb.${h.pageSize}.limit_in_bytes`;
+          if (!(await fs.exists(file))) {
+            throw new CgroupError(`no ${h.pageSize} hugepages on this host`, { field });
+          }
+          await writeControl(fs, file, String(h.limit), field);
+        }
+      }
+    }
     if (r.devices && r.devices.length > 0) {
       const dir = this.#dir("devices", `${F}.devices`);
       for (const [i, rule] of r.devices.entries()) {
@@ -241,6 +254,11 @@ export class CgroupV1Manager implements CgroupManager {
     const c = r.cpu;
     if (c && (c.shares || c.period || c.quota || c.burst !== undefined || c.idle !== undefined)) {
       this.#dir("cpu", `${F}.cpu`);
+    }
+    if (r.hugepageLimits?.length && !this.#mounts.hugetlb) {
+      throw new CgroupError("the hugetlb controller is not mounted on this host (cgroup v1)", {
+        field: `${F}.hugepageLimits`,
+      });
     }
     if (c?.cpus) this.#dir("cpuset", `${F}.cpu.cpus`);
     if (c?.mems) this.#dir("cpuset", `${F}.cpu.mems`);

@@ -23,6 +23,7 @@ import {
   blkioWeightToIoWeight,
   cpuSharesToWeight,
   type LinuxDeviceCgroup,
+  type LinuxHugepageLimit,
   type LinuxResources,
   memorySwapToV2,
 } from "./resources.ts";
@@ -206,6 +207,7 @@ export class CgroupV2Manager implements CgroupManager {
     if (c?.cpus) await this.#need("cpuset", `${F}.cpu.cpus`);
     if (c?.mems) await this.#need("cpuset", `${F}.cpu.mems`);
     if (r.pids) await this.#need("pids", `${F}.pids.limit`);
+    if (r.hugepageLimits?.length) await this.#need("hugetlb", `${F}.hugepageLimits`);
     if (r.blockIO) await this.#need("io", `${F}.blockIO`);
     if (r.devices && r.devices.length > 0 && !this.#devices) {
       throw new CgroupError(
@@ -313,6 +315,45 @@ export class CgroupV2Manager implements CgroupManager {
         await this.#need(controller, field);
       }
       await this.#write(file, value, field);
+    }
+    await this.setHugepageLimits(r.hugepageLimits ?? []);
+  }
+
+  /**
+   * Writes `hugetlb.<size>.max` for each limit (a page size the kernel does
+   * not have is named by its field).
+   *
+   * @param limits The spec's `hugepageLimits`.
+   */
+  async setHugepageLimits(limits: readonly LinuxHugepageLimit[]): Promise<void> {
+    if (limits.length === 0) return;
+    // Enabled down the path only for a cgroup that has hugepage limits.
+    await this.#enable("hugetlb", `${F}.hugepageLimits`);
+    for (const [i, h] of limits.entries()) {
+      const field = `${F}.hugepageLimits[${i}]`;
+      const file = `hugetlb.${h.pageSize}.max`;
+      if (!(await this.#fs.exists(`${this.#dirPath}/${file}`))) {
+        await this.#need("hugetlb", field);
+        throw new CgroupError(`no ${h.pageSize} hugepages on this host (no ${file})`, { field });
+      }
+      await this.#write(file, String(h.limit), field);
+    }
+  }
+
+  /** Enables `controller` in each ancestor's cgroup.subtree_control where it is offered and off. */
+  async #enable(controller: string, field: string): Promise<void> {
+    const fs = this.#fs;
+    let dir = this.#root;
+    for (const part of this.path.slice(1).split("/")) {
+      const offered = ((await readOptional(fs, `${dir}/cgroup.controllers`)) ?? "").trim()
+        .split(/\s+/);
+      const enabled = ((await readOptional(fs, `${dir}/cgroup.subtree_control`)) ?? "").trim()
+        .split(/\s+/);
+      if (!offered.includes(controller)) return;
+      if (!enabled.includes(controller)) {
+        await writeControl(fs, `${dir}/cgroup.subtree_control`, `+${controller}`, field);
+      }
+      dir = `${dir}/${part}`;
     }
   }
 

@@ -309,3 +309,21 @@ Deno.test({
     }
   },
 });
+
+Deno.test("CgroupV2Manager writes hugepage limits as hugetlb.<size>.max, naming a size the host lacks", async () => {
+  const root = await fakeV2();
+  try {
+    const cg = await createCgroupManager("/tsk/h", { root, fs: fakeTreeFs });
+    await cg.create();
+    await Deno.writeTextFile(`${root}/tsk/h/cgroup.controllers`, "hugetlb memory pids");
+    await Deno.writeTextFile(`${root}/tsk/h/hugetlb.2MB.max`, "max");
+    await cg.set({ hugepageLimits: [{ pageSize: "2MB", limit: 0 }] });
+    assert.equal(await Deno.readTextFile(`${root}/tsk/h/hugetlb.2MB.max`), "0");
+    await assert.rejects(
+      () => cg.set({ hugepageLimits: [{ pageSize: "16GB", limit: 0 }] }),
+      /^CgroupError: linux.resources.hugepageLimits\[0\]: no 16GB hugepages on this host/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
