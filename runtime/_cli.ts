@@ -15,7 +15,7 @@ import { linuxSyscalls } from "./syscalls.ts";
 import { unknownSyscalls } from "./seccomp/profile.ts";
 import type { Spec } from "./spec/config.ts";
 import type { InitSource } from "./pool.ts";
-import { type Globals, HELP, log, psOutput, table } from "./_cli_common.ts";
+import { type Globals, HELP, log, psOutput, table, userNames } from "./_cli_common.ts";
 import { EXEC_FLAGS, execArgs, execProcess } from "./_exec_args.ts";
 import { type ConsoleProxy, openConsole, specWantsTerminal } from "./_console.ts";
 import { MAX_FDS } from "./_unix_socket.ts";
@@ -31,20 +31,14 @@ export type ExitCode = number;
 class UsageError extends RuntimeError {}
 
 /** The name of the user owning `path` (the host's /etc/passwd), `#<uid>` without one, as runc's list. */
-function ownerOf(path: string): string {
+function ownerOf(path: string, names: Map<number, string>): string {
   let uid: number | null;
   try {
     uid = Deno.statSync(path).uid;
   } catch {
     return "";
   }
-  try {
-    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
-      const f = line.split(":");
-      if (f.length >= 3 && f[2] !== "" && Number(f[2]) === uid) return f[0];
-    }
-  } catch { /* no passwd */ }
-  return `#${uid}`;
+  return uid === null ? "" : names.get(uid) ?? `#${uid}`;
 }
 
 function one(positionals: string[], cmd: string): string {
@@ -349,9 +343,10 @@ async function dispatchWith(
         format: { type: "string", short: "f" },
         quiet: { type: "boolean", short: "q" },
       });
+      const names = userNames();
       const all = (await listContainers({ root: g.root })).map((s) => ({
         ...s,
-        owner: ownerOf(posix.join(g.root, s.id)),
+        owner: ownerOf(posix.join(g.root, s.id), names),
       }));
       if (values.quiet) { for (const s of all) console.log(s.id); }
       else if (values.format === "json") console.log(JSON.stringify(all));

@@ -109,8 +109,11 @@ export function table(rows: string[][]): string {
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux). */
 const TICKS = 100;
 
-/** User names by uid, from the host's /etc/passwd. */
-function userNames(): Map<number, string> {
+/**
+ * User names by uid, from the host's /etc/passwd (the first name of a uid).
+ * For `ps` and `list`, as the `ps -ef` and runc list they follow print them.
+ */
+export function userNames(): Map<number, string> {
   const names = new Map<number, string>();
   try {
     for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {

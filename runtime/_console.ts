@@ -11,9 +11,8 @@ import * as posix from "./_path.ts";
 import { libc } from "./_libc.ts";
 import { acceptUnix, listenUnix, recvWithFds } from "./_unix_socket.ts";
 import { linuxSyscalls } from "./syscalls.ts";
+import { TIOCGWINSZ, TIOCSWINSZ } from "./_terminal.ts";
 
-const TIOCGWINSZ = 0x5413n;
-const TIOCSWINSZ = 0x5414n;
 const TCGETS = 0x5401n;
 const TCSETS = 0x5402n;
 

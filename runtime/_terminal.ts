@@ -17,7 +17,9 @@ import { sendWithFds } from "./_unix_socket.ts";
 const TIOCSPTLCK = 0x40045431n;
 const TIOCGPTN = 0x80045430n;
 const TIOCSCTTY = 0x540en;
-const TIOCSWINSZ = 0x5414n;
+/** ioctl(2) requests for a terminal's size (struct winsize), shared with _console.ts. */
+export const TIOCGWINSZ = 0x5413n;
+export const TIOCSWINSZ = 0x5414n;
 const EPERM = 1;
 
 function ioctl(fd: number, request: bigint, arg: Uint8Array | null, what: string): void {

@@ -13,6 +13,7 @@ import {
   DEFAULT_DEVICE_RULES,
   type LinuxResources,
   validateResources,
+  withoutZeroLimits,
 } from "./cgroup/resources.ts";
 import { resolveCapabilities } from "./capabilities.ts";
 import { compileSeccomp } from "./seccomp/compile.ts";
@@ -758,30 +759,6 @@ function startFailure(sys: Syscalls, reader: number): string | null {
 }
 
 /** The limits an update's 0 leaves as they are. */
-const ZERO_UNCHANGED: Record<string, readonly string[]> = {
-  memory: ["limit", "reservation", "swap", "kernel", "kernelTCP"],
-  cpu: ["shares", "quota", "period", "realtimeRuntime", "realtimePeriod"],
-  blockIO: ["weight", "leafWeight"],
-  // (-1 lifts a pids limit; moby sends 0 for "not asked")
-  pids: ["limit"],
-};
-
-/**
- * An update without the limits it gives as 0: runc leaves those as they
- * are, and Docker and containerd send 0 for every limit not asked for.
- */
-function unchangedZeros(resources: LinuxResources): LinuxResources {
-  const out = structuredClone(resources) as Record<string, unknown>;
-  for (const [group, keys] of Object.entries(ZERO_UNCHANGED)) {
-    const g = out[group];
-    if (g === null || typeof g !== "object" || Array.isArray(g)) continue;
-    for (const k of keys) {
-      if ((g as Record<string, unknown>)[k] === 0) delete (g as Record<string, unknown>)[k];
-    }
-  }
-  return out as LinuxResources;
-}
-
 /** A terminal needs a console socket to go to, and a console socket a terminal (as runc). */
 function checkTerminal(process: Process, consoleSocket: string | undefined): void {
   if (process.terminal && !consoleSocket) {
@@ -1110,7 +1087,7 @@ class LiveContainer implements Container {
     if (resources === null || typeof resources !== "object" || Array.isArray(resources)) {
       throw new ConfigError("resources", "expected an object");
     }
-    const r = unchangedZeros(resources);
+    const r = withoutZeroLimits(resources);
     let merged: LinuxResources = { ...(this.stored.spec.linux?.resources ?? {}) };
     for (const [k, v] of Object.entries(r)) {
       const key = k as keyof LinuxResources;

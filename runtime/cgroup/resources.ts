@@ -171,6 +171,34 @@ function dropZeros(obj: unknown, keys: readonly string[]): void {
   for (const k of keys) if (o[k] === 0) delete o[k];
 }
 
+/** The limits an update's 0 leaves as they are (-1 lifts a pids limit; moby sends 0 for "not asked"). */
+const ZERO_UNCHANGED: Record<string, readonly string[]> = {
+  memory: ["limit", "reservation", "swap", "kernel", "kernelTCP"],
+  cpu: ["shares", "quota", "period", "realtimeRuntime", "realtimePeriod"],
+  blockIO: ["weight", "leafWeight"],
+  pids: ["limit"],
+};
+
+/**
+ * A copy of an update's resources without the limits it gives as 0: runc
+ * leaves those as they are, and Docker and containerd send 0 for every limit
+ * not asked for.
+ *
+ * @param resources The update, as given.
+ * @returns The limits it changes.
+ *
+ * @example `docker update --pids-limit 40`, as containerd passes it on
+ * ```ts
+ * import { withoutZeroLimits } from "./resources.ts";
+ * withoutZeroLimits({ memory: { limit: 0 }, pids: { limit: 40 } }); // { memory: {}, pids: { limit: 40 } }
+ * ```
+ */
+export function withoutZeroLimits(resources: LinuxResources): LinuxResources {
+  const out = structuredClone(resources) as Record<string, unknown>;
+  for (const [group, keys] of Object.entries(ZERO_UNCHANGED)) dropZeros(out[group], keys);
+  return out as LinuxResources;
+}
+
 function fail(field: string, message: string): never {
   throw new CgroupError(message, { field });
 }
