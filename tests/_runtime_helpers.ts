@@ -166,6 +166,19 @@ export async function stopSupervisor(root: string): Promise<void> {
 }
 
 /** tsk-runtime's entry point. */
+/**
+ * Whether `program --version` runs: a peer (podman, dockerd) is installed.
+ * Tests that need one skip without it outside CI and fail in CI.
+ */
+export function hasProgram(program: string): boolean {
+  try {
+    return new Deno.Command(program, { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
 export const RUNTIME_MAIN = new URL("../runtime/main.ts", import.meta.url).pathname;
 
 /** The command line of tsk-runtime on state root `root`, as `deno task tsk-runtime` runs it. */

@@ -42,6 +42,21 @@ async function bundle(
   return dir;
 }
 
+/** `run [flags] --bundle b` under runc, then under tsk-runtime, each with an id of its own. */
+async function underBoth(base: string, b: string, flags: string[] = []) {
+  const runc = await cmd("runc", [
+    "--root",
+    posix.join(base, "runc"),
+    "run",
+    ...flags,
+    "--bundle",
+    b,
+    uid("cmp"),
+  ]);
+  const ours = await tsk(posix.join(base, "state"), "run", ...flags, "--bundle", b, uid("cmp"));
+  return { ours, runc };
+}
+
 function test(name: string, fn: (base: string, rootfs: string) => Promise<void>): void {
   containerTest(name, async () => {
     const base = await Deno.makeTempDir({ prefix: "tsk-cli-test-" });
@@ -196,16 +211,8 @@ test("tsk-runtime: the same bundle sees the same things under runc", async (base
     s.ociVersion = "1.0.2"; // Debian's runc knows up to 1.0.2.
     s.hostname = "same";
   });
-  const runc = await cmd("runc", [
-    "--root",
-    posix.join(base, "runc"),
-    "run",
-    "--bundle",
-    b,
-    uid("cmp"),
-  ]);
+  const { ours, runc } = await underBoth(base, b);
   assert.equal(runc.code, 0, runc.stderr);
-  const ours = await tsk(posix.join(base, "state"), "run", "--bundle", b, uid("cmp"));
   assert.equal(ours.code, 0, ours.stderr);
   assert.equal(ours.stdout, runc.stdout);
   assert.equal(ours.stderr, runc.stderr);
@@ -223,7 +230,6 @@ test(
       "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
       'awk \'$5 ~ /^\\/sys\\/fs\\/cgroup/ && $5 !~ /unified/ { print $5, ($4 == "/" ? "root" : "own") }\' /proc/self/mountinfo | sort',
     ].join("; ");
-    const id = uid("cgns");
     const b = await bundle(base, "b", rootfs, (s) => {
       s.process.args = ["sh", "-c", script];
       s.ociVersion = "1.0.2";
@@ -234,9 +240,8 @@ test(
         memory: { limit: 64 << 20 },
       };
     });
-    const runc = await cmd("runc", ["--root", posix.join(base, "runc"), "run", "--bundle", b, id]);
+    const { ours, runc } = await underBoth(base, b);
     assert.equal(runc.code, 0, runc.stderr);
-    const ours = await tsk(posix.join(base, "state"), "run", "--bundle", b, id);
     assert.equal(ours.code, 0, ours.stderr);
     assert.match(ours.stdout, /^77\n67108864\n/);
     assert.equal(ours.stdout, runc.stdout);

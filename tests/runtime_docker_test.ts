@@ -13,20 +13,11 @@
 import assert from "node:assert/strict";
 import { posix } from "node:path";
 import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
-import { containerTest, RUNTIME_MAIN, uid } from "./_runtime_helpers.ts";
-
-function hasDocker(): boolean {
-  try {
-    return new Deno.Command("dockerd", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
+import { containerTest, hasProgram, RUNTIME_MAIN, uid } from "./_runtime_helpers.ts";
 
 // Installed by tools/run_tests.ts (tools/deps.ts); in CI a missing docker
 // fails rather than skips.
-const ignore = !requireRoot() || (Deno.env.get("CI") !== "true" && !hasDocker());
+const ignore = !requireRoot() || (Deno.env.get("CI") !== "true" && !hasProgram("dockerd"));
 
 interface Docker {
   base: string;

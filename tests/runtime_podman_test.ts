@@ -12,20 +12,17 @@
 import assert from "node:assert/strict";
 import { posix } from "node:path";
 import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
-import { containerTest, RUNTIME_MAIN, stopSupervisor, uid } from "./_runtime_helpers.ts";
-
-function hasPodman(): boolean {
-  try {
-    return new Deno.Command("podman", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
+import {
+  containerTest,
+  hasProgram,
+  RUNTIME_MAIN,
+  stopSupervisor,
+  uid,
+} from "./_runtime_helpers.ts";
 
 // Installed by tools/run_tests.ts (tools/deps.ts); in CI a missing podman
 // fails rather than skips.
-const ignore = !requireRoot() || (Deno.env.get("CI") !== "true" && !hasPodman());
+const ignore = !requireRoot() || (Deno.env.get("CI") !== "true" && !hasProgram("podman"));
 
 interface Podman {
   base: string;
@@ -94,6 +91,28 @@ function test(name: string, fn: (p: Podman) => Promise<void>): void {
 /** podman's default limits exceed this host's hard ones; runc refuses them too. */
 const LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
 
+/**
+ * `podman run --rm --network none [flags] IMAGE sh -c SCRIPT` under
+ * tsk-runtime, then under runc; both results.
+ */
+async function underBoth(p: Podman, flags: string[], script: string) {
+  const args = (runtime: string) => [
+    "--runtime",
+    runtime,
+    "run",
+    "--rm",
+    "--network",
+    "none",
+    ...LIMITS,
+    ...flags,
+    p.image,
+    "sh",
+    "-c",
+    script,
+  ];
+  return { ours: await p.run(args(p.wrapper)), runc: await p.run(args("/usr/bin/runc")) };
+}
+
 /** `podman run --detach --name NAME ... IMAGE COMMAND` with tsk-runtime; asserts it started. */
 async function runDetached(p: Podman, name: string, command: string[]) {
   const r = await p.run([
@@ -126,26 +145,10 @@ test("podman: run through conmon with tsk-runtime, as with runc", async (p) => {
     "touch /x && echo writable",
     "exit 3",
   ].join("; ");
-  const args = (runtime: string) => [
-    "--runtime",
-    runtime,
-    "run",
-    "--rm",
-    "--network",
-    "none",
-    "--hostname",
-    "pod",
-    ...LIMITS,
-    p.image,
-    "sh",
-    "-c",
-    script,
-  ];
-  const ours = await p.run(args(p.wrapper));
+  const { ours, runc } = await underBoth(p, ["--hostname", "pod"], script);
   assert.equal(ours.code, 3, ours.stderr);
   assert.match(ours.stdout, /^pod\nuid=0\(root\) gid=0\(root\)/);
   assert.match(ours.stdout, /^pid=1 container=podman$/m);
-  const runc = await p.run(args("/usr/bin/runc"));
   assert.equal(runc.code, 3, runc.stderr);
   assert.equal(ours.stdout, runc.stdout);
 });
@@ -161,28 +164,14 @@ test("podman: --tmpfs starts with the image's files (tmpcopyup) and :ro volumes 
     "cat /data/in",
     "touch /data/x 2>/dev/null || echo volume-read-only",
   ].join("; ");
-  const args = (runtime: string) => [
-    "--runtime",
-    runtime,
-    "run",
-    "--rm",
-    "--network",
-    "none",
-    ...LIMITS,
-    "--tmpfs",
-    "/etc",
-    "--volume",
-    `${vol}:/data:ro`,
-    p.image,
-    "sh",
-    "-c",
+  const { ours, runc } = await underBoth(
+    p,
+    ["--tmpfs", "/etc", "--volume", `${vol}:/data:ro`],
     script,
-  ];
-  const ours = await p.run(args(p.wrapper));
+  );
   assert.equal(ours.code, 0, ours.stderr);
   assert.match(ours.stdout, /^group\nhostname\nhosts\nmtab\npasswd\n/);
   assert.match(ours.stdout, /tmpfs-writable\nfrom host\nvolume-read-only\n$/);
-  const runc = await p.run(args("/usr/bin/runc"));
   assert.equal(runc.code, 0, runc.stderr);
   assert.equal(ours.stdout, runc.stdout);
   assert.deepEqual([...Deno.readDirSync(vol)].map((e) => e.name), ["in"]);
@@ -199,23 +188,8 @@ test("podman: --device, --privileged and a tmpfs's mode, as with runc", async (p
     [["--tmpfs", "/etc:rw,size=1m,mode=1777"], "stat -c '%a %u' /etc; ls /etc"],
   ];
   for (const [flags, script] of cases) {
-    const args = (runtime: string) => [
-      "--runtime",
-      runtime,
-      "run",
-      "--rm",
-      "--network",
-      "none",
-      ...LIMITS,
-      ...flags,
-      p.image,
-      "sh",
-      "-c",
-      script,
-    ];
-    const ours = await p.run(args(p.wrapper));
+    const { ours, runc } = await underBoth(p, flags, script);
     assert.equal(ours.code, 0, `${flags}: ${ours.stderr}`);
-    const runc = await p.run(args("/usr/bin/runc"));
     assert.equal(runc.code, 0, runc.stderr);
     assert.equal(ours.stdout, runc.stdout, flags.join(" "));
   }
