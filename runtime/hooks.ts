@@ -189,6 +189,14 @@ async function runHook(sys: Syscalls, hook: Hook, field: string, state: HookStat
  * @param hooks The spec's `hooks`.
  * @param state The container's state, for their stdin.
  * @throws {RuntimeError} Naming the hook that failed, with what it printed.
+ *
+ * @example A startContainer hook, as the init runs it
+ * ```ts
+ * import { linuxSyscalls, runHooksSync } from "@tsk/runtime";
+ * runHooksSync(linuxSyscalls(), "startContainer", {
+ *   startContainer: [{ path: "/bin/true" }],
+ * }, { ociVersion: "1.2.0", id: "web", status: "created", pid: 1, bundle: "/b", annotations: {} });
+ * ```
  */
 export function runHooksSync(
   sys: Syscalls,

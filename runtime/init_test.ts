@@ -96,3 +96,38 @@ Deno.test("runStage() with prepared namespaces returns to the host's of each kin
     ["unshare", CLONE.NEWNS | CLONE.NEWCGROUP],
   ]);
 });
+
+Deno.test("runStage() takes the process's credentials before it reports ready: their failure is create's", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const msg = initMessage();
+    msg.spec.root.path = root;
+    msg.spec.mounts = [];
+    msg.spec.linux!.maskedPaths = [];
+    msg.spec.linux!.readonlyPaths = [];
+    msg.security.caps = {
+      bounding: "0",
+      effective: "0",
+      permitted: "0",
+      inheritable: "0",
+      ambient: "0",
+    };
+    // The start byte waits on whichever descriptor the FIFO gets (the double
+    // hands them out from 100), so an init that only drops privileges after
+    // start fails this test rather than blocking it.
+    const start = Object.fromEntries(
+      Array.from({ length: 20 }, (_, i) => [100 + i, [new Uint8Array([0])]]),
+    );
+    const sys = recordingSyscalls({
+      reads: { [INIT_CONFIG_FD]: [encodeMessage(msg)], ...start },
+      fail: { capset: 1 },
+    });
+    runStage(sys);
+    const r = reply(sys.written);
+    assert.equal(r.type, "error", "capset fails before ready, not after start");
+    assert.match(r.message!, /^capset 0: EPERM/);
+    assert.ok(!sys.calls.some((c) => c.name === "execve"));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
