@@ -105,11 +105,20 @@ test("tsk-runtime: create, start, state, kill and delete follow runc", async (ba
     assert.equal(state.id, id);
     assert.equal(state.bundle, b);
     assert.deepEqual(state.annotations, { "org.example": "yes" });
+    // runc's extra fields, which containerd reads.
+    assert.equal(state.rootfs, rootfs);
+    assert.equal(state.owner, "");
     assert.equal(String(state.pid), await Deno.readTextFile(pidFile));
     assert.equal((await tsk(root, "start", id)).code, 0);
     assert.equal(JSON.parse((await tsk(root, "state", id)).stdout).status, "running");
     r = await tsk(root, "list", "--format", "json");
-    assert.deepEqual(JSON.parse(r.stdout).map((s: { id: string }) => s.id), [id]);
+    assert.deepEqual(
+      JSON.parse(r.stdout).map((s: { id: string; owner: string }) => [s.id, s.owner]),
+      [[id, "root"]],
+    );
+    r = await tsk(root, "list");
+    assert.match(r.stdout, /^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\n/);
+    assert.match(r.stdout, new RegExp(`^${id}\\s+\\d+\\s+running\\s.*\\sroot$`, "m"));
     r = await tsk(root, "ps", "--format", "json", id);
     assert.deepEqual(JSON.parse(r.stdout), [state.pid]);
     r = await tsk(root, "events", "--stats", id);
