@@ -1,12 +1,15 @@
 /**
- * `deno task bench runtime [--iterations N] [--settle-ms MS]`:
+ * `deno task bench runtime [--iterations N] [--settle-ms MS] [--only NAMES]`:
  * create+start+wait+delete of a busybox `true` container from one bundle,
- * N times each (default 100; after MS of quiet, default 50), through
+ * N times each (default 100; each after MS of quiet, default 0), through
  * tsk-runtime's CLI (through its supervisor, the same with
  * TSK_RUNTIME_QUICK_EXIT=1, and with `--no-supervisor`),
  * through the library API in this long-lived process (with a pool of
  * pre-started inits, and without), runc and crun. The supervised CLI's CPU
  * time includes the supervisor's and that of the inits it reaped.
+ * `--only` keeps the runners whose names contain one of the comma-separated
+ * NAMES, or the one runner a whole name names (`--only "tsk-runtime CLI,runc"`:
+ * the supervised CLI against runc alone).
  *
  * @module
  */
@@ -20,6 +23,7 @@ const { values } = parseArgs({
   options: {
     iterations: { type: "string", default: "100" },
     "settle-ms": { type: "string", default: "0" },
+    only: { type: "string" },
   },
 });
 const N = Number(values.iterations);
@@ -267,6 +271,18 @@ try {
     const root = posix.join(base, `${peer}-state`);
     runners[peer] = command(peer, (id) => ["--root", root, "run", "--bundle", bundle, id]);
   }
+  if (values.only !== undefined) {
+    // A whole name keeps that runner alone; a part keeps every runner it names.
+    const names = Object.keys(runners);
+    const wanted = values.only.split(",").map((w) => w.trim()).filter(Boolean);
+    const keeps = (name: string, w: string) => names.includes(w) ? name === w : name.includes(w);
+    for (const name of names) {
+      if (!wanted.some((w) => keeps(name, w))) delete runners[name];
+    }
+    if (Object.keys(runners).length === 0) {
+      throw new Error(`bench runtime: --only: no runner matches ${values.only}`);
+    }
+  }
   // Round-robin so that the host's load drifts over every runner alike;
   // two warm-up rounds are not counted.
   const results: Record<string, number[]> = Object.fromEntries(
@@ -312,7 +328,8 @@ try {
       }  ${(cpu[k] / N).toFixed(1).padStart(11)}`,
     );
   }
-  const line = (metric: string, tsk: number[], peer: string) => {
+  const line = (metric: string, tsk: number[] | undefined, peer: string) => {
+    if (tsk === undefined) return;
     const p = results[peer];
     const t = median(tsk);
     const pv = p ? median(p) : null;
@@ -334,7 +351,7 @@ try {
   line("lifecycle_library_nopool_vs_crun", results["tsk library (no pool)"], "crun");
   line("lifecycle_cli_vs_crun", results["tsk-runtime CLI"], "crun");
   const cpuLine = (metric: string, tsk: string, peer: string) => {
-    if (cpu[peer] === undefined) return;
+    if (cpu[peer] === undefined || cpu[tsk] === undefined) return;
     const t = cpu[tsk] / N, p = cpu[peer] / N;
     console.log(JSON.stringify({
       bench: "runtime",
