@@ -329,8 +329,8 @@ try {
     );
   }
   const line = (metric: string, tsk: number[] | undefined, peer: string) => {
-    if (tsk === undefined) return;
     const p = results[peer];
+    if (tsk === undefined || (p === undefined && values.only !== undefined)) return;
     const t = median(tsk);
     const pv = p ? median(p) : null;
     console.log(JSON.stringify({
