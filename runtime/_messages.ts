@@ -153,6 +153,22 @@ export function encodeMessage(msg: unknown): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/**
+ * Decodes a framed message once, for nothing: the first decode in a process
+ * costs 0.3-0.5 ms (a 2 KB configuration, measured in pooled inits), which
+ * an idle init pays while it waits rather than on the container's start.
+ *
+ * @example
+ * ```ts
+ * import { warmUpMessages } from "./_messages.ts";
+ * warmUpMessages();
+ * ```
+ */
+export function warmUpMessages(): void {
+  const data = encodeMessage({ type: "warm-up", spec: { process: { args: ["true"] } } });
+  JSON.parse(decoder.decode(data.subarray(4)));
+}
+
 /** Writes one framed message, synchronously. */
 export function writeMessageSync(sys: Syscalls, fd: number, msg: unknown): void {
   const data = encodeMessage(msg);

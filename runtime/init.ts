@@ -35,6 +35,7 @@ import {
   LATE_BIND_LOG_ENV,
   type ParentMessage,
   readMessageSync,
+  warmUpMessages,
   writeMessageSync,
 } from "./_messages.ts";
 import { ConfigError, RuntimeError, SyscallError } from "./errors.ts";
@@ -136,12 +137,21 @@ function warmUp(): void {
       f(missing);
     } catch { /* expected */ }
   }
+  // A tmpfs over a directory takes its mode; /dev gets its links.
+  try {
+    Deno.chmodSync(missing, 0o755);
+  } catch { /* expected */ }
+  try {
+    Deno.symlinkSync("/", `${missing}/link`);
+  } catch { /* expected */ }
   Deno.lstatSync("/");
   Deno.mkdirSync("/", { recursive: true });
   Deno.readLinkSync("/proc/self/exe");
   // Writing back the value read changes nothing.
   const adj = Deno.readTextFileSync("/proc/self/oom_score_adj");
   Deno.writeTextFileSync("/proc/self/oom_score_adj", adj);
+  // The configuration's decoding.
+  warmUpMessages();
 }
 
 /** With {@linkcode LATE_BIND_LOG_ENV} set: report each symbol bound from now on. */
