@@ -8,7 +8,8 @@
  * supervisor takes the caller's stdin, stdout and stderr itself, with
  * pidfd_getfd(2) on the connection's peer), and a timer only while a
  * supervisor it started comes up. What is needed only once the request is
- * sent (the signal table, `ps` output) loads then (see docs/benchmarks.md).
+ * sent (`ps` output) loads then; signals go by name, so no signal table loads
+ * at all (see docs/benchmarks.md).
  * `run` starts a supervisor when none answers; the others use one only if
  * it runs.
  *
@@ -295,13 +296,11 @@ async function exchange(
     }
     options.whileWaiting?.();
     if (req.op === "run" || req.op === "exec") {
-      const { SIGNALS } = await load<typeof import("./signals.ts")>(
-        options.mainUrl,
-        "./signals.ts",
-      );
+      // By name: the supervisor has the signal table (loading it here cost
+      // 0.7-0.9 ms of CPU just as the supervisor and the init need both cores).
       for (const s of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const) {
         const h = () => {
-          writeAll(conn, jsonLine({ op: "signal", signal: SIGNALS[s] })).catch(() => {
+          writeAll(conn, jsonLine({ op: "signal", signal: s })).catch(() => {
             /* the supervisor went away */
           });
         };

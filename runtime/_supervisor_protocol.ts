@@ -44,8 +44,11 @@ export type SupervisorRequest =
 export interface SignalMessage {
   /** Always `signal`. */
   op: "signal";
-  /** The signal number to send to the container's init. */
-  signal: number;
+  /**
+   * The signal to send to the container's init: its name (`SIGINT`, as the
+   * client sends it, with no signal table to load) or its number.
+   */
+  signal: string | number;
 }
 
 /** A line from the supervisor. */

@@ -705,8 +705,8 @@ function pumpSignals(
       for (const m of reader.push(got.data) as SignalMessage[]) {
         if (m.op !== "signal") continue;
         try {
-          deliver(m.signal);
-        } catch { /* exited meanwhile */ }
+          deliver(signalNumber(m.signal));
+        } catch { /* not a signal, or exited meanwhile */ }
       }
     }
   })();
