@@ -215,6 +215,13 @@ export interface DeleteOptions {
    * on). By default it is printed on stderr.
    */
   onWarning?: (message: string) => void;
+  /**
+   * Leave the state directory for the caller to remove once it has
+   * answered its own client (a supervisor whose `run` moved the state out
+   * of the root first: 0.2-0.4 ms of file-system work off the answer).
+   * @default false
+   */
+  keepStateDir?: boolean;
 }
 
 /** Options for {@linkcode Container.start}. */
@@ -1227,7 +1234,9 @@ class LiveContainer implements Container {
       await waitGone(this.sys, this.stored);
     }
     await this.cgroup.destroy();
-    Deno.removeSync(statePaths(this.root, this.id).dir, { recursive: true });
+    if (!options.keepStateDir) {
+      Deno.removeSync(statePaths(this.root, this.id).dir, { recursive: true });
+    }
     const { pid: _, ...state } = this.#hookState();
     await runHooks(
       this.sys,

@@ -466,12 +466,11 @@ export class Supervisor {
     const gone = pump.gone();
     if (gone && deletes) this.#writeExit(c.id, st);
     if (!gone && !req.keep) {
-      // As runc's `run`: answer once everything is deleted, cgroups
-      // included. The state moves out of the root first (one rename), so a
-      // supervisor that dies during the delete leaves it to the next one.
+      // As runc's `run`: answer once everything is deleted, cgroups and
+      // poststop hooks included. The state moves out of the root first (one
+      // rename), so a supervisor that dies during the delete leaves it to
+      // the next one; the moved state directory itself goes after the answer.
       await this.#retire(c, warn);
-      // (its poststop hooks included)
-      await this.#cleanups.get(c.id);
     }
     send({ type: "exit", ...st });
     const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
@@ -526,10 +525,12 @@ export class Supervisor {
    * Deletes a stopped container so that it is gone from the root at once
    * (its state directory moves to `.supervisor/deleting/<this supervisor's
    * holder>/<id>`, one rename: `state` and `list` no longer see it), then its
-   * cgroup; the returned deletion is in `#cleanups` until done. A create of
-   * the same id waits for it (so an id is never twice in the holder); so
-   * does shutdown; a supervisor that died meanwhile leaves the moved state,
-   * which the next one deletes ({@linkcode Supervisor.#sweep}).
+   * cgroup and poststop hooks, and resolves then; the moved state directory
+   * is removed after that (a macrotask later: after the caller's answer).
+   * The whole deletion is in `#cleanups` until done. A create of the same id
+   * waits for it (so an id is never twice in the holder); so does shutdown;
+   * a supervisor that died meanwhile leaves the moved state, which the next
+   * one deletes ({@linkcode Supervisor.#sweep}).
    */
   async #retire(c: Container, onWarning?: (message: string) => void): Promise<void> {
     let holder: string;
@@ -549,38 +550,59 @@ export class Supervisor {
       return;
     }
     const id = c.id;
-    const done: Promise<void> = this.#deleteMoved(holder, id, c, onWarning).finally(() => {
+    const { released, done: deleted } = this.#deleteMoved(holder, id, c, onWarning);
+    const done: Promise<void> = deleted.finally(() => {
       if (this.#cleanups.get(id) === done) this.#cleanups.delete(id);
     });
     this.#cleanups.set(id, done);
+    await released;
   }
 
   /**
    * Deletes the container `id` whose state was moved under `holder`: `c`
    * itself when this supervisor holds it, else loaded from there. A holder
-   * left by another supervisor goes once empty.
+   * left by another supervisor goes once empty. `released` resolves once
+   * the container is deleted (cgroup, poststop hooks) and `done` once its
+   * moved state directory is gone too.
    */
-  async #deleteMoved(
+  #deleteMoved(
     holder: string,
     id: string,
     c?: Container,
     onWarning?: (message: string) => void,
-  ): Promise<void> {
-    try {
-      const moved = c ? await relocateContainer(c, holder) : await loadContainer(id, {
-        root: holder,
-      });
-      await moved.delete({
-        force: true,
-        onWarning: onWarning ??
-          ((m) => this.#log("warning", m, { id })),
-      });
-    } catch (e) {
-      // Kept: the next supervisor tries again.
-      this.#log("error", `delete ${id}: ${(e as Error).message}`, { state: holder });
-      return;
-    }
-    if (holder !== this.#holder) removeIfEmpty(holder);
+  ): { released: Promise<void>; done: Promise<void> } {
+    let release = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    const done = (async () => {
+      try {
+        const moved = c ? await relocateContainer(c, holder) : await loadContainer(id, {
+          root: holder,
+        });
+        // Without poststop hooks, deleting again (the next supervisor's
+        // sweep, should this one die before the directory goes) repeats
+        // nothing: the directory can wait until the caller has its answer.
+        const later = c !== undefined && !moved.spec.hooks?.poststop?.length;
+        await moved.delete({
+          force: true,
+          onWarning: onWarning ??
+            ((m) => this.#log("warning", m, { id })),
+          keepStateDir: later,
+        });
+        release();
+        if (later) {
+          await new Promise((r) => setTimeout(r, 0));
+          Deno.removeSync(`${holder}/${id}`, { recursive: true });
+        }
+      } catch (e) {
+        // Kept: the next supervisor tries again.
+        this.#log("error", `delete ${id}: ${(e as Error).message}`, { state: holder });
+        return;
+      } finally {
+        release();
+      }
+      if (holder !== this.#holder) removeIfEmpty(holder);
+    })();
+    return { released, done };
   }
 
   /** Finishes deletions a previous supervisor left in `.supervisor/deleting`. */
@@ -605,7 +627,7 @@ export class Supervisor {
         continue;
       }
       for (const id of ids) {
-        const done: Promise<void> = this.#deleteMoved(holder, id).finally(() => {
+        const done: Promise<void> = this.#deleteMoved(holder, id).done.finally(() => {
           if (this.#cleanups.get(id) === done) this.#cleanups.delete(id);
         });
         this.#cleanups.set(id, done);
