@@ -84,6 +84,24 @@ export function signalPids(pids: number[], signal: Deno.Signal): void {
 }
 
 /**
+ * Tries one rmdir of each directory (a missing one counts as removed).
+ *
+ * @param fs The cgroup filesystem.
+ * @param dirs The cgroup directories.
+ * @returns Whether every one is gone; `false` when any was busy (processes
+ *   or child cgroups), the others being removed meanwhile.
+ */
+export async function removeEach(fs: CgroupFs, dirs: string[]): Promise<boolean> {
+  const gone = await Promise.all(dirs.map((d) =>
+    fs.rmdir(d).then(
+      () => true,
+      (e) => e instanceof Deno.errors.NotFound,
+    )
+  ));
+  return gone.every(Boolean);
+}
+
+/**
  * Removes a cgroup directory and its child cgroups, deepest first, retrying
  * while the kernel still reports it busy. A missing directory is not an error.
  */

@@ -10,6 +10,7 @@ import {
   parseFlatKeyed,
   parseLimit,
   readOptional,
+  removeEach,
   removeTree,
   signalPids,
   sumBlkio,
@@ -515,6 +516,9 @@ export class CgroupV1Manager implements CgroupManager {
 
   /** Waits for the cgroup to empty, then removes it from every hierarchy; idempotent. */
   async destroy(): Promise<void> {
+    // Usually empty by now (its init was reaped): one rmdir per hierarchy,
+    // nothing listed first; a busy one falls back to waiting below.
+    if (await removeEach(this.#fs, this.#uniqueDirs())) return;
     const dir = this.#procsDir();
     if (dir) {
       const empty = await waitFor(

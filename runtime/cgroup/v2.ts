@@ -10,6 +10,7 @@ import {
   parseFlatKeyed,
   parseLimit,
   readOptional,
+  removeEach,
   removeTree,
   signalPids,
   sumIoStat,
@@ -504,6 +505,9 @@ export class CgroupV2Manager implements CgroupManager {
 
   /** Waits for the cgroup to empty, then removes it and its children; idempotent. */
   async destroy(): Promise<void> {
+    // Usually empty by now (its init was reaped): one rmdir, nothing listed
+    // first; a busy one falls back to waiting below.
+    if (await removeEach(this.#fs, [this.#dirPath])) return;
     if (!(await this.#fs.exists(this.#dirPath))) return;
     const empty = await waitFor(
       async () => (await this.pids()).length === 0,
