@@ -209,9 +209,11 @@ export async function sendConfig(
   let done = false;
   try {
     if (options.fds && options.fds.length > 0) {
-      // The descriptors ride on the first byte.
-      sendWithFds(init.configFd, data.subarray(0, 1), options.fds);
-      off = 1;
+      // The descriptors ride on the first byte; a message that fits in one
+      // chunk goes with them whole (one wake-up of the init, not two).
+      const first = data.length <= 65536 ? data.length : 1;
+      sendWithFds(init.configFd, data.subarray(0, first), options.fds);
+      off = first;
     }
     while (off < data.length) {
       const chunk = data.subarray(off, off + 65536) as Uint8Array<ArrayBuffer>;
