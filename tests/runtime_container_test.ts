@@ -1057,6 +1057,18 @@ test("runtime: 100 create/delete cycles leave no cgroups, mounts, processes or s
   assert.equal(children, "");
 });
 
+test("runtime: delete with keepStateDir removes the cgroup and leaves the state directory to the caller", async () => {
+  const id = uid("keep");
+  const c = await createContainer(id, { root: fx.root, bundle: fx.base, spec: shSpec(fx, "true") });
+  await c.start();
+  await c.wait();
+  await c.delete({ keepStateDir: true });
+  assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(`/${id}`)), []);
+  assert.ok(Deno.statSync(posix.join(fx.root, id, "state.json")).isFile);
+  Deno.removeSync(posix.join(fx.root, id), { recursive: true });
+  assert.deepEqual(await listContainers({ root: fx.root }), []);
+});
+
 test("runtime: runContainer deletes the container even when it fails", async () => {
   const st = await runContainer(uid("once"), {
     root: fx.root,
