@@ -505,7 +505,11 @@ async function execCommand(g: Globals, rest: string[], lib: Lib): Promise<ExitCo
   if (values.process === undefined && positionals.length < 2) {
     throw new UsageError(`exec: expected a command or --process\n\n${HELP.exec}`);
   }
-  const process = execProcess(c.spec.process, execArgs(values, positionals));
+  const a = execArgs(values, positionals);
+  const process = execProcess(c.spec.process, a);
+  const cgroup = a.cgroups?.length
+    ? (await import("./cgroup/manager.ts")).parseSubCgroup(a.cgroups, "--cgroup")
+    : undefined;
   // A terminal without a console socket, in the foreground: this command
   // holds it (see _console.ts), as runc's exec -t.
   const proxy = process.terminal && !values.detach && values["console-socket"] === undefined
@@ -519,6 +523,8 @@ async function execCommand(g: Globals, rest: string[], lib: Lib): Promise<ExitCo
       stdio,
       consoleSocket: proxy?.path ?? values["console-socket"] as string | undefined,
       preserveFds: handedFds(values, false).fds,
+      ignorePaused: a.ignorePaused,
+      cgroup,
     });
     if (values["pid-file"]) Deno.writeTextFileSync(values["pid-file"] as string, String(p.pid));
     if (values.detach) return 0;

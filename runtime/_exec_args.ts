@@ -30,6 +30,14 @@ export interface ExecArgs {
   caps?: string[];
   /** `--additional-gids N` (repeatable): the process's supplementary groups. */
   additionalGids?: string[];
+  /** `--ignore-paused`: exec into a paused container too (it runs once resumed). */
+  ignorePaused?: boolean;
+  /** `--cgroup [controller[,controller]:]path` (repeatable): an existing sub-cgroup. */
+  cgroups?: string[];
+  /** `--apparmor PROFILE`: the process's `apparmorProfile` (which the spec's check refuses). */
+  apparmor?: string;
+  /** `--process-label LABEL`: the process's `selinuxLabel` (which the spec's check refuses). */
+  processLabel?: string;
 }
 
 /** `exec`'s flags (everything after the id is the command). */
@@ -46,6 +54,10 @@ export const EXEC_FLAGS: Record<string, FlagSpec> = {
   cap: { type: "string", short: "c", multiple: true },
   "additional-gids": { type: "string", short: "g", multiple: true },
   "preserve-fds": { type: "string" },
+  "ignore-paused": { type: "boolean" },
+  cgroup: { type: "string", multiple: true },
+  apparmor: { type: "string" },
+  "process-label": { type: "string" },
 };
 
 /**
@@ -67,6 +79,10 @@ export function execArgs(values: ParsedFlags["values"], positionals: string[]): 
     tty: values.tty === true,
     caps: (values.cap as string[] | undefined) ?? [],
     additionalGids: (values["additional-gids"] as string[] | undefined) ?? [],
+    ignorePaused: values["ignore-paused"] === true,
+    cgroups: (values.cgroup as string[] | undefined) ?? [],
+    apparmor: values.apparmor as string | undefined,
+    processLabel: values["process-label"] as string | undefined,
   };
 }
 
@@ -114,6 +130,9 @@ export function execProcess(base: Process, a: ExecArgs): Process {
     }
   }
   if (a.noNewPrivs) process.noNewPrivileges = true;
+  // As runc: an empty value leaves the process's own.
+  if (a.apparmor) process.apparmorProfile = a.apparmor;
+  if (a.processLabel) process.selinuxLabel = a.processLabel;
   process.terminal = a.tty === true;
   return process;
 }

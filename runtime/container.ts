@@ -8,7 +8,12 @@
  */
 import * as posix from "./_path.ts";
 import { hookWarning, runHooks } from "./hooks.ts";
-import { type CgroupManager, type CgroupStats, createCgroupManager } from "./cgroup/manager.ts";
+import {
+  type CgroupManager,
+  type CgroupStats,
+  createCgroupManager,
+  type SubCgroup,
+} from "./cgroup/manager.ts";
 import {
   DEFAULT_DEVICE_RULES,
   type LinuxResources,
@@ -187,6 +192,17 @@ export interface ExecOptions {
   consoleSocket?: string;
   /** As {@linkcode CreateContainerOptions.preserveFds}: fds 3, 4, ... of the process. */
   preserveFds?: readonly number[];
+  /**
+   * Exec into a paused container too (runc's `--ignore-paused`): the process
+   * joins the frozen cgroup, so this resolves once the container is resumed.
+   * @default false
+   */
+  ignorePaused?: boolean;
+  /**
+   * An existing sub-cgroup of the container's for the process (runc's
+   * `--cgroup`, as `parseSubCgroup` parses it).
+   */
+  cgroup?: SubCgroup;
 }
 
 /** A process started by {@linkcode Container.exec}. */
@@ -1144,7 +1160,13 @@ class LiveContainer implements Container {
 
   async exec(process: Process, options: ExecOptions = {}): Promise<ExecProcess> {
     const status = statusOf(this.root, this.stored);
-    if (status !== "running" && status !== "created") {
+    if (status === "paused" && !options.ignorePaused) {
+      throw new ContainerStateError(
+        this.id,
+        "cannot exec in a paused container (ignorePaused, --ignore-paused, to do it anyway)",
+      );
+    }
+    if (status !== "running" && status !== "created" && status !== "paused") {
       throw new ContainerStateError(this.id, `cannot exec: status is ${status}`);
     }
     const spec = validateConfig({ ...this.stored.spec, process });
@@ -1167,7 +1189,7 @@ class LiveContainer implements Container {
           ? { kind: "join", path: `/proc/${this.pid}/ns/pid` }
           : { kind: "inherit" },
       });
-      await this.cgroup.apply(stage.pid);
+      await this.cgroup.apply(stage.pid, options.cgroup);
       const preserved = options.preserveFds ?? [];
       await sendConfig(this.sys, stage, {
         type: "exec",

@@ -101,7 +101,9 @@ export {
   createCgroupManager,
   type IoStats,
   type MemoryStats,
+  parseSubCgroup,
   type PidsStats,
+  type SubCgroup,
 } from "./cgroup/manager.ts";
 export type { CgroupFs } from "./cgroup/host.ts";
 export type { DeviceRuleApplier } from "./cgroup/v2.ts";

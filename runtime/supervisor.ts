@@ -25,6 +25,7 @@ import {
   relocateContainer,
 } from "./container.ts";
 import { InitPool, POOL_CGROUP_PARENT, removeOrphanPoolCgroups } from "./pool.ts";
+import { parseSubCgroup } from "./cgroup/manager.ts";
 import type { InitProcess } from "./parent.ts";
 import { ConfigError, RuntimeError } from "./errors.ts";
 import { DEFAULT_ROOT, statePaths, validateId } from "./state.ts";
@@ -494,7 +495,11 @@ export class Supervisor {
     // pool here: it must be born in the container's PID namespace).
     let p;
     try {
-      p = await c.exec(process, { stdio: { stdin: fds[0], stdout: fds[1], stderr: fds[2] } });
+      p = await c.exec(process, {
+        stdio: { stdin: fds[0], stdout: fds[1], stderr: fds[2] },
+        ignorePaused: req.ignorePaused === true,
+        cgroup: req.cgroups?.length ? parseSubCgroup(req.cgroups, "--cgroup") : undefined,
+      });
     } catch (e) {
       // A terminal without a console socket: the command holds it itself.
       if (e instanceof ConfigError && e.field === "process.terminal") {

@@ -467,6 +467,135 @@ test("tsk-runtime: exec takes runc's --cap, --additional-gids and --user", async
   }
 });
 
+/** The container's pid, from `state` (`argv`: the runtime with its global flags). */
+async function statePid(argv: string[], id: string): Promise<number> {
+  const r = await cmd(argv[0], [...argv.slice(1), "state", id]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout.slice(0, r.stdout.lastIndexOf("}") + 1)).pid;
+}
+
+/**
+ * Makes `sub` in each v1 hierarchy of the process's cgroups, and in the
+ * unified one of a hybrid host with `unified` (runc manages it there; tsk
+ * leaves it be); returns the directories.
+ */
+function makeSubCgroups(pid: number, sub: string, unified: boolean): string[] {
+  const made: string[] = [];
+  for (const line of Deno.readTextFileSync(`/proc/${pid}/cgroup`).trim().split("\n")) {
+    const [, controllers, path] = line.split(":");
+    if (controllers === "" && !unified) continue;
+    const mount = controllers === ""
+      ? "unified"
+      : controllers.startsWith("name=")
+      ? controllers.slice(5)
+      : controllers;
+    const dir = posix.join("/sys/fs/cgroup", mount, path, sub);
+    try {
+      Deno.mkdirSync(dir);
+      made.push(dir);
+    } catch {
+      continue; // a hierarchy not mounted there
+    }
+    // A new v1 cpuset starts empty and takes no process until given its parent's.
+    if (controllers.split(",").includes("cpuset")) {
+      for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+        Deno.writeTextFileSync(`${dir}/${f}`, Deno.readTextFileSync(`${posix.dirname(dir)}/${f}`));
+      }
+    }
+  }
+  return made;
+}
+
+test("tsk-runtime: exec takes runc's --cgroup and --ignore-paused", async (base, rootfs) => {
+  const b = await bundle(base, "b", rootfs, (s) => {
+    s.process.args = ["sleep", "30"];
+    s.ociVersion = "1.0.2";
+  });
+  const root = posix.join(base, "state"), runcRoot = posix.join(base, "runc");
+  const [a, t] = [uid("ex"), uid("ex")];
+  assert.equal((await cmd("runc", ["--root", runcRoot, "run", "-d", "--bundle", b, a])).code, 0);
+  assert.equal((await tsk(root, "run", "-d", "--bundle", b, t)).code, 0);
+  const made: string[] = [];
+  try {
+    // --cgroup: an existing sub-cgroup, in every hierarchy or the named ones.
+    made.push(...makeSubCgroups(await statePid(["runc", "--root", runcRoot], a), "sub", true));
+    made.push(...makeSubCgroups(await statePid(runtimeArgv(root), t), "sub", false));
+    const script = ["sh", "-c", "grep -E ':(memory|pids|cpu,cpuacct):' /proc/self/cgroup"];
+    for (const flags of [["--cgroup", "sub"], ["--cgroup", "memory:sub"]]) {
+      const theirs = await cmd("runc", ["--root", runcRoot, "exec", ...flags, a, ...script]);
+      const ours = await tsk(root, "exec", ...flags, t, ...script);
+      assert.equal(ours.code, 0, ours.stderr);
+      assert.equal(theirs.code, 0, theirs.stderr);
+      // The paths differ (their ids); which of them end in the sub-cgroup does not.
+      const inSub = (out: string) =>
+        out.trim().split("\n").map((l) => `${l.split(":")[1]}:${l.endsWith("/sub")}`).sort();
+      assert.deepEqual(inSub(ours.stdout), inSub(theirs.stdout));
+    }
+    assert.deepEqual(
+      (await tsk(root, "exec", "--cgroup", "memory:sub", t, ...script)).stdout.split("\n")
+        .filter((l) => l.includes(":memory:")).map((l) => l.endsWith("/sub")),
+      [true],
+    );
+    const missing = await tsk(root, "exec", "--cgroup", "nosuch", t, "true");
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /cgroup: .*nosuch does not exist/);
+    const escaping = await tsk(root, "exec", "--cgroup", "../x", t, "true");
+    assert.notEqual(escaping.code, 0);
+    assert.match(escaping.stderr, /--cgroup: expected a path inside the container's cgroup/);
+    // A paused container: refused without --ignore-paused, as runc's; with
+    // it, the process runs once the container is resumed.
+    assert.equal((await cmd("runc", ["--root", runcRoot, "pause", a])).code, 0);
+    assert.equal((await tsk(root, "pause", t)).code, 0);
+    const theirs = await cmd("runc", ["--root", runcRoot, "exec", a, "true"]);
+    const ours = await tsk(root, "exec", t, "true");
+    assert.notEqual(theirs.code, 0);
+    assert.notEqual(ours.code, 0);
+    assert.match(ours.stderr, /paused.*--ignore-paused/);
+    let done = false;
+    const pending = tsk(root, "exec", "--ignore-paused", t, "echo", "after").then((r) => {
+      done = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(done, false, "exec into a paused container returned before resume");
+    assert.equal((await tsk(root, "resume", t)).code, 0);
+    const late = await pending;
+    assert.equal(late.code, 0, late.stderr);
+    assert.equal(late.stdout, "after\n");
+    assert.equal((await cmd("runc", ["--root", runcRoot, "resume", a])).code, 0);
+    // Refused with the field named, as the spec's own.
+    const aa = await tsk(root, "exec", "--apparmor", "unconfined", t, "true");
+    assert.notEqual(aa.code, 0);
+    assert.match(aa.stderr, /process\.apparmorProfile: not supported/);
+    // The same through the root's supervisor (a plain run starts it).
+    const quick = await bundle(base, "quick", rootfs, (s) => (s.process.args = ["true"]));
+    assert.equal((await tsk(root, "run", "--bundle", quick, uid("q"))).code, 0);
+    const sub = await tsk(root, "exec", "--cgroup", "memory:sub", t, ...script);
+    assert.equal(sub.code, 0, sub.stderr);
+    assert.match(sub.stdout, /:memory:.*\/sub\n/);
+    assert.equal((await tsk(root, "pause", t)).code, 0);
+    let served = false;
+    const queued = tsk(root, "exec", "--ignore-paused", t, "echo", "later").then((r) => {
+      served = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(served, false, "exec into a paused container returned before resume");
+    assert.equal((await tsk(root, "resume", t)).code, 0);
+    assert.equal((await queued).stdout, "later\n");
+    const log = Deno.readTextFileSync(posix.join(root, ".supervisor", "log"));
+    assert.equal(log.split("\n").filter((l) => l.includes('"exec"') && l.includes(t)).length, 2);
+  } finally {
+    await cmd("runc", ["--root", runcRoot, "delete", "--force", a]);
+    await tsk(root, "delete", "--force", t);
+    for (const d of made.reverse()) {
+      try {
+        Deno.removeSync(d);
+      } catch { /* went with the container's cgroup */ }
+    }
+  }
+});
+
 test(
   "tsk-runtime: run of a spec with a terminal and no console socket holds the terminal itself, as runc's run",
   async (base, rootfs) => {

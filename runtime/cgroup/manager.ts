@@ -79,6 +79,58 @@ export interface CgroupStats {
   io: IoStats;
 }
 
+/**
+ * A sub-cgroup of a container's cgroup that a process goes into: a path
+ * relative to that cgroup for every controller (key `""`) or for named v1
+ * controllers, as runc's `exec --cgroup [controller[,controller]:]path`.
+ */
+export type SubCgroup = Readonly<Record<string, string>>;
+
+/**
+ * Parses runc's `--cgroup` values (`path` or `controller[,controller]:path`).
+ *
+ * @param values The values, one per flag given.
+ * @param field The name errors give (the flag).
+ * @returns The sub-cgroup by controller (`""`: every controller).
+ * @throws {CgroupError} For an empty or escaping path, or a controller given twice.
+ *
+ * @example
+ * ```ts
+ * import { parseSubCgroup } from "./manager.ts";
+ * console.log(parseSubCgroup(["cpu,cpuacct:batch", "tasks"], "--cgroup"));
+ * // { cpu: "batch", cpuacct: "batch", "": "tasks" }
+ * ```
+ */
+export function parseSubCgroup(values: readonly string[], field: string): SubCgroup {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const colon = v.indexOf(":");
+    const controllers = colon < 0 ? [""] : v.slice(0, colon).split(",");
+    const path = (colon < 0 ? v : v.slice(colon + 1)).replace(/^\/+/, "");
+    const parts = path.split("/").filter((p) => p !== "" && p !== ".");
+    if (parts.length === 0 || parts.includes("..")) {
+      throw new CgroupError(
+        `expected a path inside the container's cgroup, got ${JSON.stringify(v)}`,
+        {
+          field,
+        },
+      );
+    }
+    for (const c of controllers) {
+      if (colon >= 0 && c === "") {
+        throw new CgroupError(`empty controller name in ${JSON.stringify(v)}`, { field });
+      }
+      if (c in out) {
+        throw new CgroupError(`${c === "" ? "a path for every controller" : c} given twice`, {
+          field,
+        });
+      }
+      out[c] = parts.join("/");
+    }
+  }
+  return out;
+}
+
 /** One container's cgroup, in whichever hierarchy the host uses. */
 export interface CgroupManager {
   /** The cgroup version this manager drives. */
@@ -89,8 +141,11 @@ export interface CgroupManager {
   dirs(): Record<string, string>;
   /** Creates the cgroup (and its parents), enabling controllers where needed. */
   create(): Promise<void>;
-  /** Moves a process (all its threads) into the cgroup. */
-  apply(pid: number): Promise<void>;
+  /**
+   * Moves a process (all its threads) into the cgroup, or into an existing
+   * sub-cgroup of it (`sub`, see {@linkcode SubCgroup}).
+   */
+  apply(pid: number, sub?: SubCgroup): Promise<void>;
   /** Writes the OCI resources to the cgroup's control files. */
   set(resources: LinuxResources): Promise<void>;
   /** Reads CPU, memory and pids statistics. */

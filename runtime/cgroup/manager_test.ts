@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { fakeTreeFs, writeTree } from "./_testing.ts";
 import { CgroupError } from "./errors.ts";
-import { createCgroupManager, detectCgroups } from "./manager.ts";
+import { createCgroupManager, detectCgroups, parseSubCgroup } from "./manager.ts";
 
 async function tree(files: Record<string, string>): Promise<string> {
   const root = await Deno.makeTempDir({ prefix: "tsk-cgdetect-" });
@@ -99,4 +99,19 @@ Deno.test("detectCgroups() on this host agrees with /proc/self/mountinfo", async
   const layout = await detectCgroups();
   const pureV2 = / \/sys\/fs\/cgroup .* - cgroup2 /.test(mounts);
   assert.equal(layout.version, pureV2 ? 2 : / - cgroup cgroup /.test(mounts) ? 1 : 2);
+});
+
+Deno.test("parseSubCgroup: runc's [controller,...:]path, refusing escapes and repeats", () => {
+  assert.deepEqual(parseSubCgroup(["cpu,cpuacct:batch", "/tasks/"], "--cgroup"), {
+    cpu: "batch",
+    cpuacct: "batch",
+    "": "tasks",
+  });
+  for (const bad of [["../x"], ["a/../../b"], [""], ["memory:"], [":x"]]) {
+    assert.throws(() => parseSubCgroup(bad, "--cgroup"), CgroupError, JSON.stringify(bad));
+  }
+  assert.throws(
+    () => parseSubCgroup(["memory:a", "memory:b"], "--cgroup"),
+    /--cgroup: memory given twice/,
+  );
 });

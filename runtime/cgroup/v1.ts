@@ -19,7 +19,7 @@ import {
 } from "./_util.ts";
 import { CgroupError } from "./errors.ts";
 import type { CgroupFs } from "./host.ts";
-import type { CgroupManager, CgroupStats } from "./manager.ts";
+import type { CgroupManager, CgroupStats, SubCgroup } from "./manager.ts";
 import type { LinuxDeviceCgroup, LinuxResources, LinuxThrottleDevice } from "./resources.ts";
 
 /** The v1 controllers tsk uses. */
@@ -175,16 +175,50 @@ export class CgroupV1Manager implements CgroupManager {
   }
 
   /**
-   * Moves a process into the cgroup in every hierarchy.
+   * Moves a process into the cgroup in every hierarchy, or into an existing
+   * sub-cgroup of it in some or all of them.
    *
    * @param pid The process.
+   * @param sub Sub-cgroup paths by controller (`""`: every controller).
    */
-  async apply(pid: number): Promise<void> {
+  async apply(pid: number, sub?: SubCgroup): Promise<void> {
+    const targets = sub === undefined ? this.#uniqueDirs() : await this.#subDirs(sub);
     await Promise.all(
-      this.#uniqueDirs().map((dir) =>
-        writeControl(this.#fs, `${dir}/cgroup.procs`, String(pid), "pid")
-      ),
+      targets.map((dir) => writeControl(this.#fs, `${dir}/cgroup.procs`, String(pid), "pid")),
     );
+  }
+
+  /** The directory in each hierarchy that `sub` names (co-mounted controllers must agree). */
+  async #subDirs(sub: SubCgroup): Promise<string[]> {
+    const dirs = this.dirs();
+    for (const c of Object.keys(sub)) {
+      if (c !== "" && dirs[c] === undefined) {
+        throw new CgroupError(`no ${c} hierarchy on this host (${Object.keys(dirs).join(", ")})`, {
+          field: "cgroup",
+        });
+      }
+    }
+    const byDir = new Map<string, string>();
+    for (const [c, dir] of Object.entries(dirs)) {
+      const rel = sub[c] ?? sub[""];
+      const target = rel === undefined ? dir : `${dir}/${rel}`;
+      const other = byDir.get(dir);
+      if (other !== undefined && other !== target) {
+        throw new CgroupError(
+          `${c} shares its hierarchy with another controller given another path: name them together (${c},...:path)`,
+          { field: "cgroup" },
+        );
+      }
+      byDir.set(dir, target);
+    }
+    for (const target of byDir.values()) {
+      if (!(await this.#fs.exists(target))) {
+        throw new CgroupError(`${target} does not exist (the sub-cgroup must be made first)`, {
+          field: "cgroup",
+        });
+      }
+    }
+    return [...new Set(byDir.values())];
   }
 
   /**

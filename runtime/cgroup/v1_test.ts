@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { fakeTreeFs, ignoreReal, spawnWaiting, uniquePath, writeTree } from "./_testing.ts";
 import { CgroupError } from "./errors.ts";
 import { denoCgroupFs } from "./host.ts";
-import { type CgroupManager, createCgroupManager, detectCgroups } from "./manager.ts";
+import {
+  type CgroupManager,
+  createCgroupManager,
+  detectCgroups,
+  parseSubCgroup,
+} from "./manager.ts";
 import { CgroupV1Manager, deviceRuleV1 } from "./v1.ts";
 
 const CONTROLLERS = ["cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer"];
@@ -412,4 +417,33 @@ Deno.test({
       await cleanup(cg);
     }
   },
+});
+
+Deno.test("CgroupV1Manager on a fake tree: apply() into a sub-cgroup, for named controllers or all", async () => {
+  const root = await fakeV1();
+  try {
+    const cg = await createCgroupManager("/tsk/s", { root, fs: fakeTreeFs });
+    await cg.create();
+    await populate(root, "/tsk/s");
+    await writeTree(root, {
+      "memory/tsk/s/job/cgroup.procs": "",
+      "pids/tsk/s/job/cgroup.procs": "",
+    });
+    await cg.apply(4242, parseSubCgroup(["memory,pids:job"], "--cgroup"));
+    assert.equal(await Deno.readTextFile(`${root}/memory/tsk/s/job/cgroup.procs`), "4242");
+    assert.equal(await Deno.readTextFile(`${root}/pids/tsk/s/job/cgroup.procs`), "4242");
+    // The other hierarchies get the container's own cgroup.
+    assert.equal(await Deno.readTextFile(`${root}/cpu/tsk/s/cgroup.procs`), "4242");
+    // Every hierarchy: the sub-cgroup must exist in each.
+    await assert.rejects(
+      () => cg.apply(4343, parseSubCgroup(["job"], "--cgroup")),
+      /cgroup: .*\/(cpu|cpuacct|cpuset|blkio|devices|freezer)\/tsk\/s\/job does not exist/,
+    );
+    await assert.rejects(
+      () => cg.apply(4343, parseSubCgroup(["rdma:job"], "--cgroup")),
+      /cgroup: no rdma hierarchy on this host/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

@@ -19,7 +19,7 @@ import {
 } from "./_util.ts";
 import { CgroupError } from "./errors.ts";
 import type { CgroupFs } from "./host.ts";
-import type { CgroupManager, CgroupStats } from "./manager.ts";
+import type { CgroupManager, CgroupStats, SubCgroup } from "./manager.ts";
 import {
   blkioWeightToIoWeight,
   cpuSharesToWeight,
@@ -143,12 +143,31 @@ export class CgroupV2Manager implements CgroupManager {
   }
 
   /**
-   * Moves a process into the cgroup.
+   * Moves a process into the cgroup, or into an existing sub-cgroup of it.
    *
    * @param pid The process.
+   * @param sub The sub-cgroup's path under key `""` (one hierarchy: no controller names).
    */
-  async apply(pid: number): Promise<void> {
-    await writeControl(this.#fs, `${this.#dirPath}/cgroup.procs`, String(pid), "pid");
+  async apply(pid: number, sub?: SubCgroup): Promise<void> {
+    let dir = this.#dirPath;
+    if (sub !== undefined) {
+      const named = Object.keys(sub).filter((c) => c !== "");
+      if (named.length > 0) {
+        throw new CgroupError(
+          `cgroup v2 has one hierarchy: give the sub-cgroup without controllers (${
+            named.join(",")
+          })`,
+          { field: "cgroup" },
+        );
+      }
+      if (sub[""] !== undefined) dir = `${dir}/${sub[""]}`;
+      if (!(await this.#fs.exists(dir))) {
+        throw new CgroupError(`${dir} does not exist (the sub-cgroup must be made first)`, {
+          field: "cgroup",
+        });
+      }
+    }
+    await writeControl(this.#fs, `${dir}/cgroup.procs`, String(pid), "pid");
   }
 
   async #controllers(): Promise<string[]> {

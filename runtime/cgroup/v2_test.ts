@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { fakeTreeFs, ignoreReal, spawnWaiting, uniquePath, writeTree } from "./_testing.ts";
 import { CgroupError } from "./errors.ts";
 import { denoCgroupFs } from "./host.ts";
-import { createCgroupManager } from "./manager.ts";
+import { createCgroupManager, parseSubCgroup } from "./manager.ts";
 import { CgroupV2Manager } from "./v2.ts";
 
 /** A fake pure-v2 root offering the usual controllers. */
@@ -322,6 +322,27 @@ Deno.test("CgroupV2Manager writes hugepage limits as hugetlb.<size>.max, naming 
     await assert.rejects(
       () => cg.set({ hugepageLimits: [{ pageSize: "16GB", limit: 0 }] }),
       /^CgroupError: linux.resources.hugepageLimits\[0\]: no 16GB hugepages on this host/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("CgroupV2Manager on a fake tree: apply() into an existing sub-cgroup; no controller names", async () => {
+  const root = await fakeV2();
+  try {
+    const cg = await createCgroupManager("/tsk/sub", { root, fs: fakeTreeFs });
+    await cg.create();
+    await writeTree(root, { "tsk/sub/job/cgroup.procs": "" });
+    await cg.apply(777, parseSubCgroup(["job"], "--cgroup"));
+    assert.equal(await Deno.readTextFile(`${root}/tsk/sub/job/cgroup.procs`), "777");
+    await assert.rejects(
+      () => cg.apply(778, parseSubCgroup(["memory:job"], "--cgroup")),
+      /cgroup: cgroup v2 has one hierarchy/,
+    );
+    await assert.rejects(
+      () => cg.apply(778, parseSubCgroup(["nosuch"], "--cgroup")),
+      /cgroup: .*\/tsk\/sub\/nosuch does not exist/,
     );
   } finally {
     await Deno.remove(root, { recursive: true });

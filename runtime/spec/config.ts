@@ -59,6 +59,10 @@ export interface Process {
   noNewPrivileges?: boolean;
   /** /proc/self/oom_score_adj of the process. */
   oomScoreAdj?: number;
+  /** AppArmor profile: refused by the spec's check (tsk-runtime has no AppArmor support). */
+  apparmorProfile?: string;
+  /** SELinux label: refused by the spec's check (tsk-runtime has no SELinux support). */
+  selinuxLabel?: string;
 }
 
 /** `root`. */
