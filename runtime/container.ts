@@ -564,6 +564,8 @@ export async function createContainer(
   let stdio: StdioSetup | undefined;
   let adopted = false;
   let prepared: CgroupManager | null = null;
+  // The pooled init's cgroup while it is still being made (the CLI's early init).
+  let preparing: Promise<CgroupManager | null> | undefined;
   // With `start`: our end of the FIFO (to see it hang up at execve), and a
   // writer that holds the start byte in it until the init has opened it.
   let startReader = -1, startWriter = -1;
@@ -580,7 +582,7 @@ export async function createContainer(
     const pidNs = spec.linux?.namespaces?.find((n) => n.type === "pid");
     const pooled = options.pool && pidNs && !pidNs.path ? options.pool.take() : undefined;
     if (pooled) init = pooled;
-    prepared = pooled?.cgroup ? await pooled.cgroup : null;
+    preparing = pooled?.cgroup;
     // A pooled init was spawned with /dev/null: the container's stdio goes
     // with its configuration, the very open files (offsets, O_APPEND).
     const passStdio = pooled !== undefined && !pooled.stdioReady;
@@ -601,19 +603,19 @@ export async function createContainer(
       consoleSocket: options.consoleSocket && posix.resolve(options.consoleSocket),
       ...(options.noNewKeyring ? {} : { sessionKeyring: `_ses.${id}` }),
     };
-    // A pooled init whose cgroup will be adopted gets its configuration
-    // first and builds the rootfs while the cgroup is renamed and limited;
-    // it waits for the cgroup mounts before its first cgroup mount and
+    // A pooled init gets its configuration first and builds the rootfs
+    // while its cgroup is settled (the pool's adopted by rename, or a new
+    // one it is moved into) and limited; it waits for the cgroup mounts
+    // before its first cgroup mount, before making its cgroup namespace and
     // before it reports ready (so before anything of the container runs).
-    // Only when adoption cannot fail for a cause known in advance (the init
-    // may unshare its cgroup namespace at once, so it could not be moved),
-    // and when the pool cgroup's device rules stay: rewriting them denies
+    // Only when the device rules it runs under stay: rewriting them denies
     // every device for a moment (v1 starts from "deny all"), and the init
-    // opens /dev/null and makes nodes meanwhile.
+    // opens /dev/null and makes nodes meanwhile. The CLI's early init's
+    // cgroup is still being made when its container is created: this is
+    // when that overlaps the init's work.
     const resources = effectiveResources(spec);
     const defaultDevices = sameRules(resources.devices ?? [], DEFAULT_DEVICE_RULES);
-    const early = pooled !== undefined && prepared !== null && defaultDevices &&
-      canAdopt(prepared, cgroupPath);
+    const early = pooled !== undefined && pooled.cgroup !== undefined && defaultDevices;
     // Create hooks: the init stops before pivot_root for the runtime's
     // (prestart, createRuntime); it runs createContainer and startContainer
     // ones itself, in the container's namespaces.
@@ -631,11 +633,9 @@ export async function createContainer(
       if (hooks) config.hookState = hookState(pooled.pid);
       await sendConfig(sys, pooled, config, { keepOpen: true, fds });
     }
-    if (prepared) {
-      cgroup = await adoptCgroup(prepared, cgroupPath).catch((e) => {
-        if (early) throw e;
-        return undefined;
-      });
+    prepared = preparing ? await preparing : null;
+    if (prepared && canAdopt(prepared, cgroupPath)) {
+      cgroup = await adoptCgroup(prepared, cgroupPath).catch(() => undefined);
       adopted = cgroup !== undefined;
     }
     if (cgroup === undefined) {
@@ -655,10 +655,16 @@ export async function createContainer(
     // hierarchies costs several times more. Limits follow before the init
     // gets its configuration (configured early: before it gets its cgroup
     // mounts), so nothing of the container runs unlimited.
-    if (!adopted) await cgroup.apply(init.pid);
     // An adopted pool cgroup already has the default device rules.
     if (adopted && defaultDevices) delete resources.devices;
-    await cgroup.set(resources);
+    if (early && !adopted) {
+      // A configured init is at work: into its cgroup only once limited.
+      await cgroup.set(resources);
+      await cgroup.apply(init.pid);
+    } else {
+      if (!adopted) await cgroup.apply(init.pid);
+      await cgroup.set(resources);
+    }
     // A pool cgroup that could not be adopted is empty now: remove it.
     if (prepared && !adopted) await prepared.destroy().catch(() => {});
     const cgroupMounts = cgroupMountsFor(init.pid);
@@ -749,6 +755,8 @@ export async function createContainer(
     }
     if (stdio) { for (const fd of stdio.toClose) sys.close(fd); }
     if (cgroup) await cgroup.destroy().catch(() => {});
+    // A pool cgroup still being made when the create failed goes too.
+    prepared ??= preparing ? await preparing.catch(() => null) : null;
     if (prepared && !adopted) await prepared.destroy().catch(() => {});
     Deno.removeSync(paths.dir, { recursive: true });
     // A failed create goes on to delete's end, as the runtime-spec has it

@@ -331,6 +331,12 @@ function runInit(
     }
     fresh &= ~prepared.flags; // already new, or joined above
   }
+  // Configured before its cgroup is settled (a pooled init, see
+  // createContainer), the init may still be moved to another cgroup: its
+  // cgroup namespace, rooted where the init is when it is made, waits for
+  // the cgroup mounts (as runc's, made last).
+  const lateCgroupNs = msg.cgroupMounts === null ? fresh & CLONE.NEWCGROUP : 0;
+  fresh &= ~lateCgroupNs;
   if (fresh !== 0) sys.unshare(fresh);
   const newMount = (fresh & CLONE.NEWNS) !== 0;
   if (!newMount) {
@@ -343,7 +349,13 @@ function runInit(
   // A pooled init's parent adopts the cgroup while this builds the rootfs:
   // its cgroup mounts (and the limits) come once that is done.
   let cgroupMounts = msg.cgroupMounts;
-  const cgroupsReady = () => (cgroupMounts ??= awaitCgroups(sys, msg.hookPause === true));
+  const cgroupsReady = () => {
+    if (cgroupMounts === null) {
+      cgroupMounts = awaitCgroups(sys, msg.hookPause === true);
+      if (lateCgroupNs !== 0) sys.unshare(lateCgroupNs);
+    }
+    return cgroupMounts;
+  };
   prepareRootfs(sys, { spec, overlay: msg.overlay, cgroupMounts: cgroupsReady });
   if (msg.hookPause) {
     // Namespaces, cgroup and mounts are in place, pivot_root is not done:
@@ -356,8 +368,10 @@ function runInit(
       throw new RuntimeError("the runtime stopped the container at its create hooks");
     }
   }
-  // In the container's namespaces, the host's paths still in reach.
+  // In the container's namespaces (its cgroup's too), the host's paths
+  // still in reach.
   if (spec.hooks?.createContainer?.length) {
+    cgroupsReady();
     runHooksSync(sys, "createContainer", spec.hooks, { ...msg.hookState!, status: "creating" });
   }
   pivotRoot(sys, spec.root.path);

@@ -873,8 +873,11 @@ test("runtime: containers from a pool of pre-started inits behave the same", asy
 test("runtime: a pooled init builds its rootfs while its cgroup is adopted, and runs under its limits", async () => {
   const pool = new InitPool({ size: 1 });
   // The container reads its own limits through its cgroup mount (v1 or v2).
+  // With its cgroup namespace (the default spec's), made once its cgroup is
+  // settled: every hierarchy's path is its root, adopted or moved.
   const script = "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; " +
-    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max";
+    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; " +
+    "grep -v ':/$' /proc/self/cgroup | grep -v '^0::' || echo all-roots";
   const limited = (edit?: (s: Spec) => void) =>
     shSpec(fx, script, (s) => {
       s.linux!.resources = { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 42 } };
@@ -889,7 +892,7 @@ test("runtime: a pooled init builds its rootfs while its cgroup is adopted, and 
     for (let i = 0; i < 2; i++) {
       await pool.ready();
       const r = await capture(fx, limited(), { pool });
-      assert.equal(r.stdout, "42\n67108864\n", r.stderr);
+      assert.equal(r.stdout, "42\n67108864\nall-roots\n", r.stderr);
     }
     // A cgroup of the container's name already there (left by a crash):
     // adoption cannot work, so the pooled init waits to be moved first.
@@ -900,13 +903,52 @@ test("runtime: a pooled init builds its rootfs while its cgroup is adopted, and 
       limited((s) => (s.linux!.cgroupsPath = `/tsk-runtime/${stale}`)),
       { pool },
     );
-    assert.equal(r.stdout, "42\n67108864\n", r.stderr);
+    assert.equal(r.stdout, "42\n67108864\nall-roots\n", r.stderr);
     assert.deepEqual(cgroupDirsNamed("tsk-runtime").filter((d) => d.endsWith(stale)), []);
   } finally {
     await pool.close();
     try {
       Deno.removeSync(posix.join(pidsRoot, "tsk-runtime", stale));
     } catch { /* deleted with the container */ }
+  }
+});
+
+test("runtime: a pooled init moved to another cgroup makes its cgroup namespace there", async () => {
+  // Configured before its cgroup is settled, an init whose pool cgroup
+  // cannot be adopted (one of the container's name is there) is moved: its
+  // cgroup namespace must be rooted at the container's cgroup, not the pool's.
+  const pool = new InitPool({ size: 1 });
+  const pidsRoot = Deno.statSync("/sys/fs/cgroup/pids").isDirectory
+    ? "/sys/fs/cgroup/pids"
+    : "/sys/fs/cgroup";
+  const made: string[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const stale = `moved-${uid("cg")}`;
+      made.push(posix.join(pidsRoot, "tsk-runtime", stale));
+      Deno.mkdirSync(made[made.length - 1], { recursive: true });
+      await pool.ready();
+      const r = await capture(
+        fx,
+        shSpec(
+          fx,
+          "cat /proc/self/cgroup",
+          (s) => (s.linux!.cgroupsPath = `/tsk-runtime/${stale}`),
+        ),
+        { pool },
+      );
+      assert.equal(r.status.exitCode, 0, r.stderr);
+      const notRoot = r.stdout.trim().split("\n").filter((l) => !l.startsWith("0::"))
+        .filter((l) => !l.endsWith(":/"));
+      assert.deepEqual(notRoot, [], r.stdout);
+    }
+  } finally {
+    await pool.close();
+    for (const d of made) {
+      try {
+        Deno.removeSync(d);
+      } catch { /* deleted with its container */ }
+    }
   }
 });
 
