@@ -681,6 +681,22 @@ export async function createContainer(
         keepOpen: hookPause,
       });
     }
+    // The state goes in now, while the init works: with a start byte
+    // already in the FIFO (`start`) nothing waits between its `ready` and
+    // its execve, and the container must not run before its state exists.
+    const started = procStat(init.pid);
+    const state: StoredState | null = started && {
+      id,
+      pid: init.pid,
+      initStartTime: started.startTime,
+      bundle,
+      created: new Date().toISOString(),
+      cgroupPath,
+      overlay,
+      spec,
+      ...(options.noNewKeyring ? { noNewKeyring: true } : {}),
+    };
+    if (state) writeState(root, state);
     const paused = init;
     await waitForInitReady(sys, init, undefined, async () => {
       const state = { ...hookState(paused.pid), status: "creating" as const };
@@ -697,20 +713,9 @@ export async function createContainer(
     }
     for (const fd of stdio.toClose) sys.close(fd);
     stdio.toClose = [];
-    const stat = procStat(init.pid);
-    if (stat === null) throw new RuntimeError(`Container ${id}: init exited after ready`);
-    const state: StoredState = {
-      id,
-      pid: init.pid,
-      initStartTime: stat.startTime,
-      bundle,
-      created: new Date().toISOString(),
-      cgroupPath,
-      overlay,
-      spec,
-      ...(options.noNewKeyring ? { noNewKeyring: true } : {}),
-    };
-    writeState(root, state);
+    if (state === null || procStat(init.pid)?.startTime !== state.initStartTime) {
+      throw new RuntimeError(`Container ${id}: init exited after ready`);
+    }
     if (options.pidFile) writePidFile(options.pidFile, init.pid);
     if (startReader >= 0) {
       // Waited for from here, on a pool thread (the state is written: the
@@ -758,7 +763,9 @@ export async function createContainer(
     // A pool cgroup still being made when the create failed goes too.
     prepared ??= preparing ? await preparing.catch(() => null) : null;
     if (prepared && !adopted) await prepared.destroy().catch(() => {});
-    Deno.removeSync(paths.dir, { recursive: true });
+    try {
+      Deno.removeSync(paths.dir, { recursive: true });
+    } catch { /* a concurrent delete took it (its state was written) */ }
     // A failed create goes on to delete's end, as the runtime-spec has it
     // (and as runc does): whatever a create hook set up gets its poststop.
     if (spec.hooks?.poststop?.length) {

@@ -1111,6 +1111,25 @@ test("runtime: delete with keepStateDir removes the cgroup and leaves the state 
   assert.deepEqual(await listContainers({ root: fx.root }), []);
 });
 
+test("runtime: the state is written before the init is ready (a prestart hook sees it)", async () => {
+  // With `run` nothing waits between the init's ready and its execve: the
+  // container must never run without its state.
+  const id = uid("state-first");
+  const out = posix.join(fx.base, `${id}.seen`);
+  const spec = shSpec(fx, "true", (s) => {
+    s.hooks = {
+      prestart: [{
+        path: "/bin/sh",
+        args: ["sh", "-c", `test -f ${posix.join(fx.root, id, "state.json")} && echo yes >${out}`],
+      }],
+    };
+  });
+  const st = await runContainer(id, { root: fx.root, bundle: fx.base, spec });
+  assert.equal(st.exitCode, 0);
+  assert.equal(Deno.readTextFileSync(out), "yes\n");
+  Deno.removeSync(out);
+});
+
 test("runtime: runContainer deletes the container even when it fails", async () => {
   const st = await runContainer(uid("once"), {
     root: fx.root,
