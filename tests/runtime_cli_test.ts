@@ -588,10 +588,11 @@ test("tsk-runtime: exec takes runc's --cgroup and --ignore-paused", async (base,
   } finally {
     await cmd("runc", ["--root", runcRoot, "delete", "--force", a]);
     await tsk(root, "delete", "--force", t);
-    for (const d of made.reverse()) {
+    // The sub-cgroups, then what a delete could not remove around them.
+    for (const d of [...made, ...made.map((m) => posix.dirname(m))]) {
       try {
         Deno.removeSync(d);
-      } catch { /* went with the container's cgroup */ }
+      } catch { /* gone */ }
     }
   }
 });
