@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { posix } from "node:path";
-import { defaultSpec, type Spec } from "@tsk/runtime";
+import { defaultSpec, HOOK_NAMES, type Spec } from "@tsk/runtime";
 import { busyboxRootfs, requireRoot } from "@tsk/runtime/testing";
 import {
   type CommandResult,
@@ -257,22 +257,59 @@ test(
   },
 );
 
-test("tsk-runtime: events --stats speaks runc's schema", async (base, rootfs) => {
+/** The same detached `sleep 30` container under runc and under tsk-runtime. */
+interface SideBySide {
+  /** tsk-runtime's state root. */
+  root: string;
+  /** runc's state root. */
+  runcRoot: string;
+  /** runc's container id. */
+  a: string;
+  /** tsk-runtime's container id. */
+  t: string;
+}
+
+/**
+ * Runs `fn` with one bundle's detached `sleep 30` container started under
+ * runc and under tsk-runtime (`edit` shapes the spec), deleting both after.
+ */
+async function sideBySide(
+  options: { base: string; rootfs: string; prefix: string; edit?: (s: Spec) => void },
+  fn: (c: SideBySide) => Promise<void>,
+): Promise<void> {
+  const { base, rootfs, prefix, edit } = options;
   const b = await bundle(base, "b", rootfs, (s) => {
     s.process.args = ["sleep", "30"];
     s.ociVersion = "1.0.2";
+    edit?.(s);
+  });
+  const c = {
+    root: posix.join(base, "state"),
+    runcRoot: posix.join(base, "runc"),
+    a: uid(prefix),
+    t: uid(prefix),
+  };
+  try {
+    const theirs = await cmd("runc", ["--root", c.runcRoot, "run", "-d", "--bundle", b, c.a]);
+    assert.equal(theirs.code, 0, theirs.stderr);
+    const ours = await tsk(c.root, "run", "-d", "--bundle", b, c.t);
+    assert.equal(ours.code, 0, ours.stderr);
+    await fn(c);
+  } finally {
+    await cmd("runc", ["--root", c.runcRoot, "delete", "--force", c.a]);
+    await tsk(c.root, "delete", "--force", c.t);
+  }
+}
+
+test("tsk-runtime: events --stats speaks runc's schema", async (base, rootfs) => {
+  const edit = (s: Spec) => {
     s.linux!.resources = {
       ...s.linux!.resources,
       pids: { limit: 50 },
       memory: { limit: 64 << 20 },
     };
-  });
-  const runcRoot = posix.join(base, "runc"), root = posix.join(base, "state");
-  const [a, t] = [uid("ev"), uid("ev")];
-  const started = await cmd("runc", ["--root", runcRoot, "run", "-d", "--bundle", b, a]);
-  assert.equal(started.code, 0, started.stderr);
-  try {
-    assert.equal((await tsk(root, "run", "-d", "--bundle", b, t)).code, 0);
+  };
+  await sideBySide({ base, rootfs, prefix: "ev", edit }, async ({ root, runcRoot, a, t }) => {
     const theirs = JSON.parse(
       (await cmd("runc", ["--root", runcRoot, "events", "--stats", a])).stdout,
     );
@@ -291,10 +328,7 @@ test("tsk-runtime: events --stats speaks runc's schema", async (base, rootfs) =>
     assert.equal(ours.data.pids.limit, theirs.data.pids.limit);
     assert.equal(ours.data.pids.current, theirs.data.pids.current);
     assert.equal(typeof ours.data.cpu.usage.total, typeof theirs.data.cpu.usage.total);
-  } finally {
-    await cmd("runc", ["--root", runcRoot, "delete", "--force", a]);
-    await tsk(root, "delete", "--force", t);
-  }
+  });
 });
 
 test("tsk-runtime: hooks run when, where and how runc runs them", async (base, rootfs) => {
@@ -314,14 +348,7 @@ echo "$1 $status $pid $where X=$X HOME=\${HOME-unset}" >> ${log}
 `,
     { mode: 0o755 },
   );
-  const names = [
-    "prestart",
-    "createRuntime",
-    "createContainer",
-    "startContainer",
-    "poststart",
-    "poststop",
-  ] as const;
+  const names = HOOK_NAMES;
   const spec = (fail = "", timeout?: number) =>
     bundle(base, `b-${fail || "ok"}`, rootfs, (s) => {
       s.process.args = ["true"];
@@ -442,15 +469,7 @@ test(
 );
 
 test("tsk-runtime: exec takes runc's --cap, --additional-gids and --user", async (base, rootfs) => {
-  const b = await bundle(base, "b", rootfs, (s) => {
-    s.process.args = ["sleep", "30"];
-    s.ociVersion = "1.0.2";
-  });
-  const root = posix.join(base, "state"), runcRoot = posix.join(base, "runc");
-  const [a, t] = [uid("ex"), uid("ex")];
-  assert.equal((await cmd("runc", ["--root", runcRoot, "run", "-d", "--bundle", b, a])).code, 0);
-  assert.equal((await tsk(root, "run", "-d", "--bundle", b, t)).code, 0);
-  try {
+  await sideBySide({ base, rootfs, prefix: "ex" }, async ({ root, runcRoot, a, t }) => {
     const flags = ["--cap", "CAP_SYS_ADMIN", "-g", "10", "-g", "20", "-u", "1000:1000"];
     const script = ["sh", "-c", "grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status; id"];
     const theirs = await cmd("runc", ["--root", runcRoot, "exec", ...flags, a, ...script]);
@@ -461,10 +480,7 @@ test("tsk-runtime: exec takes runc's --cap, --additional-gids and --user", async
     const bad = await tsk(root, "exec", "-u", "nobody", t, "true");
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--user: expected a number, got "nobody"/);
-  } finally {
-    await cmd("runc", ["--root", runcRoot, "delete", "--force", a]);
-    await tsk(root, "delete", "--force", t);
-  }
+  });
 });
 
 /** The container's pid, from `state` (`argv`: the runtime with its global flags). */
@@ -507,88 +523,80 @@ function makeSubCgroups(pid: number, sub: string, unified: boolean): string[] {
 }
 
 test("tsk-runtime: exec takes runc's --cgroup and --ignore-paused", async (base, rootfs) => {
-  const b = await bundle(base, "b", rootfs, (s) => {
-    s.process.args = ["sleep", "30"];
-    s.ociVersion = "1.0.2";
-  });
-  const root = posix.join(base, "state"), runcRoot = posix.join(base, "runc");
-  const [a, t] = [uid("ex"), uid("ex")];
-  assert.equal((await cmd("runc", ["--root", runcRoot, "run", "-d", "--bundle", b, a])).code, 0);
-  assert.equal((await tsk(root, "run", "-d", "--bundle", b, t)).code, 0);
   const made: string[] = [];
   try {
-    // --cgroup: an existing sub-cgroup, in every hierarchy or the named ones.
-    made.push(...makeSubCgroups(await statePid(["runc", "--root", runcRoot], a), "sub", true));
-    made.push(...makeSubCgroups(await statePid(runtimeArgv(root), t), "sub", false));
-    const script = ["sh", "-c", "grep -E ':(memory|pids|cpu,cpuacct):' /proc/self/cgroup"];
-    for (const flags of [["--cgroup", "sub"], ["--cgroup", "memory:sub"]]) {
-      const theirs = await cmd("runc", ["--root", runcRoot, "exec", ...flags, a, ...script]);
-      const ours = await tsk(root, "exec", ...flags, t, ...script);
-      assert.equal(ours.code, 0, ours.stderr);
-      assert.equal(theirs.code, 0, theirs.stderr);
-      // The paths differ (their ids); which of them end in the sub-cgroup does not.
-      const inSub = (out: string) =>
-        out.trim().split("\n").map((l) => `${l.split(":")[1]}:${l.endsWith("/sub")}`).sort();
-      assert.deepEqual(inSub(ours.stdout), inSub(theirs.stdout));
-    }
-    assert.deepEqual(
-      (await tsk(root, "exec", "--cgroup", "memory:sub", t, ...script)).stdout.split("\n")
-        .filter((l) => l.includes(":memory:")).map((l) => l.endsWith("/sub")),
-      [true],
-    );
-    const missing = await tsk(root, "exec", "--cgroup", "nosuch", t, "true");
-    assert.notEqual(missing.code, 0);
-    assert.match(missing.stderr, /cgroup: .*nosuch does not exist/);
-    const escaping = await tsk(root, "exec", "--cgroup", "../x", t, "true");
-    assert.notEqual(escaping.code, 0);
-    assert.match(escaping.stderr, /--cgroup: expected a path inside the container's cgroup/);
-    // A paused container: refused without --ignore-paused, as runc's; with
-    // it, the process runs once the container is resumed.
-    assert.equal((await cmd("runc", ["--root", runcRoot, "pause", a])).code, 0);
-    assert.equal((await tsk(root, "pause", t)).code, 0);
-    const theirs = await cmd("runc", ["--root", runcRoot, "exec", a, "true"]);
-    const ours = await tsk(root, "exec", t, "true");
-    assert.notEqual(theirs.code, 0);
-    assert.notEqual(ours.code, 0);
-    assert.match(ours.stderr, /paused.*--ignore-paused/);
-    let done = false;
-    const pending = tsk(root, "exec", "--ignore-paused", t, "echo", "after").then((r) => {
-      done = true;
-      return r;
+    await sideBySide({ base, rootfs, prefix: "ex" }, async ({ root, runcRoot, a, t }) => {
+      // --cgroup: an existing sub-cgroup, in every hierarchy or the named ones.
+      made.push(...makeSubCgroups(await statePid(["runc", "--root", runcRoot], a), "sub", true));
+      made.push(...makeSubCgroups(await statePid(runtimeArgv(root), t), "sub", false));
+      const script = ["sh", "-c", "grep -E ':(memory|pids|cpu,cpuacct):' /proc/self/cgroup"];
+      for (const flags of [["--cgroup", "sub"], ["--cgroup", "memory:sub"]]) {
+        const theirs = await cmd("runc", ["--root", runcRoot, "exec", ...flags, a, ...script]);
+        const ours = await tsk(root, "exec", ...flags, t, ...script);
+        assert.equal(ours.code, 0, ours.stderr);
+        assert.equal(theirs.code, 0, theirs.stderr);
+        // The paths differ (their ids); which of them end in the sub-cgroup does not.
+        const inSub = (out: string) =>
+          out.trim().split("\n").map((l) => `${l.split(":")[1]}:${l.endsWith("/sub")}`).sort();
+        assert.deepEqual(inSub(ours.stdout), inSub(theirs.stdout));
+      }
+      assert.deepEqual(
+        (await tsk(root, "exec", "--cgroup", "memory:sub", t, ...script)).stdout.split("\n")
+          .filter((l) => l.includes(":memory:")).map((l) => l.endsWith("/sub")),
+        [true],
+      );
+      const missing = await tsk(root, "exec", "--cgroup", "nosuch", t, "true");
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /cgroup: .*nosuch does not exist/);
+      const escaping = await tsk(root, "exec", "--cgroup", "../x", t, "true");
+      assert.notEqual(escaping.code, 0);
+      assert.match(escaping.stderr, /--cgroup: expected a path inside the container's cgroup/);
+      // A paused container: refused without --ignore-paused, as runc's; with
+      // it, the process runs once the container is resumed.
+      assert.equal((await cmd("runc", ["--root", runcRoot, "pause", a])).code, 0);
+      assert.equal((await tsk(root, "pause", t)).code, 0);
+      const theirs = await cmd("runc", ["--root", runcRoot, "exec", a, "true"]);
+      const ours = await tsk(root, "exec", t, "true");
+      assert.notEqual(theirs.code, 0);
+      assert.notEqual(ours.code, 0);
+      assert.match(ours.stderr, /paused.*--ignore-paused/);
+      let done = false;
+      const pending = tsk(root, "exec", "--ignore-paused", t, "echo", "after").then((r) => {
+        done = true;
+        return r;
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(done, false, "exec into a paused container returned before resume");
+      assert.equal((await tsk(root, "resume", t)).code, 0);
+      const late = await pending;
+      assert.equal(late.code, 0, late.stderr);
+      assert.equal(late.stdout, "after\n");
+      assert.equal((await cmd("runc", ["--root", runcRoot, "resume", a])).code, 0);
+      // Refused with the field named, as the spec's own.
+      const aa = await tsk(root, "exec", "--apparmor", "unconfined", t, "true");
+      assert.notEqual(aa.code, 0);
+      assert.match(aa.stderr, /process\.apparmorProfile: not supported/);
+      // The same through the root's supervisor (a plain run starts it).
+      const quick = await bundle(base, "quick", rootfs, (s) => (s.process.args = ["true"]));
+      assert.equal((await tsk(root, "run", "--bundle", quick, uid("q"))).code, 0);
+      const sub = await tsk(root, "exec", "--cgroup", "memory:sub", t, ...script);
+      assert.equal(sub.code, 0, sub.stderr);
+      assert.match(sub.stdout, /:memory:.*\/sub\n/);
+      assert.equal((await tsk(root, "pause", t)).code, 0);
+      let served = false;
+      const queued = tsk(root, "exec", "--ignore-paused", t, "echo", "later").then((r) => {
+        served = true;
+        return r;
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(served, false, "exec into a paused container returned before resume");
+      assert.equal((await tsk(root, "resume", t)).code, 0);
+      assert.equal((await queued).stdout, "later\n");
+      const log = Deno.readTextFileSync(posix.join(root, ".supervisor", "log"));
+      assert.equal(log.split("\n").filter((l) => l.includes('"exec"') && l.includes(t)).length, 2);
     });
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(done, false, "exec into a paused container returned before resume");
-    assert.equal((await tsk(root, "resume", t)).code, 0);
-    const late = await pending;
-    assert.equal(late.code, 0, late.stderr);
-    assert.equal(late.stdout, "after\n");
-    assert.equal((await cmd("runc", ["--root", runcRoot, "resume", a])).code, 0);
-    // Refused with the field named, as the spec's own.
-    const aa = await tsk(root, "exec", "--apparmor", "unconfined", t, "true");
-    assert.notEqual(aa.code, 0);
-    assert.match(aa.stderr, /process\.apparmorProfile: not supported/);
-    // The same through the root's supervisor (a plain run starts it).
-    const quick = await bundle(base, "quick", rootfs, (s) => (s.process.args = ["true"]));
-    assert.equal((await tsk(root, "run", "--bundle", quick, uid("q"))).code, 0);
-    const sub = await tsk(root, "exec", "--cgroup", "memory:sub", t, ...script);
-    assert.equal(sub.code, 0, sub.stderr);
-    assert.match(sub.stdout, /:memory:.*\/sub\n/);
-    assert.equal((await tsk(root, "pause", t)).code, 0);
-    let served = false;
-    const queued = tsk(root, "exec", "--ignore-paused", t, "echo", "later").then((r) => {
-      served = true;
-      return r;
-    });
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(served, false, "exec into a paused container returned before resume");
-    assert.equal((await tsk(root, "resume", t)).code, 0);
-    assert.equal((await queued).stdout, "later\n");
-    const log = Deno.readTextFileSync(posix.join(root, ".supervisor", "log"));
-    assert.equal(log.split("\n").filter((l) => l.includes('"exec"') && l.includes(t)).length, 2);
   } finally {
-    await cmd("runc", ["--root", runcRoot, "delete", "--force", a]);
-    await tsk(root, "delete", "--force", t);
-    // The sub-cgroups, then what a delete could not remove around them.
+    // Both deleted: the sub-cgroups, then what a delete could not remove around them.
     for (const d of [...made, ...made.map((m) => posix.dirname(m))]) {
       try {
         Deno.removeSync(d);
