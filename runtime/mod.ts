@@ -76,7 +76,7 @@ export type {
   Spec,
   User,
 } from "./spec/config.ts";
-export { rootfsPath, validateConfig } from "./spec/validate.ts";
+export { HOOK_NAMES, rootfsPath, validateConfig } from "./spec/validate.ts";
 export { RLIMITS } from "./spec/rlimits.ts";
 export { defaultSpec, type DefaultSpecOptions } from "./spec/default.ts";
 export { type MountOptions, parseMountOptions, secureJoin } from "./rootfs.ts";
@@ -85,6 +85,8 @@ export type { OverlayRootfs } from "./_messages.ts";
 export {
   CLONE,
   linuxSyscalls,
+  MOUNT_ATTR,
+  type MountAttr,
   MS,
   O,
   PR,
@@ -111,6 +113,7 @@ export {
   type LinuxBlockIO,
   type LinuxCPU,
   type LinuxDeviceCgroup,
+  type LinuxHugepageLimit,
   type LinuxMemory,
   type LinuxPids,
   type LinuxThrottleDevice,

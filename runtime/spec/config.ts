@@ -165,6 +165,7 @@ export interface Hooks {
   poststop?: Hook[];
 }
 
+/** An OCI runtime-spec `config.json`: the parts tsk-runtime reads (validated by `validateConfig`). */
 export interface Spec {
   /** Spec version, `1.x.y`. */
   ociVersion: string;

@@ -269,7 +269,16 @@ function validateProcess(value: unknown, field: string): void {
   int(p.oomScoreAdj, `${field}.oomScoreAdj`, { optional: true, min: -1000, max: 1000 });
 }
 
-/** The lifecycle hooks tsk-runtime runs, in the order a container meets them. */
+/**
+ * The lifecycle hooks tsk-runtime runs, in the order a container meets them
+ * (every one of the runtime-spec's).
+ *
+ * @example
+ * ```ts
+ * import { HOOK_NAMES } from "@tsk/runtime";
+ * console.log(HOOK_NAMES[0]); // "prestart"
+ * ```
+ */
 export const HOOK_NAMES = [
   "prestart",
   "createRuntime",
