@@ -650,13 +650,13 @@ export async function createContainer(
         ? { kind: "join", path: pidNs.path }
         : { kind: "new" },
     });
+    // An adopted pool cgroup already has the default device rules.
+    if (adopted && defaultDevices) delete resources.devices;
     // Moved right after the spawn, while the child is still one thread
     // exec'ing Deno: moving a running multi-threaded Deno between cgroup v1
     // hierarchies costs several times more. Limits follow before the init
     // gets its configuration (configured early: before it gets its cgroup
     // mounts), so nothing of the container runs unlimited.
-    // An adopted pool cgroup already has the default device rules.
-    if (adopted && defaultDevices) delete resources.devices;
     if (early && !adopted) {
       // A configured init is at work: into its cgroup only once limited.
       await cgroup.set(resources);
