@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { randomFillSync } from "node:crypto";
 import { commitImage, exportLayout, ImageStore, storeLayer, TarWriter } from "@tsk/image";
 import { busyboxImage, startRegistry } from "@tsk/image/testing";
+import { median } from "./_stats.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
 const REPO = new URL("..", import.meta.url).pathname;
@@ -53,11 +54,6 @@ async function pair(
   if (havePeer && i % 2 === 1) theirTimes.push(await timed(theirs));
   oursTimes.push(await timed(ours));
   if (havePeer && i % 2 === 0) theirTimes.push(await timed(theirs));
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 interface Metric {

@@ -11,12 +11,18 @@
  * NAMES, or the one runner a whole name names (`--only "tsk-runtime CLI,runc"`:
  * the supervised CLI against runc alone).
  *
+ * Besides each runner's median, each comparison is paired round by round:
+ * the median of the per-round ratios with its 95% interval, and whether the
+ * interval clears 1 (`bench/_stats.ts`); the machine's speed swings between
+ * minutes, and the pairing keeps a slow phase out of the verdict.
+ *
  * @module
  */
 import { parseArgs } from "node:util";
 import { posix } from "node:path";
 import { createContainer, defaultSpec, InitPool } from "@tsk/runtime";
 import { busyboxRootfs } from "@tsk/runtime/testing";
+import { median, pairedRatio } from "./_stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -96,11 +102,6 @@ const spec = defaultSpec({ args: ["true"] });
 spec.ociVersion = "1.0.2"; // Debian's runc and crun know up to 1.0.2.
 await Deno.writeTextFile(posix.join(bundle, "config.json"), JSON.stringify(spec));
 const MAIN = new URL("../runtime/main.ts", import.meta.url).pathname;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 type Runner = () => Promise<number>;
 
@@ -333,6 +334,7 @@ try {
     if (tsk === undefined || (p === undefined && values.only !== undefined)) return;
     const t = median(tsk);
     const pv = p ? median(p) : null;
+    const paired = p ? pairedRatio(tsk, p) : null;
     console.log(JSON.stringify({
       bench: "runtime",
       metric,
@@ -341,15 +343,34 @@ try {
       peer: p ? peer : null,
       peer_value: pv === null ? null : Number(pv.toFixed(2)),
       ratio: pv === null ? null : Number((pv / t).toFixed(3)),
+      // Round by round (see bench/_stats.ts): the median ratio, its 95%
+      // interval, and whether the interval clears 1.
+      paired_ratio: paired && Number(paired.ratio.toFixed(3)),
+      paired_ci95: paired && [Number(paired.low.toFixed(3)), Number(paired.high.toFixed(3))],
+      paired_verdict: paired?.verdict ?? null,
     }));
   };
+  const comparisons: [metric: string, tsk: string, peer: string][] = [
+    ["lifecycle_cli_vs_runc", "tsk-runtime CLI", "runc"],
+    ["lifecycle_cli_quick_exit_vs_runc", "tsk-runtime CLI (quick exit)", "runc"],
+    ["lifecycle_cli_direct_vs_runc", "tsk-runtime CLI (direct)", "runc"],
+    ["lifecycle_library_pool_vs_crun", "tsk library (pool)", "crun"],
+    ["lifecycle_library_nopool_vs_crun", "tsk library (no pool)", "crun"],
+    ["lifecycle_cli_vs_crun", "tsk-runtime CLI", "crun"],
+  ];
   console.log();
-  line("lifecycle_cli_vs_runc", results["tsk-runtime CLI"], "runc");
-  line("lifecycle_cli_quick_exit_vs_runc", results["tsk-runtime CLI (quick exit)"], "runc");
-  line("lifecycle_cli_direct_vs_runc", results["tsk-runtime CLI (direct)"], "runc");
-  line("lifecycle_library_pool_vs_crun", results["tsk library (pool)"], "crun");
-  line("lifecycle_library_nopool_vs_crun", results["tsk library (no pool)"], "crun");
-  line("lifecycle_cli_vs_crun", results["tsk-runtime CLI"], "crun");
+  console.log("paired by round (peer ms / tsk ms; above 1: tsk faster)  median  95% interval");
+  for (const [, tsk, peer] of comparisons) {
+    if (!results[tsk] || !results[peer]) continue;
+    const r = pairedRatio(results[tsk], results[peer]);
+    console.log(
+      `${`${tsk} vs ${peer}`.padEnd(56)}  ${r.ratio.toFixed(3)}  ${r.low.toFixed(3)}-${
+        r.high.toFixed(3)
+      }  ${r.verdict}`,
+    );
+  }
+  console.log();
+  for (const [metric, tsk, peer] of comparisons) line(metric, results[tsk], peer);
   const cpuLine = (metric: string, tsk: string, peer: string) => {
     if (cpu[peer] === undefined || cpu[tsk] === undefined) return;
     const t = cpu[tsk] / N, p = cpu[peer] / N;
