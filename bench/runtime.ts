@@ -198,7 +198,38 @@ function supervisorCpuMs(): number {
   }
 }
 
-/** Waits (untimed) until the supervisor has two idle inits waiting for their configuration. */
+/**
+ * CPU time of every thread of `pid` so far, in nanoseconds (schedstat), or
+ * `null` when gone or when a thread is not sleeping interruptibly (one
+ * waiting in the kernel, for an RCU grace period say, uses no CPU).
+ */
+function threadsCpuNs(pid: number): number | null {
+  try {
+    let ns = 0;
+    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+        if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "S") return null;
+        ns += Number(Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/schedstat`).split(" ")[0]);
+      } catch { /* the thread ended */ }
+    }
+    return ns;
+  } catch {
+    return null;
+  }
+}
+
+/** How long the supervisor must have used no CPU before a run: its refill is done. */
+const SUPERVISOR_QUIET_MS = 10;
+
+/**
+ * Waits (untimed) until the supervisor has two idle inits waiting for their
+ * configuration, and has itself used no CPU for {@linkcode SUPERVISOR_QUIET_MS}:
+ * a refilled init blocks on its configuration before the supervisor has
+ * moved it into its cgroup, and those moves (each waiting for an RCU grace
+ * period under the cgroup mutex, 5-14 ms here) would otherwise run during
+ * the next runner's timed run (runc's own cgroup writes wait for that mutex).
+ */
 async function supervisorPoolReady(): Promise<boolean> {
   const pid = supervisorPid();
   if (pid === null) return true;
@@ -215,7 +246,12 @@ async function supervisorPoolReady(): Promise<boolean> {
           return false;
         }
       });
-      if (idle.length >= 2) return true;
+      if (idle.length >= 2) {
+        const before = threadsCpuNs(pid);
+        await new Promise((r) => setTimeout(r, SUPERVISOR_QUIET_MS));
+        if (before !== null && threadsCpuNs(pid) === before) return true;
+        continue; // busy: look again at once
+      }
     } catch { /* starting */ }
     await new Promise((r) => setTimeout(r, 5));
   }
