@@ -703,10 +703,6 @@ export class Supervisor {
   }
 }
 
-/**
- * Delivers the `signal` lines a waiting client forwards (a run's or an
- * exec's) until it closes the connection; `gone()` then says it went away.
- */
 /** Removes the directory `dir` if it is empty (and exists). */
 function removeIfEmpty(dir: string): void {
   try {
@@ -714,6 +710,10 @@ function removeIfEmpty(dir: string): void {
   } catch { /* not empty, or gone */ }
 }
 
+/**
+ * Delivers the `signal` lines a waiting client forwards (a run's or an
+ * exec's) until it closes the connection; `gone()` then says it went away.
+ */
 function pumpSignals(
   fd: number,
   reader: LineReader,
