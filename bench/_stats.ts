@@ -74,3 +74,46 @@ export function pairedRatio(tsk: readonly number[], peer: readonly number[]): Pa
     verdict: low >= 1 ? "met" : high < 1 ? "missed" : "undecided",
   };
 }
+
+/**
+ * A seeded pseudo-random generator (mulberry32): the same seed gives the
+ * same sequence of numbers in [0, 1), so a run's order can be replayed.
+ *
+ * @example
+ * ```ts
+ * import { seededRandom } from "./_stats.ts";
+ * const next = seededRandom(42);
+ * next() === seededRandom(42)(); // true
+ * ```
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A shuffled copy of `items` (Fisher-Yates, drawing from `random`). The
+ * benchmarks run their runners in a new order every round, so that no runner
+ * always follows the same one (and inherits the same leftovers: a network
+ * namespace torn down in a kernel worker, say).
+ *
+ * @example
+ * ```ts
+ * import { seededRandom, shuffled } from "./_stats.ts";
+ * shuffled(["a", "b", "c"], seededRandom(1)); // the same order for seed 1 every time
+ * ```
+ */
+export function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}

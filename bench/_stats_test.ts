@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { median, pairedRatio } from "./_stats.ts";
+import { median, pairedRatio, seededRandom, shuffled } from "./_stats.ts";
 
 Deno.test("median of odd and even counts", () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -33,4 +33,17 @@ Deno.test("pairedRatio pairs rounds, so a drift common to both sides cancels", (
 Deno.test("pairedRatio refuses rounds that do not pair", () => {
   assert.throws(() => pairedRatio([1, 2], [1]), /2 rounds against 1/);
   assert.throws(() => pairedRatio([], []), /no rounds/);
+});
+
+Deno.test("shuffled is a seeded permutation", () => {
+  const items = Array.from({ length: 7 }, (_, i) => i);
+  const a = shuffled(items, seededRandom(7));
+  assert.deepEqual(a, shuffled(items, seededRandom(7)));
+  assert.deepEqual([...a].sort((x, y) => x - y), items);
+  assert.deepEqual(items, [0, 1, 2, 3, 4, 5, 6]); // the input stays as it was
+  // Over many rounds every item leads about equally often.
+  const random = seededRandom(1);
+  const leads = new Array(7).fill(0);
+  for (let i = 0; i < 7000; i++) leads[shuffled(items, random)[0]]++;
+  for (const n of leads) assert.ok(n > 850 && n < 1150, `led ${n} times of 7000`);
 });

@@ -1,5 +1,5 @@
 /**
- * `deno task bench runtime [--iterations N] [--settle-ms MS] [--only NAMES]`:
+ * `deno task bench runtime [--iterations N] [--settle-ms MS] [--only NAMES] [--seed S]`:
  * create+start+wait+delete of a busybox `true` container from one bundle,
  * N times each (default 100; each after MS of quiet, default 0), through
  * tsk-runtime's CLI (through its supervisor, the same with
@@ -10,6 +10,9 @@
  * `--only` keeps the runners whose names contain one of the comma-separated
  * NAMES, or the one runner a whole name names (`--only "tsk-runtime CLI,runc"`:
  * the supervised CLI against runc alone).
+ *
+ * Each round runs every runner once, in an order shuffled from the seed S
+ * (printed; random by default).
  *
  * Besides each runner's median, each comparison is paired round by round:
  * the median of the per-round ratios with its 95% interval, and whether the
@@ -22,7 +25,7 @@ import { parseArgs } from "node:util";
 import { posix } from "node:path";
 import { createContainer, defaultSpec, InitPool } from "@tsk/runtime";
 import { busyboxRootfs } from "@tsk/runtime/testing";
-import { median, pairedRatio } from "./_stats.ts";
+import { median, pairedRatio, seededRandom, shuffled } from "./_stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -30,14 +33,20 @@ const { values } = parseArgs({
     iterations: { type: "string", default: "100" },
     "settle-ms": { type: "string", default: "0" },
     only: { type: "string" },
+    seed: { type: "string" },
   },
 });
 const N = Number(values.iterations);
 const SETTLE_MS = Number(values["settle-ms"]);
+const SEED = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 if (!Number.isInteger(N) || N < 1) {
   console.error(
     `bench runtime: --iterations: expected a whole number above 0, got ${values.iterations}`,
   );
+  Deno.exit(2);
+}
+if (!Number.isInteger(SEED) || SEED < 0) {
+  console.error(`bench runtime: --seed: expected a whole number, 0 or more, got ${values.seed}`);
   Deno.exit(2);
 }
 if (!(SETTLE_MS >= 0)) {
@@ -320,14 +329,17 @@ try {
       throw new Error(`bench runtime: --only: no runner matches ${values.only}`);
     }
   }
-  // Round-robin so that the host's load drifts over every runner alike;
-  // two warm-up rounds are not counted.
+  // Every runner once per round, so that the host's load drifts over every
+  // runner alike, in a new order each round (seeded: --seed replays it), so
+  // that no runner always follows the same one and inherits the same
+  // leftovers; two warm-up rounds are not counted.
   const results: Record<string, number[]> = Object.fromEntries(
     Object.keys(runners).map((k) => [k, []]),
   );
   const cpu: Record<string, number> = Object.fromEntries(Object.keys(runners).map((k) => [k, 0]));
+  const random = seededRandom(SEED);
   for (let i = -2; i < N; i++) {
-    for (const [name, run] of Object.entries(runners)) {
+    for (const [name, run] of shuffled(Object.entries(runners), random)) {
       // Kernel work a runner leaves behind (its network namespace's
       // teardown, its cgroups' release) runs after it returns: let it
       // finish, so that it is not charged to whichever runner comes next.
@@ -353,7 +365,7 @@ try {
     }
   }
   console.log(
-    `create+start+wait+delete of busybox \`true\`, ${N} iterations, each after ${SETTLE_MS} ms of quiet, median ms`,
+    `create+start+wait+delete of busybox \`true\`, ${N} iterations, each after ${SETTLE_MS} ms of quiet, median ms (order seed ${SEED})`,
   );
   for (const n of notes) console.log(`note: ${n}`);
   console.log();
