@@ -250,23 +250,25 @@ async function main(): Promise<void> {
     throw new Error(`trace_runtime: --gap-ms: expected 0 or more, got ${values["gap-ms"]}`);
   }
   if (Deno.uid() !== 0) throw new Error("trace_runtime: containers and perf -a need root");
-  try {
-    await new Deno.Command("perf", { args: ["--version"], stdout: "null", stderr: "null" })
-      .output();
-  } catch {
-    throw new Error("trace_runtime: perf is not installed (apt-get install linux-perf)");
+  const perfWorks = await new Deno.Command("perf", {
+    args: ["--version"],
+    stdout: "null",
+    stderr: "null",
+  }).output().then((r) => r.success, () => false);
+  if (!perfWorks) {
+    throw new Error("trace_runtime: perf does not run here (apt-get install linux-perf)");
   }
 
   const base = await Deno.makeTempDir({ prefix: "tsk-trace-runtime-" });
   const bundle = posix.join(base, "bundle");
   const root = posix.join(base, "state");
-  const main = new URL("../runtime/main.ts", import.meta.url).pathname;
+  const entry = new URL("../runtime/main.ts", import.meta.url).pathname;
   const cli = (id: string) => [
     "run",
     "-A",
     "--no-config",
     "--no-lock",
-    main,
+    entry,
     "--root",
     root,
     "run",
