@@ -347,7 +347,7 @@ try {
       const self = name.startsWith("tsk library");
       const supervised = name.startsWith("tsk-runtime CLI") && !name.includes("direct");
       if (supervised && !(await supervisorPoolReady())) {
-        throw new Error("the supervisor's init pool did not refill in 5 s");
+        throw new Error("the supervisor did not refill its pool and go quiet in 5 s");
       }
       const c0 = cpuNow(self) + (supervised ? supervisorCpuMs() : 0);
       const ms = await run();
@@ -356,7 +356,7 @@ try {
       // (untimed) so that no runner is measured beside a starting init.
       if (!(await pool.ready())) throw new Error("the init pool did not refill in 5 s");
       if (supervised && !(await supervisorPoolReady())) {
-        throw new Error("the supervisor's init pool did not refill in 5 s");
+        throw new Error("the supervisor did not refill its pool and go quiet in 5 s");
       }
       if (i >= 0) {
         results[name].push(ms);
