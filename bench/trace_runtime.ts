@@ -26,8 +26,11 @@ import { median } from "./_stats.ts";
 export interface TraceEvent {
   /** Milliseconds (the trace clock). */
   t: number;
+  /** The task's name (`deno`, `true`, `tokio-runtime-w`, ...). */
   comm: string;
+  /** The process (thread group) id. */
   pid: number;
+  /** The thread id. */
   tid: number;
   /** `sched:sched_process_exec`, `syscalls:sys_exit_wait4`, ... */
   event: string;
@@ -35,7 +38,15 @@ export interface TraceEvent {
   rest: string;
 }
 
-/** The tracepoints the phases are read from. */
+/**
+ * The tracepoints the phases are read from (`perf record -e` each).
+ *
+ * @example
+ * ```ts
+ * import { EVENTS } from "./trace_runtime.ts";
+ * const args = EVENTS.flatMap((e) => ["-e", e]); // for `perf record -a`
+ * ```
+ */
 export const EVENTS = [
   "sched:sched_process_exec",
   "sched:sched_process_exit",
@@ -79,7 +90,16 @@ export function parsePerfScript(text: string): TraceEvent[] {
   return out;
 }
 
-/** The phases of one run, in order, each from the previous mark. */
+/**
+ * The phases of one run, in order, each from the previous mark: the key of
+ * {@linkcode phaseDurations}'s result and a label.
+ *
+ * @example
+ * ```ts
+ * import { PHASES } from "./trace_runtime.ts";
+ * for (const [key, label] of PHASES) console.log(key, label);
+ * ```
+ */
 export const PHASES = [
   ["connect", "command's execve → connect to the supervisor"],
   ["send", "connect → request sent"],
