@@ -23,8 +23,8 @@
  */
 import { parseArgs } from "node:util";
 import { posix } from "node:path";
-import { createContainer, defaultSpec, InitPool } from "@tsk/runtime";
-import { busyboxRootfs } from "@tsk/runtime/testing";
+import { createContainer, InitPool } from "@tsk/runtime";
+import { stopSupervisor, supervisorPid, writeBenchBundle } from "./_runtime_bench.ts";
 import { median, pairedRatio, seededRandom, shuffled } from "./_stats.ts";
 
 const { values } = parseArgs({
@@ -105,11 +105,7 @@ if (Deno.env.get("TSK_BENCH_PRIVATE_NS") === "1") {
 }
 
 const base = await Deno.makeTempDir({ prefix: "tsk-bench-runtime-" });
-const bundle = posix.join(base, "bundle");
-await busyboxRootfs(posix.join(bundle, "rootfs"));
-const spec = defaultSpec({ args: ["true"] });
-spec.ociVersion = "1.0.2"; // Debian's runc and crun know up to 1.0.2.
-await Deno.writeTextFile(posix.join(bundle, "config.json"), JSON.stringify(spec));
+const bundle = await writeBenchBundle(posix.join(base, "bundle"));
 const MAIN = new URL("../runtime/main.ts", import.meta.url).pathname;
 
 type Runner = () => Promise<number>;
@@ -186,17 +182,9 @@ const cli = ["run", "-A", "--no-config", "--no-lock", MAIN];
 const rest = (id: string) => ["--bundle", bundle, id];
 const supRoot = posix.join(base, "cli-sup-state");
 
-function supervisorPid(): number | null {
-  try {
-    return Number(Deno.readTextFileSync(posix.join(supRoot, ".supervisor", "pid")).trim());
-  } catch {
-    return null;
-  }
-}
-
 /** CPU ms the supervisor used, with the inits it reaped (utime+stime+cutime+cstime). */
 function supervisorCpuMs(): number {
-  const pid = supervisorPid();
+  const pid = supervisorPid(supRoot);
   if (pid === null) return 0;
   try {
     const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
@@ -240,7 +228,7 @@ const SUPERVISOR_QUIET_MS = 10;
  * the next runner's timed run (runc's own cgroup writes wait for that mutex).
  */
 async function supervisorPoolReady(): Promise<boolean> {
-  const pid = supervisorPid();
+  const pid = supervisorPid(supRoot);
   if (pid === null) return true;
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
@@ -265,24 +253,6 @@ async function supervisorPoolReady(): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 5));
   }
   return false;
-}
-
-async function stopSupervisor(): Promise<void> {
-  const pid = supervisorPid();
-  if (pid === null) return;
-  try {
-    Deno.kill(pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 250; i++) {
-    try {
-      Deno.statSync(`/proc/${pid}`);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const pool = new InitPool({ size: 2 });
@@ -436,7 +406,7 @@ try {
   cpuLine("cpu_per_lifecycle_cli_direct_vs_runc", "tsk-runtime CLI (direct)", "runc");
   cpuLine("cpu_per_lifecycle_library_pool_vs_crun", "tsk library (pool)", "crun");
 } finally {
-  await stopSupervisor();
+  await stopSupervisor(supRoot);
   await pool.close();
   await Deno.remove(base, { recursive: true });
 }

@@ -18,8 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { posix } from "node:path";
-import { defaultSpec } from "@tsk/runtime";
-import { busyboxRootfs } from "@tsk/runtime/testing";
+import { stopSupervisor, supervisorPid, writeBenchBundle } from "./_runtime_bench.ts";
 import { median } from "./_stats.ts";
 
 /** One line of `perf script -F comm,pid,tid,time,event,trace`. */
@@ -298,9 +297,7 @@ async function main(): Promise<void> {
   ];
   let perf: Deno.ChildProcess | undefined;
   try {
-    await busyboxRootfs(posix.join(bundle, "rootfs"));
-    const spec = defaultSpec({ args: ["true"] });
-    await Deno.writeTextFile(posix.join(bundle, "config.json"), JSON.stringify(spec));
+    await writeBenchBundle(bundle);
     const runOnce = async (id: string) => {
       const child = new Deno.Command(Deno.execPath(), {
         args: cli(id),
@@ -317,7 +314,10 @@ async function main(): Promise<void> {
     // Warm-up: the first run starts the supervisor; the others fill its pool.
     for (let i = 0; i < 3; i++) await runOnce(`warm-${i}`);
     await new Promise((r) => setTimeout(r, 500));
-    const supervisor = Number((await Deno.readTextFile(`${root}/.supervisor/pid`)).trim());
+    const supervisor = supervisorPid(root);
+    if (supervisor === null) {
+      throw new Error("trace_runtime: the warm-up runs started no supervisor");
+    }
 
     const data = posix.join(base, "perf.data");
     perf = new Deno.Command("perf", {
@@ -385,14 +385,7 @@ async function main(): Promise<void> {
   } finally {
     perf?.kill("SIGINT");
     await perf?.status;
-    try {
-      const pid = Number((await Deno.readTextFile(`${root}/.supervisor/pid`)).trim());
-      Deno.kill(pid, "SIGTERM");
-      for (let i = 0; i < 100; i++) {
-        await Deno.stat(`/proc/${pid}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    } catch { /* no supervisor, or it has gone */ }
+    await stopSupervisor(root);
     await Deno.remove(base, { recursive: true }).catch(() => {});
   }
 }
