@@ -531,6 +531,24 @@ function makeSubCgroups(pid: number, sub: string, unified: boolean): string[] {
   return made;
 }
 
+/**
+ * `exec --ignore-paused` into the paused container `id` is still waiting
+ * 1.5 s later; `resume` then lets it run and print `word`.
+ */
+async function execWaitsForResume(root: string, id: string, word: string): Promise<void> {
+  let done = false;
+  const pending = tsk(root, "exec", "--ignore-paused", id, "echo", word).then((r) => {
+    done = true;
+    return r;
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(done, false, "exec into a paused container returned before resume");
+  assert.equal((await tsk(root, "resume", id)).code, 0);
+  const r = await pending;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${word}\n`);
+}
+
 test("tsk-runtime: exec takes runc's --cgroup and --ignore-paused", async (base, rootfs) => {
   const made: string[] = [];
   try {
@@ -569,17 +587,7 @@ test("tsk-runtime: exec takes runc's --cgroup and --ignore-paused", async (base,
       assert.notEqual(theirs.code, 0);
       assert.notEqual(ours.code, 0);
       assert.match(ours.stderr, /paused.*--ignore-paused/);
-      let done = false;
-      const pending = tsk(root, "exec", "--ignore-paused", t, "echo", "after").then((r) => {
-        done = true;
-        return r;
-      });
-      await new Promise((r) => setTimeout(r, 1500));
-      assert.equal(done, false, "exec into a paused container returned before resume");
-      assert.equal((await tsk(root, "resume", t)).code, 0);
-      const late = await pending;
-      assert.equal(late.code, 0, late.stderr);
-      assert.equal(late.stdout, "after\n");
+      await execWaitsForResume(root, t, "after");
       assert.equal((await cmd("runc", ["--root", runcRoot, "resume", a])).code, 0);
       // Refused with the field named, as the spec's own.
       const aa = await tsk(root, "exec", "--apparmor", "unconfined", t, "true");
@@ -592,15 +600,7 @@ test("tsk-runtime: exec takes runc's --cgroup and --ignore-paused", async (base,
       assert.equal(sub.code, 0, sub.stderr);
       assert.match(sub.stdout, /:memory:.*\/sub\n/);
       assert.equal((await tsk(root, "pause", t)).code, 0);
-      let served = false;
-      const queued = tsk(root, "exec", "--ignore-paused", t, "echo", "later").then((r) => {
-        served = true;
-        return r;
-      });
-      await new Promise((r) => setTimeout(r, 1500));
-      assert.equal(served, false, "exec into a paused container returned before resume");
-      assert.equal((await tsk(root, "resume", t)).code, 0);
-      assert.equal((await queued).stdout, "later\n");
+      await execWaitsForResume(root, t, "later");
       const log = Deno.readTextFileSync(posix.join(root, ".supervisor", "log"));
       assert.equal(log.split("\n").filter((l) => l.includes('"exec"') && l.includes(t)).length, 2);
     });
