@@ -257,17 +257,10 @@ export class CgroupV1Manager implements CgroupManager {
       await writeControl(fs, `${this.#dir("pids", field)}/pids.max`, v, field);
     }
     if (r.blockIO) await this.#setBlkio(r);
-    if (r.hugepageLimits?.length) {
-      if (this.#mounts.hugetlb) {
-        for (const [i, h] of r.hugepageLimits.entries()) {
-          const field = `${F}.hugepageLimits[${i}]`;
-          const file = `${this.#dir("hugetlb", field)}/hugetlb.${h.pageSize}.limit_in_bytes`;
-          if (!(await fs.exists(file))) {
-            throw new CgroupError(`no ${h.pageSize} hugepages on this host`, { field });
-          }
-          await writeControl(fs, file, String(h.limit), field);
-        }
-      }
+    // #preflight checked the hierarchy and every page size.
+    for (const [i, h] of (r.hugepageLimits ?? []).entries()) {
+      const field = `${F}.hugepageLimits[${i}]`;
+      await writeControl(fs, this.#hugetlbFile(h.pageSize, field), String(h.limit), field);
     }
     if (r.devices && r.devices.length > 0) {
       const dir = this.#dir("devices", `${F}.devices`);
@@ -276,6 +269,11 @@ export class CgroupV1Manager implements CgroupManager {
         await writeControl(fs, `${dir}/${file}`, deviceRuleV1(rule), `${F}.devices[${i}]`);
       }
     }
+  }
+
+  /** The limit file of one hugepage size. */
+  #hugetlbFile(pageSize: string, field: string): string {
+    return `${this.#dir("hugetlb", field)}/hugetlb.${pageSize}.limit_in_bytes`;
   }
 
   // Every check that can fail on a valid config runs before the first write,
@@ -294,6 +292,12 @@ export class CgroupV1Manager implements CgroupManager {
       throw new CgroupError("the hugetlb controller is not mounted on this host (cgroup v1)", {
         field: `${F}.hugepageLimits`,
       });
+    }
+    for (const [i, h] of (r.hugepageLimits ?? []).entries()) {
+      const field = `${F}.hugepageLimits[${i}]`;
+      if (!(await this.#fs.exists(this.#hugetlbFile(h.pageSize, field)))) {
+        throw new CgroupError(`no ${h.pageSize} hugepages on this host`, { field });
+      }
     }
     if (c?.cpus) this.#dir("cpuset", `${F}.cpu.cpus`);
     if (c?.mems) this.#dir("cpuset", `${F}.cpu.mems`);

@@ -447,3 +447,38 @@ Deno.test("CgroupV1Manager on a fake tree: apply() into a sub-cgroup, for named 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("CgroupV1Manager on a fake tree: hugepage limits, and a size the host lacks refused before any write", async () => {
+  const root = await fakeV1([...CONTROLLERS, "hugetlb"]);
+  try {
+    const cg = await createCgroupManager("/tsk/h", { root, fs: fakeTreeFs });
+    await cg.create();
+    await populate(root, "/tsk/h");
+    await writeTree(root, { "hugetlb/tsk/h/hugetlb.2MB.limit_in_bytes": "max" });
+    await cg.set({ hugepageLimits: [{ pageSize: "2MB", limit: 0 }] });
+    const file = (f: string) => Deno.readTextFile(`${root}/${f}`);
+    assert.equal(await file("hugetlb/tsk/h/hugetlb.2MB.limit_in_bytes"), "0");
+    const pidsBefore = await file("pids/tsk/h/pids.max");
+    await assert.rejects(
+      () => cg.set({ pids: { limit: 7 }, hugepageLimits: [{ pageSize: "16GB", limit: 0 }] }),
+      /^CgroupError: linux.resources.hugepageLimits\[0\]: no 16GB hugepages on this host/,
+    );
+    assert.equal(await file("pids/tsk/h/pids.max"), pidsBefore, "a refused set() wrote pids.max");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("CgroupV1Manager on a fake tree: hugepage limits without a hugetlb hierarchy name the field", async () => {
+  const root = await fakeV1();
+  try {
+    const cg = await createCgroupManager("/tsk/n", { root, fs: fakeTreeFs });
+    await cg.create();
+    await assert.rejects(
+      () => cg.set({ hugepageLimits: [{ pageSize: "2MB", limit: 0 }] }),
+      /^CgroupError: linux.resources.hugepageLimits: the hugetlb controller is not mounted/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
