@@ -104,6 +104,7 @@ const SYMBOLS = {
   pthread_sigmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   clone: { parameters: ["pointer", "pointer", "i32", "pointer"], result: "i32" },
   dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
+  madvise: { parameters: ["usize", "usize", "i32"], result: "i32" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

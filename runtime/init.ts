@@ -48,11 +48,12 @@ import {
 } from "./process_security.ts";
 import { parseMountOptions, pivotRoot, prepareRootfs, protectPaths } from "./rootfs.ts";
 import { CLONE, linuxSyscalls, MS, O, PR, type Syscalls } from "./syscalls.ts";
-import { type LibcSymbol, onLateBind, pathKind, preload } from "./_libc.ts";
+import { cstr, libc, type LibcSymbol, onLateBind, pathKind, preload } from "./_libc.ts";
 import { attachTerminal } from "./_terminal.ts";
 import type { Mount } from "./spec/config.ts";
 import { connectUnix } from "./_unix_socket.ts";
 import { runHooksSync } from "./hooks.ts";
+import { releaseExecutablePages } from "./_memory.ts";
 
 const NS_FLAGS: Record<string, number> = {
   mount: CLONE.NEWNS,
@@ -152,6 +153,8 @@ function warmUp(): void {
   Deno.writeTextFileSync("/proc/self/oom_score_adj", adj);
   // The configuration's decoding.
   warmUpMessages();
+  // A libc call (Deno's FFI dispatch): access(2) of "/" changes nothing.
+  libc().access(cstr("/"), 0);
 }
 
 /** With {@linkcode LATE_BIND_LOG_ENV} set: report each symbol bound from now on. */
@@ -180,6 +183,10 @@ export function runStage(sys: Syscalls, options: StageOptions = {}): void {
   // and make the first call of each Deno operation the set-up uses.
   if (options.idle) {
     preload(INIT_SYMBOLS);
+    // Unmap the binary's read-only pages now rather than in the execve
+    // (_memory.ts), then fault back in, by the warm-up, the ones the set-up
+    // uses.
+    releaseExecutablePages();
     warmUp();
   }
   let prepared: PreparedNamespaces | null = null;
