@@ -193,6 +193,13 @@ export interface CgroupManagerOptions {
    * @default {applyDeviceRulesBpf}
    */
   devices?: DeviceRuleApplier;
+  /**
+   * Where the kernel lists its hugepage sizes, which cgroup v2 checks a
+   * spec's hugepage limits against before writing anything (a test double
+   * can replace it).
+   * @default {"/sys/kernel/mm/hugepages"}
+   */
+  hugepagesDir?: string;
 }
 
 /** The layout {@linkcode detectCgroups} found. */
@@ -333,7 +340,13 @@ export async function createCgroupManager(
   const timeoutMs = options.timeoutMs ?? 5000;
   if (layout.version === 2) {
     const devices = options.devices ?? applyDeviceRulesBpf;
-    return new CgroupV2Manager(path, { root: layout.root, fs, timeoutMs, devices });
+    return new CgroupV2Manager(path, {
+      root: layout.root,
+      fs,
+      timeoutMs,
+      devices,
+      hugepagesDir: options.hugepagesDir,
+    });
   }
   return new CgroupV1Manager(path, { controllers: layout.controllers, fs, timeoutMs });
 }

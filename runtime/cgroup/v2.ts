@@ -59,9 +59,41 @@ export interface CgroupV2Options {
    * @default {undefined}
    */
   devices?: DeviceRuleApplier;
+  /**
+   * Where the kernel lists its hugepage sizes (one `hugepages-<n>kB`
+   * directory each): set() checks each limit's size there before its first
+   * write, since a cgroup's `hugetlb.<size>.max` files appear only once
+   * hugetlb is enabled for it, itself a write.
+   * @default {"/sys/kernel/mm/hugepages"}
+   */
+  hugepagesDir?: string;
 }
 
 const F = "linux.resources";
+
+/**
+ * A hugepage size as hugetlb's control files name it (`hugetlb.2MB.max`),
+ * from sysfs's directory name (`hugepages-2048kB`), or `null` for another
+ * name.
+ *
+ * @example
+ * ```ts
+ * import { hugepageSizeName } from "./v2.ts";
+ * hugepageSizeName("hugepages-2048kB"); // "2MB"
+ * hugepageSizeName("hugepages-1048576kB"); // "1GB"
+ * hugepageSizeName("hugepages-64kB"); // "64KB"
+ * ```
+ */
+export function hugepageSizeName(dir: string): string | null {
+  const m = /^hugepages-(\d+)kB$/.exec(dir);
+  if (!m) return null;
+  const kB = Number(m[1]);
+  // As the kernel's hugetlb cgroup names them (mem_fmt): GB from 1 GB on,
+  // MB from 1 MB on, else KB.
+  if (kB >= 1 << 20) return `${Math.floor(kB / (1 << 20))}GB`;
+  if (kB >= 1 << 10) return `${Math.floor(kB / (1 << 10))}MB`;
+  return `${kB}KB`;
+}
 
 /**
  * Manages one cgroup in the unified (v2) hierarchy. Built by
@@ -86,6 +118,7 @@ export class CgroupV2Manager implements CgroupManager {
   #fs: CgroupFs;
   #timeoutMs: number;
   #devices?: DeviceRuleApplier;
+  #hugepagesDir: string;
 
   /**
    * Creates the manager; nothing touches the disk until create().
@@ -100,6 +133,7 @@ export class CgroupV2Manager implements CgroupManager {
     this.#fs = options.fs;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#devices = options.devices;
+    this.#hugepagesDir = options.hugepagesDir ?? "/sys/kernel/mm/hugepages";
   }
 
   /**
@@ -227,7 +261,18 @@ export class CgroupV2Manager implements CgroupManager {
     if (c?.cpus) await this.#need("cpuset", `${F}.cpu.cpus`);
     if (c?.mems) await this.#need("cpuset", `${F}.cpu.mems`);
     if (r.pids) await this.#need("pids", `${F}.pids.limit`);
-    if (r.hugepageLimits?.length) await this.#need("hugetlb", `${F}.hugepageLimits`);
+    if (r.hugepageLimits?.length) {
+      await this.#need("hugetlb", `${F}.hugepageLimits`);
+      const sizes = (await this.#fs.subdirs(this.#hugepagesDir).catch(() => []))
+        .map(hugepageSizeName);
+      for (const [i, h] of r.hugepageLimits.entries()) {
+        if (!sizes.includes(h.pageSize)) {
+          throw new CgroupError(`no ${h.pageSize} hugepages on this host`, {
+            field: `${F}.hugepageLimits[${i}]`,
+          });
+        }
+      }
+    }
     if (r.blockIO) await this.#need("io", `${F}.blockIO`);
     if (r.devices && r.devices.length > 0 && !this.#devices) {
       throw new CgroupError(

@@ -3,7 +3,7 @@ import { fakeTreeFs, ignoreReal, spawnWaiting, uniquePath, writeTree } from "./_
 import { CgroupError } from "./errors.ts";
 import { denoCgroupFs } from "./host.ts";
 import { createCgroupManager, parseSubCgroup } from "./manager.ts";
-import { CgroupV2Manager } from "./v2.ts";
+import { CgroupV2Manager, hugepageSizeName } from "./v2.ts";
 
 /** A fake pure-v2 root offering the usual controllers. */
 async function fakeV2(controllers = "cpuset cpu io memory hugetlb pids rdma"): Promise<string> {
@@ -310,22 +310,69 @@ Deno.test({
   },
 });
 
-Deno.test("CgroupV2Manager writes hugepage limits as hugetlb.<size>.max, naming a size the host lacks", async () => {
+Deno.test("CgroupV2Manager writes hugepage limits as hugetlb.<size>.max, and refuses a size the host lacks before any write", async () => {
   const root = await fakeV2();
+  const hugepagesDir = `${root}.hugepages`;
   try {
-    const cg = await createCgroupManager("/tsk/h", { root, fs: fakeTreeFs });
+    // The host's sizes, as sysfs lists them: 2 MB and 1 GB.
+    await writeTree(hugepagesDir, {
+      "hugepages-2048kB/nr_hugepages": "0\n",
+      "hugepages-1048576kB/nr_hugepages": "0\n",
+    });
+    const cg = await createCgroupManager("/tsk/h", { root, fs: fakeTreeFs, hugepagesDir });
     await cg.create();
-    await Deno.writeTextFile(`${root}/tsk/h/cgroup.controllers`, "hugetlb memory pids");
-    await Deno.writeTextFile(`${root}/tsk/h/hugetlb.2MB.max`, "max");
-    await cg.set({ hugepageLimits: [{ pageSize: "2MB", limit: 0 }] });
+    await writeTree(`${root}/tsk/h`, {
+      "cgroup.controllers": "hugetlb memory pids",
+      "hugetlb.2MB.max": "max",
+      "hugetlb.1GB.max": "max",
+      "pids.max": "max",
+    });
+    await cg.set({
+      hugepageLimits: [{ pageSize: "2MB", limit: 0 }, { pageSize: "1GB", limit: 0 }],
+    });
     assert.equal(await Deno.readTextFile(`${root}/tsk/h/hugetlb.2MB.max`), "0");
+    assert.equal(await Deno.readTextFile(`${root}/tsk/h/hugetlb.1GB.max`), "0");
+    // A size the host lacks: refused with its field, and nothing written
+    // first (neither pids.max nor an ancestor's subtree_control).
+    const control = await Deno.readTextFile(`${root}/cgroup.subtree_control`);
     await assert.rejects(
-      () => cg.set({ hugepageLimits: [{ pageSize: "16GB", limit: 0 }] }),
-      /^CgroupError: linux.resources.hugepageLimits\[0\]: no 16GB hugepages on this host/,
+      () =>
+        cg.set({
+          pids: { limit: 7 },
+          hugepageLimits: [{ pageSize: "2MB", limit: 1 }, { pageSize: "16GB", limit: 0 }],
+        }),
+      /^CgroupError: linux.resources.hugepageLimits\[1\]: no 16GB hugepages on this host/,
+    );
+    assert.equal(
+      await Deno.readTextFile(`${root}/tsk/h/pids.max`),
+      "max",
+      "a refused set() wrote pids.max",
+    );
+    assert.equal(await Deno.readTextFile(`${root}/tsk/h/hugetlb.2MB.max`), "0");
+    assert.equal(await Deno.readTextFile(`${root}/cgroup.subtree_control`), control);
+    // A host without hugepages (no sysfs directory) has no size at all.
+    const none = await createCgroupManager("/tsk/h", {
+      root,
+      fs: fakeTreeFs,
+      hugepagesDir: `${root}.missing`,
+    });
+    await assert.rejects(
+      () => none.set({ hugepageLimits: [{ pageSize: "2MB", limit: 0 }] }),
+      /^CgroupError: linux.resources.hugepageLimits\[0\]: no 2MB hugepages on this host/,
     );
   } finally {
     await Deno.remove(root, { recursive: true });
+    await Deno.remove(hugepagesDir, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test("hugepageSizeName names sizes as hugetlb's control files do", () => {
+  assert.equal(hugepageSizeName("hugepages-2048kB"), "2MB");
+  assert.equal(hugepageSizeName("hugepages-1048576kB"), "1GB");
+  assert.equal(hugepageSizeName("hugepages-64kB"), "64KB");
+  assert.equal(hugepageSizeName("hugepages-32768kB"), "32MB");
+  assert.equal(hugepageSizeName("hugepages-16777216kB"), "16GB");
+  assert.equal(hugepageSizeName("nr_hugepages"), null);
 });
 
 Deno.test("CgroupV2Manager on a fake tree: apply() into an existing sub-cgroup; no controller names", async () => {
