@@ -301,27 +301,28 @@ test(
     // Docker's libnetwork prestart hook moves the container's end of a veth
     // into the network namespace of the pid it is given in the state: the
     // runtime must run it with the container's pid before the process starts.
-    const server = uid("srv");
-    let r = await d.run([
-      "run",
-      "-d",
-      "--name",
-      server,
-      "--runtime",
-      "runc",
-      d.image,
-      "sh",
-      "-c",
-      "echo from-runc > /index.html; exec httpd -f -p 8080 -h /",
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    const ip = (await d.run([
-      "inspect",
-      "--format",
-      "{{.NetworkSettings.IPAddress}}",
-      server,
-    ])).stdout.trim();
-    assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/, "the runc container has an address on the bridge");
+    // A detached web server under `runtime`, serving `page`; its address.
+    const serve = async (runtime: string, page: string): Promise<string> => {
+      const name = uid(runtime);
+      const r = await d.run([
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--runtime",
+        runtime,
+        d.image,
+        "sh",
+        "-c",
+        `echo ${page} > /index.html; exec httpd -f -p 8080 -h /`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const ip = (await d.run(["inspect", "--format", "{{.NetworkSettings.IPAddress}}", name]))
+        .stdout.trim();
+      assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/, `the ${runtime} container has an address`);
+      return ip;
+    };
+    const ip = await serve("runc", "from-runc");
     // What each runtime's container sees of its network, its gateway
     // answering a ping, and the runc container's page fetched over the
     // bridge (with nc: busybox-static's wget crashes here, under runc too).
@@ -335,7 +336,7 @@ test(
       fetch(ip);
     const seen: Record<string, string> = {};
     for (const runtime of ["tsk", "runc"]) {
-      r = await d.run(["run", "--rm", "--runtime", runtime, d.image, "sh", "-c", script]);
+      const r = await d.run(["run", "--rm", "--runtime", runtime, d.image, "sh", "-c", script]);
       assert.equal(r.code, 0, `${runtime}: ${r.stderr}`);
       seen[runtime] = r.stdout;
     }
@@ -344,28 +345,18 @@ test(
     assert.match(seen.tsk, /^eth0 1\ndefault via\n\d+\ngateway\nfrom-runc\n$/);
     assert.equal(seen.tsk, seen.runc);
     // And the other way: the runc container reaches a tsk-runtime one.
-    const ours = uid("tsk");
-    r = await d.run([
+    const ourIp = await serve("tsk", "from-tsk");
+    const back = await d.run([
       "run",
-      "-d",
-      "--name",
-      ours,
+      "--rm",
       "--runtime",
-      "tsk",
+      "runc",
       d.image,
       "sh",
       "-c",
-      "echo from-tsk > /index.html; exec httpd -f -p 8080 -h /",
+      fetch(ourIp),
     ]);
-    assert.equal(r.code, 0, r.stderr);
-    const ourIp = (await d.run([
-      "inspect",
-      "--format",
-      "{{.NetworkSettings.IPAddress}}",
-      ours,
-    ])).stdout.trim();
-    r = await d.run(["run", "--rm", "--runtime", "runc", d.image, "sh", "-c", fetch(ourIp)]);
-    assert.equal(r.stdout, "from-tsk\n", r.stderr);
+    assert.equal(back.stdout, "from-tsk\n", back.stderr);
   },
   { bridge: true },
 );
