@@ -69,44 +69,51 @@ function test(
     const sock = posix.join(base, "docker.sock");
     const cgroupParent = `/tsk-docker-test-${uid("p")}`;
     const wrapper = posix.join(base, "tsk-runtime");
-    await Deno.writeTextFile(
-      wrapper,
-      `#!/bin/sh\nexec ${Deno.execPath()} run -A --no-config --no-lock ${RUNTIME_MAIN} "$@"\n`,
-      { mode: 0o755 },
-    );
-    // Its log goes to a file in this test's directory (read it when a test fails).
     const log = posix.join(base, "dockerd.log");
-    const daemon = new Deno.Command(options.bridge ? "unshare" : "sh", {
-      args: [
-        ...(options.bridge ? ["--net", "sh"] : []),
-        "-c",
-        options.bridge
-          ? `ip link set lo up && exec dockerd "$@" >${log} 2>&1`
-          : `exec dockerd "$@" >${log} 2>&1`,
-        "sh",
-        "--data-root",
-        posix.join(base, "data"),
-        "--exec-root",
-        posix.join(base, "exec"),
-        "--pidfile",
-        posix.join(base, "docker.pid"),
-        "-H",
-        `unix://${sock}`,
-        ...(options.bridge ? [] : ["--bridge=none"]),
-        // No NAT to set up: nothing leaves the host (or, with a bridge, the
-        // namespace).
-        "--iptables=false",
-        "--ip6tables=false",
-        "--storage-driver=vfs",
-        "--exec-opt",
-        "native.cgroupdriver=cgroupfs",
-        "--cgroup-parent",
-        cgroupParent,
-        "--add-runtime",
-        `tsk=${wrapper}`,
-      ],
-      stdin: "null",
-    }).spawn();
+    let daemon: Deno.ChildProcess;
+    try {
+      await Deno.writeTextFile(
+        wrapper,
+        `#!/bin/sh\nexec ${Deno.execPath()} run -A --no-config --no-lock ${RUNTIME_MAIN} "$@"\n`,
+        { mode: 0o755 },
+      );
+      // Its log goes to a file in this test's directory (read it when a test fails).
+      daemon = new Deno.Command(options.bridge ? "unshare" : "sh", {
+        args: [
+          ...(options.bridge ? ["--net", "sh"] : []),
+          "-c",
+          options.bridge
+            ? `ip link set lo up && exec dockerd "$@" >${log} 2>&1`
+            : `exec dockerd "$@" >${log} 2>&1`,
+          "sh",
+          "--data-root",
+          posix.join(base, "data"),
+          "--exec-root",
+          posix.join(base, "exec"),
+          "--pidfile",
+          posix.join(base, "docker.pid"),
+          "-H",
+          `unix://${sock}`,
+          ...(options.bridge ? [] : ["--bridge=none"]),
+          // No NAT to set up: nothing leaves the host (or, with a bridge, the
+          // namespace).
+          "--iptables=false",
+          "--ip6tables=false",
+          "--storage-driver=vfs",
+          "--exec-opt",
+          "native.cgroupdriver=cgroupfs",
+          "--cgroup-parent",
+          cgroupParent,
+          "--add-runtime",
+          `tsk=${wrapper}`,
+        ],
+        stdin: "null",
+      }).spawn();
+    } catch (e) {
+      // Nothing runs yet: the directory is all there is to remove.
+      await Deno.remove(base, { recursive: true }).catch(() => {});
+      throw e;
+    }
     const run = async (args: string[], stdin?: string) => {
       const child = new Deno.Command("docker", {
         args,
