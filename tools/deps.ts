@@ -33,6 +33,10 @@ export const DEBIAN_DEPS: readonly DebianDep[] = [
     name: "docker.io",
     why: "runtime tests: a private dockerd (containerd and its runc shim) drives tsk-runtime",
   },
+  {
+    name: "iproute2",
+    why: "runtime tests: ip(8) brings up lo in the network namespace of the Docker bridge test",
+  },
   { name: "curl", why: "registry tests: raw HTTP, a client killed mid-upload" },
   { name: "openssl", why: "registry tests: TLS certificate; image tests: token server key" },
   {
